@@ -52,9 +52,11 @@
 //! CASes the slot's state `EMPTY -> RECEIVER_WAITING` and sleeps, and the
 //! sender's swap in step 4 finds the flag and wakes it. The receiver thus
 //! never spins on a sender, even one whose thread the OS has descheduled in
-//! the middle of a push, and each announcement still gets exactly one
-//! wake-up: from the first reservation after a tail announcement, or from
-//! the writer of the slot the receiver waits on.
+//! the middle of a push. Every announcement is followed by a wake-up: from
+//! the first reservation after a tail announcement, or from the writer of
+//! the slot the receiver waits on. (After a cancelled tail announcement
+//! whose wake-up a sender had claimed, that one wake-up may also end the
+//! next, slot announcement: wake-ups are a permit, not a count.)
 //!
 //! # Block lifetime
 //!
@@ -545,8 +547,8 @@ impl<T> Head<T> {
                     Ok(_) => CancelWait::Cancelled,
                     // The word left `here | WAITING` only through a
                     // sender's reserving CAS, which cleared the flag and
-                    // told that sender to wake us (or our own close).
-                    Err(word) if word & CLOSED != 0 => CancelWait::Cancelled,
+                    // told that sender to wake us. (Our own close would
+                    // too, but it clears `announced` first.)
                     Err(_) => CancelWait::WakeClaimed,
                 }
             }

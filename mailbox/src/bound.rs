@@ -149,14 +149,25 @@ impl Bound {
         }
     }
 
-    /// Wakes every waiting sender (the mailbox was closed).
+    /// Wakes every waiting sender (the mailbox was closed). If a waker
+    /// panics, the others are still woken before the panic goes on.
     pub(crate) fn notify_all(&self) {
+        /// Wakes what is left if a `wake` unwinds.
+        struct WakeRest(std::vec::IntoIter<(u64, Waker)>);
+        impl Drop for WakeRest {
+            fn drop(&mut self) {
+                for (_, waker) in self.0.by_ref() {
+                    waker.wake();
+                }
+            }
+        }
         let woken: Vec<_> = {
             let mut waiters = self.lock();
             self.slots.fetch_and(!HAS_WAITERS, Ordering::Relaxed);
             waiters.queue.drain(..).collect()
         };
-        for (_, waker) in woken {
+        let mut rest = WakeRest(woken.into_iter());
+        for (_, waker) in rest.0.by_ref() {
             waker.wake();
         }
     }
@@ -182,6 +193,13 @@ impl Bound {
 /// another one.
 ///
 /// On an unbounded mailbox `try_push` is a plain push.
+///
+/// The waker is woken by the receiving thread, inside the call that took a
+/// message, so it must not panic (no waker of a runtime does): a panic would
+/// unwind out of that call and drop the message it took. Forgetting a
+/// `RoomWaiter` (`mem::forget`) instead of dropping it leaves its ticket
+/// queued; a later wake-up may then go to it and another waiting sender
+/// waits one message longer.
 ///
 /// ```
 /// use std::sync::Arc;

@@ -66,7 +66,8 @@
 //! at the reserved slot) or after it (and is told to wake the receiver). A
 //! message reserved but not yet written is waited for on its slot, whose
 //! writer then does the waking, so the receiver never spins. No wake-up is
-//! lost, and one announcement produces at most one wake-up.
+//! lost and each push wakes at most once; wake-ups are a permit (like
+//! `Thread::unpark`), not a count: one can end more than one announcement.
 //!
 //! # Closing
 //!

@@ -36,8 +36,9 @@ impl Pushed {
 #[must_use]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Wait {
-    /// The announcement stands: the receiver may sleep. The next push
-    /// answers [`Pushed::WakeReceiver`] to exactly one sender.
+    /// The announcement stands: the receiver may sleep. A later push
+    /// answers [`Pushed::WakeReceiver`] to its sender, which wakes the
+    /// receiver.
     Sleep,
     /// A message arrived since the receiver last looked: it must look
     /// again instead of sleeping.
@@ -54,8 +55,9 @@ pub enum CancelWait {
     /// was none); no wake-up will come from it.
     Cancelled,
     /// A sender already claimed the wake-up (its push answered
-    /// [`Pushed::WakeReceiver`]): that wake-up is delivered, or will be, and
-    /// the receiver's scheduler must absorb it.
+    /// [`Pushed::WakeReceiver`]): that wake-up is delivered, or will be.
+    /// Wake-ups are a permit, not a count (see
+    /// [`Receiver::announce_wait`](crate::Receiver::announce_wait)).
     WakeClaimed,
 }
 
@@ -165,7 +167,7 @@ impl<T> Mailbox<T> {
         if let Some(bound) = &self.bound {
             bound.add();
         }
-        self.arrivals.push(value)
+        self.push_counted(value)
     }
 
     /// Queues `value` unless a bounded mailbox is at capacity.
@@ -187,7 +189,7 @@ impl<T> Mailbox<T> {
                 TryPushError::Full(value)
             });
         }
-        self.arrivals.push(value).map_err(TryPushError::from)
+        self.push_counted(value).map_err(TryPushError::from)
     }
 
     /// Creates a handle through which a sender pushes into this bounded
@@ -197,9 +199,15 @@ impl<T> Mailbox<T> {
         RoomWaiter::new(self, waker)
     }
 
-    /// Pushes a message whose slot, if bounded, is already accounted for.
+    /// Pushes a message whose slot, if bounded, is already accounted for;
+    /// gives the slot back if the mailbox turns out to be closed.
+    #[inline]
     pub(crate) fn push_counted(&self, value: T) -> Result<Pushed, Closed<T>> {
-        self.arrivals.push(value)
+        let pushed = self.arrivals.push(value);
+        if pushed.is_err() {
+            self.release_slot();
+        }
+        pushed
     }
 
     pub(crate) fn arrivals(&self) -> &Arrivals<T> {

@@ -21,20 +21,38 @@ use crate::mailbox::{CancelWait, Mailbox, Wait};
 /// How a [`Receiver`] reaches its [`Mailbox`]: an `Arc`, a reference, or a
 /// runtime's own handle to a structure that embeds the mailbox.
 ///
-/// Implementations must return the same mailbox every time.
-pub trait MailboxRef<T> {
+/// # Safety
+///
+/// [`mailbox`](MailboxRef::mailbox) must return the same mailbox every
+/// time it is called on a value, for as long as the value lives (moving the
+/// value is fine if the mailbox does not move with it, as behind an `Arc`).
+/// The receiver claims the mailbox it sees first and reads message slots in
+/// the mailboxes it sees later; a second mailbox would be read by two
+/// receivers at once, and its messages dropped twice.
+///
+/// ```compile_fail
+/// use ferrotp_mailbox::{Mailbox, MailboxRef};
+/// struct Handle(Mailbox<u8>);
+/// // Implementing the trait needs `unsafe impl`: this does not compile.
+/// impl MailboxRef<u8> for Handle {
+///     fn mailbox(&self) -> &Mailbox<u8> { &self.0 }
+/// }
+/// ```
+pub unsafe trait MailboxRef<T> {
     /// The mailbox.
     fn mailbox(&self) -> &Mailbox<T>;
 }
 
-impl<T> MailboxRef<T> for Arc<Mailbox<T>> {
+// SAFETY: an `Arc` always points at the same allocation.
+unsafe impl<T> MailboxRef<T> for Arc<Mailbox<T>> {
     #[inline]
     fn mailbox(&self) -> &Mailbox<T> {
         self
     }
 }
 
-impl<T> MailboxRef<T> for &Mailbox<T> {
+// SAFETY: a shared reference always points at the same mailbox.
+unsafe impl<T> MailboxRef<T> for &Mailbox<T> {
     #[inline]
     fn mailbox(&self) -> &Mailbox<T> {
         self
@@ -198,8 +216,11 @@ impl<T, R: MailboxRef<T>> Receiver<T, R> {
                 Some(value)
             }
             Err(()) => {
-                // Everything up to the head of the arrivals was examined.
-                let end = self.head.seq();
+                // Everything from the mark up to the head of the arrivals
+                // was examined. The head can be *before* the mark, if a
+                // message reserved before the mark is still being written:
+                // the mark must not move back to it.
+                let end = self.head.seq().max(mark.0);
                 self.inbox.set_cursor_at_end(end);
                 *mark = Mark(end);
                 None
@@ -267,14 +288,21 @@ impl<T, R: MailboxRef<T>> Receiver<T, R> {
     /// 2. `announce_wait()`: [`Wait::Ready`] means messages arrived since
     ///    step 1 — go back to step 1; [`Wait::Closed`] means give up;
     ///    [`Wait::Sleep`] means the announcement stands: sleep;
-    /// 3. exactly one later push answers
+    /// 3. a later push answers
     ///    [`Pushed::WakeReceiver`](crate::Pushed::WakeReceiver) to its
     ///    sender, which wakes the receiver; then go back to step 1.
     ///
     /// No wake-up is lost: the announcement is a CAS on the word that
     /// every push writes, so a push lands either before it (the CAS fails:
-    /// `Ready`) or after it (that push is told to wake). There is at most
-    /// one wake-up per announcement.
+    /// `Ready`) or after it (that push is told to wake). Each push wakes at
+    /// most once, so there is no storm.
+    ///
+    /// **Treat wake-ups as a permit, never count them**, as
+    /// [`Thread::unpark`](std::thread::Thread::unpark) does: waking a
+    /// receiver that is not asleep must make its next sleep return at once,
+    /// and one wake-up can end more than one announcement (a wake-up
+    /// claimed before a [`cancel_wait`](Receiver::cancel_wait) may be the
+    /// one that ends the next wait). After any wake-up, look again.
     ///
     /// If the next message is still being written (its sender reserved a
     /// slot and has not finished), the announcement waits on that slot and
@@ -290,8 +318,9 @@ impl<T, R: MailboxRef<T>> Receiver<T, R> {
     /// answered [`Wait::Sleep`], after waking for another reason. Call it
     /// before looking at the mailbox again.
     /// [`CancelWait::WakeClaimed`] means a sender had already been told to
-    /// wake this receiver: that wake-up will arrive (or has) and must be
-    /// absorbed.
+    /// wake this receiver: that wake-up will arrive (or has). With wake-ups
+    /// treated as a permit (see `announce_wait`) it needs no special
+    /// handling; it only costs one extra look.
     pub fn cancel_wait(&mut self) -> CancelWait {
         self.head.cancel_wait(self.source.mailbox().arrivals())
     }

@@ -187,7 +187,7 @@ mod loom_atomics {
     }
 
     // The impossible values: no counter, index or state of this crate ever
-    // reaches its type's maximum (slot states are 0 or 1; the tail index
+    // reaches its type's maximum (slot states are 0, 1 or 2; the tail index
     // would need 2^62 messages).
     loom_atomic!(AtomicU64, u64, u64::MAX);
     loom_arithmetic!(AtomicU64, u64);

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::task::{Wake, Waker};
 
-use ferrotp_mailbox::{CancelWait, Mailbox, Pushed, Receiver, TryPushError, Wait};
+use ferrotp_mailbox::{CancelWait, Mailbox, Mark, Pushed, Receiver, TryPushError, Wait};
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::thread;
 
@@ -403,5 +403,67 @@ fn close_wakes_a_sender_waiting_for_room() {
         let drained: Vec<u8> = rx.close().collect();
         assert_eq!(drained, vec![0]);
         assert_eq!(sender.join().unwrap(), 1);
+    });
+}
+
+#[test]
+fn a_mark_never_moves_back_before_a_message_still_being_written() {
+    // A message reserved before `mark()` but written after must never be
+    // taken through that mark (a stale reply accepted by a `call`).
+    model(|| {
+        let mailbox = Arc::new(Mailbox::new());
+        let mut rx = Receiver::new(Arc::clone(&mailbox));
+        let sender = {
+            let mailbox = Arc::clone(&mailbox);
+            thread::spawn(move || {
+                let _ = mailbox.push("stale reply").unwrap();
+            })
+        };
+        let mut mark = rx.mark();
+        let reserved_before_mark = mark != Mark::START;
+        let first = rx.take_first_since(&mut mark, |_| true);
+        sender.join().unwrap();
+        let second = rx.take_first_since(&mut mark, |_| true);
+        if reserved_before_mark {
+            assert_eq!(
+                (first, second),
+                (None, None),
+                "took a message from before the mark"
+            );
+        }
+        // Wherever it was taken, the message arrives exactly once.
+        let all: Vec<_> = [first, second, rx.pop()].into_iter().flatten().collect();
+        assert_eq!(all, vec!["stale reply"]);
+    });
+}
+
+#[test]
+fn a_claimed_wake_up_after_a_timeout_still_ends_the_next_wait() {
+    // The receiver announces, times out and cancels while a sender claims
+    // the wake-up, looks (the message may still be in flight) and sleeps
+    // again. Wake-ups are a permit: the sender's one wake-up must end the
+    // second wait, whichever way the race went.
+    model(|| {
+        let mailbox = Arc::new(Mailbox::new());
+        let mut rx = Receiver::new(Arc::clone(&mailbox));
+        assert_eq!(rx.announce_wait(), Wait::Sleep);
+        let me = thread::current();
+        let sender = {
+            let mailbox = Arc::clone(&mailbox);
+            thread::spawn(move || {
+                if mailbox.push(1u8).unwrap().must_wake() {
+                    me.unpark();
+                }
+            })
+        };
+        let _ = rx.cancel_wait(); // timed out
+        let got = loop {
+            if let Some(msg) = rx.pop() {
+                break msg;
+            }
+            wait_for_message(&mut rx);
+        };
+        assert_eq!(got, 1);
+        sender.join().unwrap();
     });
 }

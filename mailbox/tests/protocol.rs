@@ -297,3 +297,36 @@ fn a_panicking_predicate_leaves_the_mailbox_intact() {
     assert_eq!(rx.iter().copied().collect::<Vec<_>>(), vec![0, 1, 2, 3, 4]);
     assert_eq!(rx.take_first(|n| *n == 3), Some(3));
 }
+
+#[test]
+fn pushes_refused_as_closed_are_not_counted() {
+    let mailbox = Mailbox::bounded(4);
+    drop(Receiver::new(&mailbox));
+    for n in 0..3 {
+        assert_eq!(mailbox.push(n), Err(Closed(n)));
+        assert_eq!(mailbox.try_push(n), Err(TryPushError::Closed(n)));
+    }
+    assert_eq!(mailbox.bounded_len(), Some(0));
+}
+
+#[test]
+fn every_room_waiter_is_woken_on_close_even_if_one_waker_panics() {
+    struct Panics;
+    impl Wake for Panics {
+        fn wake(self: Arc<Self>) {
+            panic!("this waker panics");
+        }
+    }
+    let mailbox = Mailbox::bounded(1);
+    let mut rx = Receiver::new(&mailbox);
+    let _ = mailbox.try_push(0).unwrap();
+    let mut bad = mailbox.room_waiter(Waker::from(Arc::new(Panics)));
+    let (count, waker) = CountingWaker::pair();
+    let mut good = mailbox.room_waiter(waker);
+    assert!(bad.try_push(1).unwrap_err().is_full());
+    assert!(good.try_push(2).unwrap_err().is_full());
+    let closing = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rx.close().count()));
+    assert!(closing.is_err(), "the waker's panic propagates");
+    assert_eq!(count.count(), 1, "the other waiter was still woken");
+    assert_eq!(good.try_push(2), Err(TryPushError::Closed(2)));
+}
