@@ -1,0 +1,10 @@
+//! ferrotp's runtime: green processes on stackful coroutines, scheduled by
+//! per-core workers.
+//!
+//! This crate is being built up piece by piece (see the project's issue
+//! tracker). What exists so far:
+//!
+//! * [`stack`]: process stacks carved out of large slabs, each with a guard
+//!   page, pooled per worker, implementing corosensei's `Stack` trait.
+
+pub mod stack;

@@ -1,0 +1,458 @@
+//! Process stacks: fixed-size stacks carved out of large slabs, each with a
+//! guard page below it, recycled through per-worker pools.
+//!
+//! # Why slabs
+//!
+//! Linux allows `vm.max_map_count` mappings per process (65530 by default).
+//! A stack made of its own `mmap` plus an `mprotect`ed guard page costs two,
+//! so one mapping per stack stops near 32k live processes, and each
+//! `mmap`/`munmap` pair costs microseconds on the spawn path. Instead, a
+//! [`StackAllocator`] reserves large slabs with `mmap(MAP_NORESERVE)` (no
+//! memory is committed until touched) and carves fixed-size stacks out of
+//! them; [`StackPool`]s, one per worker, recycle them, so spawning does not
+//! enter the kernel at all once the pool is warm.
+//!
+//! # Guard pages
+//!
+//! Each stack is `[guard page][usable stack]`, the guard at the low end
+//! because stacks grow down. The guard is installed with
+//! `madvise(MADV_GUARD_INSTALL)` (Linux 6.13 and later), which adds no
+//! mapping and survives `MADV_DONTNEED`, so a slab stays one mapping however
+//! many stacks it holds. Where the kernel refuses it, the allocator falls
+//! back to `mprotect(PROT_NONE)` guards, which split the slab into separate
+//! mappings; at the `vm.max_map_count` limit, taking a stack then fails with
+//! [`StackError::MapCountLimit`], an error that names the sysctl to raise.
+//!
+//! # Lifetime
+//!
+//! Slabs are unmapped only when the allocator is dropped, and a
+//! [`ProcessStack`] must not outlive its allocator: the runtime drops every
+//! process (returning its stack) before it drops the allocator. Stacks are
+//! plain address ranges, so they can be handed from one worker's pool to
+//! another's.
+//!
+//! # Trimming
+//!
+//! A pool keeps up to [`StackPool::WARM`] idle stacks of each size as they
+//! are; beyond that, it releases an idle stack's pages with
+//! `madvise(MADV_DONTNEED)` before keeping it, so that a burst of processes
+//! does not pin its memory forever (the guard stays in place).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::num::NonZeroUsize;
+use std::ptr;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use corosensei::stack::{Stack, StackPointer};
+
+/// `madvise` advice that installs a guard region (Linux 6.13,
+/// `include/uapi/asm-generic/mman-common.h`; not yet in the `libc` crate).
+const MADV_GUARD_INSTALL: libc::c_int = 102;
+
+/// How many stacks one slab holds.
+const STACKS_PER_SLAB: usize = 256;
+
+/// The smallest usable stack size we hand out (corosensei needs 4 KiB; a
+/// process needs room for its closure's frames and a panic's unwinding).
+pub const MIN_STACK_SIZE: usize = 16 * 1024;
+
+/// The system page size.
+pub fn page_size() -> usize {
+    static PAGE: OnceLock<usize> = OnceLock::new();
+    *PAGE.get_or_init(|| {
+        // SAFETY: sysconf has no memory-safety preconditions.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        usize::try_from(page)
+            .ok()
+            .filter(|&p| p > 0)
+            .unwrap_or(4096)
+    })
+}
+
+/// Rounds a requested stack size up to whole pages, at least
+/// [`MIN_STACK_SIZE`].
+pub fn usable_size(requested: usize) -> usize {
+    let page = page_size();
+    requested.max(MIN_STACK_SIZE).div_ceil(page) * page
+}
+
+/// How guard pages are installed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GuardMode {
+    /// `madvise(MADV_GUARD_INSTALL)`: no extra mapping per stack.
+    Madvise,
+    /// `mprotect(PROT_NONE)`: two mappings per stack, bounded by
+    /// `vm.max_map_count`.
+    Mprotect,
+}
+
+/// Why a stack could not be had.
+#[derive(Debug)]
+pub enum StackError {
+    /// Reserving a slab of address space failed.
+    Map {
+        /// Bytes requested.
+        bytes: usize,
+        /// What `mmap` said.
+        source: io::Error,
+    },
+    /// The process ran out of memory mappings while installing `mprotect`
+    /// guard pages (the kernel does not support `MADV_GUARD_INSTALL`).
+    MapCountLimit {
+        /// The current `vm.max_map_count`, if it could be read.
+        limit: Option<u64>,
+        /// Stacks carved so far.
+        stacks: usize,
+    },
+    /// Installing a guard page failed for another reason.
+    Guard {
+        /// What the kernel said.
+        source: io::Error,
+    },
+}
+
+impl fmt::Display for StackError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StackError::Map { bytes, source } => {
+                write!(
+                    f,
+                    "could not reserve {bytes} bytes of address space for process stacks: {source}"
+                )
+            }
+            StackError::MapCountLimit { limit, stacks } => {
+                let limit = limit.map_or_else(|| "its".to_owned(), |l| l.to_string());
+                write!(
+                    f,
+                    "out of memory mappings after {stacks} process stacks: this kernel lacks \
+                     MADV_GUARD_INSTALL (Linux 6.13+), so each stack's guard page costs two of the \
+                     {limit} mappings allowed by the sysctl vm.max_map_count; raise it (e.g. \
+                     `sysctl -w vm.max_map_count=1048576`) or use a newer kernel"
+                )
+            }
+            StackError::Guard { source } => {
+                write!(
+                    f,
+                    "could not install a process stack's guard page: {source}"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for StackError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StackError::Map { source, .. } | StackError::Guard { source } => Some(source),
+            StackError::MapCountLimit { .. } => None,
+        }
+    }
+}
+
+fn max_map_count() -> Option<u64> {
+    std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// A stack of one process: `[guard page][usable]`, from `limit` (lowest
+/// address, the guard) to `base` (highest, where the stack starts).
+#[derive(Debug)]
+pub struct ProcessStack {
+    limit: NonZeroUsize,
+    base: NonZeroUsize,
+}
+
+impl ProcessStack {
+    /// Usable bytes (without the guard page).
+    pub fn usable(&self) -> usize {
+        self.base.get() - self.limit.get() - page_size()
+    }
+
+    /// The guard page's address range.
+    pub fn guard(&self) -> std::ops::Range<usize> {
+        self.limit.get()..self.limit.get() + page_size()
+    }
+}
+
+// SAFETY: `base` and `limit` delimit memory reserved for this stack alone
+// (carved once from a slab, handed out to one owner at a time), mapped
+// read-write above a guard page for as long as the allocator lives; both are
+// page-aligned, hence aligned to STACK_ALIGNMENT, and `limit` includes the
+// guard page.
+unsafe impl Stack for ProcessStack {
+    #[inline]
+    fn base(&self) -> StackPointer {
+        self.base
+    }
+
+    #[inline]
+    fn limit(&self) -> StackPointer {
+        self.limit
+    }
+}
+
+/// One reserved region that stacks of one size are carved from.
+struct Slab {
+    addr: usize,
+    bytes: usize,
+}
+
+/// Slabs of one stack size, and how far the newest one has been carved.
+struct SizeClass {
+    usable: usize,
+    /// Address of the next uncarved stack span in the newest slab.
+    next: usize,
+    /// End of the newest slab.
+    end: usize,
+}
+
+struct AllocatorState {
+    slabs: Vec<Slab>,
+    classes: HashMap<usize, SizeClass>,
+    /// Decided by the first guard installed (unless forced).
+    mode: Option<GuardMode>,
+    carved: usize,
+}
+
+/// Reserves slabs and carves stacks; shared by every worker's pool.
+pub struct StackAllocator {
+    state: Mutex<AllocatorState>,
+}
+
+impl fmt::Debug for StackAllocator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.lock();
+        f.debug_struct("StackAllocator")
+            .field("slabs", &state.slabs.len())
+            .field("carved", &state.carved)
+            .field("mode", &state.mode)
+            .finish()
+    }
+}
+
+impl StackAllocator {
+    /// An allocator that picks the guard mode the kernel supports.
+    pub fn new() -> Arc<Self> {
+        Self::build(None)
+    }
+
+    /// An allocator that always uses `mode` (to exercise the fallback).
+    pub fn with_guard_mode(mode: GuardMode) -> Arc<Self> {
+        Self::build(Some(mode))
+    }
+
+    fn build(mode: Option<GuardMode>) -> Arc<Self> {
+        Arc::new(Self {
+            state: Mutex::new(AllocatorState {
+                slabs: Vec::new(),
+                classes: HashMap::new(),
+                mode,
+                carved: 0,
+            }),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, AllocatorState> {
+        // Every update leaves the state consistent before anything can
+        // panic, so a poisoned lock is still usable.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The guard mode in use (`None` until the first stack is carved).
+    pub fn guard_mode(&self) -> Option<GuardMode> {
+        self.lock().mode
+    }
+
+    /// Stacks carved so far (live or pooled).
+    pub fn carved(&self) -> usize {
+        self.lock().carved
+    }
+
+    /// Slabs reserved so far.
+    pub fn slabs(&self) -> usize {
+        self.lock().slabs.len()
+    }
+
+    /// Carves a new stack of `usable` bytes (already page-rounded).
+    fn carve(&self, usable: usize) -> Result<ProcessStack, StackError> {
+        let page = page_size();
+        let span = usable + page;
+        let mut state = self.lock();
+        let class = state.classes.entry(usable).or_insert(SizeClass {
+            usable,
+            next: 0,
+            end: 0,
+        });
+        if class.next == class.end {
+            let bytes = span * STACKS_PER_SLAB;
+            // SAFETY: a fresh anonymous private mapping; no existing memory
+            // is affected.
+            let addr = unsafe {
+                libc::mmap(
+                    ptr::null_mut(),
+                    bytes,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                    -1,
+                    0,
+                )
+            };
+            if addr == libc::MAP_FAILED {
+                return Err(StackError::Map {
+                    bytes,
+                    source: io::Error::last_os_error(),
+                });
+            }
+            let addr = addr as usize;
+            class.next = addr;
+            class.end = addr + bytes;
+            state.slabs.push(Slab { addr, bytes });
+        }
+        let class = state
+            .classes
+            .get_mut(&usable)
+            .expect("size class just made");
+        let limit = class.next;
+        debug_assert_eq!(class.usable, usable);
+        let mode = state.mode;
+        let mode = install_guard(limit, mode).map_err(|error| match error {
+            GuardError::MapCount => StackError::MapCountLimit {
+                limit: max_map_count(),
+                stacks: state.carved,
+            },
+            GuardError::Other(source) => StackError::Guard { source },
+        })?;
+        state.mode = Some(mode);
+        // Carved only once the guard is in place.
+        let class = state
+            .classes
+            .get_mut(&usable)
+            .expect("size class just made");
+        class.next += span;
+        state.carved += 1;
+        Ok(ProcessStack {
+            limit: NonZeroUsize::new(limit).expect("mmap never returns address 0"),
+            base: NonZeroUsize::new(limit + span).expect("stack end above its start"),
+        })
+    }
+}
+
+impl Drop for StackAllocator {
+    fn drop(&mut self) {
+        let state = self
+            .state
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for slab in state.slabs.drain(..) {
+            // SAFETY: every slab was mapped by `carve` and, by the module's
+            // lifetime rule, no stack carved from it is still in use.
+            unsafe { libc::munmap(slab.addr as *mut libc::c_void, slab.bytes) };
+        }
+    }
+}
+
+enum GuardError {
+    MapCount,
+    Other(io::Error),
+}
+
+/// Installs the guard page at `addr`, in `mode` or, if undecided, in the
+/// best mode the kernel supports; returns the mode used.
+fn install_guard(addr: usize, mode: Option<GuardMode>) -> Result<GuardMode, GuardError> {
+    let page = page_size();
+    if mode != Some(GuardMode::Mprotect) {
+        // SAFETY: `addr..addr + page` lies in a slab we mapped and that no
+        // stack uses yet.
+        let rc = unsafe { libc::madvise(addr as *mut libc::c_void, page, MADV_GUARD_INSTALL) };
+        if rc == 0 {
+            return Ok(GuardMode::Madvise);
+        }
+        let error = io::Error::last_os_error();
+        if mode == Some(GuardMode::Madvise) || error.raw_os_error() != Some(libc::EINVAL) {
+            return Err(GuardError::Other(error));
+        }
+        // EINVAL on the first try: the kernel predates MADV_GUARD_INSTALL.
+    }
+    // SAFETY: as above.
+    let rc = unsafe { libc::mprotect(addr as *mut libc::c_void, page, libc::PROT_NONE) };
+    if rc == 0 {
+        return Ok(GuardMode::Mprotect);
+    }
+    let error = io::Error::last_os_error();
+    if error.raw_os_error() == Some(libc::ENOMEM) {
+        Err(GuardError::MapCount)
+    } else {
+        Err(GuardError::Other(error))
+    }
+}
+
+/// A worker's cache of idle stacks, by size.
+pub struct StackPool {
+    allocator: Arc<StackAllocator>,
+    idle: HashMap<usize, Vec<ProcessStack>>,
+}
+
+impl fmt::Debug for StackPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StackPool")
+            .field("idle", &self.idle.values().map(Vec::len).sum::<usize>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl StackPool {
+    /// Idle stacks per size kept with their pages; more are trimmed.
+    pub const WARM: usize = 64;
+
+    /// A pool that takes new stacks from `allocator`.
+    pub fn new(allocator: Arc<StackAllocator>) -> Self {
+        Self {
+            allocator,
+            idle: HashMap::new(),
+        }
+    }
+
+    /// A stack with at least `requested` usable bytes: a recycled one if
+    /// any, else a newly carved one.
+    ///
+    /// # Errors
+    /// See [`StackError`].
+    pub fn take(&mut self, requested: usize) -> Result<ProcessStack, StackError> {
+        let usable = usable_size(requested);
+        if let Some(stack) = self.idle.get_mut(&usable).and_then(Vec::pop) {
+            return Ok(stack);
+        }
+        self.allocator.carve(usable)
+    }
+
+    /// Returns a stack for reuse (from any pool of the same allocator).
+    pub fn give(&mut self, stack: ProcessStack) {
+        let idle = self.idle.entry(stack.usable()).or_default();
+        if idle.len() >= Self::WARM {
+            let from = stack.limit.get() + page_size();
+            // SAFETY: the usable part of an idle stack holds nothing anyone
+            // needs; the guard page is outside this range (and a
+            // MADV_GUARD_INSTALL guard survives DONTNEED anyway).
+            unsafe {
+                libc::madvise(
+                    from as *mut libc::c_void,
+                    stack.usable(),
+                    libc::MADV_DONTNEED,
+                )
+            };
+        }
+        idle.push(stack);
+    }
+
+    /// Idle stacks held.
+    pub fn idle(&self) -> usize {
+        self.idle.values().map(Vec::len).sum()
+    }
+}
