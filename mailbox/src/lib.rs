@@ -129,7 +129,8 @@ mod error;
 mod inbox;
 mod mailbox;
 mod receiver;
-mod sync;
+#[doc(hidden)]
+pub mod sync;
 
 pub use bound::RoomWaiter;
 pub use error::{Closed, TryPushError};

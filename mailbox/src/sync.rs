@@ -1,5 +1,9 @@
 //! Synchronisation primitives, swapped for loom's under `cfg(loom)`.
 //!
+//! Shared by the ferrotp crates (the scheduler imports it as
+//! `ferrotp_mailbox::sync`), so that every lock-free protocol in the
+//! workspace is modelled the same way. Not a public API.
+//!
 //! The rest of the crate imports atomics, the mutex, `UnsafeCell` and the
 //! spin-wait helper from here, so the production code carries no
 //! `cfg(loom)` noise and the loom models exercise exactly the code that
@@ -21,39 +25,58 @@
 //! load in this crate is either a hint that a later read-modify-write of the
 //! same word confirms, or a poll that is repeated until it sees what it
 //! waits for, so a stale value could only cause a retry.
+//!
+//! The price is that these loads are *stronger* than real ones: a protocol
+//! that needs `SeqCst` fences because a plain load may be stale (a
+//! Dekker-style "publish, fence, check" handshake, like the scheduler's
+//! park / wake protocol) would pass its model without the fences. Such a
+//! model must read the guarded data with loom's own atomics; see
+//! `scheduler/tests/loom_idle.rs`, which fails when either fence is
+//! removed.
 
 #[cfg(loom)]
-pub(crate) use loom::cell::UnsafeCell;
+pub use loom::cell::UnsafeCell;
 #[cfg(loom)]
-pub(crate) use loom::sync::{Mutex, MutexGuard};
+pub use loom::sync::{Mutex, MutexGuard};
 #[cfg(loom)]
-pub(crate) use loom_atomics::{AtomicBool, AtomicPtr, AtomicU8, AtomicU64, AtomicUsize};
+pub use loom_atomics::{AtomicBool, AtomicPtr, AtomicU8, AtomicU64, AtomicUsize};
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU64, AtomicUsize};
+pub use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU64, AtomicUsize};
 #[cfg(not(loom))]
-pub(crate) use std::sync::{Mutex, MutexGuard};
+pub use std::sync::{Mutex, MutexGuard};
 
-pub(crate) use std::sync::atomic::Ordering;
+pub use std::sync::atomic::Ordering;
+
+#[cfg(loom)]
+pub use loom::sync::atomic::fence;
+#[cfg(not(loom))]
+pub use std::sync::atomic::fence;
+
+/// Threads: `loom::thread` under loom (its park and unpark are modelled).
+#[cfg(loom)]
+pub use loom::thread;
+#[cfg(not(loom))]
+pub use std::thread;
 
 /// `std::cell::UnsafeCell` with loom's access API.
 #[cfg(not(loom))]
 #[derive(Debug)]
-pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+pub struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
 
 #[cfg(not(loom))]
 impl<T> UnsafeCell<T> {
-    pub(crate) const fn new(value: T) -> Self {
+    pub const fn new(value: T) -> Self {
         Self(std::cell::UnsafeCell::new(value))
     }
 
     #[inline(always)]
-    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+    pub fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
         f(self.0.get())
     }
 
     #[inline(always)]
-    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+    pub fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
         f(self.0.get())
     }
 }
@@ -61,21 +84,27 @@ impl<T> UnsafeCell<T> {
 /// Exponential back-off for the two short waits in this crate: a CAS lost
 /// to another sender (`spin`), and waiting a few instructions for another
 /// thread to finish a step it has started (`snooze`).
-pub(crate) struct Backoff {
+pub struct Backoff {
     step: u32,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Backoff {
     #[cfg(not(loom))]
     const SPIN_LIMIT: u32 = 6;
 
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         Self { step: 0 }
     }
 
     /// After a lost CAS: pause a little so the winner's line settles.
     #[inline]
-    pub(crate) fn spin(&mut self) {
+    pub fn spin(&mut self) {
         #[cfg(not(loom))]
         for _ in 0..1u32 << self.step.min(Self::SPIN_LIMIT) {
             std::hint::spin_loop();
@@ -85,7 +114,7 @@ impl Backoff {
 
     /// Waiting for another thread: spin briefly, then yield the OS thread
     /// (under loom: always yield, so the model lets the other thread run).
-    pub(crate) fn snooze(&mut self) {
+    pub fn snooze(&mut self) {
         #[cfg(loom)]
         loom::thread::yield_now();
         #[cfg(not(loom))]
@@ -110,15 +139,15 @@ mod loom_atomics {
 
     macro_rules! loom_atomic {
         ($name:ident, $int:ty, $never:expr) => {
-            pub(crate) struct $name(loom::sync::atomic::$name);
+            pub struct $name(loom::sync::atomic::$name);
 
             impl $name {
-                pub(crate) fn new(value: $int) -> Self {
+                pub fn new(value: $int) -> Self {
                     Self(loom::sync::atomic::$name::new(value))
                 }
 
                 #[track_caller]
-                pub(crate) fn load(&self, order: Ordering) -> $int {
+                pub fn load(&self, order: Ordering) -> $int {
                     match self.0.compare_exchange($never, $never, order, order) {
                         Ok(_) => unreachable!("an atomic held the impossible value"),
                         Err(current) => current,
@@ -126,17 +155,17 @@ mod loom_atomics {
                 }
 
                 #[track_caller]
-                pub(crate) fn store(&self, value: $int, order: Ordering) {
+                pub fn store(&self, value: $int, order: Ordering) {
                     self.0.store(value, order)
                 }
 
                 #[track_caller]
-                pub(crate) fn swap(&self, value: $int, order: Ordering) -> $int {
+                pub fn swap(&self, value: $int, order: Ordering) -> $int {
                     self.0.swap(value, order)
                 }
 
                 #[track_caller]
-                pub(crate) fn compare_exchange(
+                pub fn compare_exchange(
                     &self,
                     current: $int,
                     new: $int,
@@ -147,7 +176,7 @@ mod loom_atomics {
                 }
 
                 #[track_caller]
-                pub(crate) fn compare_exchange_weak(
+                pub fn compare_exchange_weak(
                     &self,
                     current: $int,
                     new: $int,
@@ -164,22 +193,22 @@ mod loom_atomics {
         ($name:ident, $int:ty) => {
             impl $name {
                 #[track_caller]
-                pub(crate) fn fetch_add(&self, value: $int, order: Ordering) -> $int {
+                pub fn fetch_add(&self, value: $int, order: Ordering) -> $int {
                     self.0.fetch_add(value, order)
                 }
 
                 #[track_caller]
-                pub(crate) fn fetch_sub(&self, value: $int, order: Ordering) -> $int {
+                pub fn fetch_sub(&self, value: $int, order: Ordering) -> $int {
                     self.0.fetch_sub(value, order)
                 }
 
                 #[track_caller]
-                pub(crate) fn fetch_and(&self, value: $int, order: Ordering) -> $int {
+                pub fn fetch_and(&self, value: $int, order: Ordering) -> $int {
                     self.0.fetch_and(value, order)
                 }
 
                 #[track_caller]
-                pub(crate) fn fetch_or(&self, value: $int, order: Ordering) -> $int {
+                pub fn fetch_or(&self, value: $int, order: Ordering) -> $int {
                     self.0.fetch_or(value, order)
                 }
             }
@@ -197,35 +226,35 @@ mod loom_atomics {
 
     /// Booleans are only stored and swapped (no value is impossible for a
     /// `bool`, so there is no modelled `load`).
-    pub(crate) struct AtomicBool(loom::sync::atomic::AtomicBool);
+    pub struct AtomicBool(loom::sync::atomic::AtomicBool);
 
     impl AtomicBool {
-        pub(crate) fn new(value: bool) -> Self {
+        pub fn new(value: bool) -> Self {
             Self(loom::sync::atomic::AtomicBool::new(value))
         }
 
         #[track_caller]
-        pub(crate) fn store(&self, value: bool, order: Ordering) {
+        pub fn store(&self, value: bool, order: Ordering) {
             self.0.store(value, order)
         }
 
         #[track_caller]
-        pub(crate) fn swap(&self, value: bool, order: Ordering) -> bool {
+        pub fn swap(&self, value: bool, order: Ordering) -> bool {
             self.0.swap(value, order)
         }
     }
 
     /// loom's `AtomicPtr` with the same `load`. No pointer here is ever
     /// `usize::MAX`.
-    pub(crate) struct AtomicPtr<T>(loom::sync::atomic::AtomicPtr<T>);
+    pub struct AtomicPtr<T>(loom::sync::atomic::AtomicPtr<T>);
 
     impl<T> AtomicPtr<T> {
-        pub(crate) fn new(value: *mut T) -> Self {
+        pub fn new(value: *mut T) -> Self {
             Self(loom::sync::atomic::AtomicPtr::new(value))
         }
 
         #[track_caller]
-        pub(crate) fn load(&self, order: Ordering) -> *mut T {
+        pub fn load(&self, order: Ordering) -> *mut T {
             let never = std::ptr::without_provenance_mut(usize::MAX);
             match self.0.compare_exchange(never, never, order, order) {
                 Ok(_) => unreachable!("an atomic pointer held the impossible value"),
@@ -234,17 +263,17 @@ mod loom_atomics {
         }
 
         #[track_caller]
-        pub(crate) fn store(&self, value: *mut T, order: Ordering) {
+        pub fn store(&self, value: *mut T, order: Ordering) {
             self.0.store(value, order)
         }
 
         #[track_caller]
-        pub(crate) fn swap(&self, value: *mut T, order: Ordering) -> *mut T {
+        pub fn swap(&self, value: *mut T, order: Ordering) -> *mut T {
             self.0.swap(value, order)
         }
 
         #[track_caller]
-        pub(crate) fn compare_exchange(
+        pub fn compare_exchange(
             &self,
             current: *mut T,
             new: *mut T,

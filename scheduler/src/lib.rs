@@ -6,5 +6,8 @@
 //!
 //! * [`stack`]: process stacks carved out of large slabs, each with a guard
 //!   page, pooled per worker, implementing corosensei's `Stack` trait.
+//! * [`idle`]: which workers are asleep, and waking exactly one when work
+//!   appears (the park / wake protocol, with a loom model).
 
+pub mod idle;
 pub mod stack;
