@@ -8,6 +8,8 @@
 //!   page, pooled per worker, implementing corosensei's `Stack` trait.
 //! * [`idle`]: which workers are asleep, and waking exactly one when work
 //!   appears (the park / wake protocol, with a loom model).
+//! * [`timer`]: the per-worker hierarchical timer wheel.
 
 pub mod idle;
 pub mod stack;
+pub mod timer;
