@@ -64,6 +64,20 @@ fn awake_of(state: usize) -> usize {
 }
 
 /// Idle-worker accounting for one runtime.
+///
+/// ```
+/// use ferrotp_scheduler::idle::Idle;
+///
+/// let idle = Idle::new(2);
+/// // Worker 1 runs out of work and parks (after a second look found
+/// // nothing).
+/// idle.transition_to_parked(1, false);
+/// Idle::recheck_fence();
+/// // Work appears: exactly one sleeper is picked to go and look for it.
+/// assert_eq!(idle.worker_to_notify(), Some(1));
+/// assert_eq!(idle.worker_to_notify(), None, "it is already searching");
+/// assert!(idle.transition_from_parked(1), "woken as a searcher");
+/// ```
 pub struct Idle {
     state: AtomicUsize,
     sleepers: Mutex<Vec<usize>>,

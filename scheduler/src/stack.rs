@@ -394,6 +394,21 @@ fn install_guard(addr: usize, mode: Option<GuardMode>) -> Result<GuardMode, Guar
 }
 
 /// A worker's cache of idle stacks, by size.
+///
+/// ```
+/// use ferrotp_scheduler::stack::{StackAllocator, StackPool};
+///
+/// let allocator = StackAllocator::new();
+/// let mut pool = StackPool::new(allocator.clone());
+/// let stack = pool.take(64 * 1024)?;
+/// assert_eq!(stack.usable(), 64 * 1024);
+/// let guard = stack.guard();
+/// pool.give(stack);
+/// // The next process of that size gets the same stack back.
+/// assert_eq!(pool.take(64 * 1024)?.guard(), guard);
+/// assert_eq!(allocator.carved(), 1);
+/// # Ok::<(), ferrotp_scheduler::stack::StackError>(())
+/// ```
 pub struct StackPool {
     allocator: Arc<StackAllocator>,
     idle: HashMap<usize, Vec<ProcessStack>>,

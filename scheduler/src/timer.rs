@@ -63,6 +63,25 @@ struct Timer<T> {
 }
 
 /// One worker's timers. Not thread-safe: a worker owns its wheel.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use ferrotp_scheduler::timer::TimerWheel;
+///
+/// let start = Instant::now();
+/// let mut wheel = TimerWheel::new(start);
+/// let ms = |n| start + Duration::from_millis(n);
+/// wheel.insert(ms(30), "retry");
+/// let key = wheel.insert(ms(10), "timeout");
+/// assert_eq!(wheel.next_deadline(), Some(ms(10)));
+/// assert_eq!(wheel.cancel(key), Some("timeout")); // the reply came in time
+///
+/// let mut fired = Vec::new();
+/// wheel.advance(ms(29), &mut fired);
+/// assert!(fired.is_empty());
+/// wheel.advance(ms(30), &mut fired);
+/// assert_eq!(fired, ["retry"]);
+/// ```
 pub struct TimerWheel<T> {
     origin: Instant,
     /// The current tick: every timer with a deadline at or before it fired.

@@ -5,7 +5,7 @@
 //! itself with `FERROTP_STACK_CHILD` set and only that test selected.
 
 use std::os::unix::process::ExitStatusExt;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use corosensei::{Coroutine, CoroutineResult};
 use ferrotp_scheduler::stack::{
@@ -20,6 +20,9 @@ fn in_child(test: &str, mode: &str) -> std::process::ExitStatus {
     Command::new(std::env::current_exe().unwrap())
         .args(["--exact", test, "--test-threads=1", "--nocapture"])
         .env(CHILD, mode)
+        // The child's own test summary would be counted as ours; its
+        // panic messages still reach stderr.
+        .stdout(Stdio::null())
         .status()
         .unwrap()
 }
