@@ -9,7 +9,11 @@
 //! * [`idle`]: which workers are asleep, and waking exactly one when work
 //!   appears (the park / wake protocol, with a loom model).
 //! * [`timer`]: the per-worker hierarchical timer wheel.
+//! * [`exit`] and [`process_id`]: exit reasons, and process identities
+//!   printed as Erlang prints pids.
 
+pub mod exit;
 pub mod idle;
+pub mod process_id;
 pub mod stack;
 pub mod timer;

@@ -1,0 +1,91 @@
+//! Why a process ended: Erlang's exit reasons as a Rust type.
+//!
+//! The reasons the runtime itself produces are variants; anything else a
+//! process (or a supervisor) wants to say is a [`ExitReason::Custom`]
+//! string, as Erlang allows any term. Reasons are cheap to clone (they are
+//! copied to every link and monitor of the process), so text is shared
+//! behind an `Arc`.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
+/// Why a process ended.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ExitReason {
+    /// Its function returned.
+    Normal,
+    /// It was asked to stop: by its supervisor, or by the runtime shutting
+    /// down.
+    Shutdown,
+    /// It was killed (cannot be trapped).
+    Killed,
+    /// It panicked; the panic's message.
+    Panic(Arc<str>),
+    /// It did not exist: the reason given for a dead or unknown pid.
+    NoProc,
+    /// It overflowed its stack (with `on_stack_overflow = exit_process`).
+    StackOverflow,
+    /// A reason of the program's own.
+    Custom(Arc<str>),
+}
+
+impl ExitReason {
+    /// A reason of the program's own.
+    ///
+    /// ```
+    /// use ferrotp_scheduler::exit::ExitReason;
+    /// let reason = ExitReason::custom("lost connection to the database");
+    /// assert_eq!(reason.to_string(), "lost connection to the database");
+    /// assert!(!reason.is_normal());
+    /// ```
+    pub fn custom(reason: impl Into<Arc<str>>) -> Self {
+        ExitReason::Custom(reason.into())
+    }
+
+    /// The reason for a panic, from the payload `catch_unwind` returned:
+    /// its message when the payload is a string (as `panic!` makes it),
+    /// a placeholder otherwise.
+    ///
+    /// ```
+    /// use ferrotp_scheduler::exit::ExitReason;
+    /// let payload = std::panic::catch_unwind(|| panic!("bad input: {}", 42)).unwrap_err();
+    /// assert_eq!(ExitReason::from_panic(payload.as_ref()), ExitReason::Panic("bad input: 42".into()));
+    /// ```
+    pub fn from_panic(payload: &(dyn Any + Send)) -> Self {
+        let message: Arc<str> = if let Some(message) = payload.downcast_ref::<&'static str>() {
+            (*message).into()
+        } else if let Some(message) = payload.downcast_ref::<String>() {
+            message.as_str().into()
+        } else {
+            "panic with a non-string payload".into()
+        };
+        ExitReason::Panic(message)
+    }
+
+    /// Whether this is `Normal`: the one reason that linked processes
+    /// ignore when they do not trap exits.
+    pub fn is_normal(&self) -> bool {
+        matches!(self, ExitReason::Normal)
+    }
+
+    /// Whether a supervisor counts this as a clean stop for a `transient`
+    /// child: `Normal` or `Shutdown` (as in OTP).
+    pub fn is_clean_stop(&self) -> bool {
+        matches!(self, ExitReason::Normal | ExitReason::Shutdown)
+    }
+}
+
+impl fmt::Display for ExitReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExitReason::Normal => f.write_str("normal"),
+            ExitReason::Shutdown => f.write_str("shutdown"),
+            ExitReason::Killed => f.write_str("killed"),
+            ExitReason::Panic(message) => write!(f, "panic: {message}"),
+            ExitReason::NoProc => f.write_str("noproc"),
+            ExitReason::StackOverflow => f.write_str("stack overflow"),
+            ExitReason::Custom(reason) => f.write_str(reason),
+        }
+    }
+}
