@@ -1,19 +1,94 @@
 //! ferrotp's runtime: green processes on stackful coroutines, scheduled by
-//! per-core workers.
+//! per-core, work-stealing workers with reduction-counted preemption.
 //!
-//! This crate is being built up piece by piece (see the project's issue
-//! tracker). What exists so far:
+//! ```
+//! let rt = ferrotp_scheduler::Runtime::builder().workers(2).build()?;
+//! let sum = rt.block_on(|| {
+//!     let me = ferrotp_scheduler::self_pid();
+//!     for i in 0..10u64 {
+//!         let me = me.clone();
+//!         ferrotp_scheduler::spawn(move || ferrotp_scheduler::send(&me, i));
+//!     }
+//!     (0..10).map(|_| ferrotp_scheduler::receive::<u64>()).sum::<u64>()
+//! });
+//! assert_eq!(sum, 45);
+//! # Ok::<(), ferrotp_scheduler::BuildError>(())
+//! ```
 //!
-//! * [`stack`]: process stacks carved out of large slabs, each with a guard
-//!   page, pooled per worker, implementing corosensei's `Stack` trait.
-//! * [`idle`]: which workers are asleep, and waking exactly one when work
-//!   appears (the park / wake protocol, with a loom model).
-//! * [`timer`]: the per-worker hierarchical timer wheel.
-//! * [`exit`] and [`process_id`]: exit reasons, and process identities
-//!   printed as Erlang prints pids.
+//! # Processes
+//!
+//! A process is a corosensei coroutine on a pooled stack (module
+//! [`stack`]: slabs, guard pages, per-worker pools). A spawned process
+//! owns no stack until it first runs, so spawning a million processes does
+//! not need a million stacks unless they are all blocked at once. A panic
+//! ends only its process, with exit reason [`ExitReason::Panic`].
+//!
+//! # The migration rule (why processes stay on their worker)
+//!
+//! A suspended stackful coroutine may hold `!Send` values (an `Rc`, a
+//! `MutexGuard`) and addresses of thread-local variables on its stack, and
+//! the compiler cannot see them. Moving such a stack to another OS thread
+//! is unsound. So:
+//!
+//! 1. a process that has **never run** is stealable: only its `Send`
+//!    closure exists;
+//! 2. a process that has run is **settled** on its worker and never moves
+//!    again, unless it was spawned with the `unsafe` opt-in
+//!    [`SpawnOptions::migratable`], whose author promises that it holds no
+//!    `!Send` value or thread-local reference across a suspension;
+//! 3. the runtime's own thread-local state (current process, current
+//!    worker) is read through `#[inline(never)]` accessors and never kept
+//!    across a switch: LLVM may keep a thread-local's address in a
+//!    register across an opaque call (llvm-project issue 98479), so this
+//!    matters even when every value on the stack is `Send`.
+//!
+//! Work stealing therefore moves new processes between workers, and
+//! settled ones only through their worker's own queues. A test
+//! (`tests/runtime.rs`) checks that a settled process never changes OS
+//! thread while other workers steal.
+//!
+//! # Scheduling
+//!
+//! See module `worker` (the run loop, queues, the stealable LIFO slot,
+//! fairness, shutdown) and [`idle`] (parking without lost wake-ups).
+//! Each process runs for a budget of reductions (default 4000): `send`,
+//! `receive`, `spawn` and [`reduce`] consume them, [`yield_now`] gives the
+//! rest up, and a process whose budget is spent at one of these points
+//! goes to the back of its worker's run queue. Rust cannot preempt a loop
+//! that never calls into the runtime: long computations should call
+//! [`reduce`].
+//!
+//! # Messages and time
+//!
+//! Typed, selective receive on a lock-free mailbox (`ferrotp-mailbox`),
+//! [`Subject`]s, a multi-clause [`Select`], bounded mailboxes with
+//! blocking `send` and [`try_send`], dead letters, [`sleep`],
+//! receive timeouts and [`send_after`] on a per-worker timer wheel.
 
+mod api;
+mod context;
 pub mod exit;
 pub mod idle;
+mod process;
 pub mod process_id;
+pub mod run_state;
+mod runtime;
+mod spawn;
 pub mod stack;
+mod time;
 pub mod timer;
+mod worker;
+
+pub use api::{
+    Select, Subject, TrySendError, mailbox_len, receive, receive_match, receive_match_timeout,
+    receive_timeout, reduce, self_pid, send, try_send, yield_now,
+};
+pub use exit::ExitReason;
+pub use process::{DeadLetter, Pid};
+pub use process_id::ProcessId;
+pub use runtime::{
+    BuildError, Builder, DEFAULT_BUSY_WAIT, DEFAULT_MAX_PROCESSES, DEFAULT_REDUCTIONS,
+    DEFAULT_STACK_SIZE, MAX_STACK_SIZE, Metrics, Runtime, WorkerMetrics, run,
+};
+pub use spawn::{SpawnError, SpawnOptions, spawn, spawn_opt};
+pub use time::{TimerRef, cancel_timer, send_after, sleep};

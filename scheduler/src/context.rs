@@ -1,0 +1,336 @@
+//! The running process's context, and the thread-local pointers that find
+//! it and the current worker.
+//!
+//! # Where the context lives
+//!
+//! A [`ProcessCtx`] is created by the process's coroutine body, on the
+//! process's own stack, and lives exactly as long as the process. It holds
+//! what only the process touches: its mailbox receiver, its reduction
+//! budget, its coroutine's yielder. Process-only functions (`receive`,
+//! `sleep`, ...) find it through the thread-local `CURRENT`.
+//!
+//! # The thread-local rule (crate docs: migration)
+//!
+//! `CURRENT` and `WORKER` are read through `#[inline(never)]` accessors, so
+//! no thread-local address is kept in a register across a coroutine switch
+//! (LLVM may otherwise cache it: llvm-project issue 98479). `CURRENT` is
+//! set by the process itself when its body starts and each time a suspend
+//! returns (or unwinds: a drop guard sets it, so destructors run during a
+//! forced unwind see their process); the worker clears it when the
+//! coroutine switches back. Nothing holds a `&WorkerCore` across a
+//! suspend.
+//!
+//! # Interior mutability
+//!
+//! Process code reaches its context through shared references only (a
+//! receive predicate may call `self_pid`, say), so the mutable parts are
+//! `Cell`s and a `RefCell`; a receive called from inside a receive
+//! predicate gets a clear panic, not aliasing.
+
+use std::cell::{Cell, RefCell};
+use std::ptr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use corosensei::Yielder;
+use ferrotp_mailbox::{Mark, Receiver, Wait};
+
+use crate::process::{Envelope, Pcb, PcbMailbox};
+use crate::timer::TimerKey;
+use crate::worker::{TimerEvent, WorkerCore};
+
+/// Why a process handed its worker back.
+pub(crate) enum Suspend {
+    /// Out of budget, or `yield_now`: to the back of the run queue.
+    Yield,
+    /// Waiting to be woken; carries the unused budget (a process woken by
+    /// this one into the LIFO slot runs on it).
+    Wait(u32),
+}
+
+/// How a process ended: its reason is decided by the body; the unused
+/// budget is passed on like `Suspend::Wait`'s.
+pub(crate) struct Finished {
+    pub(crate) reason: crate::exit::ExitReason,
+    pub(crate) budget: u32,
+}
+
+thread_local! {
+    static CURRENT: Cell<*const ProcessCtx<'static>> = const { Cell::new(ptr::null()) };
+    static WORKER: Cell<*const WorkerCore> = const { Cell::new(ptr::null()) };
+}
+
+#[inline(never)]
+fn current_ptr() -> *const ProcessCtx<'static> {
+    CURRENT.with(Cell::get)
+}
+
+#[inline(never)]
+pub(crate) fn set_current(ctx: *const ProcessCtx<'static>) {
+    CURRENT.with(|c| c.set(ctx));
+}
+
+#[inline(never)]
+fn worker_ptr() -> *const WorkerCore {
+    WORKER.with(Cell::get)
+}
+
+#[inline(never)]
+pub(crate) fn set_worker(core: *const WorkerCore) {
+    WORKER.with(|c| c.set(core));
+}
+
+/// Runs `f` with the running process's context.
+///
+/// # Panics
+/// Outside a process, with a message naming `function`.
+#[inline]
+pub(crate) fn with_process<R>(function: &str, f: impl FnOnce(&ProcessCtx<'_>) -> R) -> R {
+    match try_with_process(f) {
+        Some(r) => r,
+        None => outside_process(function),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn outside_process(function: &str) -> ! {
+    panic!(
+        "ferrotp::{function} was called outside a ferrotp process; it can only be called \
+         by code running in a process (see Runtime::block_on and ferrotp::spawn)"
+    )
+}
+
+/// Runs `f` with the running process's context, if this thread runs one.
+#[inline]
+pub(crate) fn try_with_process<R>(f: impl FnOnce(&ProcessCtx<'_>) -> R) -> Option<R> {
+    let ctx = current_ptr();
+    if ctx.is_null() {
+        return None;
+    }
+    // SAFETY: `CURRENT` is non-null only while the process that set it
+    // runs on this thread (module docs): its context lives in its body's
+    // frame, which outlives every call the process makes, and is only
+    // ever accessed through shared references.
+    Some(f(unsafe { &*ctx }))
+}
+
+/// Runs `f` with the worker of this thread, if it is a worker thread.
+#[inline]
+pub(crate) fn try_with_worker<R>(f: impl FnOnce(&WorkerCore) -> R) -> Option<R> {
+    let core = worker_ptr();
+    if core.is_null() {
+        return None;
+    }
+    // SAFETY: `WORKER` is set by the worker's run loop to its core, which
+    // that loop owns for the whole time the pointer is set, and cleared
+    // before the core is dropped; the core is only shared (`&`) and this
+    // reference does not outlive `f`, which never suspends a process.
+    Some(f(unsafe { &*core }))
+}
+
+/// The context of one process (module docs).
+pub(crate) struct ProcessCtx<'y> {
+    pub(crate) pcb: Arc<Pcb>,
+    receiver: RefCell<Receiver<Envelope, PcbMailbox>>,
+    yielder: &'y Yielder<u32, Suspend>,
+    budget: Cell<u32>,
+    /// Sequence number of this process's timers (see `Pcb::timer_fired`).
+    timer_seq: Cell<u64>,
+    /// Tags of this process's subjects.
+    subject_tag: Cell<u64>,
+}
+
+/// A timer armed by a waiting process.
+struct Armed {
+    seq: u64,
+    key: TimerKey,
+    /// The wheel it sits in (a migratable process may have moved).
+    worker: *const WorkerCore,
+}
+
+impl<'y> ProcessCtx<'y> {
+    pub(crate) fn new(pcb: Arc<Pcb>, yielder: &'y Yielder<u32, Suspend>, budget: u32) -> Self {
+        let receiver = Receiver::new(PcbMailbox(Arc::clone(&pcb)));
+        Self {
+            pcb,
+            receiver: RefCell::new(receiver),
+            yielder,
+            budget: Cell::new(budget),
+            timer_seq: Cell::new(0),
+            subject_tag: Cell::new(0),
+        }
+    }
+
+    /// Makes this the current process of this thread.
+    pub(crate) fn enter(&self) {
+        set_current(ptr::from_ref(self).cast());
+    }
+
+    /// A tag no other subject of this process has.
+    pub(crate) fn next_tag(&self) -> u64 {
+        let tag = self.subject_tag.get() + 1;
+        self.subject_tag.set(tag);
+        tag
+    }
+
+    pub(crate) fn budget(&self) -> u32 {
+        self.budget.get()
+    }
+
+    /// Hands the worker back; returns when the process is resumed (with a
+    /// fresh budget), or unwinds if the worker forces an unwind.
+    pub(crate) fn suspend(&self, why: Suspend) {
+        /// Makes this process current again when the suspend returns *or
+        /// unwinds*, so destructors run by a forced unwind see it.
+        struct Reenter(*const ProcessCtx<'static>);
+        impl Drop for Reenter {
+            fn drop(&mut self) {
+                set_current(self.0);
+            }
+        }
+        let _reenter = Reenter(ptr::from_ref(self).cast());
+        let budget = self.yielder.suspend(why);
+        self.budget.set(budget);
+    }
+
+    /// Consumes `n` reductions; gives up the slice if the budget is spent.
+    #[inline]
+    pub(crate) fn reduce(&self, n: u32) {
+        let left = self.budget.get().saturating_sub(n);
+        self.budget.set(left);
+        if left == 0 {
+            self.yield_slice();
+        }
+    }
+
+    /// Gives up the rest of the slice: to the back of the run queue.
+    #[cold]
+    pub(crate) fn yield_slice(&self) {
+        // A process being unwound (a destructor calling send, say) cannot
+        // suspend: the unwind would restart at the suspend, inside the
+        // destructor. It finishes its cleanup on this slice instead.
+        if std::thread::panicking() {
+            return;
+        }
+        self.suspend(Suspend::Yield);
+    }
+
+    /// Suspends until woken. The caller looks at what it waits for again
+    /// afterwards (wake-ups are permits, not events).
+    pub(crate) fn wait(&self, function: &str) {
+        if std::thread::panicking() {
+            panic!(
+                "ferrotp::{function} would block while process {} is unwinding (a destructor \
+                 running at its exit); destructors of processes must not block",
+                self.pcb.id
+            );
+        }
+        self.suspend(Suspend::Wait(self.budget.get()));
+    }
+
+    fn receiver(&self, function: &str) -> std::cell::RefMut<'_, Receiver<Envelope, PcbMailbox>> {
+        match self.receiver.try_borrow_mut() {
+            Ok(receiver) => receiver,
+            Err(_) => panic!(
+                "ferrotp::{function} was called from inside a receive predicate or \
+                 select clause test; a predicate must not receive"
+            ),
+        }
+    }
+
+    /// A mark at the end of this process's mailbox.
+    pub(crate) fn mark(&self) -> Mark {
+        self.receiver("mark").mark()
+    }
+
+    /// Messages queued for this process.
+    pub(crate) fn mailbox_len(&self) -> usize {
+        self.receiver("mailbox_len").len()
+    }
+
+    /// The core of every receive: the first message from `mark` on that
+    /// `pred` accepts, waiting for one until `deadline` (`None`: forever).
+    pub(crate) fn receive(
+        &self,
+        function: &str,
+        mark: &mut Mark,
+        deadline: Option<Instant>,
+        pred: &mut dyn FnMut(&Envelope) -> bool,
+    ) -> Option<Envelope> {
+        self.reduce(1);
+        let mut timer: Option<Armed> = None;
+        loop {
+            let found = self.receiver(function).take_first_since(mark, &mut *pred);
+            if let Some(message) = found {
+                if let Some(armed) = timer {
+                    self.disarm(armed);
+                }
+                return Some(message);
+            }
+            if let Some(deadline) = deadline {
+                match &timer {
+                    None => {
+                        if deadline <= Instant::now() {
+                            return None;
+                        }
+                        timer = Some(self.arm(function, deadline));
+                    }
+                    Some(armed) if self.fired(armed) => return None,
+                    Some(_) => {}
+                }
+            }
+            let wait = self.receiver(function).announce_wait();
+            match wait {
+                Wait::Ready => continue,
+                Wait::Sleep => {}
+                // The mailbox closes only when the process has ended.
+                Wait::Closed => unreachable!("a running process's mailbox is open"),
+            }
+            self.wait(function);
+            let _ = self.receiver(function).cancel_wait();
+        }
+    }
+
+    /// Suspends until `deadline`, ignoring messages.
+    pub(crate) fn sleep_until(&self, deadline: Instant) {
+        self.reduce(1);
+        if deadline <= Instant::now() {
+            return;
+        }
+        let armed = self.arm("sleep", deadline);
+        while !self.fired(&armed) {
+            self.wait("sleep");
+        }
+    }
+
+    fn arm(&self, function: &str, deadline: Instant) -> Armed {
+        let seq = self.timer_seq.get() + 1;
+        self.timer_seq.set(seq);
+        let pcb = Arc::clone(&self.pcb);
+        let armed = try_with_worker(|core| Armed {
+            seq,
+            key: core.add_timer(deadline, TimerEvent::Wake { pcb, seq }),
+            worker: ptr::from_ref(core),
+        });
+        armed.unwrap_or_else(|| outside_process(function))
+    }
+
+    fn fired(&self, armed: &Armed) -> bool {
+        // Acquire: pairs with the worker's Release store when it fires.
+        self.pcb
+            .timer_fired
+            .load(std::sync::atomic::Ordering::Acquire)
+            == armed.seq
+    }
+
+    fn disarm(&self, armed: Armed) {
+        // Only the wheel it sits in can take it out; elsewhere (a moved
+        // migratable process) it fires later, stale, and is ignored.
+        let _ = try_with_worker(|core| {
+            if ptr::eq(core, armed.worker) {
+                core.cancel_timer(armed.key);
+            }
+        });
+    }
+}

@@ -1,0 +1,305 @@
+//! The shared half of a process: its control block, the [`Pid`] handle to
+//! it, its run state, and how it is woken.
+//!
+//! # Two halves
+//!
+//! A process is split in two:
+//! * the **control block** ([`Pcb`], behind [`Pid`]): identity, mailbox,
+//!   run state, exit reason. It is `Send + Sync`; any thread holding a
+//!   `Pid` may send to the process or wake it.
+//! * the **coroutine** (its stack and suspended registers). It lives in
+//!   the slab of the worker it first ran on and never leaves that thread
+//!   (module `worker`, and the migration rule in the crate docs).
+//!
+//! # Run state
+//!
+//! The control block's [`RunState`] says whether the process runs, waits
+//! or is queued; [`Pcb::wake`] turns a wake-up into "queue it on its home
+//! worker" exactly once (module `run_state`).
+
+use std::any::Any;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::task::Wake;
+
+use ferrotp_mailbox::{Mailbox, MailboxRef, Pushed, TryPushError};
+
+use crate::exit::ExitReason;
+use crate::process_id::ProcessId;
+use crate::run_state::RunState;
+use crate::runtime::Shared;
+
+/// A message in flight: any `Send` value, typed again on receipt.
+pub(crate) type Envelope = Box<dyn Any + Send>;
+
+/// Keeps the runtime's shared state alive for the control blocks that
+/// point at it. Each worker has its own anchor, so that spawning (which
+/// clones the spawning worker's anchor) does not make every worker bump
+/// one reference count on one cache line.
+pub(crate) struct Anchor {
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// A process control block.
+pub(crate) struct Pcb {
+    pub(crate) id: ProcessId,
+    pub(crate) name: Option<Arc<str>>,
+    pub(crate) mailbox: Mailbox<Envelope>,
+    pub(crate) state: RunState,
+    /// The worker whose slab holds the coroutine (valid once it has run).
+    home: AtomicU32,
+    /// The coroutine's key in that slab.
+    key: AtomicU32,
+    /// Requested usable stack bytes.
+    pub(crate) stack_size: usize,
+    /// Spawned with the `unsafe` migratable opt-in.
+    pub(crate) migratable: bool,
+    /// Set by the worker just before it unwinds the process (shutdown):
+    /// the process's own `catch_unwind` then lets the unwind through.
+    pub(crate) unwinding: AtomicBool,
+    /// The sequence number of the process's last timer that fired.
+    pub(crate) timer_fired: AtomicU64,
+    exit: OnceLock<ExitReason>,
+    anchor: Arc<Anchor>,
+}
+
+impl Pcb {
+    pub(crate) fn new(
+        id: ProcessId,
+        anchor: Arc<Anchor>,
+        name: Option<Arc<str>>,
+        mailbox: Mailbox<Envelope>,
+        stack_size: usize,
+        migratable: bool,
+    ) -> Self {
+        Self {
+            id,
+            name,
+            mailbox,
+            state: RunState::new(),
+            home: AtomicU32::new(u32::MAX),
+            key: AtomicU32::new(u32::MAX),
+            stack_size,
+            migratable,
+            unwinding: AtomicBool::new(false),
+            timer_fired: AtomicU64::new(0),
+            exit: OnceLock::new(),
+            anchor,
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.anchor.shared
+    }
+
+    /// Where the coroutine lives: (worker, slab key).
+    pub(crate) fn place(&self) -> (usize, usize) {
+        (
+            self.home.load(Ordering::Relaxed) as usize,
+            self.key.load(Ordering::Relaxed) as usize,
+        )
+    }
+
+    /// Worker side: the coroutine now lives at `key` in `worker`'s slab.
+    /// Published to wakers by the `Release` of the next
+    /// [`RunState::suspended_waiting`].
+    pub(crate) fn settle(&self, worker: usize, key: usize) {
+        let key = u32::try_from(key).expect("fewer than 4 billion processes per worker");
+        self.home.store(worker as u32, Ordering::Relaxed);
+        self.key.store(key, Ordering::Relaxed);
+    }
+
+    /// Worker side: the process has ended with `reason` (unless an earlier
+    /// reason was recorded, such as `Shutdown` before a forced unwind).
+    pub(crate) fn set_exited(&self, reason: ExitReason) {
+        let _ = self.exit.set(reason);
+        self.state.set_exited();
+    }
+
+    /// Records the exit reason ahead of the unwinding that ends the
+    /// process.
+    pub(crate) fn set_exit_reason(&self, reason: ExitReason) {
+        let _ = self.exit.set(reason);
+    }
+
+    pub(crate) fn exit_reason(&self) -> Option<&ExitReason> {
+        self.exit.get()
+    }
+
+    pub(crate) fn is_exited(&self) -> bool {
+        self.state.is_exited()
+    }
+
+    /// Wakes the process if it waits; otherwise leaves a permit for its
+    /// next wait (module docs).
+    pub(crate) fn wake(self: &Arc<Self>) {
+        if self.state.wake() {
+            crate::worker::schedule_woken(self);
+        }
+    }
+}
+
+/// A [`Waker`](std::task::Waker) for a process: used by bounded mailboxes
+/// to wake a sender when room appears.
+impl Wake for Pcb {
+    fn wake(self: Arc<Self>) {
+        Pcb::wake(&self);
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        Pcb::wake(self);
+    }
+}
+
+/// The mailbox of a process, as its receiver sees it.
+pub(crate) struct PcbMailbox(pub(crate) Arc<Pcb>);
+
+// SAFETY: the mailbox is a field of the control block, which the `Arc`
+// keeps at one address for as long as this handle (and so the receiver
+// holding it) lives.
+unsafe impl MailboxRef<Envelope> for PcbMailbox {
+    fn mailbox(&self) -> &Mailbox<Envelope> {
+        &self.0.mailbox
+    }
+}
+
+/// The address of a process: a cheap, clonable handle to send to it.
+///
+/// Prints like an Erlang pid, `<0.42.0>` (see
+/// [`ProcessId`]). Two `Pid`s are equal when they name the same process.
+/// A `Pid` outlives its process: sending to a process that has ended is
+/// not an error, the message becomes a *dead letter* (counted by the
+/// runtime, and handed to its dead-letter hook if one is set).
+///
+/// ```
+/// let pid = ferrotp_scheduler::run(|| ferrotp_scheduler::self_pid()).unwrap();
+/// assert!(pid.to_string().starts_with("<0."));
+/// assert!(pid.has_exited());
+/// ```
+#[derive(Clone)]
+pub struct Pid(pub(crate) Arc<Pcb>);
+
+impl Pid {
+    /// The process's identity.
+    pub fn id(&self) -> ProcessId {
+        self.0.id
+    }
+
+    /// The name given at spawn ([`SpawnOptions::name`](crate::SpawnOptions::name)), if any.
+    pub fn name(&self) -> Option<&str> {
+        self.0.name.as_deref()
+    }
+
+    /// Whether the process has ended.
+    pub fn has_exited(&self) -> bool {
+        self.0.is_exited()
+    }
+
+    /// Why the process ended; `None` while it runs.
+    pub fn exit_reason(&self) -> Option<ExitReason> {
+        if self.0.is_exited() {
+            self.0.exit_reason().cloned()
+        } else {
+            None
+        }
+    }
+
+    /// The capacity of the process's mailbox, if it is bounded.
+    pub fn mailbox_capacity(&self) -> Option<usize> {
+        self.0.mailbox.capacity()
+    }
+}
+
+impl PartialEq for Pid {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.id == other.0.id
+    }
+}
+
+impl Eq for Pid {}
+
+impl Hash for Pid {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.id.hash(state);
+    }
+}
+
+impl PartialOrd for Pid {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Pid {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.id.cmp(&other.0.id)
+    }
+}
+
+impl fmt::Display for Pid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0.id, f)
+    }
+}
+
+impl fmt::Debug for Pid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0.name {
+            Some(name) => write!(f, "Pid({} {name:?})", self.0.id),
+            None => write!(f, "Pid({})", self.0.id),
+        }
+    }
+}
+
+/// A message sent to a process that had already ended.
+///
+/// Handed to the hook set with
+/// [`Builder::dead_letter_hook`](crate::Builder::dead_letter_hook).
+pub struct DeadLetter {
+    /// The process the message was for.
+    pub to: Pid,
+    /// The message, as sent (`downcast` it to look inside).
+    pub message: Box<dyn Any + Send>,
+}
+
+impl fmt::Debug for DeadLetter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeadLetter")
+            .field("to", &self.to)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Queues `message` for `to`, waking it if it waits; a closed mailbox
+/// (process ended) makes it a dead letter. Ignores a mailbox bound.
+pub(crate) fn deliver(to: &Arc<Pcb>, message: Envelope) {
+    match to.mailbox.push(message) {
+        Ok(Pushed::WakeReceiver) => to.wake(),
+        Ok(Pushed::Queued) => {}
+        Err(closed) => dead_letter(to, closed.into_inner()),
+    }
+}
+
+/// Queues `message` unless `to`'s bounded mailbox is full.
+pub(crate) fn try_deliver(to: &Arc<Pcb>, message: Envelope) -> Result<(), Envelope> {
+    match to.mailbox.try_push(message) {
+        Ok(Pushed::WakeReceiver) => to.wake(),
+        Ok(Pushed::Queued) => {}
+        Err(TryPushError::Full(message)) => return Err(message),
+        Err(TryPushError::Closed(message)) => dead_letter(to, message),
+    }
+    Ok(())
+}
+
+pub(crate) fn dead_letter(to: &Arc<Pcb>, message: Envelope) {
+    let shared = to.shared();
+    shared.dead_letters.fetch_add(1, Ordering::Relaxed);
+    if let Some(hook) = &shared.dead_letter_hook {
+        hook(DeadLetter {
+            to: Pid(Arc::clone(to)),
+            message,
+        });
+    }
+}

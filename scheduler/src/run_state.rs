@@ -1,0 +1,170 @@
+//! A process's run state word, and wake-ups as permits.
+//!
+//! | state       | meaning                                                      |
+//! |-------------|--------------------------------------------------------------|
+//! | `SCHEDULED` | in a run queue (or spawned and not yet run)                  |
+//! | `RUNNING`   | on its worker's thread right now                             |
+//! | `NOTIFIED`  | running, and woken meanwhile: its next wait returns at once  |
+//! | `WAITING`   | suspended in a blocking call, in no queue                    |
+//! | `EXITED`    | finished                                                     |
+//!
+//! A wake-up ([`RunState::wake`]) is a permit, like
+//! [`Thread::unpark`](std::thread::Thread::unpark): `WAITING → SCHEDULED`
+//! (the waker, and only it, must queue the process), `RUNNING → NOTIFIED`
+//! (the worker sees it when the process suspends to wait, and queues the
+//! process again itself), anything else: nothing to do.
+//!
+//! **The invariant** (checked by the loom model `tests/loom_run_state.rs`):
+//! a process that suspends to wait and is woken at any moment is queued
+//! exactly once: by the waker, or by its worker, never both, never
+//! neither.
+//!
+//! A process that wakes always looks at what it waits for again (its
+//! mailbox, its timer flag), so a spurious wake-up costs one look; and a
+//! permit dropped when the process yields instead of waiting loses
+//! nothing, as the process looks before it next waits.
+//!
+//! The worker publishes where the coroutine lives before its `Release`
+//! transition to `WAITING`; a waker reads that after its `Acquire` CAS out
+//! of `WAITING`.
+
+use ferrotp_mailbox::sync::{AtomicU8, Ordering};
+
+const SCHEDULED: u8 = 0;
+const RUNNING: u8 = 1;
+const NOTIFIED: u8 = 2;
+const WAITING: u8 = 3;
+const EXITED: u8 = 4;
+
+/// The run state of one process (module docs).
+pub struct RunState(AtomicU8);
+
+impl std::fmt::Debug for RunState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self.0.load(Ordering::Relaxed) {
+            SCHEDULED => "scheduled",
+            RUNNING => "running",
+            NOTIFIED => "notified",
+            WAITING => "waiting",
+            _ => "exited",
+        };
+        f.write_str(name)
+    }
+}
+
+impl Default for RunState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RunState {
+    /// A spawned process: `SCHEDULED`.
+    pub fn new() -> Self {
+        Self(AtomicU8::new(SCHEDULED))
+    }
+
+    /// Worker: the process is about to run.
+    pub fn set_running(&self) {
+        // Only SCHEDULED reaches here, and wakers leave SCHEDULED alone;
+        // a waker that sees RUNNING needs no data from us.
+        self.0.store(RUNNING, Ordering::Relaxed);
+    }
+
+    /// Worker: the process yielded its slice and goes back to a run queue;
+    /// a pending permit is dropped (module docs).
+    pub fn set_scheduled(&self) {
+        self.0.store(SCHEDULED, Ordering::Relaxed);
+    }
+
+    /// Worker: the process suspended to wait. Returns false if it was
+    /// woken while running: it is then `SCHEDULED` and the worker must
+    /// queue it.
+    pub fn suspended_waiting(&self) -> bool {
+        // Release: publishes the process's place to the waker that moves
+        // it out of WAITING (the AcqRel CAS in `wake`).
+        match self
+            .0
+            .compare_exchange(RUNNING, WAITING, Ordering::Release, Ordering::Relaxed)
+        {
+            Ok(_) => true,
+            Err(state) => {
+                debug_assert_eq!(state, NOTIFIED);
+                self.0.store(SCHEDULED, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+
+    /// Worker: the process has ended. Release: what was recorded about
+    /// the ending (its exit reason) is visible to whoever sees `EXITED`.
+    pub fn set_exited(&self) {
+        self.0.store(EXITED, Ordering::Release);
+    }
+
+    /// Whether the process has ended.
+    pub fn is_exited(&self) -> bool {
+        self.0.load(Ordering::Acquire) == EXITED
+    }
+
+    /// A wake-up. Returns true if the caller must queue the process (it
+    /// was waiting); otherwise a permit is left, or nothing is needed.
+    pub fn wake(&self) -> bool {
+        let mut state = self.0.load(Ordering::Relaxed);
+        loop {
+            let next = match state {
+                WAITING => SCHEDULED,
+                RUNNING => NOTIFIED,
+                _ => return false,
+            };
+            // AcqRel: out of WAITING we must see the process's place
+            // (pairs with the Release in `suspended_waiting`).
+            match self
+                .0
+                .compare_exchange_weak(state, next, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => return state == WAITING,
+                Err(actual) => state = actual,
+            }
+        }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wake_while_running_is_kept_for_the_next_wait() {
+        let state = RunState::new();
+        assert!(!state.wake(), "a scheduled process needs no queueing");
+        state.set_running();
+        assert!(!state.wake(), "running: a permit is left");
+        assert!(!state.wake(), "a second wake adds nothing");
+        assert!(
+            !state.suspended_waiting(),
+            "the permit ends the wait at once"
+        );
+        state.set_running();
+        assert!(state.suspended_waiting());
+        assert!(state.wake(), "waiting: the waker queues it");
+        assert!(!state.wake(), "already queued");
+    }
+
+    #[test]
+    fn a_yield_drops_the_permit_and_an_exited_process_is_never_queued() {
+        let state = RunState::new();
+        state.set_running();
+        assert!(!state.wake());
+        state.set_scheduled();
+        state.set_running();
+        assert!(
+            state.suspended_waiting(),
+            "the dropped permit does not end this wait"
+        );
+        state.set_running();
+        state.set_exited();
+        assert!(state.is_exited());
+        assert!(!state.wake());
+    }
+}

@@ -1,0 +1,654 @@
+//! The runtime: its configuration ([`Builder`]), its worker threads, and
+//! the state they share.
+
+use std::any::Any;
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::{JoinHandle, Thread};
+use std::time::Duration;
+
+use crossbeam_deque::{Injector, Stealer, Worker};
+use crossbeam_utils::CachePadded;
+use ferrotp_mailbox::Mailbox;
+
+use crate::exit::ExitReason;
+use crate::idle::Idle;
+use crate::process::{Anchor, DeadLetter, Pcb, Pid};
+use crate::spawn::{SpawnError, SpawnOptions, spawn_external};
+use crate::stack::{MIN_STACK_SIZE, StackAllocator, StackError};
+use crate::worker::{Task, WorkerLoop, discard_orphan, try_with_worker_serving};
+
+/// Default usable stack bytes of a process.
+pub const DEFAULT_STACK_SIZE: usize = 64 * 1024;
+/// Largest stack a process may ask for.
+pub const MAX_STACK_SIZE: usize = 256 * 1024 * 1024;
+/// Default reductions per time slice (BEAM's is 4000 as well).
+pub const DEFAULT_REDUCTIONS: u32 = 4000;
+/// Default busy-wait of an idle worker before it parks.
+pub const DEFAULT_BUSY_WAIT: Duration = Duration::from_micros(20);
+/// Default limit on live processes.
+pub const DEFAULT_MAX_PROCESSES: usize = 1 << 22;
+
+type DeadLetterHook = Box<dyn Fn(DeadLetter) + Send + Sync>;
+
+/// The settings of a runtime, checked by [`Builder::build`].
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) workers: usize,
+    pub(crate) stack_size: usize,
+    pub(crate) reductions: u32,
+    pub(crate) busy_wait: Duration,
+    pub(crate) max_processes: usize,
+}
+
+/// Why a runtime could not be built.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// `workers` is outside 1..=65535.
+    Workers(usize),
+    /// `stack_size` is outside the allowed range.
+    StackSize(usize),
+    /// `reductions` is 0.
+    Reductions,
+    /// `max_processes` is 0.
+    MaxProcesses,
+    /// A worker thread could not be started.
+    Thread(std::io::Error),
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::Workers(n) => write!(
+                f,
+                "invalid runtime setting `workers` = {n}: a runtime has between 1 and 65535 workers"
+            ),
+            BuildError::StackSize(n) => write!(
+                f,
+                "invalid runtime setting `stack_size` = {n} bytes: allowed are {MIN_STACK_SIZE} to \
+                 {MAX_STACK_SIZE} bytes"
+            ),
+            BuildError::Reductions => write!(
+                f,
+                "invalid runtime setting `reductions` = 0: a time slice needs at least 1 reduction"
+            ),
+            BuildError::MaxProcesses => write!(
+                f,
+                "invalid runtime setting `max_processes` = 0: at least 1 process must be allowed"
+            ),
+            BuildError::Thread(e) => write!(f, "could not start a worker thread: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BuildError::Thread(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Configures and starts a [`Runtime`].
+///
+/// ```
+/// use std::time::Duration;
+/// let rt = ferrotp_scheduler::Runtime::builder()
+///     .workers(2)
+///     .stack_size(128 * 1024)
+///     .reductions(2000)
+///     .busy_wait(Duration::from_micros(50))
+///     .max_processes(100_000)
+///     .build()?;
+/// assert_eq!(rt.workers(), 2);
+/// # Ok::<(), ferrotp_scheduler::BuildError>(())
+/// ```
+pub struct Builder {
+    workers: Option<usize>,
+    stack_size: usize,
+    reductions: u32,
+    busy_wait: Duration,
+    max_processes: usize,
+    dead_letter_hook: Option<DeadLetterHook>,
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("workers", &self.workers)
+            .field("stack_size", &self.stack_size)
+            .field("reductions", &self.reductions)
+            .field("busy_wait", &self.busy_wait)
+            .field("max_processes", &self.max_processes)
+            .field("dead_letter_hook", &self.dead_letter_hook.is_some())
+            .finish()
+    }
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self {
+            workers: None,
+            stack_size: DEFAULT_STACK_SIZE,
+            reductions: DEFAULT_REDUCTIONS,
+            busy_wait: DEFAULT_BUSY_WAIT,
+            max_processes: DEFAULT_MAX_PROCESSES,
+            dead_letter_hook: None,
+        }
+    }
+}
+
+impl Builder {
+    /// Worker threads (default: the CPUs this OS process may run on).
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = Some(workers);
+        self
+    }
+
+    /// Default usable stack bytes per process (default 64 KiB; rounded up
+    /// to whole pages; a guard page is added below).
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = bytes;
+        self
+    }
+
+    /// Reductions per time slice (default 4000).
+    pub fn reductions(mut self, reductions: u32) -> Self {
+        self.reductions = reductions;
+        self
+    }
+
+    /// How long an idle worker keeps looking for work before it parks
+    /// (default 20 µs; zero parks at once). Longer costs CPU while idle
+    /// and saves the wake-up latency of a parked thread.
+    pub fn busy_wait(mut self, busy_wait: Duration) -> Self {
+        self.busy_wait = busy_wait;
+        self
+    }
+
+    /// The most processes alive at once (default 4,194,304). Enforced to
+    /// within a small batch per worker (workers reserve slots 64 at a
+    /// time).
+    pub fn max_processes(mut self, max: usize) -> Self {
+        self.max_processes = max;
+        self
+    }
+
+    /// Called with every message sent to a process that has ended (on
+    /// the sender's thread). Dead letters are counted whether or not a
+    /// hook is set ([`Runtime::dead_letters`]).
+    pub fn dead_letter_hook(mut self, hook: impl Fn(DeadLetter) + Send + Sync + 'static) -> Self {
+        self.dead_letter_hook = Some(Box::new(hook));
+        self
+    }
+
+    /// Checks the settings and starts the worker threads.
+    ///
+    /// # Errors
+    /// [`BuildError`] names the setting that is out of range, or the
+    /// thread that could not start.
+    pub fn build(self) -> Result<Runtime, BuildError> {
+        let workers = match self.workers {
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, usize::from),
+        };
+        if !(1..=65535).contains(&workers) {
+            return Err(BuildError::Workers(workers));
+        }
+        if !(MIN_STACK_SIZE..=MAX_STACK_SIZE).contains(&self.stack_size) {
+            return Err(BuildError::StackSize(self.stack_size));
+        }
+        if self.reductions == 0 {
+            return Err(BuildError::Reductions);
+        }
+        if self.max_processes == 0 {
+            return Err(BuildError::MaxProcesses);
+        }
+        let config = Config {
+            workers,
+            stack_size: self.stack_size,
+            reductions: self.reductions,
+            busy_wait: self.busy_wait,
+            max_processes: self.max_processes,
+        };
+        let deques: Vec<Worker<Task>> = (0..workers).map(|_| Worker::new_lifo()).collect();
+        let shared = Arc::new(Shared {
+            injector: Injector::new(),
+            stealers: deques.iter().map(Worker::stealer).collect(),
+            remotes: (0..workers)
+                .map(|_| CachePadded::new(Remote::new()))
+                .collect(),
+            idle: Idle::new(workers),
+            stacks: StackAllocator::new(),
+            shutdown: AtomicBool::new(false),
+            reserved: AtomicUsize::new(0),
+            external_spawns: AtomicU64::new(0),
+            dead_letters: AtomicU64::new(0),
+            dead_letter_hook: self.dead_letter_hook,
+            stack_failed: AtomicBool::new(false),
+            stack_error: Mutex::new(None),
+            config,
+        });
+        let mut runtime = Runtime {
+            anchor: Arc::new(Anchor {
+                shared: Arc::clone(&shared),
+            }),
+            shared,
+            threads: Vec::with_capacity(workers),
+        };
+        for (index, deque) in deques.into_iter().enumerate() {
+            let shared = Arc::clone(&runtime.shared);
+            let thread = std::thread::Builder::new()
+                .name(format!("ferrotp-worker-{index}"))
+                .spawn(move || WorkerLoop::new(index, shared, deque).run())
+                .map_err(BuildError::Thread)?; // `runtime`'s drop stops the others
+            runtime.threads.push(thread);
+        }
+        Ok(runtime)
+    }
+}
+
+/// Counters of one worker (single writer: its thread).
+#[derive(Default)]
+pub(crate) struct WorkerStats {
+    pub(crate) spawns: Counter,
+    pub(crate) exits: Counter,
+    pub(crate) switches: Counter,
+    pub(crate) steals: Counter,
+    pub(crate) parks: Counter,
+}
+
+/// A counter written by one thread and read by any.
+#[derive(Default)]
+pub(crate) struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds one. Only the owning worker writes, so a load and a store do
+    /// (no read-modify-write).
+    #[inline]
+    pub(crate) fn bump(&self) {
+        self.0
+            .store(self.0.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// What other threads see of a worker.
+pub(crate) struct Remote {
+    /// Settled processes of this worker woken by other threads.
+    pub(crate) inbox: Arc<Mailbox<Arc<Pcb>>>,
+    pub(crate) thread: OnceLock<Thread>,
+    pub(crate) stats: WorkerStats,
+}
+
+impl Remote {
+    fn new() -> Self {
+        Self {
+            inbox: Arc::new(Mailbox::new()),
+            thread: OnceLock::new(),
+            stats: WorkerStats::default(),
+        }
+    }
+
+    pub(crate) fn unpark(&self) {
+        // Not yet set: the thread has not started, so it is not parked.
+        if let Some(thread) = self.thread.get() {
+            thread.unpark();
+        }
+    }
+
+    /// Hands a woken process to this worker from another thread.
+    pub(crate) fn wake_remote(&self, pcb: Arc<Pcb>) {
+        match self.inbox.push(pcb) {
+            Ok(pushed) => {
+                if pushed.must_wake() {
+                    self.unpark();
+                }
+            }
+            // The worker has shut down; its processes are gone.
+            Err(closed) => drop(closed),
+        }
+    }
+}
+
+/// What every worker and every control block of a runtime share.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) injector: Injector<Task>,
+    pub(crate) stealers: Box<[Stealer<Task>]>,
+    pub(crate) remotes: Box<[CachePadded<Remote>]>,
+    pub(crate) idle: Idle,
+    pub(crate) stacks: Arc<StackAllocator>,
+    pub(crate) shutdown: AtomicBool,
+    /// Process slots reserved by workers (see `WorkerCore::take_slot`).
+    reserved: AtomicUsize,
+    pub(crate) external_spawns: AtomicU64,
+    pub(crate) dead_letters: AtomicU64,
+    pub(crate) dead_letter_hook: Option<DeadLetterHook>,
+    stack_failed: AtomicBool,
+    stack_error: Mutex<Option<String>>,
+}
+
+impl Shared {
+    /// After making stealable work visible: wakes one parked worker, if
+    /// that is needed (module `idle`).
+    pub(crate) fn notify_one(&self) {
+        if let Some(worker) = self.idle.worker_to_notify() {
+            self.remotes[worker].unpark();
+        }
+    }
+
+    /// Reserves up to `wanted` process slots; `Err(limit)` if none is
+    /// left.
+    pub(crate) fn reserve_slots(&self, wanted: usize) -> Result<usize, usize> {
+        let limit = self.config.max_processes;
+        let mut reserved = self.reserved.load(Ordering::Relaxed);
+        loop {
+            if reserved >= limit {
+                return Err(limit);
+            }
+            let granted = wanted.min(limit - reserved);
+            // Relaxed: a counter; nothing is published through it.
+            match self.reserved.compare_exchange_weak(
+                reserved,
+                reserved + granted,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(granted),
+                Err(actual) => reserved = actual,
+            }
+        }
+    }
+
+    pub(crate) fn return_slots(&self, count: usize) {
+        self.reserved.fetch_sub(count, Ordering::Relaxed);
+    }
+
+    #[cold]
+    pub(crate) fn record_stack_error(&self, error: &StackError) {
+        *self
+            .stack_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error.to_string());
+        self.stack_failed.store(true, Ordering::Relaxed);
+    }
+
+    /// A stack was had: spawns are no longer refused for lack of one.
+    #[inline]
+    pub(crate) fn stack_error_cleared(&self) {
+        if self.stack_failed.load(Ordering::Relaxed) {
+            self.stack_failed.store(false, Ordering::Relaxed);
+        }
+    }
+
+    /// Why spawns are being refused, if the last stack could not be had.
+    pub(crate) fn stack_error(&self) -> Option<String> {
+        if !self.stack_failed.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.stack_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// A running set of worker threads and the processes they schedule.
+///
+/// Dropping it shuts it down gracefully: every process still alive ends
+/// with [`ExitReason::Shutdown`], its stack unwound so that its destructors
+/// run, and every stack and thread is released.
+///
+/// ```
+/// let rt = ferrotp_scheduler::Runtime::builder().workers(2).build()?;
+/// let sum = rt.block_on(|| {
+///     let me = ferrotp_scheduler::self_pid();
+///     for i in 0..10u64 {
+///         let me = me.clone();
+///         ferrotp_scheduler::spawn(move || ferrotp_scheduler::send(&me, i));
+///     }
+///     (0..10).map(|_| ferrotp_scheduler::receive::<u64>()).sum::<u64>()
+/// });
+/// assert_eq!(sum, 45);
+/// # Ok::<(), ferrotp_scheduler::BuildError>(())
+/// ```
+pub struct Runtime {
+    shared: Arc<Shared>,
+    anchor: Arc<Anchor>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// A [`Builder`] with the defaults.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// A runtime with the default settings.
+    ///
+    /// # Errors
+    /// See [`Builder::build`].
+    pub fn new() -> Result<Self, BuildError> {
+        Builder::default().build()
+    }
+
+    /// Worker threads.
+    pub fn workers(&self) -> usize {
+        self.shared.config.workers
+    }
+
+    /// Runs `f` as a process (it may receive, spawn, sleep...) and returns
+    /// its value once it ends. Other processes keep running after it
+    /// returns, until the runtime is dropped.
+    ///
+    /// # Panics
+    /// If `f` panics, the panic resumes here. If called from inside a
+    /// process of any runtime (that would block a worker thread).
+    pub fn block_on<R, F>(&self, f: F) -> R
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        assert!(
+            crate::context::try_with_worker(|_| ()).is_none(),
+            "Runtime::block_on was called on a ferrotp worker thread; inside a process, \
+             spawn a process and receive its result instead"
+        );
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<R, Box<dyn Any + Send>>>(1);
+        let entry = move || match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(value) => {
+                let _ = tx.send(Ok(value));
+                ExitReason::Normal
+            }
+            Err(payload) => {
+                if crate::api::unwinding_by_runtime() {
+                    resume_unwind(payload);
+                }
+                let reason = ExitReason::from_panic(&*payload);
+                let _ = tx.send(Err(payload));
+                reason
+            }
+        };
+        if let Err(error) = spawn_external(&self.anchor, &SpawnOptions::new(), entry) {
+            panic!("Runtime::block_on could not start its process: {error}");
+        }
+        match rx.recv() {
+            Ok(Ok(value)) => value,
+            Ok(Err(payload)) => resume_unwind(payload),
+            Err(_) => panic!("the process of Runtime::block_on ended without a result"),
+        }
+    }
+
+    /// Spawns a process from outside the runtime (any thread).
+    ///
+    /// # Panics
+    /// When [`spawn_opt`](Runtime::spawn_opt) would return an error.
+    pub fn spawn<F>(&self, f: F) -> Pid
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.spawn_opt(SpawnOptions::new(), f)
+            .unwrap_or_else(|e| panic!("Runtime::spawn: {e}"))
+    }
+
+    /// Spawns a process with options, from outside the runtime.
+    ///
+    /// # Errors
+    /// See [`SpawnError`].
+    pub fn spawn_opt<F>(&self, options: SpawnOptions, f: F) -> Result<Pid, SpawnError>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        spawn_external(&self.anchor, &options, move || {
+            f();
+            ExitReason::Normal
+        })
+    }
+
+    /// Messages sent to processes that had ended, so far.
+    pub fn dead_letters(&self) -> u64 {
+        self.shared.dead_letters.load(Ordering::Relaxed)
+    }
+
+    /// The runtime's counters, now.
+    pub fn metrics(&self) -> Metrics {
+        let workers: Vec<WorkerMetrics> = self
+            .shared
+            .remotes
+            .iter()
+            .map(|remote| WorkerMetrics {
+                spawns: remote.stats.spawns.get(),
+                exits: remote.stats.exits.get(),
+                switches: remote.stats.switches.get(),
+                steals: remote.stats.steals.get(),
+                parks: remote.stats.parks.get(),
+            })
+            .collect();
+        Metrics {
+            external_spawns: self.shared.external_spawns.load(Ordering::Relaxed),
+            dead_letters: self.dead_letters(),
+            stacks_carved: self.shared.stacks.carved(),
+            workers,
+        }
+    }
+
+    /// Shuts down (the same as dropping the runtime; see [`Runtime`]).
+    pub fn shutdown(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if try_with_worker_serving(&self.shared) {
+            // Joining our own thread would deadlock: stop the workers and
+            // let them end by themselves.
+            eprintln!("ferrotp: a Runtime was dropped inside one of its own processes");
+        }
+        self.shared.shutdown.store(true, Ordering::SeqCst);
+        // Pairs with the parking worker's fence (module `idle`): it sees
+        // the flag, or is among the sleepers woken here.
+        fence(Ordering::SeqCst);
+        let _ = self.shared.idle.wake_all();
+        for remote in self.shared.remotes.iter() {
+            remote.unpark();
+        }
+        let own = std::thread::current().id();
+        for thread in self.threads.drain(..) {
+            if thread.thread().id() == own {
+                continue;
+            }
+            if thread.join().is_err() {
+                eprintln!("ferrotp: a worker thread panicked");
+            }
+        }
+        loop {
+            match self.shared.injector.steal() {
+                crossbeam_deque::Steal::Success(task) => discard_orphan(task),
+                crossbeam_deque::Steal::Empty => break,
+                crossbeam_deque::Steal::Retry => {}
+            }
+        }
+    }
+}
+
+/// A snapshot of a runtime's counters ([`Runtime::metrics`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Metrics {
+    /// Processes spawned from outside the runtime (`block_on`,
+    /// `Runtime::spawn`).
+    pub external_spawns: u64,
+    /// Messages sent to processes that had ended.
+    pub dead_letters: u64,
+    /// Process stacks carved from slabs so far (stacks are pooled, so this
+    /// is the peak number of processes that had started at once, roughly).
+    pub stacks_carved: usize,
+    /// Per worker.
+    pub workers: Vec<WorkerMetrics>,
+}
+
+impl Metrics {
+    /// Processes alive now (spawned and not yet ended).
+    pub fn live_processes(&self) -> u64 {
+        let spawned: u64 =
+            self.workers.iter().map(|w| w.spawns).sum::<u64>() + self.external_spawns;
+        let exited: u64 = self.workers.iter().map(|w| w.exits).sum();
+        spawned.saturating_sub(exited)
+    }
+}
+
+/// The counters of one worker.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WorkerMetrics {
+    /// Processes spawned by processes on this worker.
+    pub spawns: u64,
+    /// Processes that ended on this worker.
+    pub exits: u64,
+    /// Times a process was resumed.
+    pub switches: u64,
+    /// Successful steals (each takes up to half the victim's queue).
+    pub steals: u64,
+    /// Times the worker parked.
+    pub parks: u64,
+}
+
+/// Runs `f` as the root process of a runtime with the default settings,
+/// and shuts the runtime down when it returns.
+///
+/// # Errors
+/// If the runtime cannot be built.
+///
+/// # Panics
+/// If `f` panics.
+///
+/// ```
+/// let n = ferrotp_scheduler::run(|| 6 * 7)?;
+/// assert_eq!(n, 42);
+/// # Ok::<(), ferrotp_scheduler::BuildError>(())
+/// ```
+pub fn run<R, F>(f: F) -> Result<R, BuildError>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let runtime = Runtime::new()?;
+    Ok(runtime.block_on(f))
+}

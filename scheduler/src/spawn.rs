@@ -1,0 +1,264 @@
+//! Spawning processes: [`spawn`], [`spawn_opt`] and their options.
+//!
+//! A spawned process owns no stack until it first runs: spawning allocates
+//! its control block (with its mailbox) and one box holding its closure,
+//! and pushes that onto the spawning worker's stealable deque (or the
+//! global injector, from outside the runtime).
+
+use std::fmt;
+use std::sync::Arc;
+
+use ferrotp_mailbox::Mailbox;
+
+use crate::context::{try_with_process, try_with_worker};
+use crate::exit::ExitReason;
+use crate::process::{Anchor, Pcb, Pid};
+use crate::process_id::ProcessId;
+use crate::runtime::{MAX_STACK_SIZE, Shared};
+use crate::stack::MIN_STACK_SIZE;
+use crate::worker::{Launcher, Task, WorkerCore};
+
+/// Options for [`spawn_opt`].
+///
+/// ```
+/// use ferrotp_scheduler::{SpawnOptions, receive, run, send, spawn_opt};
+/// let name = run(|| {
+///     let pid = spawn_opt(
+///         SpawnOptions::new().name("worker").stack_size(256 * 1024).mailbox_capacity(16),
+///         || { let _ = receive::<()>(); },
+///     ).unwrap();
+///     send(&pid, ());
+///     (pid.name().map(str::to_owned), pid.mailbox_capacity())
+/// }).unwrap();
+/// assert_eq!(name, (Some("worker".to_owned()), Some(16)));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct SpawnOptions {
+    stack_size: Option<usize>,
+    name: Option<Arc<str>>,
+    mailbox_capacity: Option<usize>,
+    migratable: bool,
+}
+
+impl SpawnOptions {
+    /// The defaults: the runtime's stack size, no name, an unbounded
+    /// mailbox, pinned to the worker it first runs on.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Usable stack bytes (at least 16 KiB; rounded up to pages).
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// A name, shown by the pid's `Debug` and in diagnostics.
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Bounds the mailbox: [`try_send`](crate::try_send) then reports
+    /// `Full` and [`send`](crate::send) suspends the sender until there is
+    /// room.
+    pub fn mailbox_capacity(mut self, capacity: usize) -> Self {
+        self.mailbox_capacity = Some(capacity);
+        self
+    }
+
+    /// Lets the process move between worker threads after it has run, so
+    /// idle workers can steal it whenever it is runnable.
+    ///
+    /// # Safety
+    /// A suspended process's stack moves to another OS thread. The caller
+    /// promises that the process never holds, across any call that may
+    /// suspend it (receive, send, spawn, sleep, `reduce`, `yield_now`):
+    /// * a value that is not `Send` (`Rc`, `MutexGuard`, a `RefCell`
+    ///   borrow of thread-local data...);
+    /// * a reference into thread-local storage, including one the compiler
+    ///   keeps without being asked: do not use `thread_local!` data from
+    ///   this process's code at all, as LLVM may cache a thread-local's
+    ///   address across a call (llvm-project issue 98479).
+    pub unsafe fn migratable(mut self) -> Self {
+        self.migratable = true;
+        self
+    }
+}
+
+/// Why a process could not be spawned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SpawnError {
+    /// The runtime's `max_processes` are alive.
+    TooManyProcesses {
+        /// The limit.
+        limit: usize,
+    },
+    /// The requested stack size is out of range.
+    StackSize {
+        /// What was asked for.
+        requested: usize,
+    },
+    /// A mailbox capacity of 0 was asked for.
+    MailboxCapacity,
+    /// The runtime is shutting down.
+    ShuttingDown,
+    /// The last process that started could not get a stack (and no stack
+    /// has been freed since): the message says why and what to change.
+    NoStack(String),
+}
+
+impl fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SpawnError::TooManyProcesses { limit } => write!(
+                f,
+                "system_limit: {limit} processes are alive, the runtime's max_processes; raise \
+                 it with Builder::max_processes"
+            ),
+            SpawnError::StackSize { requested } => write!(
+                f,
+                "a process stack of {requested} bytes was asked for; allowed are {MIN_STACK_SIZE} \
+                 to {MAX_STACK_SIZE} bytes"
+            ),
+            SpawnError::MailboxCapacity => {
+                write!(f, "a bounded mailbox needs a capacity of at least 1")
+            }
+            SpawnError::ShuttingDown => write!(f, "the runtime is shutting down"),
+            SpawnError::NoStack(why) => write!(f, "system_limit: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for SpawnError {}
+
+/// Spawns a process running `f` and returns its pid.
+///
+/// Call it from a process (or anything running on a worker thread); from
+/// outside, use [`Runtime::spawn`](crate::Runtime::spawn).
+///
+/// # Panics
+/// Outside a runtime's worker thread, or when [`spawn_opt`] would return
+/// an error (as Erlang's `spawn` raises `system_limit`).
+pub fn spawn<F>(f: F) -> Pid
+where
+    F: FnOnce() + Send + 'static,
+{
+    spawn_opt(SpawnOptions::new(), f).unwrap_or_else(|e| panic!("ferrotp::spawn: {e}"))
+}
+
+/// Spawns a process with options.
+///
+/// # Errors
+/// See [`SpawnError`].
+///
+/// # Panics
+/// Outside a runtime's worker thread.
+pub fn spawn_opt<F>(options: SpawnOptions, f: F) -> Result<Pid, SpawnError>
+where
+    F: FnOnce() + Send + 'static,
+{
+    let entry = move || {
+        f();
+        ExitReason::Normal
+    };
+    let pid = try_with_worker(|core| spawn_local(core, &options, entry))
+        .unwrap_or_else(|| outside("spawn"))?;
+    // A reduction, as BEAM charges for spawn.
+    let _ = try_with_process(|ctx| ctx.reduce(1));
+    Ok(pid)
+}
+
+#[cold]
+fn outside(function: &str) -> ! {
+    panic!(
+        "ferrotp::{function} was called outside a ferrotp process; from other threads use \
+         Runtime::{function}"
+    )
+}
+
+fn check(
+    shared: &Shared,
+    options: &SpawnOptions,
+) -> Result<(Mailbox<crate::process::Envelope>, usize), SpawnError> {
+    if shared.shutdown.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(SpawnError::ShuttingDown);
+    }
+    let stack_size = options.stack_size.unwrap_or(shared.config.stack_size);
+    if !(MIN_STACK_SIZE..=MAX_STACK_SIZE).contains(&stack_size) {
+        return Err(SpawnError::StackSize {
+            requested: stack_size,
+        });
+    }
+    if let Some(why) = shared.stack_error() {
+        return Err(SpawnError::NoStack(why));
+    }
+    let mailbox = match options.mailbox_capacity {
+        None => Mailbox::new(),
+        Some(0) => return Err(SpawnError::MailboxCapacity),
+        Some(capacity) => Mailbox::bounded(capacity),
+    };
+    Ok((mailbox, stack_size))
+}
+
+/// Spawns onto this worker's deque.
+pub(crate) fn spawn_local<F>(
+    core: &WorkerCore,
+    options: &SpawnOptions,
+    entry: F,
+) -> Result<Pid, SpawnError>
+where
+    F: FnOnce() -> ExitReason + Send + 'static,
+{
+    let (mailbox, stack_size) = check(&core.shared, options)?;
+    core.take_slot()
+        .map_err(|limit| SpawnError::TooManyProcesses { limit })?;
+    let pcb = Arc::new(Pcb::new(
+        core.next_id(),
+        Arc::clone(&core.anchor),
+        options.name.clone(),
+        mailbox,
+        stack_size,
+        options.migratable,
+    ));
+    core.push_task(Task::Fresh(Box::new(Launcher {
+        pcb: Arc::clone(&pcb),
+        entry,
+    })));
+    core.stats().spawns.bump();
+    Ok(Pid(pcb))
+}
+
+/// Spawns through the global injector (from any thread).
+pub(crate) fn spawn_external<F>(
+    anchor: &Arc<Anchor>,
+    options: &SpawnOptions,
+    entry: F,
+) -> Result<Pid, SpawnError>
+where
+    F: FnOnce() -> ExitReason + Send + 'static,
+{
+    let shared = &anchor.shared;
+    let (mailbox, stack_size) = check(shared, options)?;
+    shared
+        .reserve_slots(1)
+        .map_err(|limit| SpawnError::TooManyProcesses { limit })?;
+    let pcb = Arc::new(Pcb::new(
+        ProcessId::next_local(),
+        Arc::clone(anchor),
+        options.name.clone(),
+        mailbox,
+        stack_size,
+        options.migratable,
+    ));
+    shared.injector.push(Task::Fresh(Box::new(Launcher {
+        pcb: Arc::clone(&pcb),
+        entry,
+    })));
+    shared
+        .external_spawns
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    shared.notify_one();
+    Ok(Pid(pcb))
+}

@@ -1,0 +1,144 @@
+//! Time: [`sleep`], and messages sent later ([`send_after`],
+//! [`cancel_timer`]).
+//!
+//! Every timer sits in the timer wheel of the worker whose process armed
+//! it (module `timer`); the worker fires due timers between processes, and
+//! a parked worker sleeps no longer than its next deadline.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use crate::context::{try_with_worker, with_process};
+use crate::process::Pid;
+use crate::runtime::Shared;
+use crate::timer::TimerKey;
+use crate::worker::TimerEvent;
+
+/// Suspends the running process for `duration` (at millisecond
+/// granularity, never shorter). Messages that arrive meanwhile stay
+/// queued.
+///
+/// # Panics
+/// Outside a process.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// let slept = ferrotp_scheduler::run(|| {
+///     let start = Instant::now();
+///     ferrotp_scheduler::sleep(Duration::from_millis(2));
+///     start.elapsed()
+/// }).unwrap();
+/// assert!(slept >= Duration::from_millis(2));
+/// ```
+pub fn sleep(duration: Duration) {
+    with_process("sleep", |ctx| match Instant::now().checked_add(duration) {
+        Some(deadline) => ctx.sleep_until(deadline),
+        // Beyond any clock: sleep for good (the process can still be
+        // ended from outside, or by shutdown).
+        None => loop {
+            ctx.wait("sleep");
+        },
+    });
+}
+
+const PENDING: u8 = 0;
+const FIRED: u8 = 1;
+const CANCELLED: u8 = 2;
+
+/// Whether a `send_after` timer has fired or was cancelled: the two race,
+/// and exactly one wins.
+pub(crate) struct TimerState(AtomicU8);
+
+impl TimerState {
+    /// The worker fires the timer; false if it was cancelled first.
+    pub(crate) fn fire(&self) -> bool {
+        self.0
+            .compare_exchange(PENDING, FIRED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    fn cancel(&self) -> bool {
+        self.0
+            .compare_exchange(PENDING, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+}
+
+/// A message on its way later ([`send_after`]); cancel it with
+/// [`cancel_timer`].
+#[derive(Debug)]
+pub struct TimerRef {
+    state: Arc<TimerState>,
+    key: TimerKey,
+    worker: usize,
+    /// Keeps the runtime's address from being reused while this reference
+    /// lives, so comparing it with the current worker's is sound.
+    runtime: Weak<Shared>,
+}
+
+impl std::fmt::Debug for TimerState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match self.0.load(Ordering::Relaxed) {
+            PENDING => "pending",
+            FIRED => "fired",
+            _ => "cancelled",
+        };
+        f.write_str(state)
+    }
+}
+
+/// Sends `message` to `to` after `delay` (Erlang's `erlang:send_after`).
+///
+/// # Panics
+/// Outside a process (the timer lives on the caller's worker).
+///
+/// ```
+/// use std::time::Duration;
+/// use ferrotp_scheduler::{cancel_timer, receive, run, self_pid, send_after};
+/// let got = run(|| {
+///     let me = self_pid();
+///     let late = send_after(Duration::from_secs(3600), &me, "never");
+///     send_after(Duration::from_millis(1), &me, "soon");
+///     (cancel_timer(&late), receive::<&str>())
+/// }).unwrap();
+/// assert_eq!(got, (true, "soon"));
+/// ```
+pub fn send_after<M: Send + 'static>(delay: Duration, to: &Pid, message: M) -> TimerRef {
+    with_process("send_after", |_| ());
+    let deadline = Instant::now()
+        .checked_add(delay)
+        .unwrap_or_else(|| Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600));
+    let state = Arc::new(TimerState(AtomicU8::new(PENDING)));
+    let event = TimerEvent::Send {
+        to: Arc::clone(&to.0),
+        message: Box::new(message),
+        state: Arc::clone(&state),
+    };
+    try_with_worker(|core| TimerRef {
+        key: core.add_timer(deadline, event),
+        worker: core.index,
+        runtime: Arc::downgrade(&core.shared),
+        state,
+    })
+    .expect("a process runs on a worker")
+}
+
+/// Cancels a [`send_after`] timer. Returns true if it had not fired yet
+/// (the message will not be sent), false if it fired or was cancelled
+/// before. Callable from any thread.
+pub fn cancel_timer(timer: &TimerRef) -> bool {
+    if !timer.state.cancel() {
+        return false;
+    }
+    // Free the message now if the timer sits in this thread's wheel;
+    // elsewhere it is dropped when its deadline comes.
+    let _ = try_with_worker(|core| {
+        if core.index == timer.worker
+            && std::ptr::eq(Arc::as_ptr(&core.shared), timer.runtime.as_ptr())
+        {
+            drop(core.cancel_timer(timer.key));
+        }
+    });
+    true
+}

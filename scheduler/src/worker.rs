@@ -1,0 +1,795 @@
+//! The worker: one OS thread's run loop, its run queues, stealing, parking
+//! and shutdown.
+//!
+//! # What a worker owns
+//!
+//! * `fresh`: a crossbeam-deque `Worker` of **stealable** tasks: processes
+//!   that have never run (only their `Send` closure exists) and runnable
+//!   `migratable` processes. The owner pops the newest (depth first, as in
+//!   Cilk: a spawning process's children run while they are hot and the
+//!   live set stays small); thieves take the oldest half.
+//! * the **LIFO slot**: the settled process just woken by the running one
+//!   (message-passing locality: the receiver of a message runs next, on
+//!   the sender's warm cache). It is bounded: the woken process runs on
+//!   the *rest of the waker's budget*, so a ping-ponging pair shares one
+//!   slice and then goes to the back of the queue. It holds only processes
+//!   that the migration rule pins here anyway; a woken migratable process
+//!   goes to `fresh`, where thieves can take it (unlike tokio's LIFO slot,
+//!   tokio issue 4941).
+//! * `runnable`: a FIFO of settled processes ready to run.
+//! * the **slab** of settled processes' coroutines (never leaves the
+//!   thread: the migration rule).
+//! * an **inbox** (a `ferrotp-mailbox` mailbox of control blocks) where
+//!   other threads put the settled processes they wake, and a timer wheel.
+//!
+//! # Picking the next process (`next_job`)
+//!
+//! 1. the LIFO slot, if the last process left budget to pass on;
+//! 2. the inbox is drained into `runnable`; due timers fire (every 16
+//!    picks while any are pending);
+//! 3. every 61st pick: the global injector, then `runnable`'s oldest, then
+//!    `fresh`'s oldest, so that none of them can be starved by the others
+//!    (the 61 is async-executor's and Go's habit: prime, so it does not
+//!    beat against a workload's period);
+//! 4. otherwise `runnable` and `fresh`, alternating which goes first;
+//! 5. the injector.
+//!
+//! With nothing local, the worker searches (steals half a victim's `fresh`
+//! deque, victims in random order, then the injector), spins for the
+//! configured busy-wait, and parks by the protocol in module `idle` (its
+//! second look covers the injector, every victim, its inbox, its timers and
+//! the shutdown flag).
+//!
+//! # Shutdown, step by step
+//!
+//! 1. `Runtime::drop` sets `shutdown`, fences, and unparks every worker.
+//! 2. A worker sees the flag between two processes (a process that never
+//!    suspends holds it up, as a blocking task holds up tokio).
+//! 3. It discards its never-run tasks (their closures are dropped, their
+//!    exit reason is `Shutdown`) and unwinds each settled process's stack
+//!    (corosensei's forced unwind: destructors run) with reason `Shutdown`,
+//!    repeating while the destructors spawn or wake more.
+//! 4. It closes its inbox, drops its timers, returns every stack; the
+//!    thread ends and `Runtime::drop` joins it, then empties the injector.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::ptr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use corosensei::{Coroutine, CoroutineResult, Yielder};
+use crossbeam_deque::{Steal, Worker};
+use ferrotp_mailbox::{Receiver, Wait};
+use slab::Slab;
+
+use crate::context::{Finished, ProcessCtx, Suspend, set_current, set_worker, try_with_worker};
+use crate::exit::ExitReason;
+use crate::idle::Idle;
+use crate::process::{Anchor, Envelope, Pcb, PcbMailbox, deliver};
+use crate::process_id::ProcessId;
+use crate::runtime::Shared;
+use crate::stack::{ProcessStack, StackPool};
+use crate::time::TimerState;
+use crate::timer::{TimerKey, TimerWheel};
+
+/// What a timer does when it fires.
+pub(crate) enum TimerEvent {
+    /// A waiting process's timeout (`receive_timeout`, `sleep`).
+    Wake { pcb: Arc<Pcb>, seq: u64 },
+    /// `send_after`.
+    Send {
+        to: Arc<Pcb>,
+        message: Envelope,
+        state: Arc<TimerState>,
+    },
+}
+
+/// A never-run process: its control block and its entry closure.
+pub(crate) trait Launch: Send {
+    fn pcb(&self) -> &Arc<Pcb>;
+    /// Runs the process's code (on its stack) and says how it ended.
+    fn run(self: Box<Self>) -> ExitReason;
+}
+
+pub(crate) struct Launcher<F> {
+    pub(crate) pcb: Arc<Pcb>,
+    pub(crate) entry: F,
+}
+
+impl<F: FnOnce() -> ExitReason + Send> Launch for Launcher<F> {
+    fn pcb(&self) -> &Arc<Pcb> {
+        &self.pcb
+    }
+
+    fn run(self: Box<Self>) -> ExitReason {
+        (self.entry)()
+    }
+}
+
+type ProcessCoroutine = Coroutine<u32, Suspend, Finished, ProcessStack>;
+
+/// A process that has run: its coroutine, pinned to one worker.
+pub(crate) struct Settled {
+    coroutine: ProcessCoroutine,
+    pcb: Arc<Pcb>,
+}
+
+/// A settled process of the `unsafe` migratable kind, on its way to
+/// whichever worker takes it.
+pub(crate) struct Migrating(Settled);
+
+// SAFETY: only processes spawned through `SpawnOptions::migratable` are
+// wrapped, and that `unsafe` opt-in is the author's promise that the
+// process holds no `!Send` value and no thread-local reference across a
+// suspension point, which is exactly what moving its stack to another
+// thread needs. The coroutine's other state (stack bounds, saved stack
+// pointer) is plain data.
+unsafe impl Send for Migrating {}
+
+/// A unit of stealable work.
+pub(crate) enum Task {
+    Fresh(Box<dyn Launch>),
+    Moving(Migrating),
+}
+
+impl Task {
+    fn pcb(&self) -> &Arc<Pcb> {
+        match self {
+            Task::Fresh(launch) => launch.pcb(),
+            Task::Moving(Migrating(settled)) => &settled.pcb,
+        }
+    }
+}
+
+/// What the run loop runs next.
+enum Job {
+    Settled { key: usize, budget: u32 },
+    Task(Task),
+}
+
+/// The part of a worker that process code reaches through the thread-local
+/// `WORKER` (spawning, waking, timers). Used only on the worker's thread,
+/// through shared references; the run loop holds no borrow of its
+/// `RefCell`s while a process runs.
+pub(crate) struct WorkerCore {
+    pub(crate) index: usize,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) anchor: Arc<Anchor>,
+    fresh: Worker<Task>,
+    lifo: Cell<Option<usize>>,
+    runnable: RefCell<VecDeque<usize>>,
+    /// Migratable processes woken while a process ran, to be moved to
+    /// `fresh` by the run loop (only it may take them out of the slab).
+    to_move: RefCell<Vec<usize>>,
+    timers: RefCell<TimerWheel<TimerEvent>>,
+    /// A process is running (wakes go to the LIFO slot, not the FIFO).
+    in_process: Cell<bool>,
+    /// Process numbers handed out in blocks: (next, end).
+    ids: Cell<(u64, u64)>,
+    /// Process slots reserved from the runtime's limit and not used.
+    credit: Cell<usize>,
+}
+
+/// Process numbers taken from the global counter at a time.
+const ID_BLOCK: u64 = 1024;
+/// Process slots reserved from the runtime's limit at a time.
+const CREDIT_BATCH: usize = 64;
+
+impl WorkerCore {
+    /// Queues a never-run process here and tells an idle worker about it.
+    pub(crate) fn push_task(&self, task: Task) {
+        self.fresh.push(task);
+        self.shared.notify_one();
+    }
+
+    pub(crate) fn next_id(&self) -> ProcessId {
+        let (mut next, mut end) = self.ids.get();
+        if next == end {
+            let block = ProcessId::reserve_local(ID_BLOCK);
+            (next, end) = (block.start, block.end);
+        }
+        self.ids.set((next + 1, end));
+        ProcessId::new(0, next)
+    }
+
+    /// Takes one process slot from the runtime's limit.
+    pub(crate) fn take_slot(&self) -> Result<(), usize> {
+        let credit = self.credit.get();
+        if credit > 0 {
+            self.credit.set(credit - 1);
+            return Ok(());
+        }
+        let granted = self.shared.reserve_slots(CREDIT_BATCH)?;
+        self.credit.set(granted - 1);
+        Ok(())
+    }
+
+    /// Gives back the slot of a process that ended.
+    fn return_slot(&self) {
+        let credit = self.credit.get() + 1;
+        if credit > 2 * CREDIT_BATCH {
+            self.shared.return_slots(CREDIT_BATCH);
+            self.credit.set(credit - CREDIT_BATCH);
+        } else {
+            self.credit.set(credit);
+        }
+    }
+
+    pub(crate) fn add_timer(&self, deadline: Instant, event: TimerEvent) -> TimerKey {
+        self.timers.borrow_mut().insert(deadline, event)
+    }
+
+    pub(crate) fn cancel_timer(&self, key: TimerKey) -> Option<TimerEvent> {
+        self.timers.borrow_mut().cancel(key)
+    }
+
+    /// Whether `shared` is this worker's runtime.
+    pub(crate) fn serves(&self, shared: &Arc<Shared>) -> bool {
+        Arc::ptr_eq(&self.shared, shared)
+    }
+
+    /// A process of this worker was woken on this thread.
+    fn wake_local(&self, key: usize, migratable: bool) {
+        if migratable {
+            self.to_move.borrow_mut().push(key);
+        } else if self.in_process.get() {
+            if let Some(bumped) = self.lifo.replace(Some(key)) {
+                self.runnable.borrow_mut().push_back(bumped);
+            }
+        } else {
+            self.runnable.borrow_mut().push_back(key);
+        }
+    }
+
+    pub(crate) fn stats(&self) -> &crate::runtime::WorkerStats {
+        &self.shared.remotes[self.index].stats
+    }
+}
+
+/// Queues a process that `wake` moved out of WAITING on its home worker.
+pub(crate) fn schedule_woken(pcb: &Arc<Pcb>) {
+    let (home, key) = pcb.place();
+    let shared = pcb.shared();
+    let local = try_with_worker(|core| {
+        let here = core.index == home && core.serves(shared);
+        if here {
+            core.wake_local(key, pcb.migratable);
+        }
+        here
+    });
+    if local != Some(true) {
+        shared.remotes[home].wake_remote(Arc::clone(pcb));
+    }
+}
+
+/// The coroutine body shared by every process.
+fn process_body(launch: Box<dyn Launch>) -> impl FnOnce(&Yielder<u32, Suspend>, u32) -> Finished {
+    move |yielder, budget| {
+        let ctx = ProcessCtx::new(Arc::clone(launch.pcb()), yielder, budget);
+        ctx.enter();
+        let reason = match catch_unwind(AssertUnwindSafe(move || launch.run())) {
+            Ok(reason) => reason,
+            Err(payload) => {
+                if ctx.pcb.unwinding.load(Ordering::Relaxed) {
+                    // The runtime is unwinding us (shutdown): let it finish.
+                    resume_unwind(payload);
+                }
+                ExitReason::from_panic(&*payload)
+            }
+        };
+        ctx.pcb.set_exit_reason(reason.clone());
+        Finished {
+            reason,
+            budget: ctx.budget(),
+        }
+        // `ctx` drops here: the receiver closes the mailbox and drops the
+        // unread messages, on the process's own stack.
+    }
+}
+
+/// The run loop of one worker thread, and what only it touches.
+pub(crate) struct WorkerLoop {
+    core: Box<WorkerCore>,
+    slab: Slab<Settled>,
+    stacks: StackPool,
+    inbox: Receiver<Arc<Pcb>>,
+    /// Budget the last process left for the LIFO slot's.
+    carry: u32,
+    tick: u32,
+    searching: bool,
+    rng: u64,
+    fired: Vec<TimerEvent>,
+}
+
+impl WorkerLoop {
+    pub(crate) fn new(index: usize, shared: Arc<Shared>, fresh: Worker<Task>) -> Self {
+        let anchor = Arc::new(Anchor {
+            shared: Arc::clone(&shared),
+        });
+        let inbox = Receiver::new(Arc::clone(&shared.remotes[index].inbox));
+        let stacks = StackPool::new(Arc::clone(&shared.stacks));
+        let core = Box::new(WorkerCore {
+            index,
+            shared,
+            anchor,
+            fresh,
+            lifo: Cell::new(None),
+            runnable: RefCell::new(VecDeque::new()),
+            to_move: RefCell::new(Vec::new()),
+            timers: RefCell::new(TimerWheel::new(Instant::now())),
+            in_process: Cell::new(false),
+            ids: Cell::new((0, 0)),
+            credit: Cell::new(0),
+        });
+        Self {
+            core,
+            slab: Slab::new(),
+            stacks,
+            inbox,
+            carry: 0,
+            tick: 0,
+            searching: false,
+            rng: 0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1),
+            fired: Vec::new(),
+        }
+    }
+
+    /// Runs until shutdown, then tears down (module docs).
+    pub(crate) fn run(mut self) {
+        let shared = Arc::clone(&self.core.shared);
+        if let Some(thread) = shared.remotes.get(self.core.index) {
+            let _ = thread.thread.set(std::thread::current());
+        }
+        set_worker(ptr::from_ref(&*self.core));
+        while !shared.shutdown.load(Ordering::Acquire) {
+            if let Some(job) = self.next_job().or_else(|| self.search()) {
+                self.found_work();
+                self.run_job(job);
+                continue;
+            }
+            if let Some(job) = self.spin() {
+                self.found_work();
+                self.run_job(job);
+                continue;
+            }
+            self.park();
+        }
+        self.teardown();
+        set_worker(ptr::null());
+    }
+
+    fn shared(&self) -> &Shared {
+        &self.core.shared
+    }
+
+    fn next_job(&mut self) -> Option<Job> {
+        self.tick = self.tick.wrapping_add(1);
+        let core = &*self.core;
+        if let Some(key) = core.lifo.take() {
+            if self.carry > 0 {
+                return Some(Job::Settled {
+                    key,
+                    budget: self.carry,
+                });
+            }
+            core.runnable.borrow_mut().push_back(key);
+        }
+        self.carry = 0;
+        self.drain_inbox();
+        if self.tick.is_multiple_of(16) {
+            self.fire_timers();
+        }
+        let core = &*self.core;
+        let budget = core.shared.config.reductions;
+        let settled = |key| Job::Settled { key, budget };
+        if self.tick.is_multiple_of(61) {
+            if let Some(task) = steal_into(&core.shared.injector, &core.fresh) {
+                return Some(Job::Task(task));
+            }
+            if let Some(key) = core.runnable.borrow_mut().pop_front() {
+                return Some(settled(key));
+            }
+            if let Some(task) = steal_one(&core.shared.stealers[core.index]) {
+                return Some(Job::Task(task));
+            }
+        }
+        let from_runnable = || core.runnable.borrow_mut().pop_front().map(settled);
+        let from_fresh = || core.fresh.pop().map(Job::Task);
+        let job = if self.tick.is_multiple_of(2) {
+            from_runnable().or_else(from_fresh)
+        } else {
+            from_fresh().or_else(from_runnable)
+        };
+        job.or_else(|| steal_into(&core.shared.injector, &core.fresh).map(Job::Task))
+    }
+
+    fn drain_inbox(&mut self) {
+        while let Some(pcb) = self.inbox.pop() {
+            let (home, key) = pcb.place();
+            debug_assert_eq!(home, self.core.index);
+            self.requeue(key);
+        }
+    }
+
+    /// A settled process is runnable again: to the back of `runnable`, or,
+    /// if it may migrate, out of the slab into the stealable deque.
+    fn requeue(&mut self, key: usize) {
+        if self.slab[key].pcb.migratable {
+            let settled = self.slab.remove(key);
+            self.core.push_task(Task::Moving(Migrating(settled)));
+        } else {
+            self.core.runnable.borrow_mut().push_back(key);
+        }
+    }
+
+    fn run_job(&mut self, job: Job) {
+        match job {
+            Job::Settled { key, budget } => self.resume(key, budget),
+            Job::Task(task) => {
+                let budget = self.shared().config.reductions;
+                if let Some(key) = self.settle(task) {
+                    self.resume(key, budget);
+                }
+            }
+        }
+        let moved = std::mem::take(&mut *self.core.to_move.borrow_mut());
+        for key in moved {
+            self.requeue(key);
+        }
+    }
+
+    /// Gives a stealable task a place in this worker's slab (a fresh
+    /// process gets its stack and coroutine here).
+    fn settle(&mut self, task: Task) -> Option<usize> {
+        let settled = match task {
+            Task::Moving(Migrating(settled)) => settled,
+            Task::Fresh(launch) => {
+                let pcb = Arc::clone(launch.pcb());
+                let stack = match self.stacks.take(pcb.stack_size) {
+                    Ok(stack) => stack,
+                    Err(error) => {
+                        self.fail_start(launch, &error);
+                        return None;
+                    }
+                };
+                self.shared().stack_error_cleared();
+                Settled {
+                    coroutine: Coroutine::with_stack(stack, process_body(launch)),
+                    pcb,
+                }
+            }
+        };
+        let pcb = Arc::clone(&settled.pcb);
+        let key = self.slab.insert(settled);
+        pcb.settle(self.core.index, key);
+        Some(key)
+    }
+
+    /// A fresh process that could not get a stack ends at once.
+    #[cold]
+    fn fail_start(&mut self, launch: Box<dyn Launch>, error: &crate::stack::StackError) {
+        let pcb = Arc::clone(launch.pcb());
+        self.shared().record_stack_error(error);
+        eprintln!("ferrotp: process {} could not start: {error}", pcb.id);
+        let reason = ExitReason::custom(format!("system_limit: {error}"));
+        self.discard_fresh(launch, reason);
+    }
+
+    fn resume(&mut self, key: usize, budget: u32) {
+        let settled = &mut self.slab[key];
+        settled.pcb.state.set_running();
+        self.core.in_process.set(true);
+        let result = settled.coroutine.resume(budget);
+        self.core.in_process.set(false);
+        set_current(ptr::null());
+        self.core.stats().switches.bump();
+        match result {
+            CoroutineResult::Yield(Suspend::Yield) => {
+                settled.pcb.state.set_scheduled();
+                self.carry = 0;
+                self.requeue(key);
+            }
+            CoroutineResult::Yield(Suspend::Wait(left)) => {
+                self.carry = left.saturating_sub(1);
+                if !settled.pcb.state.suspended_waiting() {
+                    self.requeue(key);
+                }
+            }
+            CoroutineResult::Return(finished) => {
+                self.carry = finished.budget.saturating_sub(1);
+                self.finish(key, finished.reason);
+            }
+        }
+    }
+
+    fn finish(&mut self, key: usize, reason: ExitReason) {
+        let settled = self.slab.remove(key);
+        self.stacks.give(settled.coroutine.into_stack());
+        settled.pcb.set_exited(reason);
+        self.core.return_slot();
+        self.core.stats().exits.bump();
+    }
+
+    /// The last searcher that finds work wakes another worker to search
+    /// on (module `idle`).
+    fn found_work(&mut self) {
+        if self.searching {
+            self.searching = false;
+            if self.shared().idle.transition_from_searching() {
+                self.shared().notify_one();
+            }
+        }
+    }
+
+    fn search(&mut self) -> Option<Job> {
+        if !self.searching {
+            if !self.shared().idle.transition_to_searching() {
+                return None;
+            }
+            self.searching = true;
+        }
+        let core = &*self.core;
+        let victims = core.shared.stealers.len();
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        let start = (self.rng % victims as u64) as usize;
+        for offset in 0..victims {
+            let victim = (start + offset) % victims;
+            if victim == core.index {
+                continue;
+            }
+            if let Some(task) = steal_into(&core.shared.stealers[victim], &core.fresh) {
+                core.stats().steals.bump();
+                return Some(Job::Task(task));
+            }
+        }
+        steal_into(&core.shared.injector, &core.fresh).map(Job::Task)
+    }
+
+    /// The busy-wait before parking (BEAM's `+sbwt`).
+    fn spin(&mut self) -> Option<Job> {
+        let busy_wait = self.shared().config.busy_wait;
+        if busy_wait.is_zero() {
+            return None;
+        }
+        let until = Instant::now() + busy_wait;
+        loop {
+            for _ in 0..64 {
+                std::hint::spin_loop();
+            }
+            if let Some(job) = self.next_job().or_else(|| self.search()) {
+                return Some(job);
+            }
+            if Instant::now() >= until || self.shared().shutdown.load(Ordering::Relaxed) {
+                return None;
+            }
+        }
+    }
+
+    /// Parks this thread (the protocol of module `idle`).
+    fn park(&mut self) {
+        let shared = Arc::clone(&self.core.shared);
+        let me = self.core.index;
+        shared.idle.transition_to_parked(me, self.searching);
+        self.searching = false;
+        Idle::recheck_fence();
+        if self.work_visible() {
+            self.unparked();
+            return;
+        }
+        match self.inbox.announce_wait() {
+            Wait::Sleep => {}
+            Wait::Ready | Wait::Closed => {
+                self.unparked();
+                return;
+            }
+        }
+        self.core.stats().parks.bump();
+        match self.core.timers.borrow().next_deadline() {
+            Some(deadline) => {
+                std::thread::park_timeout(deadline.saturating_duration_since(Instant::now()));
+            }
+            None => std::thread::park(),
+        }
+        let _ = self.inbox.cancel_wait();
+        self.unparked();
+        self.fire_timers();
+    }
+
+    fn unparked(&mut self) {
+        if self.shared().idle.transition_from_parked(self.core.index) {
+            self.searching = true;
+        }
+    }
+
+    /// The second look before parking.
+    fn work_visible(&self) -> bool {
+        let shared = self.shared();
+        if shared.shutdown.load(Ordering::SeqCst) || !shared.injector.is_empty() {
+            return true;
+        }
+        let others = shared
+            .stealers
+            .iter()
+            .enumerate()
+            .any(|(i, s)| i != self.core.index && !s.is_empty());
+        others
+            || self
+                .core
+                .timers
+                .borrow()
+                .next_deadline()
+                .is_some_and(|d| d <= Instant::now())
+    }
+
+    fn fire_timers(&mut self) {
+        if self.core.timers.borrow().is_empty() {
+            return;
+        }
+        self.core
+            .timers
+            .borrow_mut()
+            .advance(Instant::now(), &mut self.fired);
+        let mut fired = std::mem::take(&mut self.fired);
+        for event in fired.drain(..) {
+            match event {
+                TimerEvent::Wake { pcb, seq } => {
+                    // Release: pairs with the Acquire in the process's
+                    // `fired` check. `fetch_max`: a stale timer of a moved
+                    // migratable process must not hide a newer one.
+                    pcb.timer_fired.fetch_max(seq, Ordering::Release);
+                    pcb.wake();
+                }
+                TimerEvent::Send { to, message, state } => {
+                    if state.fire() {
+                        deliver(&to, message);
+                    }
+                }
+            }
+        }
+        self.fired = fired;
+    }
+
+    /// Ends a never-run process without running it.
+    fn discard_fresh(&mut self, launch: Box<dyn Launch>, reason: ExitReason) {
+        let pcb = Arc::clone(launch.pcb());
+        pcb.set_exit_reason(reason.clone());
+        // Dropping the closure runs user destructors.
+        if catch_unwind(AssertUnwindSafe(move || drop(launch))).is_err() {
+            eprintln!(
+                "ferrotp: dropping the closure of process {} panicked",
+                pcb.id
+            );
+        }
+        // Close the mailbox: later sends are dead letters.
+        drop(Receiver::new(PcbMailbox(Arc::clone(&pcb))));
+        pcb.set_exited(reason);
+        self.core.return_slot();
+        self.core.stats().exits.bump();
+    }
+
+    /// Unwinds a settled process's stack with `reason` (its destructors
+    /// run) and ends it.
+    fn unwind(&mut self, mut settled: Settled, reason: ExitReason) {
+        settled.pcb.set_exit_reason(reason.clone());
+        settled.pcb.unwinding.store(true, Ordering::Relaxed);
+        self.core.in_process.set(true);
+        let unwound = catch_unwind(AssertUnwindSafe(|| settled.coroutine.force_unwind()));
+        self.core.in_process.set(false);
+        set_current(ptr::null());
+        if unwound.is_err() {
+            eprintln!(
+                "ferrotp: a destructor of process {} panicked while it was unwound",
+                settled.pcb.id
+            );
+        }
+        if settled.coroutine.done() {
+            self.stacks.give(settled.coroutine.into_stack());
+        } else {
+            // A destructor panicked mid-unwind: the stack's state is
+            // unknown, so it is never reused (leaked, not freed).
+            std::mem::forget(settled.coroutine);
+        }
+        settled.pcb.set_exited(reason);
+        self.core.return_slot();
+        self.core.stats().exits.bump();
+    }
+
+    fn teardown(&mut self) {
+        loop {
+            let mut progressed = false;
+            while let Some(task) = self.core.fresh.pop() {
+                progressed = true;
+                match task {
+                    Task::Fresh(launch) => self.discard_fresh(launch, ExitReason::Shutdown),
+                    Task::Moving(Migrating(settled)) => self.unwind(settled, ExitReason::Shutdown),
+                }
+            }
+            while self.inbox.pop().is_some() {}
+            self.core.lifo.set(None);
+            self.core.runnable.borrow_mut().clear();
+            self.core.to_move.borrow_mut().clear();
+            let keys: Vec<usize> = self.slab.iter().map(|(key, _)| key).collect();
+            for key in keys {
+                progressed = true;
+                let settled = self.slab.remove(key);
+                self.unwind(settled, ExitReason::Shutdown);
+            }
+            let timers = std::mem::replace(
+                &mut *self.core.timers.borrow_mut(),
+                TimerWheel::new(Instant::now()),
+            );
+            progressed |= !timers.is_empty();
+            drop(timers);
+            if !progressed {
+                break;
+            }
+        }
+        drop(self.inbox.close());
+        let credit = self.core.credit.replace(0);
+        self.shared().return_slots(credit);
+    }
+}
+
+/// Whether this thread is a worker of `shared`'s runtime.
+pub(crate) fn try_with_worker_serving(shared: &Arc<Shared>) -> bool {
+    try_with_worker(|core| core.serves(shared)).unwrap_or(false)
+}
+
+/// Steals a batch from `source` into `dest` and pops one.
+fn steal_into<S: StealBatch>(source: &S, dest: &Worker<Task>) -> Option<Task> {
+    loop {
+        match source.steal_batch_and_pop(dest) {
+            Steal::Success(task) => return Some(task),
+            Steal::Empty => return None,
+            Steal::Retry => std::hint::spin_loop(),
+        }
+    }
+}
+
+fn steal_one(source: &crossbeam_deque::Stealer<Task>) -> Option<Task> {
+    loop {
+        match source.steal() {
+            Steal::Success(task) => return Some(task),
+            Steal::Empty => return None,
+            Steal::Retry => std::hint::spin_loop(),
+        }
+    }
+}
+
+/// The two kinds of queue a worker steals from.
+trait StealBatch {
+    fn steal_batch_and_pop(&self, dest: &Worker<Task>) -> Steal<Task>;
+}
+
+impl StealBatch for crossbeam_deque::Stealer<Task> {
+    fn steal_batch_and_pop(&self, dest: &Worker<Task>) -> Steal<Task> {
+        crossbeam_deque::Stealer::steal_batch_and_pop(self, dest)
+    }
+}
+
+impl StealBatch for crossbeam_deque::Injector<Task> {
+    fn steal_batch_and_pop(&self, dest: &Worker<Task>) -> Steal<Task> {
+        crossbeam_deque::Injector::steal_batch_and_pop(self, dest)
+    }
+}
+
+/// Ends a stealable task that no worker will run (the injector's
+/// leftovers at shutdown), from outside any worker.
+pub(crate) fn discard_orphan(task: Task) {
+    let pcb = Arc::clone(task.pcb());
+    pcb.set_exit_reason(ExitReason::Shutdown);
+    match task {
+        Task::Fresh(launch) => drop(catch_unwind(AssertUnwindSafe(move || drop(launch)))),
+        // Workers put moving processes only in their own deques, which
+        // they empty at teardown; should one ever get here, its stack is
+        // leaked rather than unwound on a thread that is not a worker.
+        Task::Moving(Migrating(settled)) => std::mem::forget(settled),
+    }
+    drop(Receiver::new(PcbMailbox(Arc::clone(&pcb))));
+    pcb.set_exited(ExitReason::Shutdown);
+}

@@ -1,0 +1,345 @@
+//! Messaging and time inside the runtime: order, selective receive,
+//! timeouts, timers, bounded mailboxes, subjects, select, fairness.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use ferrotp_scheduler::{
+    Pid, Runtime, Select, SpawnOptions, Subject, TrySendError, cancel_timer, mailbox_len, receive,
+    receive_match, receive_match_timeout, receive_timeout, reduce, self_pid, send, send_after,
+    sleep, spawn, spawn_opt, try_send, yield_now,
+};
+
+fn runtime(workers: usize) -> Runtime {
+    Runtime::builder().workers(workers).build().unwrap()
+}
+
+/// Erlang's guarantee: messages from one sender to one receiver arrive in
+/// the order sent, whatever other senders do.
+#[test]
+fn messages_from_one_sender_keep_their_order() {
+    let rt = runtime(2);
+    let ok = rt.block_on(|| {
+        let me = self_pid();
+        let senders = 4u64;
+        let each = 5_000u64;
+        for s in 0..senders {
+            let me = me.clone();
+            spawn(move || {
+                for n in 0..each {
+                    send(&me, (s, n));
+                }
+            });
+        }
+        let mut next = vec![0u64; senders as usize];
+        for _ in 0..senders * each {
+            let (s, n) = receive::<(u64, u64)>();
+            assert_eq!(n, next[s as usize], "sender {s} out of order");
+            next[s as usize] += 1;
+        }
+        next.iter().all(|&n| n == each)
+    });
+    assert!(ok);
+}
+
+#[test]
+fn selective_receive_leaves_other_messages_in_order() {
+    let rt = runtime(1);
+    let got = rt.block_on(|| {
+        let me = self_pid();
+        send(&me, 1u8);
+        send(&me, "a");
+        send(&me, 2u8);
+        send(&me, "b");
+        send(&me, 30u8);
+        let big = receive_match(|n: &u8| *n > 10);
+        let first_str = receive::<&str>();
+        let left = mailbox_len();
+        let rest: Vec<u8> = (0..2).map(|_| receive::<u8>()).collect();
+        (big, first_str, left, rest, receive::<&str>())
+    });
+    assert_eq!(got, (30, "a", 3, vec![1, 2], "b"));
+}
+
+#[test]
+fn a_receive_that_waits_is_woken_by_a_later_matching_message() {
+    let rt = runtime(2);
+    let got = rt.block_on(|| {
+        let me = self_pid();
+        spawn(move || {
+            send(&me, "noise");
+            yield_now();
+            send(&me, 99u64);
+        });
+        let n = receive::<u64>();
+        (n, receive::<&str>())
+    });
+    assert_eq!(got, (99, "noise"));
+}
+
+#[test]
+fn receive_timeouts_expire_and_do_not_eat_later_messages() {
+    let rt = runtime(1);
+    let got = rt.block_on(|| {
+        let me = self_pid();
+        let none = receive_timeout::<u32>(Duration::from_millis(3));
+        let none_matched = receive_match_timeout(|n: &u32| *n == 5, Duration::ZERO);
+        send(&me, 4u32);
+        let later = receive_timeout::<u32>(Duration::from_secs(60));
+        (none, none_matched, later)
+    });
+    assert_eq!(got, (None, None, Some(4)));
+}
+
+#[test]
+fn a_timeout_armed_then_satisfied_does_not_disturb_the_next_wait() {
+    // The first receive's timer is disarmed when the message arrives; a
+    // stale wake-up must not end the following sleep-free receive early.
+    let rt = runtime(2);
+    let got = rt.block_on(|| {
+        let me = self_pid();
+        let helper = spawn(move || {
+            let () = receive::<()>();
+            send(&me, 1u8);
+            let () = receive::<()>();
+            send(&me, 2u8);
+        });
+        send(&helper, ());
+        let a = receive_timeout::<u8>(Duration::from_secs(60));
+        send(&helper, ());
+        let b = receive::<u8>();
+        (a, b)
+    });
+    assert_eq!(got, (Some(1), 2));
+}
+
+#[test]
+fn sleep_lets_others_run_and_send_after_delivers_in_deadline_order() {
+    let rt = runtime(1);
+    let got = rt.block_on(|| {
+        let me = self_pid();
+        let other = me.clone();
+        spawn(move || send(&other, "ran while root slept"));
+        sleep(Duration::from_millis(2));
+        let first = receive::<&str>();
+        send_after(Duration::from_millis(4), &me, 2u8);
+        send_after(Duration::from_millis(1), &me, 1u8);
+        let cancelled = send_after(Duration::from_millis(2), &me, 99u8);
+        let was_pending = cancel_timer(&cancelled);
+        let again = cancel_timer(&cancelled);
+        let order = [receive::<u8>(), receive::<u8>()];
+        let stray = receive_timeout::<u8>(Duration::from_millis(10));
+        (first, was_pending, again, order, stray)
+    });
+    assert_eq!(got, ("ran while root slept", true, false, [1, 2], None));
+}
+
+#[test]
+fn cancel_after_fire_reports_false() {
+    let rt = runtime(1);
+    let got = rt.block_on(|| {
+        let me = self_pid();
+        let timer = send_after(Duration::from_millis(1), &me, 7u8);
+        let n = receive::<u8>();
+        (n, cancel_timer(&timer))
+    });
+    assert_eq!(got, (7, false));
+}
+
+#[test]
+fn bounded_mailbox_try_send_reports_full_and_send_waits_for_room() {
+    let rt = runtime(2);
+    let go = Arc::new(AtomicBool::new(false));
+    let got = rt.block_on(move || {
+        let me = self_pid();
+        let start = Arc::clone(&go);
+        let sink = spawn_opt(SpawnOptions::new().mailbox_capacity(2), move || {
+            // Anything sent to the sink counts against its bound, so the
+            // signal to start draining comes through a flag.
+            while !start.load(Ordering::SeqCst) {
+                yield_now();
+            }
+            let got: Vec<u32> = (0..100).map(|_| receive::<u32>()).collect();
+            send(&me, got);
+        })
+        .unwrap();
+        try_send(&sink, 0u32).unwrap();
+        try_send(&sink, 1u32).unwrap();
+        let full = try_send(&sink, 2u32);
+        go.store(true, Ordering::SeqCst);
+        // Blocking sends: this process suspends whenever the sink is full.
+        for n in 2..100u32 {
+            send(&sink, n);
+        }
+        (full, receive::<Vec<u32>>())
+    });
+    assert_eq!(got.0, Err(TrySendError::Full(2)));
+    assert_eq!(got.1, (0..100).collect::<Vec<u32>>());
+}
+
+#[test]
+fn a_plain_thread_blocks_on_a_full_mailbox_until_there_is_room() {
+    let rt = runtime(1);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let go = Arc::new(AtomicBool::new(false));
+    let start = Arc::clone(&go);
+    let sink = rt
+        .spawn_opt(SpawnOptions::new().mailbox_capacity(1), move || {
+            while !start.load(Ordering::SeqCst) {
+                yield_now();
+            }
+            let got: Vec<u32> = (0..50).map(|_| receive::<u32>()).collect();
+            tx.send(got).unwrap();
+        })
+        .unwrap();
+    send(&sink, 0u32);
+    assert_eq!(try_send(&sink, 1u32), Err(TrySendError::Full(1)));
+    go.store(true, Ordering::SeqCst);
+    for n in 1..50u32 {
+        send(&sink, n); // parks this thread while the sink is full
+    }
+    assert_eq!(rx.recv().unwrap(), (0..50).collect::<Vec<u32>>());
+}
+
+#[test]
+fn subjects_take_only_their_own_messages() {
+    let rt = runtime(2);
+    let got = rt.block_on(|| {
+        let me = self_pid();
+        send(&me, 5u32); // a plain u32 is not the subject's
+        let a: Subject<u32> = Subject::new();
+        let b: Subject<u32> = Subject::new();
+        let (ta, tb) = (a.clone(), b.clone());
+        spawn(move || {
+            tb.send(2);
+            ta.send(1);
+        });
+        let from_a = a.receive();
+        let from_b = b.receive();
+        let timed_out = a.receive_timeout(Duration::ZERO);
+        (from_a, from_b, timed_out, receive::<u32>())
+    });
+    assert_eq!(got, (1, 2, None, 5));
+}
+
+#[test]
+fn only_the_owner_receives_from_a_subject() {
+    let rt = runtime(1);
+    let message = rt.block_on(|| {
+        let subject: Subject<u8> = Subject::new();
+        let me = self_pid();
+        spawn(move || {
+            let result =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| subject.receive()));
+            let text = result
+                .unwrap_err()
+                .downcast_ref::<String>()
+                .cloned()
+                .unwrap_or_default();
+            send(&me, text);
+        });
+        receive::<String>()
+    });
+    assert!(message.contains("only the subject's owner"), "{message}");
+}
+
+#[test]
+fn select_takes_the_oldest_accepted_message_and_the_first_clause() {
+    let rt = runtime(1);
+    let got = rt.block_on(|| {
+        let me = self_pid();
+        send(&me, 'z');
+        send(&me, 10u32);
+        send(&me, "hello");
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            let s = Select::new()
+                .on(|s: &str| format!("str {s}"))
+                .on_match(|n: &u32| *n >= 10, |n| format!("big {n}"))
+                .on(|n: u32| format!("u32 {n}"))
+                .after(Duration::from_millis(1), || "timeout".to_owned())
+                .wait();
+            seen.push(s);
+        }
+        (seen, receive::<char>())
+    });
+    assert_eq!(
+        got,
+        (
+            vec![
+                "big 10".to_owned(),
+                "str hello".to_owned(),
+                "timeout".to_owned()
+            ],
+            'z'
+        )
+    );
+}
+
+fn ping_pong(round_trips: u64) -> u64 {
+    let me = self_pid();
+    let ponger = spawn(|| {
+        loop {
+            let (from, n) = receive::<(Pid, u64)>();
+            send(&from, n);
+            if n == 0 {
+                return;
+            }
+        }
+    });
+    let mut done = 0;
+    for n in (0..round_trips).rev() {
+        send(&ponger, (me.clone(), n));
+        let back = receive::<u64>();
+        assert_eq!(back, n);
+        done += 1;
+    }
+    done
+}
+
+/// W7 as a test: on one worker, a process that loops on `reduce(1)`
+/// forever does not stop a ping-pong pair from completing 10,000 round
+/// trips; and the hog does get to run.
+#[test]
+fn a_reducing_hog_does_not_starve_a_ping_pong_pair() {
+    let rt = runtime(1);
+    let hog_loops = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (loops, stop_flag) = (Arc::clone(&hog_loops), Arc::clone(&stop));
+    let done = rt.block_on(move || {
+        spawn(move || {
+            while !stop_flag.load(Ordering::Relaxed) {
+                reduce(1);
+                loops.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        yield_now(); // let the hog start
+        ping_pong(10_000)
+    });
+    stop.store(true, Ordering::Relaxed);
+    assert_eq!(done, 10_000);
+    assert!(
+        hog_loops.load(Ordering::Relaxed) >= 4_000,
+        "the hog ran at least one slice"
+    );
+}
+
+#[test]
+fn a_yielding_crowd_all_finishes() {
+    let rt = runtime(2);
+    let total = rt.block_on(|| {
+        let me = self_pid();
+        for i in 0..200u64 {
+            let me = me.clone();
+            spawn(move || {
+                for _ in 0..1_000 {
+                    yield_now();
+                }
+                send(&me, i);
+            });
+        }
+        (0..200).map(|_| receive::<u64>()).sum::<u64>()
+    });
+    assert_eq!(total, 199 * 200 / 2);
+}

@@ -1,0 +1,329 @@
+//! The runtime end to end: block_on, spawning, the migration rule,
+//! exit reasons, shutdown, limits and misuse.
+
+use std::collections::HashSet;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::ThreadId;
+
+use ferrotp_scheduler::{
+    BuildError, ExitReason, Pid, Runtime, SpawnError, SpawnOptions, receive, self_pid, send, spawn,
+    spawn_opt, yield_now,
+};
+
+fn runtime(workers: usize) -> Runtime {
+    Runtime::builder().workers(workers).build().unwrap()
+}
+
+/// Yields until `pid` has ended (a process cannot be monitored yet; the
+/// yield loop is a deterministic wait, not a sleep).
+fn wait_exit(pid: &Pid) -> ExitReason {
+    while !pid.has_exited() {
+        yield_now();
+    }
+    pid.exit_reason().unwrap()
+}
+
+#[test]
+fn block_on_returns_the_root_value_and_runs_children() {
+    let rt = runtime(2);
+    let sum = rt.block_on(|| {
+        let me = self_pid();
+        for i in 0..10_000u64 {
+            let me = me.clone();
+            spawn(move || send(&me, i));
+        }
+        (0..10_000).map(|_| receive::<u64>()).sum::<u64>()
+    });
+    assert_eq!(sum, 10_000 * 9_999 / 2);
+    // The runtime is reusable after block_on.
+    assert_eq!(rt.block_on(|| 5), 5);
+}
+
+#[test]
+fn a_panic_in_block_on_resumes_in_the_caller() {
+    let rt = runtime(1);
+    let payload = catch_unwind(AssertUnwindSafe(|| rt.block_on(|| panic!("root failed"))))
+        .expect_err("the panic comes back");
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"root failed"));
+    // The runtime survives its root's panic.
+    assert_eq!(rt.block_on(|| 1 + 1), 2);
+}
+
+#[test]
+fn exit_reasons_normal_and_panic() {
+    let rt = runtime(2);
+    let (normal, panicked) = rt.block_on(|| {
+        let ok = spawn(|| {});
+        let bad = spawn(|| panic!("boom {}", 7));
+        (wait_exit(&ok), wait_exit(&bad))
+    });
+    assert_eq!(normal, ExitReason::Normal);
+    assert_eq!(panicked, ExitReason::Panic("boom 7".into()));
+}
+
+/// DESIGN.md, migration rule 2: a process that has run stays on its
+/// worker's thread, while never-run processes are stolen.
+#[test]
+fn a_settled_process_never_changes_thread_while_others_steal() {
+    let rt = runtime(2);
+    for _attempt in 0..20 {
+        let starts: Vec<ThreadId> = rt.block_on(|| {
+            let me = self_pid();
+            let children = 2_000;
+            for _ in 0..children {
+                let me = me.clone();
+                spawn(move || {
+                    let start = std::thread::current().id();
+                    for _ in 0..50 {
+                        yield_now();
+                        assert_eq!(
+                            std::thread::current().id(),
+                            start,
+                            "a settled process moved"
+                        );
+                    }
+                    send(&me, start);
+                });
+            }
+            (0..children).map(|_| receive::<ThreadId>()).collect()
+        });
+        let threads: HashSet<ThreadId> = starts.into_iter().collect();
+        assert!(threads.len() <= 2);
+        if threads.len() == 2 && rt.metrics().workers.iter().any(|w| w.steals > 0) {
+            return; // stealing happened, and no settled process moved
+        }
+    }
+    panic!("in 20 rounds of 2,000 processes, the idle worker never stole");
+}
+
+#[test]
+fn migratable_processes_run_to_completion_wherever_they_are_taken() {
+    let rt = runtime(2);
+    let total = rt.block_on(|| {
+        let me = self_pid();
+        for i in 0..500u64 {
+            let me = me.clone();
+            // SAFETY: the closure holds only `Send` values (a Pid and
+            // integers) and touches no thread-local data.
+            let options = unsafe { SpawnOptions::new().migratable() };
+            spawn_opt(options, move || {
+                let mut acc = i;
+                for _ in 0..20 {
+                    yield_now();
+                    acc += 1;
+                }
+                send(&me, acc);
+            })
+            .unwrap();
+        }
+        (0..500).map(|_| receive::<u64>()).sum::<u64>()
+    });
+    assert_eq!(total, (0..500u64).map(|i| i + 20).sum::<u64>());
+}
+
+struct DropCounter(Arc<AtomicUsize>);
+
+impl Drop for DropCounter {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn shutdown_unwinds_blocked_processes_and_drops_unstarted_ones() {
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let rt = runtime(2);
+    let pids = {
+        let dropped = Arc::clone(&dropped);
+        rt.block_on(move || {
+            let me = self_pid();
+            let mut pids = Vec::new();
+            for _ in 0..100 {
+                let guard = DropCounter(Arc::clone(&dropped));
+                let me = me.clone();
+                pids.push(spawn(move || {
+                    let _guard = guard;
+                    send(&me, ());
+                    let () = receive::<()>(); // never comes
+                    unreachable!();
+                }));
+            }
+            for _ in 0..100 {
+                receive::<()>();
+            }
+            pids
+        })
+    };
+    // Spawned just before the drop: it may be unwound blocked, or dropped
+    // never having run; either way its guard drops exactly once and it
+    // ends with `Shutdown`.
+    let late_guard = DropCounter(Arc::clone(&dropped));
+    let late = rt.spawn(move || {
+        let _guard = late_guard;
+        let () = receive::<()>();
+    });
+    assert_eq!(dropped.load(Ordering::SeqCst), 0);
+    drop(rt);
+    assert_eq!(
+        dropped.load(Ordering::SeqCst),
+        101,
+        "every guard dropped once"
+    );
+    for pid in pids.iter().chain([&late]) {
+        assert_eq!(pid.exit_reason(), Some(ExitReason::Shutdown));
+    }
+}
+
+#[test]
+fn sends_to_ended_processes_are_counted_dead_letters() {
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let hook_seen = Arc::clone(&seen);
+    let rt = Runtime::builder()
+        .workers(1)
+        .dead_letter_hook(move |letter| {
+            let n = *letter.message.downcast::<u32>().unwrap();
+            hook_seen.lock().unwrap().push((letter.to.to_string(), n));
+        })
+        .build()
+        .unwrap();
+    let pid = rt.block_on(|| {
+        let child = spawn(|| {});
+        wait_exit(&child);
+        send(&child, 41u32);
+        send(&child, 42u32);
+        child
+    });
+    // From a plain thread too.
+    send(&pid, 43u32);
+    assert_eq!(rt.dead_letters(), 3);
+    let seen = seen.lock().unwrap();
+    let numbers: Vec<u32> = seen.iter().map(|(_, n)| *n).collect();
+    assert_eq!(numbers, vec![41, 42, 43]);
+    assert!(seen.iter().all(|(to, _)| *to == pid.to_string()));
+}
+
+#[test]
+fn the_process_limit_is_enforced() {
+    let rt = Runtime::builder()
+        .workers(1)
+        .max_processes(100)
+        .build()
+        .unwrap();
+    let (spawned, error) = rt.block_on(|| {
+        let mut spawned = 0;
+        loop {
+            match spawn_opt(SpawnOptions::new(), || {
+                let () = receive::<()>();
+            }) {
+                Ok(_) => spawned += 1,
+                Err(e) => return (spawned, e),
+            }
+        }
+    });
+    // The root holds one of the 100 slots.
+    assert_eq!(spawned, 99);
+    assert_eq!(error, SpawnError::TooManyProcesses { limit: 100 });
+    assert!(error.to_string().contains("max_processes"));
+}
+
+#[test]
+fn spawn_options_are_checked() {
+    let rt = runtime(1);
+    let errors = rt.block_on(|| {
+        let small = spawn_opt(SpawnOptions::new().stack_size(1024), || {}).unwrap_err();
+        let zero = spawn_opt(SpawnOptions::new().mailbox_capacity(0), || {}).unwrap_err();
+        (small, zero)
+    });
+    assert_eq!(errors.0, SpawnError::StackSize { requested: 1024 });
+    assert!(errors.0.to_string().contains("16384"));
+    assert_eq!(errors.1, SpawnError::MailboxCapacity);
+}
+
+#[test]
+fn a_big_stack_option_gives_a_big_stack() {
+    let rt = runtime(1);
+    let sum = rt.block_on(|| {
+        let me = self_pid();
+        spawn_opt(SpawnOptions::new().stack_size(4 << 20), move || {
+            // 512 KiB on the stack (copied more than once in debug builds):
+            // far beyond the default 64 KiB.
+            let big = std::hint::black_box([1u8; 512 * 1024]);
+            send(&me, big.iter().map(|&b| u64::from(b)).sum::<u64>());
+        })
+        .unwrap();
+        receive::<u64>()
+    });
+    assert_eq!(sum, 512 * 1024);
+}
+
+#[test]
+fn bad_builder_settings_are_named() {
+    let error = Runtime::builder().workers(0).build().unwrap_err();
+    assert!(matches!(error, BuildError::Workers(0)));
+    assert!(error.to_string().contains("`workers` = 0"));
+    let error = Runtime::builder().stack_size(10).build().unwrap_err();
+    assert!(error.to_string().contains("`stack_size` = 10 bytes"));
+    let error = Runtime::builder().reductions(0).build().unwrap_err();
+    assert!(error.to_string().contains("`reductions` = 0"));
+    let error = Runtime::builder().max_processes(0).build().unwrap_err();
+    assert!(error.to_string().contains("`max_processes` = 0"));
+}
+
+#[test]
+fn process_functions_outside_a_process_panic_with_their_name() {
+    fn message(f: impl FnOnce()) -> String {
+        let payload = catch_unwind(AssertUnwindSafe(f)).unwrap_err();
+        payload
+            .downcast_ref::<String>()
+            .cloned()
+            .unwrap_or_default()
+    }
+    assert!(
+        message(|| {
+            let _ = receive::<u8>();
+        })
+        .contains("ferrotp::receive was called outside")
+    );
+    assert!(message(|| drop(self_pid())).contains("ferrotp::self_pid was called outside"));
+    assert!(message(yield_now).contains("ferrotp::yield_now was called outside"));
+    assert!(message(|| drop(spawn(|| {}))).contains("ferrotp::spawn was called outside"));
+}
+
+#[test]
+fn block_on_inside_a_process_is_refused() {
+    let rt = Arc::new(runtime(1));
+    let inner = Arc::clone(&rt);
+    let refused = rt.block_on(move || {
+        catch_unwind(AssertUnwindSafe(|| inner.block_on(|| ())))
+            .unwrap_err()
+            .downcast_ref::<&str>()
+            .is_some_and(|m| m.contains("worker thread"))
+    });
+    assert!(refused);
+}
+
+#[test]
+fn external_threads_can_spawn_and_send() {
+    let rt = runtime(2);
+    let root_pid = std::sync::mpsc::channel();
+    let (pid_tx, pid_rx) = root_pid;
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    rt.spawn(move || {
+        pid_tx.send(self_pid()).unwrap();
+        let total: u32 = (0..3).map(|_| receive::<u32>()).sum();
+        done_tx.send(total).unwrap();
+    });
+    let pid = pid_rx.recv().unwrap();
+    let senders: Vec<_> = (1..=3u32)
+        .map(|n| {
+            let pid = pid.clone();
+            std::thread::spawn(move || send(&pid, n))
+        })
+        .collect();
+    for s in senders {
+        s.join().unwrap();
+    }
+    assert_eq!(done_rx.recv().unwrap(), 6);
+}
