@@ -218,15 +218,27 @@ impl<'y> ProcessCtx<'y> {
 
     /// Suspends until woken. The caller looks at what it waits for again
     /// afterwards (wake-ups are permits, not events).
+    ///
+    /// # Panics
+    /// While the process unwinds (a destructor blocking without a
+    /// deadline): it could never be resumed. Waits with a deadline check
+    /// [`ProcessCtx::unwinding`] first and time out at once instead.
     pub(crate) fn wait(&self, function: &str) {
-        if std::thread::panicking() {
+        if self.unwinding() {
             panic!(
                 "ferrotp::{function} would block while process {} is unwinding (a destructor \
-                 running at its exit); destructors of processes must not block",
+                 running at its exit); destructors of processes must not block without a \
+                 timeout",
                 self.pcb.id
             );
         }
         self.suspend(Suspend::Wait(self.budget.get()));
+    }
+
+    /// Whether the process is unwinding (its destructors run): it cannot
+    /// suspend any more.
+    pub(crate) fn unwinding(&self) -> bool {
+        std::thread::panicking()
     }
 
     fn receiver(&self, function: &str) -> std::cell::RefMut<'_, Receiver<Envelope, PcbMailbox>> {
@@ -242,6 +254,12 @@ impl<'y> ProcessCtx<'y> {
     /// A mark at the end of this process's mailbox.
     pub(crate) fn mark(&self) -> Mark {
         self.receiver("mark").mark()
+    }
+
+    /// Closes the mailbox (the process is ending); returns what was
+    /// unread, to be dropped by the caller.
+    pub(crate) fn close_mailbox(&self) -> ferrotp_mailbox::Drain<Envelope> {
+        self.receiver("exit").close()
     }
 
     /// Messages queued for this process.
@@ -269,6 +287,10 @@ impl<'y> ProcessCtx<'y> {
                 return Some(message);
             }
             if let Some(deadline) = deadline {
+                if self.unwinding() {
+                    // Cannot suspend: a timeout, now.
+                    return None;
+                }
                 match &timer {
                     None => {
                         if deadline <= Instant::now() {
@@ -295,7 +317,7 @@ impl<'y> ProcessCtx<'y> {
     /// Suspends until `deadline`, ignoring messages.
     pub(crate) fn sleep_until(&self, deadline: Instant) {
         self.reduce(1);
-        if deadline <= Instant::now() {
+        if deadline <= Instant::now() || self.unwinding() {
             return;
         }
         let armed = self.arm("sleep", deadline);

@@ -297,9 +297,10 @@ pub(crate) fn dead_letter(to: &Arc<Pcb>, message: Envelope) {
     let shared = to.shared();
     shared.dead_letters.fetch_add(1, Ordering::Relaxed);
     if let Some(hook) = &shared.dead_letter_hook {
-        hook(DeadLetter {
+        let letter = DeadLetter {
             to: Pid(Arc::clone(to)),
             message,
-        });
+        };
+        crate::worker::contain("the dead-letter hook", move || hook(letter));
     }
 }

@@ -15,10 +15,10 @@ use ferrotp_mailbox::Mailbox;
 
 use crate::exit::ExitReason;
 use crate::idle::Idle;
-use crate::process::{Anchor, DeadLetter, Pcb, Pid};
+use crate::process::{Anchor, DeadLetter, Pid};
 use crate::spawn::{SpawnError, SpawnOptions, spawn_external};
 use crate::stack::{MIN_STACK_SIZE, StackAllocator, StackError};
-use crate::worker::{Task, WorkerLoop, discard_orphan, try_with_worker_serving};
+use crate::worker::{Delivery, Task, WorkerLoop, discard_orphan, try_with_worker_serving};
 
 /// Default usable stack bytes of a process.
 pub const DEFAULT_STACK_SIZE: usize = 64 * 1024;
@@ -170,9 +170,9 @@ impl Builder {
         self
     }
 
-    /// The most processes alive at once (default 4,194,304). Enforced to
-    /// within a small batch per worker (workers reserve slots 64 at a
-    /// time).
+    /// The most processes alive at once (default 4,194,304). Workers
+    /// reserve slots in batches (64, or fewer for small limits), so a
+    /// spawn may be refused while up to a batch per worker is unused.
     pub fn max_processes(mut self, max: usize) -> Self {
         self.max_processes = max;
         self
@@ -223,17 +223,22 @@ impl Builder {
                 .map(|_| CachePadded::new(Remote::new()))
                 .collect(),
             idle: Idle::new(workers),
-            stacks: StackAllocator::new(),
+            credit_batch: (self.max_processes / (64 * workers)).clamp(1, 64),
             shutdown: AtomicBool::new(false),
             reserved: AtomicUsize::new(0),
             external_spawns: AtomicU64::new(0),
+            external_exits: AtomicU64::new(0),
             dead_letters: AtomicU64::new(0),
             dead_letter_hook: self.dead_letter_hook,
             stack_failed: AtomicBool::new(false),
             stack_error: Mutex::new(None),
             config,
         });
+        // Held by the runtime and the workers' pools only (not by `Shared`,
+        // which pids keep alive): dropping the runtime unmaps every slab.
+        let stacks = StackAllocator::new();
         let mut runtime = Runtime {
+            stacks: Arc::clone(&stacks),
             anchor: Arc::new(Anchor {
                 shared: Arc::clone(&shared),
             }),
@@ -242,9 +247,10 @@ impl Builder {
         };
         for (index, deque) in deques.into_iter().enumerate() {
             let shared = Arc::clone(&runtime.shared);
+            let stacks = Arc::clone(&stacks);
             let thread = std::thread::Builder::new()
                 .name(format!("ferrotp-worker-{index}"))
-                .spawn(move || WorkerLoop::new(index, shared, deque).run())
+                .spawn(move || WorkerLoop::new(index, shared, deque, stacks).run())
                 .map_err(BuildError::Thread)?; // `runtime`'s drop stops the others
             runtime.threads.push(thread);
         }
@@ -282,8 +288,8 @@ impl Counter {
 
 /// What other threads see of a worker.
 pub(crate) struct Remote {
-    /// Settled processes of this worker woken by other threads.
-    pub(crate) inbox: Arc<Mailbox<Arc<Pcb>>>,
+    /// Processes handed to this worker by other threads.
+    pub(crate) inbox: Arc<Mailbox<Delivery>>,
     pub(crate) thread: OnceLock<Thread>,
     pub(crate) stats: WorkerStats,
 }
@@ -304,16 +310,20 @@ impl Remote {
         }
     }
 
-    /// Hands a woken process to this worker from another thread.
-    pub(crate) fn wake_remote(&self, pcb: Arc<Pcb>) {
-        match self.inbox.push(pcb) {
+    /// Hands a process to this worker from another thread.
+    pub(crate) fn deliver(&self, delivery: Delivery) {
+        match self.inbox.push(delivery) {
             Ok(pushed) => {
                 if pushed.must_wake() {
                     self.unpark();
                 }
             }
-            // The worker has shut down; its processes are gone.
-            Err(closed) => drop(closed),
+            // The worker has shut down: a woken process is gone already;
+            // a pinned one never runs.
+            Err(closed) => match closed.into_inner() {
+                Delivery::Pinned(launch) => discard_orphan(Task::Fresh(launch)),
+                Delivery::Woken(_) => {}
+            },
         }
     }
 }
@@ -325,11 +335,15 @@ pub(crate) struct Shared {
     pub(crate) stealers: Box<[Stealer<Task>]>,
     pub(crate) remotes: Box<[CachePadded<Remote>]>,
     pub(crate) idle: Idle,
-    pub(crate) stacks: Arc<StackAllocator>,
+    /// Process slots a worker reserves at a time: 64, or fewer when the
+    /// limit is small, so that workers cannot hoard a small limit.
+    pub(crate) credit_batch: usize,
     pub(crate) shutdown: AtomicBool,
     /// Process slots reserved by workers (see `WorkerCore::take_slot`).
     reserved: AtomicUsize,
     pub(crate) external_spawns: AtomicU64,
+    /// Processes ended outside any worker (discarded at shutdown).
+    pub(crate) external_exits: AtomicU64,
     pub(crate) dead_letters: AtomicU64,
     pub(crate) dead_letter_hook: Option<DeadLetterHook>,
     stack_failed: AtomicBool,
@@ -422,6 +436,7 @@ impl Shared {
 /// ```
 pub struct Runtime {
     shared: Arc<Shared>,
+    stacks: Arc<StackAllocator>,
     anchor: Arc<Anchor>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -543,7 +558,8 @@ impl Runtime {
         Metrics {
             external_spawns: self.shared.external_spawns.load(Ordering::Relaxed),
             dead_letters: self.dead_letters(),
-            stacks_carved: self.shared.stacks.carved(),
+            external_exits: self.shared.external_exits.load(Ordering::Relaxed),
+            stacks_carved: self.stacks.carved(),
             workers,
         }
     }
@@ -595,6 +611,8 @@ pub struct Metrics {
     /// Processes spawned from outside the runtime (`block_on`,
     /// `Runtime::spawn`).
     pub external_spawns: u64,
+    /// Processes that never ran, ended at shutdown outside any worker.
+    pub external_exits: u64,
     /// Messages sent to processes that had ended.
     pub dead_letters: u64,
     /// Process stacks carved from slabs so far (stacks are pooled, so this
@@ -609,7 +627,7 @@ impl Metrics {
     pub fn live_processes(&self) -> u64 {
         let spawned: u64 =
             self.workers.iter().map(|w| w.spawns).sum::<u64>() + self.external_spawns;
-        let exited: u64 = self.workers.iter().map(|w| w.exits).sum();
+        let exited: u64 = self.workers.iter().map(|w| w.exits).sum::<u64>() + self.external_exits;
         spawned.saturating_sub(exited)
     }
 }

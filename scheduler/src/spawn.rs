@@ -16,7 +16,7 @@ use crate::process::{Anchor, Pcb, Pid};
 use crate::process_id::ProcessId;
 use crate::runtime::{MAX_STACK_SIZE, Shared};
 use crate::stack::MIN_STACK_SIZE;
-use crate::worker::{Launcher, Task, WorkerCore};
+use crate::worker::{Delivery, Launcher, Task, WorkerCore};
 
 /// Options for [`spawn_opt`].
 ///
@@ -38,6 +38,7 @@ pub struct SpawnOptions {
     name: Option<Arc<str>>,
     mailbox_capacity: Option<usize>,
     migratable: bool,
+    worker: Option<usize>,
 }
 
 impl SpawnOptions {
@@ -64,6 +65,14 @@ impl SpawnOptions {
     /// room.
     pub fn mailbox_capacity(mut self, capacity: usize) -> Self {
         self.mailbox_capacity = Some(capacity);
+        self
+    }
+
+    /// Pins the process to worker `index` (0-based): it starts there and
+    /// is never stolen, even before it first runs. Overrides
+    /// [`migratable`](SpawnOptions::migratable).
+    pub fn worker(mut self, index: usize) -> Self {
+        self.worker = Some(index);
         self
     }
 
@@ -102,8 +111,13 @@ pub enum SpawnError {
     },
     /// A mailbox capacity of 0 was asked for.
     MailboxCapacity,
-    /// The runtime is shutting down.
-    ShuttingDown,
+    /// The process was pinned to a worker the runtime does not have.
+    NoSuchWorker {
+        /// The worker asked for.
+        worker: usize,
+        /// The runtime's worker count.
+        workers: usize,
+    },
     /// The last process that started could not get a stack (and no stack
     /// has been freed since): the message says why and what to change.
     NoStack(String),
@@ -125,7 +139,11 @@ impl fmt::Display for SpawnError {
             SpawnError::MailboxCapacity => {
                 write!(f, "a bounded mailbox needs a capacity of at least 1")
             }
-            SpawnError::ShuttingDown => write!(f, "the runtime is shutting down"),
+            SpawnError::NoSuchWorker { worker, workers } => write!(
+                f,
+                "a process was pinned to worker {worker}; this runtime has workers 0 to {}",
+                workers - 1
+            ),
             SpawnError::NoStack(why) => write!(f, "system_limit: {why}"),
         }
     }
@@ -182,13 +200,18 @@ fn check(
     shared: &Shared,
     options: &SpawnOptions,
 ) -> Result<(Mailbox<crate::process::Envelope>, usize), SpawnError> {
-    if shared.shutdown.load(std::sync::atomic::Ordering::Relaxed) {
-        return Err(SpawnError::ShuttingDown);
-    }
     let stack_size = options.stack_size.unwrap_or(shared.config.stack_size);
     if !(MIN_STACK_SIZE..=MAX_STACK_SIZE).contains(&stack_size) {
         return Err(SpawnError::StackSize {
             requested: stack_size,
+        });
+    }
+    if let Some(worker) = options.worker
+        && worker >= shared.config.workers
+    {
+        return Err(SpawnError::NoSuchWorker {
+            worker,
+            workers: shared.config.workers,
         });
     }
     if let Some(why) = shared.stack_error() {
@@ -202,6 +225,39 @@ fn check(
     Ok((mailbox, stack_size))
 }
 
+/// A process spawned while the runtime shuts down: it ends at once, with
+/// `Shutdown` like every other process, its closure dropped unrun. (An
+/// error here would turn the cleanup code of a process being unwound into
+/// a panic during a panic, which aborts.)
+fn stillborn<F>(
+    id: ProcessId,
+    anchor: &Arc<Anchor>,
+    options: &SpawnOptions,
+    mailbox: Mailbox<crate::process::Envelope>,
+    stack_size: usize,
+    entry: F,
+) -> Pid
+where
+    F: FnOnce() -> ExitReason + Send + 'static,
+{
+    let pcb = Arc::new(Pcb::new(
+        id,
+        Arc::clone(anchor),
+        options.name.clone(),
+        mailbox,
+        stack_size,
+        false,
+    ));
+    crate::worker::contain("dropping a never-run process's closure", move || {
+        drop(entry)
+    });
+    drop(ferrotp_mailbox::Receiver::new(crate::process::PcbMailbox(
+        Arc::clone(&pcb),
+    )));
+    pcb.set_exited(ExitReason::Shutdown);
+    Pid(pcb)
+}
+
 /// Spawns onto this worker's deque.
 pub(crate) fn spawn_local<F>(
     core: &WorkerCore,
@@ -212,6 +268,20 @@ where
     F: FnOnce() -> ExitReason + Send + 'static,
 {
     let (mailbox, stack_size) = check(&core.shared, options)?;
+    if core
+        .shared
+        .shutdown
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        return Ok(stillborn(
+            core.next_id(),
+            &core.anchor,
+            options,
+            mailbox,
+            stack_size,
+            entry,
+        ));
+    }
     core.take_slot()
         .map_err(|limit| SpawnError::TooManyProcesses { limit })?;
     let pcb = Arc::new(Pcb::new(
@@ -220,12 +290,16 @@ where
         options.name.clone(),
         mailbox,
         stack_size,
-        options.migratable,
+        options.migratable && options.worker.is_none(),
     ));
-    core.push_task(Task::Fresh(Box::new(Launcher {
+    let launch = Box::new(Launcher {
         pcb: Arc::clone(&pcb),
         entry,
-    })));
+    });
+    match options.worker {
+        Some(worker) => core.shared.remotes[worker].deliver(Delivery::Pinned(launch)),
+        None => core.push_task(Task::Fresh(launch)),
+    }
     core.stats().spawns.bump();
     Ok(Pid(pcb))
 }
@@ -241,6 +315,16 @@ where
 {
     let shared = &anchor.shared;
     let (mailbox, stack_size) = check(shared, options)?;
+    if shared.shutdown.load(std::sync::atomic::Ordering::Relaxed) {
+        return Ok(stillborn(
+            ProcessId::next_local(),
+            anchor,
+            options,
+            mailbox,
+            stack_size,
+            entry,
+        ));
+    }
     shared
         .reserve_slots(1)
         .map_err(|limit| SpawnError::TooManyProcesses { limit })?;
@@ -250,15 +334,21 @@ where
         options.name.clone(),
         mailbox,
         stack_size,
-        options.migratable,
+        options.migratable && options.worker.is_none(),
     ));
-    shared.injector.push(Task::Fresh(Box::new(Launcher {
+    let launch = Box::new(Launcher {
         pcb: Arc::clone(&pcb),
         entry,
-    })));
+    });
     shared
         .external_spawns
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    shared.notify_one();
+    match options.worker {
+        Some(worker) => shared.remotes[worker].deliver(Delivery::Pinned(launch)),
+        None => {
+            shared.injector.push(Task::Fresh(launch));
+            shared.notify_one();
+        }
+    }
     Ok(Pid(pcb))
 }

@@ -19,8 +19,9 @@
 //! * `runnable`: a FIFO of settled processes ready to run.
 //! * the **slab** of settled processes' coroutines (never leaves the
 //!   thread: the migration rule).
-//! * an **inbox** (a `ferrotp-mailbox` mailbox of control blocks) where
-//!   other threads put the settled processes they wake, and a timer wheel.
+//! * an **inbox** (a `ferrotp-mailbox` mailbox) where other threads put
+//!   the settled processes they wake and the new processes pinned to this
+//!   worker, and a timer wheel.
 //!
 //! # Picking the next process (`next_job`)
 //!
@@ -144,6 +145,16 @@ impl Task {
     }
 }
 
+/// What other threads hand a worker through its inbox.
+pub(crate) enum Delivery {
+    /// A settled process of this worker, woken.
+    Woken(Arc<Pcb>),
+    /// A never-run process pinned to this worker
+    /// ([`SpawnOptions::worker`](crate::SpawnOptions::worker)): it is never
+    /// stealable, so it does not go through the deques.
+    Pinned(Box<dyn Launch>),
+}
+
 /// What the run loop runs next.
 enum Job {
     Settled { key: usize, budget: u32 },
@@ -175,8 +186,6 @@ pub(crate) struct WorkerCore {
 
 /// Process numbers taken from the global counter at a time.
 const ID_BLOCK: u64 = 1024;
-/// Process slots reserved from the runtime's limit at a time.
-const CREDIT_BATCH: usize = 64;
 
 impl WorkerCore {
     /// Queues a never-run process here and tells an idle worker about it.
@@ -202,7 +211,7 @@ impl WorkerCore {
             self.credit.set(credit - 1);
             return Ok(());
         }
-        let granted = self.shared.reserve_slots(CREDIT_BATCH)?;
+        let granted = self.shared.reserve_slots(self.shared.credit_batch)?;
         self.credit.set(granted - 1);
         Ok(())
     }
@@ -210,9 +219,10 @@ impl WorkerCore {
     /// Gives back the slot of a process that ended.
     fn return_slot(&self) {
         let credit = self.credit.get() + 1;
-        if credit > 2 * CREDIT_BATCH {
-            self.shared.return_slots(CREDIT_BATCH);
-            self.credit.set(credit - CREDIT_BATCH);
+        let batch = self.shared.credit_batch;
+        if credit > 2 * batch {
+            self.shared.return_slots(credit - batch);
+            self.credit.set(batch);
         } else {
             self.credit.set(credit);
         }
@@ -261,41 +271,87 @@ pub(crate) fn schedule_woken(pcb: &Arc<Pcb>) {
         here
     });
     if local != Some(true) {
-        shared.remotes[home].wake_remote(Arc::clone(pcb));
+        shared.remotes[home].deliver(Delivery::Woken(Arc::clone(pcb)));
     }
 }
 
 /// The coroutine body shared by every process.
+///
+/// Two nets catch panics: the inner one the process's own code (its exit
+/// reason becomes `Panic`), the outer one the destructors of the messages
+/// it left unread, which run when its mailbox closes. Nothing a process
+/// does can unwind into the worker, except the runtime's own forced
+/// unwind, which is let through.
 fn process_body(launch: Box<dyn Launch>) -> impl FnOnce(&Yielder<u32, Suspend>, u32) -> Finished {
     move |yielder, budget| {
-        let ctx = ProcessCtx::new(Arc::clone(launch.pcb()), yielder, budget);
-        ctx.enter();
-        let reason = match catch_unwind(AssertUnwindSafe(move || launch.run())) {
+        let pcb = Arc::clone(launch.pcb());
+        let mut left = 0;
+        let run = catch_unwind(AssertUnwindSafe(|| {
+            let ctx = ProcessCtx::new(Arc::clone(&pcb), yielder, budget);
+            ctx.enter();
+            let reason = match catch_unwind(AssertUnwindSafe(move || launch.run())) {
+                Ok(reason) => reason,
+                Err(payload) => {
+                    if pcb.unwinding.load(Ordering::Relaxed) {
+                        // The runtime is unwinding us (shutdown): let it
+                        // finish.
+                        resume_unwind(payload);
+                    }
+                    ExitReason::from_panic(&*payload)
+                }
+            };
+            pcb.set_exit_reason(reason.clone());
+            left = ctx.budget();
+            // Unread messages are dropped while the context still stands,
+            // so their destructors may call into the runtime.
+            drop(ctx.close_mailbox());
+            set_current(ptr::null());
+            reason
+        }));
+        let reason = match run {
             Ok(reason) => reason,
             Err(payload) => {
-                if ctx.pcb.unwinding.load(Ordering::Relaxed) {
-                    // The runtime is unwinding us (shutdown): let it finish.
+                if pcb.unwinding.load(Ordering::Relaxed) {
                     resume_unwind(payload);
                 }
-                ExitReason::from_panic(&*payload)
+                eprintln!(
+                    "ferrotp: dropping the unread messages of process {} panicked: {}",
+                    pcb.id,
+                    ExitReason::from_panic(&*payload)
+                );
+                pcb.exit_reason()
+                    .cloned()
+                    .unwrap_or_else(|| ExitReason::from_panic(&*payload))
             }
         };
-        ctx.pcb.set_exit_reason(reason.clone());
         Finished {
             reason,
-            budget: ctx.budget(),
+            budget: left,
         }
-        // `ctx` drops here: the receiver closes the mailbox and drops the
-        // unread messages, on the process's own stack.
+    }
+}
+
+/// Runs `f`, reporting instead of propagating a panic: for user code
+/// (destructors, hooks) that the run loop calls outside any process.
+pub(crate) fn contain(what: &str, f: impl FnOnce()) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
+        eprintln!(
+            "ferrotp: {what} panicked: {}",
+            ExitReason::from_panic(&*payload)
+        );
     }
 }
 
 /// The run loop of one worker thread, and what only it touches.
 pub(crate) struct WorkerLoop {
-    core: Box<WorkerCore>,
+    /// Dropped first (fields drop in order): the coroutines' destructors
+    /// must find the core still there.
     slab: Slab<Settled>,
+    core: Box<WorkerCore>,
+    /// Never-run processes pinned here; they take a stack when they run.
+    pinned: VecDeque<Box<dyn Launch>>,
     stacks: StackPool,
-    inbox: Receiver<Arc<Pcb>>,
+    inbox: Receiver<Delivery>,
     /// Budget the last process left for the LIFO slot's.
     carry: u32,
     tick: u32,
@@ -305,12 +361,17 @@ pub(crate) struct WorkerLoop {
 }
 
 impl WorkerLoop {
-    pub(crate) fn new(index: usize, shared: Arc<Shared>, fresh: Worker<Task>) -> Self {
+    pub(crate) fn new(
+        index: usize,
+        shared: Arc<Shared>,
+        fresh: Worker<Task>,
+        stacks: Arc<crate::stack::StackAllocator>,
+    ) -> Self {
         let anchor = Arc::new(Anchor {
             shared: Arc::clone(&shared),
         });
         let inbox = Receiver::new(Arc::clone(&shared.remotes[index].inbox));
-        let stacks = StackPool::new(Arc::clone(&shared.stacks));
+        let stacks = StackPool::new(stacks);
         let core = Box::new(WorkerCore {
             index,
             shared,
@@ -325,8 +386,9 @@ impl WorkerLoop {
             credit: Cell::new(0),
         });
         Self {
-            core,
             slab: Slab::new(),
+            core,
+            pinned: VecDeque::new(),
             stacks,
             inbox,
             carry: 0,
@@ -339,6 +401,19 @@ impl WorkerLoop {
 
     /// Runs until shutdown, then tears down (module docs).
     pub(crate) fn run(mut self) {
+        /// A panic escaping the run loop is a runtime bug; unwinding
+        /// further would drop coroutines with the thread-local pointers
+        /// dangling. Abort, saying so.
+        struct AbortOnUnwind;
+        impl Drop for AbortOnUnwind {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    eprintln!("ferrotp: a worker's run loop panicked (a runtime bug); aborting");
+                    std::process::abort();
+                }
+            }
+        }
+        let _abort = AbortOnUnwind;
         let shared = Arc::clone(&self.core.shared);
         if let Some(thread) = shared.remotes.get(self.core.index) {
             let _ = thread.thread.set(std::thread::current());
@@ -367,6 +442,7 @@ impl WorkerLoop {
 
     fn next_job(&mut self) -> Option<Job> {
         self.tick = self.tick.wrapping_add(1);
+        self.flush_moves();
         let core = &*self.core;
         if let Some(key) = core.lifo.take() {
             if self.carry > 0 {
@@ -381,6 +457,10 @@ impl WorkerLoop {
         self.drain_inbox();
         if self.tick.is_multiple_of(16) {
             self.fire_timers();
+            self.flush_moves();
+        }
+        if let Some(launch) = self.pinned.pop_front() {
+            return Some(Job::Task(Task::Fresh(launch)));
         }
         let core = &*self.core;
         let budget = core.shared.config.reductions;
@@ -407,10 +487,15 @@ impl WorkerLoop {
     }
 
     fn drain_inbox(&mut self) {
-        while let Some(pcb) = self.inbox.pop() {
-            let (home, key) = pcb.place();
-            debug_assert_eq!(home, self.core.index);
-            self.requeue(key);
+        while let Some(delivery) = self.inbox.pop() {
+            match delivery {
+                Delivery::Woken(pcb) => {
+                    let (home, key) = pcb.place();
+                    debug_assert_eq!(home, self.core.index);
+                    self.requeue(key);
+                }
+                Delivery::Pinned(launch) => self.pinned.push_back(launch),
+            }
         }
     }
 
@@ -434,6 +519,15 @@ impl WorkerLoop {
                     self.resume(key, budget);
                 }
             }
+        }
+        self.flush_moves();
+    }
+
+    /// Migratable processes woken on this thread go to the stealable
+    /// deque (only the run loop may take them out of the slab).
+    fn flush_moves(&mut self) {
+        if self.core.to_move.borrow().is_empty() {
+            return;
         }
         let moved = std::mem::take(&mut *self.core.to_move.borrow_mut());
         for key in moved {
@@ -589,6 +683,7 @@ impl WorkerLoop {
             }
         }
         self.core.stats().parks.bump();
+        self.return_credit();
         match self.core.timers.borrow().next_deadline() {
             Some(deadline) => {
                 std::thread::park_timeout(deadline.saturating_duration_since(Instant::now()));
@@ -598,6 +693,14 @@ impl WorkerLoop {
         let _ = self.inbox.cancel_wait();
         self.unparked();
         self.fire_timers();
+    }
+
+    /// Gives the unused process slots back to the runtime's limit.
+    fn return_credit(&self) {
+        let credit = self.core.credit.replace(0);
+        if credit > 0 {
+            self.shared().return_slots(credit);
+        }
     }
 
     fn unparked(&mut self) {
@@ -610,6 +713,9 @@ impl WorkerLoop {
     fn work_visible(&self) -> bool {
         let shared = self.shared();
         if shared.shutdown.load(Ordering::SeqCst) || !shared.injector.is_empty() {
+            return true;
+        }
+        if !self.core.to_move.borrow().is_empty() || !self.pinned.is_empty() {
             return true;
         }
         let others = shared
@@ -645,9 +751,11 @@ impl WorkerLoop {
                     pcb.wake();
                 }
                 TimerEvent::Send { to, message, state } => {
-                    if state.fire() {
-                        deliver(&to, message);
-                    }
+                    contain("a send_after message's delivery or drop", || {
+                        if state.fire() {
+                            deliver(&to, message);
+                        }
+                    });
                 }
             }
         }
@@ -658,15 +766,14 @@ impl WorkerLoop {
     fn discard_fresh(&mut self, launch: Box<dyn Launch>, reason: ExitReason) {
         let pcb = Arc::clone(launch.pcb());
         pcb.set_exit_reason(reason.clone());
-        // Dropping the closure runs user destructors.
-        if catch_unwind(AssertUnwindSafe(move || drop(launch))).is_err() {
-            eprintln!(
-                "ferrotp: dropping the closure of process {} panicked",
-                pcb.id
-            );
-        }
-        // Close the mailbox: later sends are dead letters.
-        drop(Receiver::new(PcbMailbox(Arc::clone(&pcb))));
+        // Dropping the closure and the queued messages runs user
+        // destructors. Closing the mailbox makes later sends dead letters.
+        contain("dropping a never-run process's closure", move || {
+            drop(launch)
+        });
+        contain("dropping a never-run process's messages", || {
+            drop(Receiver::new(PcbMailbox(Arc::clone(&pcb))));
+        });
         pcb.set_exited(reason);
         self.core.return_slot();
         self.core.stats().exits.bump();
@@ -709,7 +816,12 @@ impl WorkerLoop {
                     Task::Moving(Migrating(settled)) => self.unwind(settled, ExitReason::Shutdown),
                 }
             }
-            while self.inbox.pop().is_some() {}
+            while let Some(delivery) = self.inbox.pop() {
+                if let Delivery::Pinned(launch) = delivery {
+                    progressed = true;
+                    self.pinned.push_back(launch);
+                }
+            }
             self.core.lifo.set(None);
             self.core.runnable.borrow_mut().clear();
             self.core.to_move.borrow_mut().clear();
@@ -724,14 +836,22 @@ impl WorkerLoop {
                 TimerWheel::new(Instant::now()),
             );
             progressed |= !timers.is_empty();
-            drop(timers);
+            contain("dropping pending timers' messages", move || drop(timers));
+            while let Some(launch) = self.pinned.pop_front() {
+                progressed = true;
+                self.discard_fresh(launch, ExitReason::Shutdown);
+            }
             if !progressed {
                 break;
             }
         }
-        drop(self.inbox.close());
-        let credit = self.core.credit.replace(0);
-        self.shared().return_slots(credit);
+        let leftovers = self.inbox.close();
+        for delivery in leftovers {
+            if let Delivery::Pinned(launch) = delivery {
+                self.discard_fresh(launch, ExitReason::Shutdown);
+            }
+        }
+        self.return_credit();
     }
 }
 
@@ -784,12 +904,19 @@ pub(crate) fn discard_orphan(task: Task) {
     let pcb = Arc::clone(task.pcb());
     pcb.set_exit_reason(ExitReason::Shutdown);
     match task {
-        Task::Fresh(launch) => drop(catch_unwind(AssertUnwindSafe(move || drop(launch)))),
+        Task::Fresh(launch) => contain("dropping a never-run process's closure", move || {
+            drop(launch);
+        }),
         // Workers put moving processes only in their own deques, which
         // they empty at teardown; should one ever get here, its stack is
         // leaked rather than unwound on a thread that is not a worker.
         Task::Moving(Migrating(settled)) => std::mem::forget(settled),
     }
-    drop(Receiver::new(PcbMailbox(Arc::clone(&pcb))));
+    contain("dropping a never-run process's messages", || {
+        drop(Receiver::new(PcbMailbox(Arc::clone(&pcb))));
+    });
     pcb.set_exited(ExitReason::Shutdown);
+    let shared = pcb.shared();
+    shared.return_slots(1);
+    shared.external_exits.fetch_add(1, Ordering::Relaxed);
 }

@@ -327,3 +327,148 @@ fn external_threads_can_spawn_and_send() {
     }
     assert_eq!(done_rx.recv().unwrap(), 6);
 }
+
+#[test]
+fn pinned_processes_run_on_their_worker() {
+    let rt = runtime(2);
+    let threads = rt.block_on(|| {
+        let me = self_pid();
+        for worker in [0usize, 1, 0, 1] {
+            let me = me.clone();
+            spawn_opt(SpawnOptions::new().worker(worker), move || {
+                let start = std::thread::current().id();
+                for _ in 0..20 {
+                    yield_now();
+                    assert_eq!(std::thread::current().id(), start);
+                }
+                send(&me, (worker, start));
+            })
+            .unwrap();
+        }
+        let mut got: Vec<(usize, ThreadId)> = (0..4).map(|_| receive()).collect();
+        got.sort_by_key(|(w, _)| *w);
+        got
+    });
+    assert_eq!(threads[0].1, threads[1].1, "both on worker 0's thread");
+    assert_eq!(threads[2].1, threads[3].1, "both on worker 1's thread");
+    assert_ne!(threads[0].1, threads[2].1, "two workers, two threads");
+    let error = rt
+        .spawn_opt(SpawnOptions::new().worker(2), || {})
+        .unwrap_err();
+    assert_eq!(
+        error,
+        SpawnError::NoSuchWorker {
+            worker: 2,
+            workers: 2
+        }
+    );
+    assert!(error.to_string().contains("workers 0 to 1"));
+}
+
+/// Review finding: a migratable process woken by its own timer while its
+/// worker had nothing else to do was never moved to a queue.
+#[test]
+fn a_migratable_process_wakes_from_its_timer_on_an_idle_worker() {
+    let rt = Runtime::builder()
+        .workers(1)
+        .busy_wait(std::time::Duration::ZERO)
+        .build()
+        .unwrap();
+    let got = rt.block_on(|| {
+        let me = self_pid();
+        // SAFETY: holds only a Pid; touches no thread-local data.
+        let options = unsafe { SpawnOptions::new().migratable() };
+        spawn_opt(options, move || {
+            let none =
+                ferrotp_scheduler::receive_timeout::<u8>(std::time::Duration::from_millis(5));
+            ferrotp_scheduler::sleep(std::time::Duration::from_millis(2));
+            send(&me, none.is_none());
+        })
+        .unwrap();
+        receive::<bool>()
+    });
+    assert!(got);
+}
+
+struct PanicOnDrop;
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        panic!("a message's destructor panicked");
+    }
+}
+
+/// Review finding: user destructors and hooks run by the runtime must not
+/// kill a worker.
+#[test]
+fn panicking_message_destructors_and_hooks_do_not_kill_workers() {
+    let rt = Runtime::builder()
+        .workers(1)
+        .dead_letter_hook(|_| panic!("the hook panicked"))
+        .build()
+        .unwrap();
+    let reasons = rt.block_on(|| {
+        // Exits with an unread message whose destructor panics.
+        let child = spawn(|| {
+            let () = receive::<()>();
+        });
+        send(&child, PanicOnDrop);
+        send(&child, ());
+        let first = wait_exit(&child);
+        // A dead letter from a timer, with a panicking hook.
+        ferrotp_scheduler::send_after(std::time::Duration::from_millis(1), &child, 5u8);
+        ferrotp_scheduler::sleep(std::time::Duration::from_millis(3));
+        // The worker still runs processes.
+        let second = spawn(|| {});
+        (first, wait_exit(&second))
+    });
+    assert_eq!(reasons, (ExitReason::Normal, ExitReason::Normal));
+    assert_eq!(rt.dead_letters(), 1);
+}
+
+/// Review finding: a destructor that spawns while its process is unwound
+/// at shutdown must not abort (a panic during a panic); the new process
+/// ends at once with `Shutdown`.
+#[test]
+fn spawning_during_shutdown_gives_a_process_that_ends_with_shutdown() {
+    struct SpawnOnDrop(Arc<std::sync::Mutex<Option<Pid>>>);
+    impl Drop for SpawnOnDrop {
+        fn drop(&mut self) {
+            let pid = spawn(|| unreachable!("never runs"));
+            *self.0.lock().unwrap() = Some(pid);
+        }
+    }
+    let spawned = Arc::new(std::sync::Mutex::new(None));
+    let rt = runtime(1);
+    let slot = Arc::clone(&spawned);
+    rt.block_on(move || {
+        let me = self_pid();
+        spawn(move || {
+            let _guard = SpawnOnDrop(slot);
+            send(&me, ());
+            let () = receive::<()>();
+        });
+        receive::<()>();
+    });
+    drop(rt);
+    let pid = spawned.lock().unwrap().clone().expect("the destructor ran");
+    assert_eq!(pid.exit_reason(), Some(ExitReason::Shutdown));
+}
+
+/// Review finding: workers kept returned process slots, so a small limit
+/// refused external spawns with no process alive.
+#[test]
+fn a_small_process_limit_is_not_hoarded_by_workers() {
+    let rt = Runtime::builder()
+        .workers(1)
+        .max_processes(10)
+        .build()
+        .unwrap();
+    for _ in 0..20 {
+        let n = rt.block_on(|| {
+            let kids: Vec<Pid> = (0..5).map(|_| spawn(|| {})).collect();
+            kids.iter().filter(|k| wait_exit(k).is_normal()).count()
+        });
+        assert_eq!(n, 5);
+    }
+}
