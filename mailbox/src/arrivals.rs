@@ -538,6 +538,13 @@ impl<T> Head<T> {
             None => CancelWait::Cancelled,
             Some(Announced::Tail(index)) => {
                 let here = index << SHIFT;
+                // A plain look first: after a push woke us (the usual case)
+                // the word has moved on, and it never comes back to
+                // `here | WAITING` (only we set WAITING, at a position we
+                // have since left behind), so no locked CAS is needed.
+                if arrivals.tail.word.load(Ordering::Relaxed) != here | WAITING {
+                    return CancelWait::WakeClaimed;
+                }
                 match arrivals.tail.word.compare_exchange(
                     here | WAITING,
                     here,
@@ -558,6 +565,11 @@ impl<T> Head<T> {
                 // SAFETY: we own the block of our position (the slot is
                 // reserved, so its block was adopted in `announce_wait`).
                 let state = unsafe { &(*self.block).slots[offset].state };
+                // As above: once the sender has swapped our flag out, the
+                // slot never holds RECEIVER_WAITING again.
+                if state.load(Ordering::Acquire) != RECEIVER_WAITING {
+                    return CancelWait::WakeClaimed;
+                }
                 match state.compare_exchange(
                     RECEIVER_WAITING,
                     EMPTY,

@@ -35,7 +35,7 @@ pub fn self_pid() -> Pid {
 ///
 /// Callable from any thread, in a process or not.
 pub fn send<M: Send + 'static>(to: &Pid, message: M) {
-    send_envelope(&to.0, Box::new(message));
+    send_envelope(&to.0, Envelope::new(message));
     let _ = try_with_process(|ctx| ctx.reduce(1));
 }
 
@@ -76,11 +76,9 @@ impl<M> std::error::Error for TrySendError<M> {}
 /// # Errors
 /// [`TrySendError::Full`] with the message.
 pub fn try_send<M: Send + 'static>(to: &Pid, message: M) -> Result<(), TrySendError<M>> {
-    let result = try_deliver(&to.0, Box::new(message));
+    let result = try_deliver(&to.0, Envelope::new(message));
     let _ = try_with_process(|ctx| ctx.reduce(1));
-    result.map_err(|envelope| {
-        TrySendError::Full(*envelope.downcast::<M>().expect("the message we boxed"))
-    })
+    result.map_err(|envelope| TrySendError::Full(take_typed::<M>(envelope)))
 }
 
 pub(crate) fn send_envelope(to: &Arc<Pcb>, envelope: Envelope) {
@@ -146,9 +144,9 @@ fn deadline_after(timeout: Duration) -> Option<Instant> {
     Instant::now().checked_add(timeout)
 }
 
-fn take_typed<T: 'static>(envelope: Envelope) -> T {
-    match envelope.downcast::<T>() {
-        Ok(message) => *message,
+fn take_typed<T: Send + 'static>(envelope: Envelope) -> T {
+    match envelope.take::<T>() {
+        Ok(message) => message,
         Err(_) => unreachable!("the predicate matched this type"),
     }
 }
@@ -173,7 +171,7 @@ fn take_typed<T: 'static>(envelope: Envelope) -> T {
 pub fn receive<T: Send + 'static>() -> T {
     with_process("receive", |ctx| {
         let mut mark = Mark::START;
-        let found = ctx.receive("receive", &mut mark, None, &mut |e| (**e).is::<T>());
+        let found = ctx.receive("receive", &mut mark, None, &mut |e| e.is::<T>());
         take_typed(found.expect("no deadline"))
     })
 }
@@ -193,10 +191,8 @@ pub fn receive_timeout<T: Send + 'static>(timeout: Duration) -> Option<T> {
     with_process("receive_timeout", |ctx| {
         let mut mark = Mark::START;
         let deadline = deadline_after(timeout);
-        ctx.receive("receive_timeout", &mut mark, deadline, &mut |e| {
-            (**e).is::<T>()
-        })
-        .map(take_typed)
+        ctx.receive("receive_timeout", &mut mark, deadline, &mut |e| e.is::<T>())
+            .map(take_typed)
     })
 }
 
@@ -218,7 +214,7 @@ pub fn receive_match<T: Send + 'static>(mut pred: impl FnMut(&T) -> bool) -> T {
     with_process("receive_match", |ctx| {
         let mut mark = Mark::START;
         let found = ctx.receive("receive_match", &mut mark, None, &mut |e| {
-            (**e).downcast_ref::<T>().is_some_and(&mut pred)
+            e.downcast_ref::<T>().is_some_and(&mut pred)
         });
         take_typed(found.expect("no deadline"))
     })
@@ -236,7 +232,7 @@ pub fn receive_match_timeout<T: Send + 'static>(
         let mut mark = Mark::START;
         let deadline = deadline_after(timeout);
         ctx.receive("receive_match_timeout", &mut mark, deadline, &mut |e| {
-            (**e).downcast_ref::<T>().is_some_and(&mut pred)
+            e.downcast_ref::<T>().is_some_and(&mut pred)
         })
         .map(take_typed)
     })
@@ -265,6 +261,7 @@ pub fn reduce(n: u32) {
 ///
 /// # Panics
 /// Outside a process.
+#[inline]
 pub fn yield_now() {
     with_process("yield_now", |ctx| ctx.yield_slice());
 }
@@ -359,12 +356,12 @@ impl<T: Send + 'static> Subject<T> {
             tag: self.tag,
             message,
         };
-        send_envelope(&self.owner.0, Box::new(tagged));
+        send_envelope(&self.owner.0, Envelope::new(tagged));
         let _ = try_with_process(|ctx| ctx.reduce(1));
     }
 
     fn is_mine(&self, envelope: &Envelope) -> bool {
-        (**envelope)
+        envelope
             .downcast_ref::<Tagged<T>>()
             .is_some_and(|t| t.tag == self.tag)
     }
@@ -469,7 +466,7 @@ impl<'a, R> Select<'a, R> {
 
     /// A clause taking any message of type `T`.
     pub fn on<T: Send + 'static>(self, handle: impl FnOnce(T) -> R + 'a) -> Self {
-        self.clause(|e| (**e).is::<T>(), handle)
+        self.clause(|e| e.is::<T>(), handle)
     }
 
     /// A clause taking a message of type `T` for which `pred` is true.
@@ -478,10 +475,7 @@ impl<'a, R> Select<'a, R> {
         pred: impl Fn(&T) -> bool + 'a,
         handle: impl FnOnce(T) -> R + 'a,
     ) -> Self {
-        self.clause(
-            move |e| (**e).downcast_ref::<T>().is_some_and(&pred),
-            handle,
-        )
+        self.clause(move |e| e.downcast_ref::<T>().is_some_and(&pred), handle)
     }
 
     /// A clause taking a message sent through `subject` (which the
@@ -492,11 +486,7 @@ impl<'a, R> Select<'a, R> {
         handle: impl FnOnce(T) -> R + 'a,
     ) -> Self {
         let tag = subject.tag;
-        let test = move |e: &Envelope| {
-            (**e)
-                .downcast_ref::<Tagged<T>>()
-                .is_some_and(|t| t.tag == tag)
-        };
+        let test = move |e: &Envelope| e.downcast_ref::<Tagged<T>>().is_some_and(|t| t.tag == tag);
         let handle = move |e: Envelope| handle(take_typed::<Tagged<T>>(e).message);
         self.clauses.push((Box::new(test), Box::new(handle)));
         self

@@ -180,6 +180,7 @@ impl<'y> ProcessCtx<'y> {
 
     /// Hands the worker back; returns when the process is resumed (with a
     /// fresh budget), or unwinds if the worker forces an unwind.
+    #[inline(always)]
     pub(crate) fn suspend(&self, why: Suspend) {
         /// Makes this process current again when the suspend returns *or
         /// unwinds*, so destructors run by a forced unwind see it.
@@ -205,7 +206,7 @@ impl<'y> ProcessCtx<'y> {
     }
 
     /// Gives up the rest of the slice: to the back of the run queue.
-    #[cold]
+    #[inline]
     pub(crate) fn yield_slice(&self) {
         // A process being unwound (a destructor calling send, say) cannot
         // suspend: the unwind would restart at the suspend, inside the
@@ -223,6 +224,7 @@ impl<'y> ProcessCtx<'y> {
     /// While the process unwinds (a destructor blocking without a
     /// deadline): it could never be resumed. Waits with a deadline check
     /// [`ProcessCtx::unwinding`] first and time out at once instead.
+    #[inline(always)]
     pub(crate) fn wait(&self, function: &str) {
         if self.unwinding() {
             panic!(
@@ -269,6 +271,7 @@ impl<'y> ProcessCtx<'y> {
 
     /// The core of every receive: the first message from `mark` on that
     /// `pred` accepts, waiting for one until `deadline` (`None`: forever).
+    #[inline]
     pub(crate) fn receive(
         &self,
         function: &str,

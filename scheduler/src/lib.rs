@@ -67,6 +67,7 @@
 
 mod api;
 mod context;
+mod envelope;
 pub mod exit;
 pub mod idle;
 mod process;

@@ -31,8 +31,7 @@ use crate::process_id::ProcessId;
 use crate::run_state::RunState;
 use crate::runtime::Shared;
 
-/// A message in flight: any `Send` value, typed again on receipt.
-pub(crate) type Envelope = Box<dyn Any + Send>;
+pub(crate) use crate::envelope::Envelope;
 
 /// Keeps the runtime's shared state alive for the control blocks that
 /// point at it. Each worker has its own anchor, so that spawning (which
@@ -299,7 +298,7 @@ pub(crate) fn dead_letter(to: &Arc<Pcb>, message: Envelope) {
     if let Some(hook) = &shared.dead_letter_hook {
         let letter = DeadLetter {
             to: Pid(Arc::clone(to)),
-            message,
+            message: message.into_any(),
         };
         crate::worker::contain("the dead-letter hook", move || hook(letter));
     }

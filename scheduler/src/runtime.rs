@@ -225,10 +225,10 @@ impl Builder {
             idle: Idle::new(workers),
             credit_batch: (self.max_processes / (64 * workers)).clamp(1, 64),
             shutdown: AtomicBool::new(false),
-            reserved: AtomicUsize::new(0),
+            reserved: CachePadded::new(AtomicUsize::new(0)),
             external_spawns: AtomicU64::new(0),
             external_exits: AtomicU64::new(0),
-            dead_letters: AtomicU64::new(0),
+            dead_letters: CachePadded::new(AtomicU64::new(0)),
             dead_letter_hook: self.dead_letter_hook,
             stack_failed: AtomicBool::new(false),
             stack_error: Mutex::new(None),
@@ -340,11 +340,13 @@ pub(crate) struct Shared {
     pub(crate) credit_batch: usize,
     pub(crate) shutdown: AtomicBool,
     /// Process slots reserved by workers (see `WorkerCore::take_slot`).
-    reserved: AtomicUsize,
+    /// On its own cache line: written by any worker now and then, while
+    /// the fields around it are read on every pick.
+    reserved: CachePadded<AtomicUsize>,
     pub(crate) external_spawns: AtomicU64,
     /// Processes ended outside any worker (discarded at shutdown).
     pub(crate) external_exits: AtomicU64,
-    pub(crate) dead_letters: AtomicU64,
+    pub(crate) dead_letters: CachePadded<AtomicU64>,
     pub(crate) dead_letter_hook: Option<DeadLetterHook>,
     stack_failed: AtomicBool,
     stack_error: Mutex<Option<String>>,

@@ -112,7 +112,7 @@ pub fn send_after<M: Send + 'static>(delay: Duration, to: &Pid, message: M) -> T
     let state = Arc::new(TimerState(AtomicU8::new(PENDING)));
     let event = TimerEvent::Send {
         to: Arc::clone(&to.0),
-        message: Box::new(message),
+        message: crate::process::Envelope::new(message),
         state: Arc::clone(&state),
     };
     try_with_worker(|core| TimerRef {

@@ -26,14 +26,16 @@
 //! # Picking the next process (`next_job`)
 //!
 //! 1. the LIFO slot, if the last process left budget to pass on;
-//! 2. the inbox is drained into `runnable`; due timers fire (every 16
-//!    picks while any are pending);
-//! 3. every 61st pick: the global injector, then `runnable`'s oldest, then
-//!    `fresh`'s oldest, so that none of them can be starved by the others
-//!    (the 61 is async-executor's and Go's habit: prime, so it does not
-//!    beat against a workload's period);
-//! 4. otherwise `runnable` and `fresh`, alternating which goes first;
-//! 5. the injector.
+//! 2. every 8th pick, housekeeping: the inbox is drained into `runnable`,
+//!    migratable processes woken here move to `fresh`, due timers fire;
+//!    and every 61st of those, the global injector, then `runnable`'s
+//!    oldest, then `fresh`'s oldest, so that none of them can be starved
+//!    by the others (61 is Go's and async-executor's habit: prime, so it
+//!    does not beat against a workload's period);
+//! 3. pinned newcomers, then `runnable` and `fresh`, alternating which
+//!    goes first;
+//! 4. with nothing local: housekeeping, the local queues again, then the
+//!    injector.
 //!
 //! With nothing local, the worker searches (steals half a victim's `fresh`
 //! deque, victims in random order, then the injector), spins for the
@@ -442,7 +444,6 @@ impl WorkerLoop {
 
     fn next_job(&mut self) -> Option<Job> {
         self.tick = self.tick.wrapping_add(1);
-        self.flush_moves();
         let core = &*self.core;
         if let Some(key) = core.lifo.take() {
             if self.carry > 0 {
@@ -454,36 +455,73 @@ impl WorkerLoop {
             core.runnable.borrow_mut().push_back(key);
         }
         self.carry = 0;
-        self.drain_inbox();
-        if self.tick.is_multiple_of(16) {
-            self.fire_timers();
-            self.flush_moves();
+        // Housekeeping every 8th pick (and whenever the local queues are
+        // empty, below): each check costs a few nanoseconds, which a
+        // switch between processes should not pay every time.
+        if self.tick.is_multiple_of(8) {
+            self.housekeeping();
+            if self.tick.is_multiple_of(61 * 8)
+                && let Some(job) = self.fair_pick()
+            {
+                return Some(job);
+            }
         }
+        if let Some(job) = self.local_pick() {
+            return Some(job);
+        }
+        self.housekeeping();
+        if let Some(job) = self.local_pick() {
+            return Some(job);
+        }
+        let core = &*self.core;
+        steal_into(&core.shared.injector, &core.fresh).map(Job::Task)
+    }
+
+    /// Remote wake-ups, moves of migratable processes, due timers.
+    fn housekeeping(&mut self) {
+        self.drain_inbox();
+        if self.tick.is_multiple_of(16) || self.core.runnable.borrow().is_empty() {
+            self.fire_timers();
+        }
+        self.flush_moves();
+    }
+
+    /// The local queues: pinned newcomers, then settled and fresh
+    /// processes, alternating which goes first.
+    #[inline]
+    fn local_pick(&mut self) -> Option<Job> {
         if let Some(launch) = self.pinned.pop_front() {
             return Some(Job::Task(Task::Fresh(launch)));
         }
         let core = &*self.core;
         let budget = core.shared.config.reductions;
-        let settled = |key| Job::Settled { key, budget };
-        if self.tick.is_multiple_of(61) {
-            if let Some(task) = steal_into(&core.shared.injector, &core.fresh) {
-                return Some(Job::Task(task));
-            }
-            if let Some(key) = core.runnable.borrow_mut().pop_front() {
-                return Some(settled(key));
-            }
-            if let Some(task) = steal_one(&core.shared.stealers[core.index]) {
-                return Some(Job::Task(task));
-            }
-        }
-        let from_runnable = || core.runnable.borrow_mut().pop_front().map(settled);
+        let from_runnable = || {
+            core.runnable
+                .borrow_mut()
+                .pop_front()
+                .map(|key| Job::Settled { key, budget })
+        };
         let from_fresh = || core.fresh.pop().map(Job::Task);
-        let job = if self.tick.is_multiple_of(2) {
+        if self.tick.is_multiple_of(2) {
             from_runnable().or_else(from_fresh)
         } else {
             from_fresh().or_else(from_runnable)
-        };
-        job.or_else(|| steal_into(&core.shared.injector, &core.fresh).map(Job::Task))
+        }
+    }
+
+    /// Now and then, the queues that the usual order could starve: the
+    /// injector, the oldest settled process, the oldest fresh one.
+    #[cold]
+    fn fair_pick(&mut self) -> Option<Job> {
+        let core = &*self.core;
+        if let Some(task) = steal_into(&core.shared.injector, &core.fresh) {
+            return Some(Job::Task(task));
+        }
+        if let Some(key) = core.runnable.borrow_mut().pop_front() {
+            let budget = core.shared.config.reductions;
+            return Some(Job::Settled { key, budget });
+        }
+        steal_one(&core.shared.stealers[core.index]).map(Job::Task)
     }
 
     fn drain_inbox(&mut self) {
@@ -510,6 +548,7 @@ impl WorkerLoop {
         }
     }
 
+    #[inline(always)]
     fn run_job(&mut self, job: Job) {
         match job {
             Job::Settled { key, budget } => self.resume(key, budget),
@@ -520,7 +559,6 @@ impl WorkerLoop {
                 }
             }
         }
-        self.flush_moves();
     }
 
     /// Migratable processes woken on this thread go to the stealable
@@ -572,6 +610,7 @@ impl WorkerLoop {
         self.discard_fresh(launch, reason);
     }
 
+    #[inline(always)]
     fn resume(&mut self, key: usize, budget: u32) {
         let settled = &mut self.slab[key];
         settled.pcb.state.set_running();
