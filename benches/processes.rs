@@ -6,8 +6,9 @@
 //! `w2_`). Figures are per operation (`iter_custom`: one iteration is one
 //! link, round trip, hop or yield) except W1b and W3, which time a whole
 //! run (their `Elements` throughput gives the per-process rate). W4 prints
-//! bytes per blocked process to stderr, measured once per peer in a fresh
-//! runtime.
+//! bytes per blocked process to stderr, each peer measured in a fresh OS
+//! process (this binary, re-run), and times getting 100,000 processes
+//! blocked.
 //!
 //! may cannot hold more than about 32,750 live coroutines at the default
 //! `vm.max_map_count` (one mmap and one guard mapping each), so its W3
@@ -20,7 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use ferrotp::{
     Pid, Runtime, SpawnOptions, receive, reduce, self_pid, send, spawn, spawn_opt, yield_now,
 };
@@ -533,24 +534,62 @@ fn may_blocked(n: u64) -> (u64, Duration) {
     (rx_per.recv().unwrap(), took)
 }
 
+/// Measures W4 for `peer` in this fresh OS process (the bench binary
+/// re-run with `FERROTP_W4_CHILD`), so that no earlier workload's heap or
+/// stacks hide in the baseline; prints the bytes per blocked process.
+fn w4_child(peer: &str) {
+    let (bytes, _) = match peer {
+        "ferrotp" => ferrotp_blocked(W4_PROCESSES),
+        "tokio" => tokio_blocked(W4_PROCESSES),
+        "may" => may_blocked(W4_MAY_PROCESSES),
+        other => panic!("unknown W4 peer {other}"),
+    };
+    println!("{bytes}");
+}
+
+const W4_PROCESSES: u64 = 100_000;
+/// may's ceiling is about 32,750 live coroutines (module docs).
+const W4_MAY_PROCESSES: u64 = 20_000;
+
+/// Runs `w4_child` for `peer` and returns its figure.
+fn w4_bytes(peer: &str) -> String {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .env("FERROTP_W4_CHILD", peer)
+        .output()
+        .expect("re-running the bench binary");
+    if !output.status.success() {
+        return format!(
+            "failed ({})",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
 fn w4_memory(c: &mut Criterion) {
-    // Bytes: measured once each, first, in a fresh runtime.
-    let (ferrotp_bytes, _) = ferrotp_blocked(100_000);
-    let (tokio_bytes, _) = tokio_blocked(100_000);
-    let (may_bytes, _) = may_blocked(20_000);
-    eprintln!(
-        "W4 bytes per blocked process: ferrotp {ferrotp_bytes} (100,000), tokio {tokio_bytes} \
-         (100,000), may {may_bytes} (20,000)"
-    );
     let mut group = c.benchmark_group("w4_block_100k");
     group
         .sample_size(10)
         .measurement_time(Duration::from_secs(5));
+    let report = std::sync::Once::new();
+    let print_bytes = || {
+        report.call_once(|| {
+            eprintln!(
+                "W4 bytes per blocked process (VmRSS delta / N, fresh OS process each): \
+                 ferrotp {} (N={W4_PROCESSES}), tokio {} (N={W4_PROCESSES}), may {} \
+                 (N={W4_MAY_PROCESSES})",
+                w4_bytes("ferrotp"),
+                w4_bytes("tokio"),
+                w4_bytes("may")
+            );
+        });
+    };
     group.bench_function("ferrotp", |b| {
-        b.iter_custom(|iters| (0..iters).map(|_| ferrotp_blocked(100_000).1).sum());
+        print_bytes();
+        b.iter_custom(|iters| (0..iters).map(|_| ferrotp_blocked(W4_PROCESSES).1).sum());
     });
     group.bench_function("tokio", |b| {
-        b.iter_custom(|iters| (0..iters).map(|_| tokio_blocked(100_000).1).sum());
+        b.iter_custom(|iters| (0..iters).map(|_| tokio_blocked(W4_PROCESSES).1).sum());
     });
     group.finish();
 }
@@ -858,4 +897,11 @@ criterion_group!(
     w6_yield,
     w7_fairness
 );
-criterion_main!(benches);
+fn main() {
+    if let Ok(peer) = std::env::var("FERROTP_W4_CHILD") {
+        w4_child(&peer);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

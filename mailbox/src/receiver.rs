@@ -81,6 +81,9 @@ pub struct Receiver<T, R: MailboxRef<T> = Arc<Mailbox<T>>> {
     source: R,
     inbox: Inbox<T>,
     head: Head<T>,
+    /// Whether the mailbox is bounded (fixed at its creation), kept here so
+    /// that taking a message reads nothing near the senders' tail word.
+    bounded: bool,
 }
 
 // SAFETY: the receiver owns the messages in its inbox and the blocks it has
@@ -99,10 +102,20 @@ impl<T, R: MailboxRef<T>> Receiver<T, R> {
             source.mailbox().claim_receiver(),
             "this mailbox already has a receiver; a mailbox has exactly one"
         );
+        let bounded = source.mailbox().capacity().is_some();
         Self {
             source,
             inbox: Inbox::new(),
             head: Head::new(),
+            bounded,
+        }
+    }
+
+    /// A message left the mailbox: give its slot back if it is bounded.
+    #[inline]
+    fn release_slot(&self) {
+        if self.bounded {
+            self.source.mailbox().release_slot();
         }
     }
 
@@ -138,7 +151,7 @@ impl<T, R: MailboxRef<T>> Receiver<T, R> {
             Some(value) => value,
             None => self.head.take(self.source.mailbox().arrivals())?.0,
         };
-        self.source.mailbox().release_slot();
+        self.release_slot();
         Some(value)
     }
 
@@ -234,7 +247,7 @@ impl<T, R: MailboxRef<T>> Receiver<T, R> {
     fn take_from(&mut self, mark: Mark, pred: &mut impl FnMut(&T) -> bool) -> Result<(T, u64), ()> {
         if let Some(found) = self.inbox.find_from(mark.0, pred) {
             let taken = self.inbox.take(found);
-            self.source.mailbox().release_slot();
+            self.release_slot();
             return Ok(taken);
         }
         let arrivals = self.source.mailbox().arrivals();
@@ -250,7 +263,7 @@ impl<T, R: MailboxRef<T>> Receiver<T, R> {
             // SAFETY: `peek` just returned `Some`.
             let (value, seq) = unsafe { self.head.take_peeked() };
             if matched {
-                self.source.mailbox().release_slot();
+                self.release_slot();
                 // Every queued message is older; the cursor marks the gap.
                 self.inbox.set_cursor_at_end(seq);
                 return Ok((value, seq));

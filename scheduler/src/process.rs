@@ -303,3 +303,14 @@ pub(crate) fn dead_letter(to: &Arc<Pcb>, message: Envelope) {
         crate::worker::contain("the dead-letter hook", move || hook(letter));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// W4's goal is one stack page plus the control block per blocked
+    /// process (4.5 KiB); the control block must stay small for that.
+    #[test]
+    fn the_control_block_stays_small() {
+        let size = std::mem::size_of::<super::Pcb>();
+        assert!(size <= 192, "Pcb is {size} bytes");
+    }
+}

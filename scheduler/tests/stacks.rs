@@ -93,8 +93,7 @@ fn recurse_until(base: usize, used: usize) -> u64 {
 fn a_coroutine_can_use_most_of_a_pooled_stack() {
     let mut pool = StackPool::new(StackAllocator::new());
     let stack = pool.take(64 * 1024).unwrap();
-    // Where the stack starts (above the usable size: see `ProcessStack`'s
-    // colouring).
+    // Where the stack starts.
     let base = corosensei::stack::Stack::base(&stack).get();
     assert!(base >= stack.guard().end + stack.usable());
     let mut coroutine = Coroutine::with_stack(stack, move |yielder, used: usize| {
