@@ -438,6 +438,10 @@ type Handle<'a, R> = Box<dyn FnOnce(Envelope) -> R + 'a>;
 pub struct Select<'a, R> {
     clauses: Vec<(Test<'a>, Handle<'a, R>)>,
     after: Option<(Duration, Box<dyn FnOnce() -> R + 'a>)>,
+    /// Where the scan starts: the oldest subject's mark when every clause
+    /// is a subject clause (their messages cannot be older), else the
+    /// start of the mailbox.
+    start: Option<Mark>,
 }
 
 impl<R> std::fmt::Debug for Select<'_, R> {
@@ -461,6 +465,7 @@ impl<'a, R> Select<'a, R> {
         Self {
             clauses: Vec::new(),
             after: None,
+            start: None,
         }
     }
 
@@ -489,6 +494,10 @@ impl<'a, R> Select<'a, R> {
         let test = move |e: &Envelope| e.downcast_ref::<Tagged<T>>().is_some_and(|t| t.tag == tag);
         let handle = move |e: Envelope| handle(take_typed::<Tagged<T>>(e).message);
         self.clauses.push((Box::new(test), Box::new(handle)));
+        self.start = Some(match self.start {
+            None => subject.mark,
+            Some(start) => start.min(subject.mark),
+        });
         self
     }
 
@@ -499,6 +508,7 @@ impl<'a, R> Select<'a, R> {
     ) -> Self {
         let handle = move |e: Envelope| handle(take_typed::<T>(e));
         self.clauses.push((Box::new(test), Box::new(handle)));
+        self.start = Some(Mark::START);
         self
     }
 
@@ -515,9 +525,13 @@ impl<'a, R> Select<'a, R> {
     /// # Panics
     /// Outside a process; if a clause test itself receives.
     pub fn wait(self) -> R {
-        let Select { clauses, after } = self;
+        let Select {
+            clauses,
+            after,
+            start,
+        } = self;
         let found = with_process("Select::wait", |ctx| {
-            let mut mark = Mark::START;
+            let mut mark = start.unwrap_or(Mark::START);
             let deadline = match &after {
                 Some((timeout, _)) => deadline_after(*timeout),
                 None => None,

@@ -190,10 +190,19 @@ pub(crate) struct WorkerCore {
 const ID_BLOCK: u64 = 1024;
 
 impl WorkerCore {
-    /// Queues a never-run process here and tells an idle worker about it.
+    /// Queues a never-run process here and, if this worker has more than
+    /// it will run next, tells an idle worker about it.
+    ///
+    /// A lone new process is run by this worker as soon as the spawner
+    /// suspends (the deque is LIFO for its owner), so waking a parked
+    /// worker for it would cost a futex wake and find nothing to steal:
+    /// a chain of spawns would pay that at every link. Tokio's LIFO slot
+    /// makes the same choice.
     pub(crate) fn push_task(&self, task: Task) {
         self.fresh.push(task);
-        self.shared.notify_one();
+        if self.fresh.len() > 1 || !self.runnable.borrow().is_empty() {
+            self.shared.notify_one();
+        }
     }
 
     pub(crate) fn next_id(&self) -> ProcessId {
@@ -723,6 +732,7 @@ impl WorkerLoop {
         }
         self.core.stats().parks.bump();
         self.return_credit();
+        self.stacks.trim();
         match self.core.timers.borrow().next_deadline() {
             Some(deadline) => {
                 std::thread::park_timeout(deadline.saturating_duration_since(Instant::now()));

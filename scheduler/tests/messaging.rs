@@ -343,3 +343,34 @@ fn a_yielding_crowd_all_finishes() {
     });
     assert_eq!(total, 199 * 200 / 2);
 }
+
+/// A select whose clauses are all subject clauses starts its scan at the
+/// oldest subject's mark; what it must take is still found.
+#[test]
+fn a_select_on_subjects_finds_replies_behind_a_backlog() {
+    let rt = runtime(1);
+    let got = rt.block_on(|| {
+        let me = self_pid();
+        for n in 0..1_000u32 {
+            send(&me, n);
+        }
+        let first: Subject<&str> = Subject::new();
+        let second: Subject<u8> = Subject::new();
+        let (a, b) = (first.clone(), second.clone());
+        spawn(move || {
+            b.send(2);
+            a.send("one");
+        });
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            seen.push(
+                Select::new()
+                    .on_subject(&first, |s| s.to_owned())
+                    .on_subject(&second, |n| n.to_string())
+                    .wait(),
+            );
+        }
+        (seen, mailbox_len())
+    });
+    assert_eq!(got, (vec!["2".to_owned(), "one".to_owned()], 1_000));
+}

@@ -235,7 +235,7 @@ fn the_mprotect_fallback_names_vm_max_map_count_at_its_limit() {
 }
 
 #[test]
-fn idle_stacks_beyond_the_warm_set_give_their_pages_back() {
+fn trimming_releases_the_pages_of_the_coldest_idle_stacks() {
     let mut pool = StackPool::new(StackAllocator::new());
     let stacks: Vec<_> = (0..=StackPool::WARM)
         .map(|_| pool.take(MIN_STACK_SIZE).unwrap())
@@ -248,16 +248,30 @@ fn idle_stacks_beyond_the_warm_set_give_their_pages_back() {
     for stack in stacks {
         pool.give(stack);
     }
-    // The last one given went past the warm set and was trimmed; pools are
-    // LIFO, so it comes back first, with fresh zero pages.
-    let trimmed = pool.take(MIN_STACK_SIZE).unwrap();
-    let warm = pool.take(MIN_STACK_SIZE).unwrap();
     let first_byte = |stack: &ferrotp_scheduler::stack::ProcessStack| {
         // SAFETY: the lowest usable byte of an idle stack we hold.
         unsafe { (stack.guard().end as *const u8).read_volatile() }
     };
-    assert_eq!(first_byte(&trimmed), 0, "trimmed: fresh zero page");
-    assert_eq!(first_byte(&warm), 0xab, "warm: untouched");
-    pool.give(trimmed);
-    pool.give(warm);
+    // Giving never trims; `trim` releases all but the WARM most recent.
+    pool.trim();
+    let mut taken: Vec<_> = (0..=StackPool::WARM)
+        .map(|_| pool.take(MIN_STACK_SIZE).unwrap())
+        .collect();
+    let coldest = taken.pop().unwrap();
+    assert_eq!(
+        first_byte(&coldest),
+        0,
+        "the coldest was trimmed: a zero page"
+    );
+    assert!(
+        taken.iter().all(|s| first_byte(s) == 0xab),
+        "the warm ones kept their pages"
+    );
+    pool.give(coldest);
+    for stack in taken {
+        pool.give(stack);
+    }
+    // Trimming again after a take-back leaves nothing stale.
+    pool.trim();
+    assert_eq!(pool.idle(), StackPool::WARM + 1);
 }
