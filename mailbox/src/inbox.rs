@@ -80,6 +80,12 @@ impl<T> Inbox<T> {
         }
     }
 
+    /// Whether no message is queued.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head.is_null()
+    }
+
     #[inline]
     pub(crate) fn len(&self) -> usize {
         self.len

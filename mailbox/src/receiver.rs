@@ -245,7 +245,10 @@ impl<T, R: MailboxRef<T>> Receiver<T, R> {
     /// it passes over into the inbox. Returns the taken message and its
     /// arrival number.
     fn take_from(&mut self, mark: Mark, pred: &mut impl FnMut(&T) -> bool) -> Result<(T, u64), ()> {
-        if let Some(found) = self.inbox.find_from(mark.0, pred) {
+        // Usually nothing was passed over: skip the inbox's seek.
+        if !self.inbox.is_empty()
+            && let Some(found) = self.inbox.find_from(mark.0, pred)
+        {
             let taken = self.inbox.take(found);
             self.release_slot();
             return Ok(taken);
