@@ -16,7 +16,7 @@ use ferrotp_mailbox::Mailbox;
 use crate::exit::ExitReason;
 use crate::idle::Idle;
 use crate::process::{Anchor, DeadLetter, Pid};
-use crate::spawn::{SpawnError, SpawnOptions, spawn_external};
+use crate::spawn::{SpawnError, SpawnOptions, spawn_on};
 use crate::stack::{MIN_STACK_SIZE, StackAllocator, StackError};
 use crate::worker::{Delivery, Task, WorkerLoop, discard_orphan, try_with_worker_serving};
 
@@ -502,7 +502,7 @@ impl Runtime {
                 reason
             }
         };
-        if let Err(error) = spawn_external(&self.anchor, &SpawnOptions::new(), entry) {
+        if let Err(error) = spawn_on(&self.anchor, None, &SpawnOptions::new(), entry) {
             panic!("Runtime::block_on could not start its process: {error}");
         }
         match rx.recv() {
@@ -532,7 +532,7 @@ impl Runtime {
     where
         F: FnOnce() + Send + 'static,
     {
-        spawn_external(&self.anchor, &options, move || {
+        spawn_on(&self.anchor, None, &options, move || {
             f();
             ExitReason::Normal
         })

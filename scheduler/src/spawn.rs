@@ -181,7 +181,7 @@ where
         f();
         ExitReason::Normal
     };
-    let pid = try_with_worker(|core| spawn_local(core, &options, entry))
+    let pid = try_with_worker(|core| spawn_on(&core.anchor, Some(core), &options, entry))
         .unwrap_or_else(|| outside("spawn"))?;
     // A reduction, as BEAM charges for spawn.
     let _ = try_with_process(|ctx| ctx.reduce(1));
@@ -225,88 +225,16 @@ fn check(
     Ok((mailbox, stack_size))
 }
 
-/// A process spawned while the runtime shuts down: it ends at once, with
-/// `Shutdown` like every other process, its closure dropped unrun. (An
-/// error here would turn the cleanup code of a process being unwound into
-/// a panic during a panic, which aborts.)
-fn stillborn<F>(
-    id: ProcessId,
+/// Spawns a process: onto `core`'s deque when called on a worker, else
+/// through the global injector; onto its own worker's inbox if pinned.
+///
+/// While the runtime shuts down the new process ends at once with
+/// `Shutdown`, like every other process, its closure dropped unrun: an
+/// error would turn the cleanup code of a process being unwound into a
+/// panic during a panic, which aborts.
+pub(crate) fn spawn_on<F>(
     anchor: &Arc<Anchor>,
-    options: &SpawnOptions,
-    mailbox: Mailbox<crate::process::Envelope>,
-    stack_size: usize,
-    entry: F,
-) -> Pid
-where
-    F: FnOnce() -> ExitReason + Send + 'static,
-{
-    let pcb = Arc::new(Pcb::new(
-        id,
-        Arc::clone(anchor),
-        options.name.clone(),
-        mailbox,
-        stack_size,
-        false,
-    ));
-    crate::worker::contain("dropping a never-run process's closure", move || {
-        drop(entry)
-    });
-    drop(ferrotp_mailbox::Receiver::new(crate::process::PcbMailbox(
-        Arc::clone(&pcb),
-    )));
-    pcb.set_exited(ExitReason::Shutdown);
-    Pid(pcb)
-}
-
-/// Spawns onto this worker's deque.
-pub(crate) fn spawn_local<F>(
-    core: &WorkerCore,
-    options: &SpawnOptions,
-    entry: F,
-) -> Result<Pid, SpawnError>
-where
-    F: FnOnce() -> ExitReason + Send + 'static,
-{
-    let (mailbox, stack_size) = check(&core.shared, options)?;
-    if core
-        .shared
-        .shutdown
-        .load(std::sync::atomic::Ordering::Relaxed)
-    {
-        return Ok(stillborn(
-            core.next_id(),
-            &core.anchor,
-            options,
-            mailbox,
-            stack_size,
-            entry,
-        ));
-    }
-    core.take_slot()
-        .map_err(|limit| SpawnError::TooManyProcesses { limit })?;
-    let pcb = Arc::new(Pcb::new(
-        core.next_id(),
-        Arc::clone(&core.anchor),
-        options.name.clone(),
-        mailbox,
-        stack_size,
-        options.migratable && options.worker.is_none(),
-    ));
-    let launch = Box::new(Launcher {
-        pcb: Arc::clone(&pcb),
-        entry,
-    });
-    match options.worker {
-        Some(worker) => core.shared.remotes[worker].deliver(Delivery::Pinned(launch)),
-        None => core.push_task(Task::Fresh(launch)),
-    }
-    core.stats().spawns.bump();
-    Ok(Pid(pcb))
-}
-
-/// Spawns through the global injector (from any thread).
-pub(crate) fn spawn_external<F>(
-    anchor: &Arc<Anchor>,
+    core: Option<&WorkerCore>,
     options: &SpawnOptions,
     entry: F,
 ) -> Result<Pid, SpawnError>
@@ -315,21 +243,20 @@ where
 {
     let shared = &anchor.shared;
     let (mailbox, stack_size) = check(shared, options)?;
-    if shared.shutdown.load(std::sync::atomic::Ordering::Relaxed) {
-        return Ok(stillborn(
-            ProcessId::next_local(),
-            anchor,
-            options,
-            mailbox,
-            stack_size,
-            entry,
-        ));
-    }
-    shared
-        .reserve_slots(1)
+    let shutting_down = shared.shutdown.load(std::sync::atomic::Ordering::Relaxed);
+    if !shutting_down {
+        match core {
+            Some(core) => core.take_slot(),
+            None => shared.reserve_slots(1).map(drop),
+        }
         .map_err(|limit| SpawnError::TooManyProcesses { limit })?;
+    }
+    let id = match core {
+        Some(core) => core.next_id(),
+        None => ProcessId::next_local(),
+    };
     let pcb = Arc::new(Pcb::new(
-        ProcessId::next_local(),
+        id,
         Arc::clone(anchor),
         options.name.clone(),
         mailbox,
@@ -340,14 +267,30 @@ where
         pcb: Arc::clone(&pcb),
         entry,
     });
-    shared
-        .external_spawns
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    match options.worker {
-        Some(worker) => shared.remotes[worker].deliver(Delivery::Pinned(launch)),
-        None => {
+    if shutting_down {
+        crate::worker::contain("dropping a never-run process's closure", move || {
+            drop(launch);
+        });
+        drop(ferrotp_mailbox::Receiver::new(crate::process::PcbMailbox(
+            Arc::clone(&pcb),
+        )));
+        pcb.set_exited(ExitReason::Shutdown);
+        return Ok(Pid(pcb));
+    }
+    match (options.worker, core) {
+        (Some(worker), _) => shared.remotes[worker].deliver(Delivery::Pinned(launch)),
+        (None, Some(core)) => core.push_task(Task::Fresh(launch)),
+        (None, None) => {
             shared.injector.push(Task::Fresh(launch));
             shared.notify_one();
+        }
+    }
+    match core {
+        Some(core) => core.stats().spawns.bump(),
+        None => {
+            shared
+                .external_spawns
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
     }
     Ok(Pid(pcb))
