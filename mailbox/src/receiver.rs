@@ -84,6 +84,8 @@ pub struct Receiver<T, R: MailboxRef<T> = Arc<Mailbox<T>>> {
     /// Whether the mailbox is bounded (fixed at its creation), kept here so
     /// that taking a message reads nothing near the senders' tail word.
     bounded: bool,
+    /// `close` ran: closing again (as dropping does) has nothing to do.
+    closed: bool,
 }
 
 // SAFETY: the receiver owns the messages in its inbox and the blocks it has
@@ -108,6 +110,7 @@ impl<T, R: MailboxRef<T>> Receiver<T, R> {
             inbox: Inbox::new(),
             head: Head::new(),
             bounded,
+            closed: false,
         }
     }
 
@@ -357,6 +360,12 @@ impl<T, R: MailboxRef<T>> Receiver<T, R> {
     /// assert_eq!(mailbox.push(2), Err(Closed(2)));
     /// ```
     pub fn close(&mut self) -> Drain<T> {
+        if self.closed {
+            return Drain {
+                messages: Vec::new().into_iter(),
+            };
+        }
+        self.closed = true;
         let mailbox = self.source.mailbox();
         let mut messages = Vec::new();
         self.inbox.drain_into(&mut messages);
