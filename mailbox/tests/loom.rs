@@ -224,6 +224,37 @@ fn cancel_wait_agrees_with_the_push_that_races_it() {
     });
 }
 
+/// The slot variant of `cancel_wait` (a receiver that announced on a slot
+/// whose push was still in flight) and its look-before-CAS fast path:
+/// twice in a row, a cancelled wait reports `WakeClaimed` exactly when the
+/// racing push was told to wake the receiver. (Suggested by review.)
+#[test]
+fn cancel_wait_agrees_with_the_push_that_races_it_twice_in_a_row() {
+    model(|| {
+        let mailbox = Arc::new(Mailbox::new());
+        let mut rx = Receiver::new(Arc::clone(&mailbox));
+        for value in 1..=2u8 {
+            let sender = {
+                let mailbox = Arc::clone(&mailbox);
+                thread::spawn(move || mailbox.push(value).unwrap())
+            };
+            let cancelled = match rx.announce_wait() {
+                Wait::Sleep => Some(rx.cancel_wait()),
+                _ => None,
+            };
+            let pushed = sender.join().unwrap();
+            match cancelled {
+                Some(cancel) => assert_eq!(
+                    cancel == CancelWait::WakeClaimed,
+                    pushed == Pushed::WakeReceiver
+                ),
+                None => assert_eq!(pushed, Pushed::Queued),
+            }
+            assert_eq!(rx.pop(), Some(value));
+        }
+    });
+}
+
 #[test]
 fn close_racing_pushes_delivers_or_returns_each_message_exactly_once() {
     model(|| {

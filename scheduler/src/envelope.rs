@@ -20,6 +20,7 @@
 //!   exactly once.
 
 use std::any::{Any, TypeId};
+use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::mem::{self, ManuallyDrop, MaybeUninit};
@@ -79,13 +80,20 @@ impl<T: Send + 'static> Table<T> {
 }
 
 /// A message of any `Send + 'static` type (module docs).
+///
+/// The payload is an `UnsafeCell`: a small value that can change through a
+/// shared reference (an `AtomicU64`, a `Cell`) lives in it, and a receive
+/// predicate may do just that through `downcast_ref`. The cell also keeps
+/// `Envelope` from being `Sync`, which it must not be: it may hold a value
+/// that is `Send` but not `Sync`. (Both found by review, the first
+/// confirmed with Miri.)
 pub(crate) struct Envelope {
     table: &'static TypeTable,
-    payload: Payload,
+    payload: UnsafeCell<Payload>,
 }
 
 // SAFETY: an envelope only ever holds a `T: Send` (its constructor
-// requires it), inline or boxed.
+// requires it), inline or boxed; moving it moves that value.
 unsafe impl Send for Envelope {}
 
 impl Envelope {
@@ -103,7 +111,7 @@ impl Envelope {
         }
         Self {
             table: &Table::<T>::TABLE,
-            payload,
+            payload: UnsafeCell::new(payload),
         }
     }
 
@@ -119,10 +127,11 @@ impl Envelope {
         if !self.is::<T>() {
             return None;
         }
-        let payload = self.payload.as_ptr();
+        let payload = self.payload.get();
         // SAFETY: the table says the value is a `T`, laid out as
         // `Table::<T>` says (module invariants); the reference borrows
-        // `self`, which owns it.
+        // `self`, which owns it, and the cell permits a `T` with interior
+        // mutability to be changed through it.
         Some(unsafe {
             if Table::<T>::INLINE {
                 &*payload.cast::<T>()
@@ -138,18 +147,18 @@ impl Envelope {
         if !self.is::<T>() {
             return Err(self);
         }
-        let mut this = ManuallyDrop::new(self);
+        let this = ManuallyDrop::new(self);
         // SAFETY: the table says the value is a `T`; `ManuallyDrop` keeps
         // the envelope from dropping it again.
-        Ok(unsafe { Table::<T>::read(this.payload.as_mut_ptr().cast()) })
+        Ok(unsafe { Table::<T>::read(this.payload.get()) })
     }
 
     /// The message as a `Box<dyn Any + Send>` (for dead-letter hooks).
     pub(crate) fn into_any(self) -> Box<dyn Any + Send> {
-        let mut this = ManuallyDrop::new(self);
+        let this = ManuallyDrop::new(self);
         // SAFETY: the table matches the payload; `ManuallyDrop` keeps the
         // envelope from dropping the moved-out value.
-        unsafe { (this.table.into_any)(&raw mut this.payload) }
+        unsafe { (this.table.into_any)(this.payload.get()) }
     }
 }
 
@@ -157,7 +166,7 @@ impl Drop for Envelope {
     fn drop(&mut self) {
         // SAFETY: the table matches the payload, and the value is still
         // here (`take` and `into_any` skip this drop).
-        unsafe { (self.table.drop)(&raw mut self.payload) };
+        unsafe { (self.table.drop)(self.payload.get()) };
     }
 }
 
@@ -191,6 +200,15 @@ mod tests {
             any.downcast_ref::<String>().map(String::as_str),
             Some("hello")
         );
+    }
+
+    #[test]
+    fn a_small_value_may_change_through_a_shared_reference() {
+        use std::sync::atomic::AtomicU64;
+        let envelope = Envelope::new(AtomicU64::new(1));
+        let counter = envelope.downcast_ref::<AtomicU64>().unwrap();
+        counter.fetch_add(41, Ordering::SeqCst);
+        assert_eq!(envelope.take::<AtomicU64>().unwrap().into_inner(), 42);
     }
 
     #[test]

@@ -449,6 +449,8 @@ impl fmt::Debug for StackPool {
 impl StackPool {
     /// Idle stacks per size kept with their pages by [`trim`](StackPool::trim).
     pub const WARM: usize = 64;
+    /// Stacks trimmed at most per [`trim`](StackPool::trim) call.
+    pub const TRIM_BATCH: usize = 256;
 
     /// A pool that takes new stacks from `allocator`.
     pub fn new(allocator: Arc<StackAllocator>) -> Self {
@@ -499,10 +501,18 @@ impl StackPool {
     /// pages stay). A worker calls it when it runs out of work, so that a
     /// burst of processes does not pin its memory, while a busy worker
     /// never pays a system call (and the page faults after it) per process.
+    ///
+    /// At most [`TRIM_BATCH`](Self::TRIM_BATCH) stacks are trimmed per
+    /// call (one system call each), so that an idle worker answers a
+    /// wake-up soon; the rest wait for its next idle spell.
     pub fn trim(&mut self) {
+        let mut budget = Self::TRIM_BATCH;
         for class in &mut self.classes {
             let keep_from = class.stacks.len().saturating_sub(Self::WARM);
-            for stack in &class.stacks[class.trimmed.min(keep_from)..keep_from] {
+            let from = class.trimmed.min(keep_from);
+            let until = keep_from.min(from + budget);
+            budget -= until - from;
+            for stack in &class.stacks[from..until] {
                 let from = stack.limit.get() + page_size();
                 // SAFETY: the usable part of an idle stack holds nothing
                 // anyone needs; the guard page is outside this range (and a
@@ -515,7 +525,7 @@ impl StackPool {
                     )
                 };
             }
-            class.trimmed = class.trimmed.max(keep_from);
+            class.trimmed = class.trimmed.max(until);
         }
     }
 

@@ -472,3 +472,21 @@ fn a_small_process_limit_is_not_hoarded_by_workers() {
         assert_eq!(n, 5);
     }
 }
+
+/// Review finding: a lone child was not announced to idle workers, so a
+/// parent that blocked its OS thread waiting for it (or computed for a
+/// whole slice) kept it from running. Blocking a worker thread is misuse,
+/// but the child must still be stolen and run by the other worker.
+#[test]
+fn a_lone_child_is_run_by_an_idle_worker_while_its_parent_holds_its_own() {
+    let rt = runtime(2);
+    let ran_on_other_thread = rt.block_on(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let parent_thread = std::thread::current().id();
+        spawn(move || tx.send(std::thread::current().id()).unwrap());
+        // Blocks this worker's thread until the child has run elsewhere.
+        let child_thread = rx.recv().unwrap();
+        child_thread != parent_thread
+    });
+    assert!(ran_on_other_thread);
+}
