@@ -186,6 +186,10 @@ pub(crate) struct WorkerCore {
     credit: Cell<usize>,
 }
 
+/// How long an idle worker leaves a victim's lone task alone (see
+/// `WorkerLoop::search`).
+const LONE_TASK_GRACE: std::time::Duration = std::time::Duration::from_micros(5);
+
 /// Process numbers taken from the global counter at a time.
 const ID_BLOCK: u64 = 1024;
 
@@ -364,6 +368,8 @@ pub(crate) struct WorkerLoop {
     carry: u32,
     tick: u32,
     searching: bool,
+    /// Since when this worker has found nothing to run (see `search`).
+    idle_since: Option<Instant>,
     rng: u64,
     fired: Vec<TimerEvent>,
 }
@@ -402,6 +408,7 @@ impl WorkerLoop {
             carry: 0,
             tick: 0,
             searching: false,
+            idle_since: None,
             rng: 0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1),
             fired: Vec::new(),
         }
@@ -655,6 +662,7 @@ impl WorkerLoop {
     /// The last searcher that finds work wakes another worker to search
     /// on (module `idle`).
     fn found_work(&mut self) {
+        self.idle_since = None;
         if self.searching {
             self.searching = false;
             if self.shared().idle.transition_from_searching() {
@@ -670,6 +678,15 @@ impl WorkerLoop {
             }
             self.searching = true;
         }
+        // A victim's lone task is probably the child its running process
+        // just spawned, which the victim will run as soon as that process
+        // suspends, on a warm cache; taking it at once made a chain of
+        // spawns hop between workers at every link (2.4x slower). Go's
+        // scheduler gives a victim's `runnext` the same few microseconds of
+        // grace. After them, a lone task is fair game: a parent that
+        // computes, or blocks its thread, cannot hold its child back.
+        let idle_since = *self.idle_since.get_or_insert_with(Instant::now);
+        let take_lone = idle_since.elapsed() >= LONE_TASK_GRACE;
         let core = &*self.core;
         let victims = core.shared.stealers.len();
         self.rng ^= self.rng << 13;
@@ -681,7 +698,11 @@ impl WorkerLoop {
             if victim == core.index {
                 continue;
             }
-            if let Some(task) = steal_into(&core.shared.stealers[victim], &core.fresh) {
+            let stealer = &core.shared.stealers[victim];
+            if !take_lone && stealer.len() < 2 {
+                continue;
+            }
+            if let Some(task) = steal_into(stealer, &core.fresh) {
                 core.stats().steals.bump();
                 return Some(Job::Task(task));
             }
