@@ -108,10 +108,8 @@ pub(crate) fn try_with_process<R>(f: impl FnOnce(&ProcessCtx<'_>) -> R) -> Optio
     if ctx.is_null() {
         return None;
     }
-    // SAFETY: `CURRENT` is non-null only while the process that set it
-    // runs on this thread (module docs): its context lives in its body's
-    // frame, which outlives every call the process makes, and is only
-    // ever accessed through shared references.
+    // SAFETY: non-null only while its process runs here (module docs); the
+    // context outlives the process's calls and is only shared (`&`).
     Some(f(unsafe { &*ctx }))
 }
 
@@ -122,10 +120,9 @@ pub(crate) fn try_with_worker<R>(f: impl FnOnce(&WorkerCore) -> R) -> Option<R> 
     if core.is_null() {
         return None;
     }
-    // SAFETY: `WORKER` is set by the worker's run loop to its core, which
-    // that loop owns for the whole time the pointer is set, and cleared
-    // before the core is dropped; the core is only shared (`&`) and this
-    // reference does not outlive `f`, which never suspends a process.
+    // SAFETY: set by the run loop to the core it owns, cleared before that
+    // core drops; shared (`&`) only, and not kept past `f` (which never
+    // suspends a process).
     Some(f(unsafe { &*core }))
 }
 

@@ -128,17 +128,17 @@ impl Envelope {
             return None;
         }
         let payload = self.payload.get();
-        // SAFETY: the table says the value is a `T`, laid out as
-        // `Table::<T>` says (module invariants); the reference borrows
-        // `self`, which owns it, and the cell permits a `T` with interior
-        // mutability to be changed through it.
-        Some(unsafe {
-            if Table::<T>::INLINE {
-                &*payload.cast::<T>()
-            } else {
-                &**payload.cast::<*const T>()
-            }
-        })
+        // The table says the value is a `T`, laid out as `Table::<T>` says
+        // (module invariants); the reference borrows `self`, which owns it,
+        // and the cell lets a `T` with interior mutability change through it.
+        let value = if Table::<T>::INLINE {
+            // SAFETY: an inline `T` at the payload's start (above).
+            unsafe { &*payload.cast::<T>() }
+        } else {
+            // SAFETY: a `Box<T>`'s pointer in the first word (above).
+            unsafe { &**payload.cast::<*const T>() }
+        };
+        Some(value)
     }
 
     /// The message if it is a `T`, else the envelope back.
