@@ -27,7 +27,14 @@ pub const MAX_STACK_SIZE: usize = 256 * 1024 * 1024;
 /// Default reductions per time slice (BEAM's is 4000 as well).
 pub const DEFAULT_REDUCTIONS: u32 = 4000;
 /// Default busy-wait of an idle worker before it parks.
-pub const DEFAULT_BUSY_WAIT: Duration = Duration::from_micros(20);
+///
+/// Long enough to bridge the gaps of a token passed between workers: on the
+/// thread-ring benchmark, 20 µs parked a worker a few times per lap (each
+/// wake-up costs microseconds on this VM) and took 283 ns a hop, 100 µs
+/// took 153 ns and parked almost never. BEAM's `+sbwt` makes the same
+/// trade: some CPU spent spinning when a service goes idle, for latency
+/// when it is busy.
+pub const DEFAULT_BUSY_WAIT: Duration = Duration::from_micros(100);
 /// Default limit on live processes.
 pub const DEFAULT_MAX_PROCESSES: usize = 1 << 22;
 
@@ -163,7 +170,7 @@ impl Builder {
     }
 
     /// How long an idle worker keeps looking for work before it parks
-    /// (default 20 µs; zero parks at once). Longer costs CPU while idle
+    /// (default 100 µs, see [`DEFAULT_BUSY_WAIT`]; zero parks at once). Longer costs CPU while idle
     /// and saves the wake-up latency of a parked thread.
     pub fn busy_wait(mut self, busy_wait: Duration) -> Self {
         self.busy_wait = busy_wait;
