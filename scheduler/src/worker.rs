@@ -368,8 +368,9 @@ pub(crate) struct WorkerLoop {
     carry: u32,
     tick: u32,
     searching: bool,
-    /// Since when this worker has found nothing to run (see `search`).
-    idle_since: Option<Instant>,
+    /// Since when this worker has seen a victim's lone task (see
+    /// `search`).
+    lone_since: Option<Instant>,
     rng: u64,
     fired: Vec<TimerEvent>,
 }
@@ -408,7 +409,7 @@ impl WorkerLoop {
             carry: 0,
             tick: 0,
             searching: false,
-            idle_since: None,
+            lone_since: None,
             rng: 0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1),
             fired: Vec::new(),
         }
@@ -662,7 +663,7 @@ impl WorkerLoop {
     /// The last searcher that finds work wakes another worker to search
     /// on (module `idle`).
     fn found_work(&mut self) {
-        self.idle_since = None;
+        self.lone_since = None;
         if self.searching {
             self.searching = false;
             if self.shared().idle.transition_from_searching() {
@@ -683,10 +684,14 @@ impl WorkerLoop {
         // suspends, on a warm cache; taking it at once made a chain of
         // spawns hop between workers at every link (2.4x slower). Go's
         // scheduler gives a victim's `runnext` the same few microseconds of
-        // grace. After them, a lone task is fair game: a parent that
-        // computes, or blocks its thread, cannot hold its child back.
-        let idle_since = *self.idle_since.get_or_insert_with(Instant::now);
-        let take_lone = idle_since.elapsed() >= LONE_TASK_GRACE;
+        // grace. A lone task still there after them is fair game: a parent
+        // that computes, or blocks its thread, cannot hold its child back.
+        // The grace runs while lone tasks stay in sight: seeing none resets
+        // it, so a long busy-wait does not end up stealing every child.
+        let take_lone = self
+            .lone_since
+            .is_some_and(|since| since.elapsed() >= LONE_TASK_GRACE);
+        let mut saw_lone = false;
         let core = &*self.core;
         let victims = core.shared.stealers.len();
         self.rng ^= self.rng << 13;
@@ -700,6 +705,7 @@ impl WorkerLoop {
             }
             let stealer = &core.shared.stealers[victim];
             if !take_lone && stealer.len() < 2 {
+                saw_lone |= !stealer.is_empty();
                 continue;
             }
             if let Some(task) = steal_into(stealer, &core.fresh) {
@@ -707,6 +713,12 @@ impl WorkerLoop {
                 return Some(Job::Task(task));
             }
         }
+        if saw_lone {
+            self.lone_since.get_or_insert_with(Instant::now);
+        } else {
+            self.lone_since = None;
+        }
+        let core = &*self.core;
         steal_into(&core.shared.injector, &core.fresh).map(Job::Task)
     }
 
