@@ -48,6 +48,11 @@ where
     rt.block_on(async move { tokio::spawn(driver).await.unwrap() })
 }
 
+/// Runs a whole-workload measurement `iters` times; the total time.
+fn repeated(iters: u64, mut run: impl FnMut() -> Duration) -> Duration {
+    (0..iters).map(|_| run()).sum()
+}
+
 fn may_init() {
     static INIT: std::sync::Once = std::sync::Once::new();
     INIT.call_once(|| {
@@ -151,9 +156,8 @@ fn w1b_burst_spawn(c: &mut Criterion) {
         group.throughput(Throughput::Elements(burst));
         group.bench_with_input(BenchmarkId::new("ferrotp", burst), &burst, |b, &burst| {
             b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    total += rt.block_on(move || {
+                repeated(iters, || {
+                    rt.block_on(move || {
                         let start = Instant::now();
                         let me = self_pid();
                         for i in 0..burst {
@@ -163,16 +167,14 @@ fn w1b_burst_spawn(c: &mut Criterion) {
                         let sum: u64 = (0..burst).map(|_| receive::<u64>()).sum();
                         assert_eq!(sum, expected);
                         start.elapsed()
-                    });
-                }
-                total
+                    })
+                })
             });
         });
         group.bench_with_input(BenchmarkId::new("tokio", burst), &burst, |b, &burst| {
             b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    total += on_tokio(&trt, async move {
+                repeated(iters, || {
+                    on_tokio(&trt, async move {
                         let start = Instant::now();
                         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
                         for i in 0..burst {
@@ -187,9 +189,8 @@ fn w1b_burst_spawn(c: &mut Criterion) {
                         }
                         assert_eq!(sum, expected);
                         start.elapsed()
-                    });
-                }
-                total
+                    })
+                })
             });
         });
         if burst > 20_000 {
@@ -197,9 +198,8 @@ fn w1b_burst_spawn(c: &mut Criterion) {
         }
         group.bench_with_input(BenchmarkId::new("may", burst), &burst, |b, &burst| {
             b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    total += on_may(move || {
+                repeated(iters, || {
+                    on_may(move || {
                         let start = Instant::now();
                         let (tx, rx) = may::sync::mpsc::channel();
                         for i in 0..burst {
@@ -209,9 +209,8 @@ fn w1b_burst_spawn(c: &mut Criterion) {
                         let sum: u64 = (0..burst).map(|_| rx.recv().unwrap()).sum();
                         assert_eq!(sum, expected);
                         start.elapsed()
-                    });
-                }
-                total
+                    })
+                })
             });
         });
     }
@@ -389,49 +388,43 @@ fn w3_skynet(c: &mut Criterion) {
             &leaves,
             |b, &leaves| {
                 b.iter_custom(|iters| {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        total += rt.block_on(move || {
+                    repeated(iters, || {
+                        rt.block_on(move || {
                             let start = Instant::now();
                             let me = self_pid();
                             spawn(move || ferrotp_skynet(me, 0, leaves));
                             assert_eq!(receive::<u64>(), expected);
                             start.elapsed()
-                        });
-                    }
-                    total
+                        })
+                    })
                 });
             },
         );
         group.bench_with_input(BenchmarkId::new("tokio", leaves), &leaves, |b, &leaves| {
             b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iters {
-                    total += on_tokio(&trt, async move {
+                repeated(iters, || {
+                    on_tokio(&trt, async move {
                         let start = Instant::now();
                         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
                         tokio_skynet(tx, 0, leaves);
                         assert_eq!(rx.recv().await.unwrap(), expected);
                         start.elapsed()
-                    });
-                }
-                total
+                    })
+                })
             });
         });
         if leaves <= 10_000 {
             group.bench_with_input(BenchmarkId::new("may", leaves), &leaves, |b, &leaves| {
                 b.iter_custom(|iters| {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        total += on_may(move || {
+                    repeated(iters, || {
+                        on_may(move || {
                             let start = Instant::now();
                             let (tx, rx) = may::sync::mpsc::channel();
                             may_skynet(tx, 0, leaves);
                             assert_eq!(rx.recv().unwrap(), expected);
                             start.elapsed()
-                        });
-                    }
-                    total
+                        })
+                    })
                 });
             });
         }
@@ -592,10 +585,10 @@ fn w4_memory(c: &mut Criterion) {
     };
     group.bench_function("ferrotp", |b| {
         print_bytes();
-        b.iter_custom(|iters| (0..iters).map(|_| ferrotp_blocked(W4_PROCESSES).1).sum());
+        b.iter_custom(|iters| repeated(iters, || ferrotp_blocked(W4_PROCESSES).1));
     });
     group.bench_function("tokio", |b| {
-        b.iter_custom(|iters| (0..iters).map(|_| tokio_blocked(W4_PROCESSES).1).sum());
+        b.iter_custom(|iters| repeated(iters, || tokio_blocked(W4_PROCESSES).1));
     });
     group.finish();
 }
