@@ -591,6 +591,7 @@ impl<T> Head<T> {
     /// Closes the arrivals and takes every message reserved before the
     /// close, waiting for any still in flight; frees every block this head
     /// owns. Later pushes return their message.
+    #[inline]
     pub(crate) fn close(&mut self, arrivals: &Arrivals<T>) -> Vec<T> {
         let word = arrivals.tail.word.fetch_or(CLOSED, Ordering::AcqRel);
         let end = arrival_number(index_of(word));

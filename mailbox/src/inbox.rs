@@ -295,6 +295,10 @@ impl<T> Inbox<T> {
 
 impl<T> Drop for Inbox<T> {
     fn drop(&mut self) {
+        if self.head.is_null() && self.pool.is_null() {
+            // Nothing queued and nothing pooled: the usual end of a process.
+            return;
+        }
         /// Frees the pool and drops what is left, even if a message's
         /// destructor panics (like dropping a `Vec`).
         struct Rest<'a, T>(&'a mut Inbox<T>);

@@ -220,7 +220,44 @@ impl<T, R: MailboxRef<T>> Receiver<T, R> {
     /// let mut start = Mark::START;
     /// assert_eq!(rx.take_first_since(&mut start, |m| m.ends_with("reply")), Some("old reply"));
     /// ```
+    #[inline]
     pub fn take_first_since(
+        &mut self,
+        mark: &mut Mark,
+        mut pred: impl FnMut(&T) -> bool,
+    ) -> Option<T> {
+        // The usual case, kept small enough to inline into a runtime's
+        // receive: nothing was passed over before, so the oldest unread
+        // arrival is the first candidate.
+        if self.inbox.is_empty() {
+            let seq = self.head.seq();
+            if seq >= mark.0 {
+                let arrivals = self.source.mailbox().arrivals();
+                match self.head.peek(arrivals) {
+                    None => {
+                        self.inbox.set_cursor_at_end(seq);
+                        *mark = Mark(seq);
+                        return None;
+                    }
+                    Some(next) if pred(next) => {
+                        // SAFETY: `peek` just returned `Some`.
+                        let (value, seq) = unsafe { self.head.take_peeked() };
+                        self.release_slot();
+                        self.inbox.set_cursor_at_end(seq);
+                        *mark = Mark(seq);
+                        return Some(value);
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        self.take_first_since_slow(mark, &mut pred)
+    }
+
+    /// [`Receiver::take_first_since`] past its fast path: a seek in the
+    /// inbox, or a scan that passes messages over.
+    #[inline(never)]
+    fn take_first_since_slow(
         &mut self,
         mark: &mut Mark,
         mut pred: impl FnMut(&T) -> bool,
@@ -368,7 +405,9 @@ impl<T, R: MailboxRef<T>> Receiver<T, R> {
         self.closed = true;
         let mailbox = self.source.mailbox();
         let mut messages = Vec::new();
-        self.inbox.drain_into(&mut messages);
+        if !self.inbox.is_empty() {
+            self.inbox.drain_into(&mut messages);
+        }
         let arrived = self.head.close(mailbox.arrivals());
         if messages.is_empty() {
             messages = arrived;

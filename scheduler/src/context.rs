@@ -94,6 +94,15 @@ pub(crate) fn with_process<R>(function: &str, f: impl FnOnce(&ProcessCtx<'_>) ->
 
 #[cold]
 #[inline(never)]
+fn receive_in_predicate(function: &str) -> ! {
+    panic!(
+        "ferrotp::{function} was called from inside a receive predicate or select clause \
+         test; a predicate must not receive"
+    )
+}
+
+#[cold]
+#[inline(never)]
 fn outside_process(function: &str) -> ! {
     panic!(
         "ferrotp::{function} was called outside a ferrotp process; it can only be called \
@@ -240,13 +249,11 @@ impl<'y> ProcessCtx<'y> {
         std::thread::panicking()
     }
 
+    #[inline]
     fn receiver(&self, function: &str) -> std::cell::RefMut<'_, Receiver<Envelope, PcbMailbox>> {
         match self.receiver.try_borrow_mut() {
             Ok(receiver) => receiver,
-            Err(_) => panic!(
-                "ferrotp::{function} was called from inside a receive predicate or \
-                 select clause test; a predicate must not receive"
-            ),
+            Err(_) => receive_in_predicate(function),
         }
     }
 
@@ -278,9 +285,12 @@ impl<'y> ProcessCtx<'y> {
     ) -> Option<Envelope> {
         self.reduce(1);
         let mut timer: Option<Armed> = None;
+        // One borrow for the whole receive, held across the suspend: only
+        // this process ever borrows its receiver, and a predicate that
+        // tries to receive still meets it (and a clear panic).
+        let mut receiver = self.receiver(function);
         loop {
-            let found = self.receiver(function).take_first_since(mark, &mut *pred);
-            if let Some(message) = found {
+            if let Some(message) = receiver.take_first_since(mark, &mut *pred) {
                 if let Some(armed) = timer {
                     self.disarm(armed);
                 }
@@ -302,15 +312,14 @@ impl<'y> ProcessCtx<'y> {
                     Some(_) => {}
                 }
             }
-            let wait = self.receiver(function).announce_wait();
-            match wait {
+            match receiver.announce_wait() {
                 Wait::Ready => continue,
                 Wait::Sleep => {}
                 // The mailbox closes only when the process has ended.
                 Wait::Closed => unreachable!("a running process's mailbox is open"),
             }
             self.wait(function);
-            let _ = self.receiver(function).cancel_wait();
+            let _ = receiver.cancel_wait();
         }
     }
 

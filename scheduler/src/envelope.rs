@@ -117,8 +117,14 @@ impl Envelope {
 
     /// Whether the message is a `T`.
     #[inline]
-    pub(crate) fn is<T: 'static>(&self) -> bool {
-        (self.table.type_id)() == TypeId::of::<T>()
+    pub(crate) fn is<T: Send + 'static>(&self) -> bool {
+        // The same table is the usual answer and costs no call; a `T`'s
+        // table may still exist at more than one address (one per codegen
+        // unit), so a different address asks the type id. Two types never
+        // share a table address: their `type_id` functions return
+        // different ids, so the tables' contents differ and cannot be
+        // merged.
+        std::ptr::eq(self.table, &Table::<T>::TABLE) || (self.table.type_id)() == TypeId::of::<T>()
     }
 
     /// A reference to the message if it is a `T`.

@@ -67,6 +67,7 @@
 
 mod api;
 mod context;
+mod entry;
 mod envelope;
 pub mod exit;
 pub mod idle;

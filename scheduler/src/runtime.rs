@@ -413,10 +413,16 @@ impl Shared {
     }
 
     /// Why spawns are being refused, if the last stack could not be had.
+    #[inline]
     pub(crate) fn stack_error(&self) -> Option<String> {
         if !self.stack_failed.load(Ordering::Relaxed) {
             return None;
         }
+        self.last_stack_error()
+    }
+
+    #[cold]
+    fn last_stack_error(&self) -> Option<String> {
         self.stack_error
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

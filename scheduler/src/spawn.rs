@@ -11,12 +11,13 @@ use std::sync::Arc;
 use ferrotp_mailbox::Mailbox;
 
 use crate::context::{try_with_process, try_with_worker};
+use crate::entry::Entry;
 use crate::exit::ExitReason;
 use crate::process::{Anchor, Pcb, Pid};
 use crate::process_id::ProcessId;
 use crate::runtime::{MAX_STACK_SIZE, Shared};
 use crate::stack::MIN_STACK_SIZE;
-use crate::worker::{Delivery, Launcher, Task, WorkerCore};
+use crate::worker::{Delivery, Launch, Task, WorkerCore};
 
 /// Options for [`spawn_opt`].
 ///
@@ -263,10 +264,7 @@ where
         stack_size,
         options.migratable && options.worker.is_none(),
     ));
-    let launch = Box::new(Launcher {
-        pcb: Arc::clone(&pcb),
-        entry,
-    });
+    let launch = Launch::new(Arc::clone(&pcb), Entry::new(entry));
     if shutting_down {
         crate::worker::contain("dropping a never-run process's closure", move || {
             drop(launch);

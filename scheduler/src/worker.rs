@@ -69,6 +69,7 @@ use ferrotp_mailbox::{Receiver, Wait};
 use slab::Slab;
 
 use crate::context::{Finished, ProcessCtx, Suspend, set_current, set_worker, try_with_worker};
+use crate::entry::Entry;
 use crate::exit::ExitReason;
 use crate::idle::Idle;
 use crate::process::{Anchor, Envelope, Pcb, PcbMailbox, deliver};
@@ -91,24 +92,23 @@ pub(crate) enum TimerEvent {
 }
 
 /// A never-run process: its control block and its entry closure.
-pub(crate) trait Launch: Send {
-    fn pcb(&self) -> &Arc<Pcb>;
-    /// Runs the process's code (on its stack) and says how it ended.
-    fn run(self: Box<Self>) -> ExitReason;
+pub(crate) struct Launch {
+    pcb: Arc<Pcb>,
+    entry: Entry,
 }
 
-pub(crate) struct Launcher<F> {
-    pub(crate) pcb: Arc<Pcb>,
-    pub(crate) entry: F,
-}
+impl Launch {
+    pub(crate) fn new(pcb: Arc<Pcb>, entry: Entry) -> Self {
+        Self { pcb, entry }
+    }
 
-impl<F: FnOnce() -> ExitReason + Send> Launch for Launcher<F> {
-    fn pcb(&self) -> &Arc<Pcb> {
+    pub(crate) fn pcb(&self) -> &Arc<Pcb> {
         &self.pcb
     }
 
-    fn run(self: Box<Self>) -> ExitReason {
-        (self.entry)()
+    /// Runs the process's code (on its stack) and says how it ended.
+    fn run(self) -> ExitReason {
+        self.entry.run()
     }
 }
 
@@ -134,7 +134,7 @@ unsafe impl Send for Migrating {}
 
 /// A unit of stealable work.
 pub(crate) enum Task {
-    Fresh(Box<dyn Launch>),
+    Fresh(Launch),
     Moving(Migrating),
 }
 
@@ -154,7 +154,7 @@ pub(crate) enum Delivery {
     /// A never-run process pinned to this worker
     /// ([`SpawnOptions::worker`](crate::SpawnOptions::worker)): it is never
     /// stealable, so it does not go through the deques.
-    Pinned(Box<dyn Launch>),
+    Pinned(Launch),
 }
 
 /// What the run loop runs next.
@@ -294,7 +294,7 @@ pub(crate) fn schedule_woken(pcb: &Arc<Pcb>) {
 /// it left unread, which run when its mailbox closes. Nothing a process
 /// does can unwind into the worker, except the runtime's own forced
 /// unwind, which is let through.
-fn process_body(launch: Box<dyn Launch>) -> impl FnOnce(&Yielder<u32, Suspend>, u32) -> Finished {
+fn process_body(launch: Launch) -> impl FnOnce(&Yielder<u32, Suspend>, u32) -> Finished {
     move |yielder, budget| {
         let pcb = Arc::clone(launch.pcb());
         let mut left = 0;
@@ -361,7 +361,7 @@ pub(crate) struct WorkerLoop {
     slab: Slab<Settled>,
     core: Box<WorkerCore>,
     /// Never-run processes pinned here; they take a stack when they run.
-    pinned: VecDeque<Box<dyn Launch>>,
+    pinned: VecDeque<Launch>,
     stacks: StackPool,
     inbox: Receiver<Delivery>,
     /// Budget the last process left for the LIFO slot's.
@@ -436,7 +436,11 @@ impl WorkerLoop {
         }
         set_worker(ptr::from_ref(&*self.core));
         while !shared.shutdown.load(Ordering::Acquire) {
-            if let Some(job) = self.next_job().or_else(|| self.search()) {
+            let job = match self.lifo_job() {
+                Some(job) => Some(job),
+                None => self.next_job().or_else(|| self.search()),
+            };
+            if let Some(job) = job {
                 self.found_work();
                 self.run_job(job);
                 continue;
@@ -456,16 +460,28 @@ impl WorkerLoop {
         &self.core.shared
     }
 
+    /// The hot case, inlined into the run loop: a process woken into the
+    /// LIFO slot runs on the rest of its waker's budget.
+    #[inline(always)]
+    fn lifo_job(&mut self) -> Option<Job> {
+        if self.carry == 0 {
+            return None;
+        }
+        let key = self.core.lifo.take()?;
+        self.tick = self.tick.wrapping_add(1);
+        Some(Job::Settled {
+            key,
+            budget: self.carry,
+        })
+    }
+
+    #[inline(never)]
     fn next_job(&mut self) -> Option<Job> {
         self.tick = self.tick.wrapping_add(1);
         let core = &*self.core;
         if let Some(key) = core.lifo.take() {
-            if self.carry > 0 {
-                return Some(Job::Settled {
-                    key,
-                    budget: self.carry,
-                });
-            }
+            // Out of carried budget (`lifo_job` takes it otherwise): to
+            // the back of the queue.
             core.runnable.borrow_mut().push_back(key);
         }
         self.carry = 0;
@@ -616,7 +632,7 @@ impl WorkerLoop {
 
     /// A fresh process that could not get a stack ends at once.
     #[cold]
-    fn fail_start(&mut self, launch: Box<dyn Launch>, error: &crate::stack::StackError) {
+    fn fail_start(&mut self, launch: Launch, error: &crate::stack::StackError) {
         let pcb = Arc::clone(launch.pcb());
         self.shared().record_stack_error(error);
         eprintln!("ferrotp: process {} could not start: {error}", pcb.id);
@@ -741,7 +757,11 @@ impl WorkerLoop {
                 std::hint::spin_loop();
             }
             pauses = (pauses * 2).min(64);
-            if let Some(job) = self.next_job().or_else(|| self.search()) {
+            let job = match self.lifo_job() {
+                Some(job) => Some(job),
+                None => self.next_job().or_else(|| self.search()),
+            };
+            if let Some(job) = job {
                 return Some(job);
             }
             if Instant::now() >= until || self.shared().shutdown.load(Ordering::Relaxed) {
@@ -852,7 +872,7 @@ impl WorkerLoop {
     }
 
     /// Ends a never-run process without running it.
-    fn discard_fresh(&mut self, launch: Box<dyn Launch>, reason: ExitReason) {
+    fn discard_fresh(&mut self, launch: Launch, reason: ExitReason) {
         let pcb = Arc::clone(launch.pcb());
         pcb.set_exit_reason(reason.clone());
         // Dropping the closure and the queued messages runs user
