@@ -233,6 +233,12 @@ impl<T> Mailbox<T> {
         self.bound.as_deref()
     }
 
+    /// Marks the receiver role taken, for a caller that knows nobody else
+    /// claims it (see `Receiver::new_sole`): a plain store.
+    pub(crate) fn mark_claimed(&self) {
+        self.has_receiver.store(true, Ordering::Relaxed);
+    }
+
     /// Claims the receiver role; false if it was already claimed.
     pub(crate) fn claim_receiver(&self) -> bool {
         !self.has_receiver.swap(true, Ordering::Relaxed)

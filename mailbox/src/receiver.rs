@@ -104,6 +104,24 @@ impl<T, R: MailboxRef<T>> Receiver<T, R> {
             source.mailbox().claim_receiver(),
             "this mailbox already has a receiver; a mailbox has exactly one"
         );
+        Self::claimed(source)
+    }
+
+    /// Like [`Receiver::new`], without the atomic read-modify-write that
+    /// checks the claim (for a runtime that makes a receiver for every
+    /// process it starts). The mailbox is marked as claimed all the same,
+    /// so a later [`Receiver::new`] still panics.
+    ///
+    /// # Safety
+    /// No other receiver of this mailbox exists or is being made
+    /// concurrently, and the caller makes sure none is made later except
+    /// through [`Receiver::new`] (which will panic).
+    pub unsafe fn new_sole(source: R) -> Self {
+        source.mailbox().mark_claimed();
+        Self::claimed(source)
+    }
+
+    fn claimed(source: R) -> Self {
         let bounded = source.mailbox().capacity().is_some();
         Self {
             source,

@@ -23,7 +23,7 @@ use crate::process::{Envelope, Pcb, Pid, dead_letter, deliver, try_deliver};
 /// # Panics
 /// Outside a process.
 pub fn self_pid() -> Pid {
-    with_process("self_pid", |ctx| Pid(Arc::clone(&ctx.pcb)))
+    with_process("self_pid", |ctx| Pid(Arc::clone(ctx.pcb)))
 }
 
 /// Sends `message` to `to`. Never fails: if `to` has ended, the message
@@ -103,7 +103,7 @@ impl Wake for ThreadWaker {
 /// The blocking half of `send` to a full bounded mailbox.
 #[cold]
 fn send_when_room(to: &Arc<Pcb>, envelope: Envelope) {
-    let sender = try_with_process(|ctx| Arc::clone(&ctx.pcb));
+    let sender = try_with_process(|ctx| Arc::clone(ctx.pcb));
     let waker = match &sender {
         // A process unwinding cannot suspend, and a process cannot wait
         // for room in its own mailbox: both exceed the bound instead.
@@ -338,7 +338,7 @@ impl<T: Send + 'static> Subject<T> {
     /// Outside a process.
     pub fn new() -> Self {
         with_process("Subject::new", |ctx| Self {
-            owner: Pid(Arc::clone(&ctx.pcb)),
+            owner: Pid(Arc::clone(ctx.pcb)),
             tag: ctx.next_tag(),
             mark: ctx.mark(),
             _message: PhantomData,
@@ -367,7 +367,7 @@ impl<T: Send + 'static> Subject<T> {
     }
 
     fn check_owner(&self, function: &str) {
-        let owner = with_process(function, |ctx| Arc::ptr_eq(&ctx.pcb, &self.owner.0));
+        let owner = with_process(function, |ctx| Arc::ptr_eq(ctx.pcb, &self.owner.0));
         assert!(
             owner,
             "ferrotp::{function}: only the subject's owner {} can receive from it",

@@ -137,8 +137,8 @@ pub(crate) fn try_with_worker<R>(f: impl FnOnce(&WorkerCore) -> R) -> Option<R> 
 
 /// The context of one process (module docs).
 pub(crate) struct ProcessCtx<'y> {
-    pub(crate) pcb: Arc<Pcb>,
-    receiver: RefCell<Receiver<Envelope, PcbMailbox>>,
+    pub(crate) pcb: &'y Arc<Pcb>,
+    receiver: RefCell<Receiver<Envelope, PcbMailbox<'y>>>,
     yielder: &'y Yielder<u32, Suspend>,
     budget: Cell<u32>,
     /// Sequence number of this process's timers (see `Pcb::timer_fired`).
@@ -156,8 +156,12 @@ struct Armed {
 }
 
 impl<'y> ProcessCtx<'y> {
-    pub(crate) fn new(pcb: Arc<Pcb>, yielder: &'y Yielder<u32, Suspend>, budget: u32) -> Self {
-        let receiver = Receiver::new(PcbMailbox(Arc::clone(&pcb)));
+    pub(crate) fn new(pcb: &'y Arc<Pcb>, yielder: &'y Yielder<u32, Suspend>, budget: u32) -> Self {
+        // A process's mailbox gets one receiver, made by whoever holds
+        // the never-run process: here as it starts, or instead of starting
+        // when it is discarded; `PcbMailbox` is private to this crate.
+        // SAFETY: so no other receiver exists or is being made.
+        let receiver = unsafe { Receiver::new_sole(PcbMailbox(pcb)) };
         Self {
             pcb,
             receiver: RefCell::new(receiver),
@@ -250,7 +254,10 @@ impl<'y> ProcessCtx<'y> {
     }
 
     #[inline]
-    fn receiver(&self, function: &str) -> std::cell::RefMut<'_, Receiver<Envelope, PcbMailbox>> {
+    fn receiver(
+        &self,
+        function: &str,
+    ) -> std::cell::RefMut<'_, Receiver<Envelope, PcbMailbox<'y>>> {
         match self.receiver.try_borrow_mut() {
             Ok(receiver) => receiver,
             Err(_) => receive_in_predicate(function),
@@ -338,7 +345,7 @@ impl<'y> ProcessCtx<'y> {
     fn arm(&self, function: &str, deadline: Instant) -> Armed {
         let seq = self.timer_seq.get() + 1;
         self.timer_seq.set(seq);
-        let pcb = Arc::clone(&self.pcb);
+        let pcb = Arc::clone(self.pcb);
         let armed = try_with_worker(|core| Armed {
             seq,
             key: core.add_timer(deadline, TimerEvent::Wake { pcb, seq }),

@@ -18,10 +18,11 @@
 //! worker" exactly once (module `run_state`).
 
 use std::any::Any;
+use std::cell::UnsafeCell;
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::task::Wake;
 
 use ferrotp_mailbox::{Mailbox, MailboxRef, Pushed, TryPushError};
@@ -60,7 +61,9 @@ pub(crate) struct Pcb {
     pub(crate) unwinding: AtomicBool,
     /// The sequence number of the process's last timer that fired.
     pub(crate) timer_fired: AtomicU64,
-    exit: OnceLock<ExitReason>,
+    /// Written by the process's owner only, before `EXITED` (see
+    /// [`Pcb::set_exit_reason`]); `Pcb` is `Sync` through the impl below.
+    exit: UnsafeCell<Option<ExitReason>>,
     anchor: Arc<Anchor>,
 }
 
@@ -84,7 +87,7 @@ impl Pcb {
             migratable,
             unwinding: AtomicBool::new(false),
             timer_fired: AtomicU64::new(0),
-            exit: OnceLock::new(),
+            exit: UnsafeCell::new(None),
             anchor,
         }
     }
@@ -110,21 +113,51 @@ impl Pcb {
         self.key.store(key, Ordering::Relaxed);
     }
 
-    /// Worker side: the process has ended with `reason` (unless an earlier
-    /// reason was recorded, such as `Shutdown` before a forced unwind).
-    pub(crate) fn set_exited(&self, reason: ExitReason) {
-        let _ = self.exit.set(reason);
+    /// The process has ended with `reason` (unless an earlier reason was
+    /// recorded, such as `Shutdown` before a forced unwind).
+    ///
+    /// # Safety
+    /// As for [`Pcb::set_exit_reason`].
+    pub(crate) unsafe fn set_exited(&self, reason: ExitReason) {
+        // SAFETY: forwarded.
+        unsafe { self.set_exit_reason(reason) };
+        // Release: publishes the reason to `exit_reason` readers.
         self.state.set_exited();
     }
 
-    /// Records the exit reason ahead of the unwinding that ends the
-    /// process.
-    pub(crate) fn set_exit_reason(&self, reason: ExitReason) {
-        let _ = self.exit.set(reason);
+    /// Records the exit reason (the first one recorded stands), ahead of
+    /// the unwinding that ends the process.
+    ///
+    /// # Safety
+    /// The caller owns the process, which has not exited: it is the
+    /// thread running it, or holding it never-run or settled (module
+    /// `worker`). So no other thread writes the reason at the same time,
+    /// and none reads it ([`Pcb::exit_reason`] reads only after `EXITED`).
+    pub(crate) unsafe fn set_exit_reason(&self, reason: ExitReason) {
+        // SAFETY: the caller is the only thread touching the cell (above).
+        let slot = unsafe { &mut *self.exit.get() };
+        if slot.is_none() {
+            *slot = Some(reason);
+        }
     }
 
+    /// The exit reason, once the process has ended.
     pub(crate) fn exit_reason(&self) -> Option<&ExitReason> {
-        self.exit.get()
+        if !self.state.is_exited() {
+            return None;
+        }
+        // SAFETY: the owner wrote the reason before its Release store of
+        // EXITED, which `is_exited` acquired, and nobody writes it after.
+        unsafe { (*self.exit.get()).as_ref() }
+    }
+
+    /// The reason recorded so far, read by the process's owner.
+    ///
+    /// # Safety
+    /// As for [`Pcb::set_exit_reason`].
+    pub(crate) unsafe fn recorded_exit_reason(&self) -> Option<ExitReason> {
+        // SAFETY: the caller is the only thread touching the cell.
+        unsafe { (*self.exit.get()).clone() }
     }
 
     pub(crate) fn is_exited(&self) -> bool {
@@ -140,6 +173,12 @@ impl Pcb {
     }
 }
 
+// SAFETY: every field but `exit` is `Sync`; `exit` is written only by the
+// process's owner before the Release store of `EXITED` and read by other
+// threads only after acquiring it (`Pcb::set_exit_reason`,
+// `Pcb::exit_reason`).
+unsafe impl Sync for Pcb {}
+
 /// A [`Waker`](std::task::Waker) for a process: used by bounded mailboxes
 /// to wake a sender when room appears.
 impl Wake for Pcb {
@@ -152,13 +191,15 @@ impl Wake for Pcb {
     }
 }
 
-/// The mailbox of a process, as its receiver sees it.
-pub(crate) struct PcbMailbox(pub(crate) Arc<Pcb>);
+/// The mailbox of a process, as its receiver sees it. A borrow, not an
+/// `Arc`: the receiver lives in the process's context, which borrows the
+/// control block its body holds, so no reference count is touched.
+pub(crate) struct PcbMailbox<'p>(pub(crate) &'p Pcb);
 
-// SAFETY: the mailbox is a field of the control block, which the `Arc`
-// keeps at one address for as long as this handle (and so the receiver
-// holding it) lives.
-unsafe impl MailboxRef<Envelope> for PcbMailbox {
+// SAFETY: the mailbox is a field of the control block, which the borrow
+// keeps alive, at one address, for as long as this handle (and so the
+// receiver holding it) lives.
+unsafe impl MailboxRef<Envelope> for PcbMailbox<'_> {
     fn mailbox(&self) -> &Mailbox<Envelope> {
         &self.0.mailbox
     }
@@ -198,11 +239,7 @@ impl Pid {
 
     /// Why the process ended; `None` while it runs.
     pub fn exit_reason(&self) -> Option<ExitReason> {
-        if self.0.is_exited() {
-            self.0.exit_reason().cloned()
-        } else {
-            None
-        }
+        self.0.exit_reason().cloned()
     }
 
     /// The capacity of the process's mailbox, if it is bounded.

@@ -270,9 +270,10 @@ where
             drop(launch);
         });
         drop(ferrotp_mailbox::Receiver::new(crate::process::PcbMailbox(
-            Arc::clone(&pcb),
+            &pcb,
         )));
-        pcb.set_exited(ExitReason::Shutdown);
+        // SAFETY: the process was never queued: this thread alone has it.
+        unsafe { pcb.set_exited(ExitReason::Shutdown) };
         return Ok(Pid(pcb));
     }
     match (options.worker, core) {

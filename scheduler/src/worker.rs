@@ -105,19 +105,43 @@ impl Launch {
     pub(crate) fn pcb(&self) -> &Arc<Pcb> {
         &self.pcb
     }
-
-    /// Runs the process's code (on its stack) and says how it ended.
-    fn run(self) -> ExitReason {
-        self.entry.run()
-    }
 }
 
 type ProcessCoroutine = Coroutine<u32, Suspend, Finished, ProcessStack>;
 
 /// A process that has run: its coroutine, pinned to one worker.
 pub(crate) struct Settled {
+    /// Declared (so dropped) before `pcb`: the body borrows the control
+    /// block through a [`BorrowedPcb`] that `pcb` keeps valid.
     coroutine: ProcessCoroutine,
     pcb: Arc<Pcb>,
+}
+
+/// The coroutine body's handle to its control block: an `Arc<Pcb>` that
+/// owns no count (so starting a process touches no reference count), valid
+/// because the `Settled` that runs the body holds a counted one for longer.
+pub(crate) struct BorrowedPcb(std::mem::ManuallyDrop<Arc<Pcb>>);
+
+impl BorrowedPcb {
+    /// # Safety
+    /// `pcb` (or another counted `Arc` of the same block) must outlive the
+    /// returned handle.
+    unsafe fn new(pcb: &Arc<Pcb>) -> Self {
+        // SAFETY: the pointer comes from a live `Arc`; the `ManuallyDrop`
+        // never gives back the count it did not take, and the caller keeps
+        // a counted `Arc` alive for as long as this handle.
+        Self(std::mem::ManuallyDrop::new(unsafe {
+            Arc::from_raw(Arc::as_ptr(pcb))
+        }))
+    }
+}
+
+impl std::ops::Deref for BorrowedPcb {
+    type Target = Arc<Pcb>;
+
+    fn deref(&self) -> &Arc<Pcb> {
+        &self.0
+    }
 }
 
 /// A settled process of the `unsafe` migratable kind, on its way to
@@ -294,14 +318,16 @@ pub(crate) fn schedule_woken(pcb: &Arc<Pcb>) {
 /// it left unread, which run when its mailbox closes. Nothing a process
 /// does can unwind into the worker, except the runtime's own forced
 /// unwind, which is let through.
-fn process_body(launch: Launch) -> impl FnOnce(&Yielder<u32, Suspend>, u32) -> Finished {
+fn process_body(
+    pcb: BorrowedPcb,
+    entry: Entry,
+) -> impl FnOnce(&Yielder<u32, Suspend>, u32) -> Finished {
     move |yielder, budget| {
-        let pcb = Arc::clone(launch.pcb());
         let mut left = 0;
         let run = catch_unwind(AssertUnwindSafe(|| {
-            let ctx = ProcessCtx::new(Arc::clone(&pcb), yielder, budget);
+            let ctx = ProcessCtx::new(&pcb, yielder, budget);
             ctx.enter();
-            let reason = match catch_unwind(AssertUnwindSafe(move || launch.run())) {
+            let reason = match catch_unwind(AssertUnwindSafe(move || entry.run())) {
                 Ok(reason) => reason,
                 Err(payload) => {
                     if pcb.unwinding.load(Ordering::Relaxed) {
@@ -312,7 +338,8 @@ fn process_body(launch: Launch) -> impl FnOnce(&Yielder<u32, Suspend>, u32) -> F
                     ExitReason::from_panic(&*payload)
                 }
             };
-            pcb.set_exit_reason(reason.clone());
+            // SAFETY: the process's own body, on the thread running it, before it exits.
+            unsafe { pcb.set_exit_reason(reason.clone()) };
             left = ctx.budget();
             // Unread messages are dropped while the context still stands,
             // so their destructors may call into the runtime.
@@ -331,8 +358,9 @@ fn process_body(launch: Launch) -> impl FnOnce(&Yielder<u32, Suspend>, u32) -> F
                     pcb.id,
                     ExitReason::from_panic(&*payload)
                 );
-                pcb.exit_reason()
-                    .cloned()
+                // SAFETY: the process's own body, on the thread running
+                // it, before it exits.
+                unsafe { pcb.recorded_exit_reason() }
                     .unwrap_or_else(|| ExitReason::from_panic(&*payload))
             }
         };
@@ -609,8 +637,7 @@ impl WorkerLoop {
         let settled = match task {
             Task::Moving(Migrating(settled)) => settled,
             Task::Fresh(launch) => {
-                let pcb = Arc::clone(launch.pcb());
-                let stack = match self.stacks.take(pcb.stack_size) {
+                let stack = match self.stacks.take(launch.pcb().stack_size) {
                     Ok(stack) => stack,
                     Err(error) => {
                         self.fail_start(launch, &error);
@@ -618,15 +645,19 @@ impl WorkerLoop {
                     }
                 };
                 self.shared().stack_error_cleared();
+                let Launch { pcb, entry } = launch;
+                // The body's borrowed handle lives in the coroutine, which
+                // `Settled` drops (or runs to its end) before it drops `pcb`.
+                // SAFETY: so `pcb`, a counted `Arc`, outlives the handle.
+                let borrowed = unsafe { BorrowedPcb::new(&pcb) };
                 Settled {
-                    coroutine: Coroutine::with_stack(stack, process_body(launch)),
+                    coroutine: Coroutine::with_stack(stack, process_body(borrowed, entry)),
                     pcb,
                 }
             }
         };
-        let pcb = Arc::clone(&settled.pcb);
         let key = self.slab.insert(settled);
-        pcb.settle(self.core.index, key);
+        self.slab[key].pcb.settle(self.core.index, key);
         Some(key)
     }
 
@@ -671,7 +702,8 @@ impl WorkerLoop {
     fn finish(&mut self, key: usize, reason: ExitReason) {
         let settled = self.slab.remove(key);
         self.stacks.give(settled.coroutine.into_stack());
-        settled.pcb.set_exited(reason);
+        // SAFETY: this worker owns the settled process, which just returned.
+        unsafe { settled.pcb.set_exited(reason) };
         self.core.return_slot();
         self.core.stats().exits.bump();
     }
@@ -874,16 +906,18 @@ impl WorkerLoop {
     /// Ends a never-run process without running it.
     fn discard_fresh(&mut self, launch: Launch, reason: ExitReason) {
         let pcb = Arc::clone(launch.pcb());
-        pcb.set_exit_reason(reason.clone());
+        // SAFETY: this worker holds the never-run process.
+        unsafe { pcb.set_exit_reason(reason.clone()) };
         // Dropping the closure and the queued messages runs user
         // destructors. Closing the mailbox makes later sends dead letters.
         contain("dropping a never-run process's closure", move || {
             drop(launch)
         });
         contain("dropping a never-run process's messages", || {
-            drop(Receiver::new(PcbMailbox(Arc::clone(&pcb))));
+            drop(Receiver::new(PcbMailbox(&pcb)));
         });
-        pcb.set_exited(reason);
+        // SAFETY: this worker holds the never-run process.
+        unsafe { pcb.set_exited(reason) };
         self.core.return_slot();
         self.core.stats().exits.bump();
     }
@@ -891,7 +925,8 @@ impl WorkerLoop {
     /// Unwinds a settled process's stack with `reason` (its destructors
     /// run) and ends it.
     fn unwind(&mut self, mut settled: Settled, reason: ExitReason) {
-        settled.pcb.set_exit_reason(reason.clone());
+        // SAFETY: this worker owns the settled process it unwinds.
+        unsafe { settled.pcb.set_exit_reason(reason.clone()) };
         settled.pcb.unwinding.store(true, Ordering::Relaxed);
         self.core.in_process.set(true);
         let unwound = catch_unwind(AssertUnwindSafe(|| settled.coroutine.force_unwind()));
@@ -910,7 +945,8 @@ impl WorkerLoop {
             // unknown, so it is never reused (leaked, not freed).
             std::mem::forget(settled.coroutine);
         }
-        settled.pcb.set_exited(reason);
+        // SAFETY: this worker owns the settled process it unwinds.
+        unsafe { settled.pcb.set_exited(reason) };
         self.core.return_slot();
         self.core.stats().exits.bump();
     }
@@ -1011,7 +1047,8 @@ impl StealBatch for crossbeam_deque::Injector<Task> {
 /// leftovers at shutdown), from outside any worker.
 pub(crate) fn discard_orphan(task: Task) {
     let pcb = Arc::clone(task.pcb());
-    pcb.set_exit_reason(ExitReason::Shutdown);
+    // SAFETY: the caller took the task out of the injector: nobody else has it.
+    unsafe { pcb.set_exit_reason(ExitReason::Shutdown) };
     match task {
         Task::Fresh(launch) => contain("dropping a never-run process's closure", move || {
             drop(launch);
@@ -1022,9 +1059,10 @@ pub(crate) fn discard_orphan(task: Task) {
         Task::Moving(Migrating(settled)) => std::mem::forget(settled),
     }
     contain("dropping a never-run process's messages", || {
-        drop(Receiver::new(PcbMailbox(Arc::clone(&pcb))));
+        drop(Receiver::new(PcbMailbox(&pcb)));
     });
-    pcb.set_exited(ExitReason::Shutdown);
+    // SAFETY: the caller took the task out of the injector: nobody else has it.
+    unsafe { pcb.set_exited(ExitReason::Shutdown) };
     let shared = pcb.shared();
     shared.return_slots(1);
     shared.external_exits.fetch_add(1, Ordering::Relaxed);
