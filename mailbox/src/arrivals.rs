@@ -205,7 +205,74 @@ impl<T> Arrivals<T> {
     }
 
     /// Appends `value`: see "Push" in the module docs.
+    ///
+    /// The first attempt, inlined: an open mailbox, a slot that is not its
+    /// block's last, no contention. Everything else (the first block, the
+    /// last slot, a lost race) is the out-of-line loop, which starts over
+    /// with fresh loads.
+    #[inline]
     pub(crate) fn push(&self, value: T) -> Result<Pushed, Closed<T>> {
+        let tail = self.tail.word.load(Ordering::Acquire);
+        let offset = (index_of(tail) % LAP) as usize;
+        if tail & CLOSED == 0 && offset + 1 < BLOCK_CAP {
+            // Acquire on `tail` above: the block its index falls in is
+            // published (module docs, "Orderings").
+            let block = self.tail.block.load(Ordering::Acquire);
+            if !block.is_null()
+                && self
+                    .tail
+                    .word
+                    .compare_exchange_weak(
+                        tail,
+                        (tail + STEP) & !WAITING,
+                        Ordering::AcqRel,
+                        Ordering::Acquire,
+                    )
+                    .is_ok()
+            {
+                // SAFETY: we reserved slot `offset` of `block`, the block of
+                // `tail`'s index: a newer block would mean `tail` had moved
+                // and the CAS had failed.
+                let previous = unsafe { Self::write_slot(block, offset, value) };
+                return Ok(Self::pushed(tail, previous));
+            }
+        }
+        self.push_slow(value)
+    }
+
+    /// Writes the message into the slot this sender reserved and publishes
+    /// it; returns the slot's previous state.
+    ///
+    /// # Safety
+    /// The caller reserved slot `offset` of `block`: nobody else writes it,
+    /// and the receiver reads it only after seeing `WRITTEN` (so it cannot
+    /// free the block before).
+    #[inline]
+    unsafe fn write_slot(block: *mut Block<T>, offset: usize, value: T) -> u8 {
+        // SAFETY: caller contract.
+        unsafe {
+            let slot = &(*block).slots[offset];
+            slot.value.with_mut(|value_ptr| (*value_ptr).write(value));
+            // Release: publishes the message. A swap, not a store, because
+            // the receiver may be asleep on this very slot (see "In
+            // flight").
+            slot.state.swap(WRITTEN, Ordering::AcqRel)
+        }
+    }
+
+    /// Whether the push must wake the receiver: it cleared `WAITING`, or
+    /// the receiver sleeps on the slot it wrote.
+    #[inline]
+    fn pushed(tail: u64, previous: u8) -> Pushed {
+        if tail & WAITING != 0 || previous == RECEIVER_WAITING {
+            Pushed::WakeReceiver
+        } else {
+            Pushed::Queued
+        }
+    }
+
+    #[inline(never)]
+    fn push_slow(&self, value: T) -> Result<Pushed, Closed<T>> {
         let mut backoff = Backoff::new();
         let mut tail = self.tail.word.load(Ordering::Acquire);
         let mut block = self.tail.block.load(Ordering::Acquire);
@@ -260,22 +327,9 @@ impl<T> Arrivals<T> {
                         // SAFETY: allocated by us and never published.
                         unsafe { Block::free(next_block) };
                     }
-                    // SAFETY: we reserved slot `offset` of `block`; nobody
-                    // else writes it, and the receiver reads it only after
-                    // seeing WRITTEN.
-                    let previous = unsafe {
-                        let slot = &(*block).slots[offset];
-                        slot.value.with_mut(|value_ptr| (*value_ptr).write(value));
-                        // Release: publishes the message. A swap, not a
-                        // store, because the receiver may be asleep on this
-                        // very slot (see "In flight").
-                        slot.state.swap(WRITTEN, Ordering::AcqRel)
-                    };
-                    return Ok(if tail & WAITING != 0 || previous == RECEIVER_WAITING {
-                        Pushed::WakeReceiver
-                    } else {
-                        Pushed::Queued
-                    });
+                    // SAFETY: we reserved slot `offset` of `block`.
+                    let previous = unsafe { Self::write_slot(block, offset, value) };
+                    return Ok(Self::pushed(tail, previous));
                 }
                 Err(actual) => {
                     tail = actual;

@@ -81,6 +81,7 @@ pub fn try_send<M: Send + 'static>(to: &Pid, message: M) -> Result<(), TrySendEr
     result.map_err(|envelope| TrySendError::Full(take_typed::<M>(envelope)))
 }
 
+#[inline]
 pub(crate) fn send_envelope(to: &Arc<Pcb>, envelope: Envelope) {
     if to.mailbox.capacity().is_none() {
         deliver(to, envelope);

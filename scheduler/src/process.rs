@@ -166,6 +166,7 @@ impl Pcb {
 
     /// Wakes the process if it waits; otherwise leaves a permit for its
     /// next wait (module docs).
+    #[inline]
     pub(crate) fn wake(self: &Arc<Self>) {
         if self.state.wake() {
             crate::worker::schedule_woken(self);
@@ -310,6 +311,7 @@ impl fmt::Debug for DeadLetter {
 
 /// Queues `message` for `to`, waking it if it waits; a closed mailbox
 /// (process ended) makes it a dead letter. Ignores a mailbox bound.
+#[inline]
 pub(crate) fn deliver(to: &Arc<Pcb>, message: Envelope) {
     match to.mailbox.push(message) {
         Ok(Pushed::WakeReceiver) => to.wake(),
@@ -329,6 +331,7 @@ pub(crate) fn try_deliver(to: &Arc<Pcb>, message: Envelope) -> Result<(), Envelo
     Ok(())
 }
 
+#[cold]
 pub(crate) fn dead_letter(to: &Arc<Pcb>, message: Envelope) {
     let shared = to.shared();
     shared.dead_letters.fetch_add(1, Ordering::Relaxed);
