@@ -414,12 +414,18 @@ impl<T, R: MailboxRef<T>> Receiver<T, R> {
     /// assert_eq!(rx.close().collect::<Vec<_>>(), vec![1]);
     /// assert_eq!(mailbox.push(2), Err(Closed(2)));
     /// ```
+    #[inline]
     pub fn close(&mut self) -> Drain<T> {
         if self.closed {
             return Drain {
                 messages: Vec::new().into_iter(),
             };
         }
+        self.close_now()
+    }
+
+    #[inline(never)]
+    fn close_now(&mut self) -> Drain<T> {
         self.closed = true;
         let mailbox = self.source.mailbox();
         let mut messages = Vec::new();

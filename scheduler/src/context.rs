@@ -288,7 +288,7 @@ impl<'y> ProcessCtx<'y> {
         function: &str,
         mark: &mut Mark,
         deadline: Option<Instant>,
-        pred: &mut dyn FnMut(&Envelope) -> bool,
+        pred: &mut impl FnMut(&Envelope) -> bool,
     ) -> Option<Envelope> {
         self.reduce(1);
         let mut timer: Option<Armed> = None;

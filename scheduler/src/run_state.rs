@@ -65,6 +65,7 @@ impl RunState {
     }
 
     /// Worker: the process is about to run.
+    #[inline]
     pub fn set_running(&self) {
         // Only SCHEDULED reaches here, and wakers leave SCHEDULED alone;
         // a waker that sees RUNNING needs no data from us.
@@ -73,6 +74,7 @@ impl RunState {
 
     /// Worker: the process yielded its slice and goes back to a run queue;
     /// a pending permit is dropped (module docs).
+    #[inline]
     pub fn set_scheduled(&self) {
         self.0.store(SCHEDULED, Ordering::Relaxed);
     }
@@ -80,6 +82,7 @@ impl RunState {
     /// Worker: the process suspended to wait. Returns false if it was
     /// woken while running: it is then `SCHEDULED` and the worker must
     /// queue it.
+    #[inline]
     pub fn suspended_waiting(&self) -> bool {
         // Release: publishes the process's place to the waker that moves
         // it out of WAITING (the AcqRel CAS in `wake`).
@@ -98,17 +101,20 @@ impl RunState {
 
     /// Worker: the process has ended. Release: what was recorded about
     /// the ending (its exit reason) is visible to whoever sees `EXITED`.
+    #[inline]
     pub fn set_exited(&self) {
         self.0.store(EXITED, Ordering::Release);
     }
 
     /// Whether the process has ended.
+    #[inline]
     pub fn is_exited(&self) -> bool {
         self.0.load(Ordering::Acquire) == EXITED
     }
 
     /// A wake-up. Returns true if the caller must queue the process (it
     /// was waiting); otherwise a permit is left, or nothing is needed.
+    #[inline]
     pub fn wake(&self) -> bool {
         let mut state = self.0.load(Ordering::Relaxed);
         loop {

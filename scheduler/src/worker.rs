@@ -278,6 +278,7 @@ impl WorkerCore {
     }
 
     /// A process of this worker was woken on this thread.
+    #[inline]
     fn wake_local(&self, key: usize, migratable: bool) {
         if migratable {
             self.to_move.borrow_mut().push(key);
@@ -296,6 +297,7 @@ impl WorkerCore {
 }
 
 /// Queues a process that `wake` moved out of WAITING on its home worker.
+#[inline]
 pub(crate) fn schedule_woken(pcb: &Arc<Pcb>) {
     let (home, key) = pcb.place();
     let shared = pcb.shared();
@@ -307,8 +309,15 @@ pub(crate) fn schedule_woken(pcb: &Arc<Pcb>) {
         here
     });
     if local != Some(true) {
-        shared.remotes[home].deliver(Delivery::Woken(Arc::clone(pcb)));
+        wake_remote(pcb, home);
     }
+}
+
+/// A process woken from another thread than its worker's: through that
+/// worker's inbox.
+#[inline(never)]
+fn wake_remote(pcb: &Arc<Pcb>, home: usize) {
+    pcb.shared().remotes[home].deliver(Delivery::Woken(Arc::clone(pcb)));
 }
 
 /// The coroutine body shared by every process.
