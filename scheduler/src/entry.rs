@@ -16,16 +16,16 @@
 //!
 //! * `table` is `Table::<F>::TABLE` for the closure type `F` the entry was
 //!   made of.
-//! * If `Table::<F>::INLINE`, the payload's first `size_of::<F>()` bytes
-//!   hold a valid `F`; otherwise its first word is a `Box<F>` turned into
-//!   a raw pointer.
+//! * The payload holds the `F` as [`InlineOrBoxed`] stores it: in
+//!   place if it fits, else as a `Box<F>`'s pointer.
 //! * The closure is owned by the entry until `run` or drop moves it out,
 //!   exactly once (`run` takes the entry by value and forgets it).
 
 use std::marker::PhantomData;
-use std::mem::{self, ManuallyDrop, MaybeUninit};
+use std::mem::{ManuallyDrop, MaybeUninit};
 
 use crate::exit::ExitReason;
+use crate::inline::InlineOrBoxed;
 
 /// Four words of payload, word-aligned.
 type Payload = MaybeUninit<[usize; 4]>;
@@ -41,44 +41,29 @@ struct EntryTable {
 struct Table<F>(PhantomData<F>);
 
 impl<F: FnOnce() -> ExitReason + Send + 'static> Table<F> {
-    const INLINE: bool = mem::size_of::<F>() <= mem::size_of::<Payload>()
-        && mem::align_of::<F>() <= mem::align_of::<Payload>();
-
     const TABLE: EntryTable = EntryTable {
         run: Self::run,
         drop: Self::drop_payload,
     };
 
     /// # Safety
-    /// `payload` holds an `F` as this table says (module invariants), which
-    /// is not used again.
-    unsafe fn read(payload: *mut Payload) -> F {
-        if Self::INLINE {
-            // SAFETY: an inline `F` sits at the start of the payload, which
-            // is aligned enough (`INLINE`).
-            unsafe { payload.cast::<F>().read() }
-        } else {
-            // SAFETY: the first word is the pointer of a `Box<F>` made in
-            // `Entry::new` and not yet turned back into a box.
-            unsafe { *Box::from_raw(payload.cast::<*mut F>().read()) }
-        }
-    }
-
-    /// # Safety
-    /// As for `read`.
+    /// `payload` holds an `F` (module invariants), which is not used again.
     unsafe fn run(payload: *mut Payload) -> ExitReason {
         // SAFETY: forwarded.
-        let f = unsafe { Self::read(payload) };
+        let f = unsafe { Stored::<F>::take(payload) };
         f()
     }
 
     /// # Safety
-    /// As for `read`.
+    /// As for `run`.
     unsafe fn drop_payload(payload: *mut Payload) {
         // SAFETY: forwarded.
-        drop(unsafe { Self::read(payload) });
+        drop(unsafe { Stored::<F>::take(payload) });
     }
 }
+
+/// How a closure `F` sits in an entry's payload.
+type Stored<F> = InlineOrBoxed<F, [usize; 4]>;
 
 /// A process's closure, not yet run (module docs).
 pub(crate) struct Entry {
@@ -95,18 +80,9 @@ impl Entry {
     /// Wraps `f`, without allocating if it is small.
     #[inline]
     pub(crate) fn new<F: FnOnce() -> ExitReason + Send + 'static>(f: F) -> Self {
-        let mut payload = Payload::uninit();
-        if Table::<F>::INLINE {
-            // SAFETY: `F` fits the payload and its alignment (`INLINE`).
-            unsafe { payload.as_mut_ptr().cast::<F>().write(f) };
-        } else {
-            let boxed = Box::into_raw(Box::new(f));
-            // SAFETY: the payload is word-aligned and four words long.
-            unsafe { payload.as_mut_ptr().cast::<*mut F>().write(boxed) };
-        }
         Self {
             table: &Table::<F>::TABLE,
-            payload,
+            payload: Stored::<F>::store(f),
         }
     }
 
@@ -166,8 +142,7 @@ mod tests {
     #[test]
     fn a_big_closure_is_boxed_and_runs_with_its_captures() {
         let big = [7u64; 8];
-        const _: () =
-            assert!(std::mem::size_of::<[u64; 8]>() > std::mem::size_of::<super::Payload>());
+        const _: () = assert!(!super::Stored::<[u64; 8]>::INLINE);
         let entry = Entry::new(move || ExitReason::custom(format!("{}", big.iter().sum::<u64>())));
         assert_eq!(entry.run(), ExitReason::custom("56"));
     }

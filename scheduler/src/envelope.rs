@@ -12,10 +12,8 @@
 //! # Invariants
 //!
 //! * `table` is `Table::<T>::TABLE` for the `T` the envelope was made of.
-//! * If `Table::<T>::INLINE`, the payload's first `size_of::<T>()` bytes
-//!   hold a valid `T` (the payload is word-aligned, and `T`'s alignment is
-//!   at most a word's); otherwise its first word is a `Box<T>` turned into
-//!   a raw pointer.
+//! * The payload holds the `T` as [`InlineOrBoxed`] stores it: in
+//!   place if it fits, else as a `Box<T>`'s pointer.
 //! * The value is owned by the envelope until `take` or drop moves it out,
 //!   exactly once.
 
@@ -23,7 +21,9 @@ use std::any::{Any, TypeId};
 use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
-use std::mem::{self, ManuallyDrop, MaybeUninit};
+use std::mem::{ManuallyDrop, MaybeUninit};
+
+use crate::inline::InlineOrBoxed;
 
 /// Two words of payload, word-aligned.
 type Payload = MaybeUninit<[usize; 2]>;
@@ -40,9 +40,6 @@ struct TypeTable {
 struct Table<T>(PhantomData<T>);
 
 impl<T: Send + 'static> Table<T> {
-    const INLINE: bool = mem::size_of::<T>() <= mem::size_of::<Payload>()
-        && mem::align_of::<T>() <= mem::align_of::<Payload>();
-
     const TABLE: TypeTable = TypeTable {
         type_id: TypeId::of::<T>,
         drop: Self::drop_payload,
@@ -50,34 +47,22 @@ impl<T: Send + 'static> Table<T> {
     };
 
     /// # Safety
-    /// `payload` holds a `T` as this table says (module invariants), which
-    /// is not used again.
-    unsafe fn read(payload: *mut Payload) -> T {
-        if Self::INLINE {
-            // SAFETY: an inline `T` sits at the start of the payload, which
-            // is aligned enough (`INLINE`).
-            unsafe { payload.cast::<T>().read() }
-        } else {
-            // SAFETY: the first word is the pointer of a `Box<T>` made in
-            // `Envelope::new` and not yet turned back into a box.
-            unsafe { *Box::from_raw(payload.cast::<*mut T>().read()) }
-        }
-    }
-
-    /// # Safety
-    /// As for `read`.
+    /// `payload` holds a `T` (module invariants), which is not used again.
     unsafe fn drop_payload(payload: *mut Payload) {
         // SAFETY: forwarded.
-        drop(unsafe { Self::read(payload) });
+        drop(unsafe { Stored::<T>::take(payload) });
     }
 
     /// # Safety
-    /// As for `read`.
+    /// As for `drop_payload`.
     unsafe fn into_any(payload: *mut Payload) -> Box<dyn Any + Send> {
         // SAFETY: forwarded.
-        Box::new(unsafe { Self::read(payload) })
+        Box::new(unsafe { Stored::<T>::take(payload) })
     }
 }
+
+/// How a `T` sits in an envelope's payload.
+type Stored<T> = InlineOrBoxed<T, [usize; 2]>;
 
 /// A message of any `Send + 'static` type (module docs).
 ///
@@ -100,18 +85,9 @@ impl Envelope {
     /// Wraps `value`, without allocating if it is small.
     #[inline]
     pub(crate) fn new<T: Send + 'static>(value: T) -> Self {
-        let mut payload = Payload::uninit();
-        if Table::<T>::INLINE {
-            // SAFETY: `T` fits the payload and its alignment (`INLINE`).
-            unsafe { payload.as_mut_ptr().cast::<T>().write(value) };
-        } else {
-            let boxed = Box::into_raw(Box::new(value));
-            // SAFETY: the payload is word-aligned and two words long.
-            unsafe { payload.as_mut_ptr().cast::<*mut T>().write(boxed) };
-        }
         Self {
             table: &Table::<T>::TABLE,
-            payload: UnsafeCell::new(payload),
+            payload: UnsafeCell::new(Stored::<T>::store(value)),
         }
     }
 
@@ -133,17 +109,10 @@ impl Envelope {
         if !self.is::<T>() {
             return None;
         }
-        let payload = self.payload.get();
-        // The table says the value is a `T`, laid out as `Table::<T>` says
-        // (module invariants); the reference borrows `self`, which owns it,
-        // and the cell lets a `T` with interior mutability change through it.
-        let value = if Table::<T>::INLINE {
-            // SAFETY: an inline `T` at the payload's start (above).
-            unsafe { &*payload.cast::<T>() }
-        } else {
-            // SAFETY: a `Box<T>`'s pointer in the first word (above).
-            unsafe { &**payload.cast::<*const T>() }
-        };
+        // SAFETY: the table says the value is a `T` (module invariants);
+        // the reference borrows `self`, which owns it, and the cell lets a
+        // `T` with interior mutability change through it.
+        let value = unsafe { Stored::<T>::get(self.payload.get()) };
         Some(value)
     }
 
@@ -156,7 +125,7 @@ impl Envelope {
         let this = ManuallyDrop::new(self);
         // SAFETY: the table says the value is a `T`; `ManuallyDrop` keeps
         // the envelope from dropping it again.
-        Ok(unsafe { Table::<T>::read(this.payload.get()) })
+        Ok(unsafe { Stored::<T>::take(this.payload.get()) })
     }
 
     /// The message as a `Box<dyn Any + Send>` (for dead-letter hooks).
@@ -190,8 +159,8 @@ mod tests {
 
     #[test]
     fn small_and_large_values_round_trip() {
-        const { assert!(Table::<u64>::INLINE && Table::<(u64, u64)>::INLINE) };
-        const { assert!(!Table::<[u64; 3]>::INLINE) };
+        const { assert!(Stored::<u64>::INLINE && Stored::<(u64, u64)>::INLINE) };
+        const { assert!(!Stored::<[u64; 3]>::INLINE) };
         let small = Envelope::new(7u64);
         assert!(small.is::<u64>() && !small.is::<u32>());
         assert_eq!(small.downcast_ref::<u64>(), Some(&7));

@@ -71,6 +71,7 @@ mod entry;
 mod envelope;
 pub mod exit;
 pub mod idle;
+mod inline;
 mod process;
 pub mod process_id;
 pub mod run_state;

@@ -6,10 +6,11 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread::ThreadId;
+use std::time::Duration;
 
 use ferrotp_scheduler::{
-    BuildError, ExitReason, Pid, Runtime, SpawnError, SpawnOptions, receive, self_pid, send, spawn,
-    spawn_opt, yield_now,
+    BuildError, ExitReason, Pid, Runtime, SpawnError, SpawnOptions, receive, receive_match,
+    receive_timeout, self_pid, send, spawn, spawn_opt, yield_now,
 };
 
 fn runtime(workers: usize) -> Runtime {
@@ -489,4 +490,49 @@ fn a_lone_child_is_run_by_an_idle_worker_while_its_parent_holds_its_own() {
         child_thread != parent_thread
     });
     assert!(ran_on_other_thread);
+}
+
+/// A receive holds its process's receiver for its whole length, across
+/// suspensions; a predicate that receives again gets a panic that names
+/// the rule, and only its own process ends.
+#[test]
+fn receiving_inside_a_receive_predicate_is_a_clear_panic() {
+    let rt = runtime(1);
+    let reason = rt.block_on(|| {
+        let nested = spawn(|| {
+            send(&self_pid(), 1u32);
+            let _ = receive_match::<u32>(|_| receive_timeout::<u8>(Duration::ZERO).is_none());
+        });
+        wait_exit(&nested)
+    });
+    match reason {
+        ExitReason::Panic(message) => assert!(
+            message
+                .starts_with("ferrotp::receive_timeout was called from inside a receive predicate"),
+            "{message}"
+        ),
+        other => panic!("expected a panic, got {other:?}"),
+    }
+}
+
+/// The exit reason is published with the exit: `None` while the process
+/// lives (blocked here), then the reason it ended with.
+#[test]
+fn an_exit_reason_appears_only_once_the_process_has_ended() {
+    let rt = runtime(2);
+    let (while_blocked, after) = rt.block_on(|| {
+        let me = self_pid();
+        let child = spawn(move || {
+            send(&me, ());
+            if receive::<&str>() == "fail" {
+                panic!("told to fail");
+            }
+        });
+        receive::<()>();
+        let while_blocked = (child.has_exited(), child.exit_reason());
+        send(&child, "fail");
+        (while_blocked, wait_exit(&child))
+    });
+    assert_eq!(while_blocked, (false, None));
+    assert_eq!(after, ExitReason::Panic("told to fail".into()));
 }
