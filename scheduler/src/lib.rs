@@ -70,6 +70,7 @@ mod context;
 mod entry;
 mod envelope;
 pub mod exit;
+pub mod exit_hooks;
 pub mod idle;
 mod inline;
 mod process;
@@ -87,7 +88,7 @@ pub use api::{
     receive_timeout, reduce, self_pid, send, try_send, yield_now,
 };
 pub use exit::ExitReason;
-pub use process::{DeadLetter, Pid};
+pub use process::{DeadLetter, ExitHook, Pid};
 pub use process_id::ProcessId;
 pub use runtime::{
     BuildError, Builder, DEFAULT_BUSY_WAIT, DEFAULT_MAX_PROCESSES, DEFAULT_REDUCTIONS,

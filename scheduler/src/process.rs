@@ -28,6 +28,7 @@ use std::task::Wake;
 use ferrotp_mailbox::{Mailbox, MailboxRef, Pushed, TryPushError};
 
 use crate::exit::ExitReason;
+use crate::exit_hooks::ExitHooks;
 use crate::process_id::ProcessId;
 use crate::run_state::RunState;
 use crate::runtime::Shared;
@@ -64,6 +65,8 @@ pub(crate) struct Pcb {
     /// Written by the process's owner only, before `EXITED` (see
     /// [`Pcb::set_exit_reason`]); `Pcb` is `Sync` through the impl below.
     exit: UnsafeCell<Option<ExitReason>>,
+    /// Run once, with the exit reason, when the process ends.
+    pub(crate) hooks: ExitHooks,
     anchor: Arc<Anchor>,
 }
 
@@ -88,6 +91,7 @@ impl Pcb {
             unwinding: AtomicBool::new(false),
             timer_fired: AtomicU64::new(0),
             exit: UnsafeCell::new(None),
+            hooks: ExitHooks::new(),
             anchor,
         }
     }
@@ -123,6 +127,19 @@ impl Pcb {
         unsafe { self.set_exit_reason(reason) };
         // Release: publishes the reason to `exit_reason` readers.
         self.state.set_exited();
+        // After EXITED: a hook that looks at the pid sees it has ended.
+        let hooks = self.hooks.close();
+        if !hooks.is_empty() {
+            self.run_exit_hooks(hooks);
+        }
+    }
+
+    #[cold]
+    fn run_exit_hooks(&self, hooks: Vec<crate::exit_hooks::Hook>) {
+        let reason = self.exit_reason().cloned().unwrap_or(ExitReason::NoProc);
+        for hook in hooks {
+            crate::worker::contain("an exit hook", || hook(&reason));
+        }
     }
 
     /// Records the exit reason (the first one recorded stands), ahead of
@@ -243,6 +260,41 @@ impl Pid {
         self.0.exit_reason().cloned()
     }
 
+    /// Registers `hook` to run once, with the exit reason, when the
+    /// process ends (on the thread that ends it, outside any process: a
+    /// hook should be short and must not block; sending is fine). If the
+    /// process has already ended, the hook runs at once, here, with
+    /// [`ExitReason::NoProc`]. A panicking hook is reported and contained.
+    ///
+    /// Links and monitors are built on this.
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use ferrotp_scheduler::{ExitReason, receive, run, spawn};
+    /// let (tx, rx) = mpsc::channel();
+    /// run(move || {
+    ///     let child = spawn(|| { receive::<()>(); });
+    ///     child.on_exit(move |reason| tx.send(reason.clone()).unwrap());
+    ///     ferrotp_scheduler::send(&child, ());
+    /// }).unwrap();
+    /// assert_eq!(rx.recv().unwrap(), ExitReason::Normal);
+    /// ```
+    pub fn on_exit(&self, hook: impl FnOnce(&ExitReason) + Send + 'static) -> ExitHook {
+        match self.0.hooks.add(Box::new(hook)) {
+            Ok(id) => ExitHook {
+                pid: self.clone(),
+                id: Some(id),
+            },
+            Err(hook) => {
+                crate::worker::contain("an exit hook", || hook(&ExitReason::NoProc));
+                ExitHook {
+                    pid: self.clone(),
+                    id: None,
+                }
+            }
+        }
+    }
+
     /// The capacity of the process's mailbox, if it is bounded.
     pub fn mailbox_capacity(&self) -> Option<usize> {
         self.0.mailbox.capacity()
@@ -287,6 +339,28 @@ impl fmt::Debug for Pid {
             Some(name) => write!(f, "Pid({} {name:?})", self.0.id),
             None => write!(f, "Pid({})", self.0.id),
         }
+    }
+}
+
+/// An exit hook registered with [`Pid::on_exit`]; dropping it keeps the
+/// hook registered.
+#[derive(Debug)]
+pub struct ExitHook {
+    pid: Pid,
+    /// `None`: it ran at once (the process had ended).
+    id: Option<u64>,
+}
+
+impl ExitHook {
+    /// The process the hook watches.
+    pub fn pid(&self) -> &Pid {
+        &self.pid
+    }
+
+    /// Unregisters the hook. True if it was removed before it ran; false
+    /// if it has run, is running, or ran at registration (`NoProc`).
+    pub fn remove(self) -> bool {
+        self.id.is_some_and(|id| self.pid.0.hooks.remove(id))
     }
 }
 
