@@ -131,7 +131,7 @@ fn send_when_room(to: &Arc<Pcb>, envelope: Envelope) {
             Err(TryPushError::Full(refused)) => {
                 envelope = refused;
                 if sender.is_some() {
-                    with_process("send", |ctx| ctx.wait("send"));
+                    with_process("send", |ctx| ctx.wait_checked("send"));
                 } else {
                     std::thread::park();
                 }

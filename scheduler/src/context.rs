@@ -28,14 +28,17 @@
 //! predicate gets a clear panic, not aliasing.
 
 use std::cell::{Cell, RefCell};
+use std::panic::resume_unwind;
 use std::ptr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use corosensei::Yielder;
 use ferrotp_mailbox::{Mark, Receiver, Wait};
 
-use crate::process::{Envelope, Pcb, PcbMailbox};
+use crate::process::{Envelope, Pcb, PcbMailbox, Pid};
+use crate::signal::{self, SignalUnwind, Verdict};
 use crate::timer::TimerKey;
 use crate::worker::{TimerEvent, WorkerCore};
 
@@ -145,6 +148,9 @@ pub(crate) struct ProcessCtx<'y> {
     timer_seq: Cell<u64>,
     /// Tags of this process's subjects.
     subject_tag: Cell<u64>,
+    /// The process is ending on an exit signal: every check point unwinds
+    /// it again (a `catch_unwind` cannot keep it alive).
+    dying: Cell<bool>,
 }
 
 /// A timer armed by a waiting process.
@@ -169,6 +175,7 @@ impl<'y> ProcessCtx<'y> {
             budget: Cell::new(budget),
             timer_seq: Cell::new(0),
             subject_tag: Cell::new(0),
+            dying: Cell::new(false),
         }
     }
 
@@ -205,6 +212,61 @@ impl<'y> ProcessCtx<'y> {
         self.budget.set(budget);
     }
 
+    /// A check point (module `signal`): acts on exit signals that arrived,
+    /// and unwinds again a process that is dying.
+    #[inline]
+    pub(crate) fn check_signals(&self) {
+        if self.dying.get() || self.pcb.signal_pending.load(Ordering::Relaxed) {
+            self.act_on_signals(None);
+        }
+    }
+
+    /// `check_signals` for a receive, which holds the receiver.
+    #[inline]
+    fn check_signals_holding(&self, receiver: &mut Receiver<Envelope, PcbMailbox<'y>>) {
+        if self.dying.get() || self.pcb.signal_pending.load(Ordering::Relaxed) {
+            self.act_on_signals(Some(receiver));
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn act_on_signals(&self, held: Option<&mut Receiver<Envelope, PcbMailbox<'y>>>) {
+        // An unwinding process finishes its cleanup; a second unwind would
+        // abort.
+        if std::thread::panicking() {
+            return;
+        }
+        if self.dying.get() {
+            resume_unwind(Box::new(SignalUnwind));
+        }
+        // Acquire: the signal's message, pushed before the flag was
+        // raised, is visible to the scan.
+        if !self.pcb.signal_pending.swap(false, Ordering::Acquire) {
+            return;
+        }
+        let me = Pid(Arc::clone(self.pcb));
+        let trapping = self.pcb.trap_exit.load(Ordering::Relaxed);
+        let verdict = match held {
+            Some(receiver) => signal::scan(receiver, &me, trapping),
+            None => match self.receiver.try_borrow_mut() {
+                Ok(mut receiver) => signal::scan(&mut receiver, &me, trapping),
+                Err(_) => {
+                    // Inside a receive predicate: the next check point.
+                    self.pcb.signal_pending.store(true, Ordering::Relaxed);
+                    return;
+                }
+            },
+        };
+        if let Verdict::Die(reason) = verdict {
+            // SAFETY: the process's own code, on the thread running it,
+            // before it exits.
+            unsafe { self.pcb.set_exit_reason(reason) };
+            self.dying.set(true);
+            resume_unwind(Box::new(SignalUnwind));
+        }
+    }
+
     /// Consumes `n` reductions; gives up the slice if the budget is spent.
     #[inline]
     pub(crate) fn reduce(&self, n: u32) {
@@ -213,6 +275,7 @@ impl<'y> ProcessCtx<'y> {
         if left == 0 {
             self.yield_slice();
         }
+        self.check_signals();
     }
 
     /// Gives up the rest of the slice: to the back of the run queue.
@@ -245,6 +308,12 @@ impl<'y> ProcessCtx<'y> {
             );
         }
         self.suspend(Suspend::Wait(self.budget.get()));
+    }
+
+    /// [`ProcessCtx::wait`], then a check point.
+    pub(crate) fn wait_checked(&self, function: &str) {
+        self.wait(function);
+        self.check_signals();
     }
 
     /// Whether the process is unwinding (its destructors run): it cannot
@@ -327,6 +396,7 @@ impl<'y> ProcessCtx<'y> {
             }
             self.wait(function);
             let _ = receiver.cancel_wait();
+            self.check_signals_holding(&mut receiver);
         }
     }
 
@@ -338,7 +408,9 @@ impl<'y> ProcessCtx<'y> {
         }
         let armed = self.arm("sleep", deadline);
         while !self.fired(&armed) {
-            self.wait("sleep");
+            // A signal that ends the process unwinds from here; its timer
+            // then fires later, stale, and is ignored.
+            self.wait_checked("sleep");
         }
     }
 

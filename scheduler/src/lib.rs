@@ -77,6 +77,7 @@ mod process;
 pub mod process_id;
 pub mod run_state;
 mod runtime;
+mod signal;
 mod spawn;
 pub mod stack;
 mod time;
@@ -94,5 +95,6 @@ pub use runtime::{
     BuildError, Builder, DEFAULT_BUSY_WAIT, DEFAULT_MAX_PROCESSES, DEFAULT_REDUCTIONS,
     DEFAULT_STACK_SIZE, MAX_STACK_SIZE, Metrics, Runtime, WorkerMetrics, run,
 };
+pub use signal::{Exit, exit, trap_exit};
 pub use spawn::{SpawnError, SpawnOptions, spawn, spawn_opt};
 pub use time::{TimerRef, cancel_timer, send_after, sleep};

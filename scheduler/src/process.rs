@@ -60,6 +60,11 @@ pub(crate) struct Pcb {
     /// Set by the worker just before it unwinds the process (shutdown):
     /// the process's own `catch_unwind` then lets the unwind through.
     pub(crate) unwinding: AtomicBool,
+    /// An exit signal's message is in the mailbox, not yet acted on
+    /// (module `signal`).
+    pub(crate) signal_pending: AtomicBool,
+    /// The process traps exits (written by the process itself).
+    pub(crate) trap_exit: AtomicBool,
     /// The sequence number of the process's last timer that fired.
     pub(crate) timer_fired: AtomicU64,
     /// Written by the process's owner only, before `EXITED` (see
@@ -89,6 +94,8 @@ impl Pcb {
             stack_size,
             migratable,
             unwinding: AtomicBool::new(false),
+            signal_pending: AtomicBool::new(false),
+            trap_exit: AtomicBool::new(false),
             timer_fired: AtomicU64::new(0),
             exit: UnsafeCell::new(None),
             hooks: ExitHooks::new(),
@@ -269,15 +276,16 @@ impl Pid {
     /// Links and monitors are built on this.
     ///
     /// ```
-    /// use std::sync::mpsc;
-    /// use ferrotp_scheduler::{ExitReason, receive, run, spawn};
-    /// let (tx, rx) = mpsc::channel();
-    /// run(move || {
+    /// use ferrotp_scheduler::{ExitReason, receive, run, self_pid, send, spawn};
+    /// let reason = run(|| {
+    ///     let me = self_pid();
     ///     let child = spawn(|| { receive::<()>(); });
-    ///     child.on_exit(move |reason| tx.send(reason.clone()).unwrap());
-    ///     ferrotp_scheduler::send(&child, ());
+    ///     // A monitor in a line: the hook sends the reason to `me`.
+    ///     child.on_exit(move |reason| send(&me, reason.clone()));
+    ///     send(&child, ());
+    ///     receive::<ExitReason>()
     /// }).unwrap();
-    /// assert_eq!(rx.recv().unwrap(), ExitReason::Normal);
+    /// assert_eq!(reason, ExitReason::Normal);
     /// ```
     pub fn on_exit(&self, hook: impl FnOnce(&ExitReason) + Send + 'static) -> ExitHook {
         match self.0.hooks.add(Box::new(hook)) {

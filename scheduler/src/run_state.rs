@@ -85,10 +85,12 @@ impl RunState {
     #[inline]
     pub fn suspended_waiting(&self) -> bool {
         // Release: publishes the process's place to the waker that moves
-        // it out of WAITING (the AcqRel CAS in `wake`).
+        // it out of WAITING (the AcqRel CAS in `wake`). Acquire on failure:
+        // what the waker wrote before its wake-up (an exit signal's flag,
+        // say) is visible to the process when it runs again.
         match self
             .0
-            .compare_exchange(RUNNING, WAITING, Ordering::Release, Ordering::Relaxed)
+            .compare_exchange(RUNNING, WAITING, Ordering::Release, Ordering::Acquire)
         {
             Ok(_) => true,
             Err(state) => {

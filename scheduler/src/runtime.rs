@@ -507,7 +507,10 @@ impl Runtime {
                 ExitReason::Normal
             }
             Err(payload) => {
-                if crate::api::unwinding_by_runtime() {
+                // Shutdown, or an exit signal: the process ends with the
+                // reason recorded for it, and the caller hears of it below.
+                if crate::api::unwinding_by_runtime() || payload.is::<crate::signal::SignalUnwind>()
+                {
                     resume_unwind(payload);
                 }
                 let reason = ExitReason::from_panic(&*payload);
@@ -515,13 +518,27 @@ impl Runtime {
                 reason
             }
         };
-        if let Err(error) = spawn_on(&self.anchor, None, &SpawnOptions::new(), entry) {
-            panic!("Runtime::block_on could not start its process: {error}");
-        }
+        let root = match spawn_on(&self.anchor, None, &SpawnOptions::new(), entry) {
+            Ok(root) => root,
+            Err(error) => panic!("Runtime::block_on could not start its process: {error}"),
+        };
         match rx.recv() {
             Ok(Ok(value)) => value,
             Ok(Err(payload)) => resume_unwind(payload),
-            Err(_) => panic!("the process of Runtime::block_on ended without a result"),
+            Err(_) => {
+                // Ended without a result (an exit signal, or shutdown):
+                // say why, once the reason is published.
+                let (reason_tx, reason_rx) = std::sync::mpsc::channel();
+                root.on_exit(move |reason| {
+                    let _ = reason_tx.send(reason.clone());
+                });
+                let reason = match reason_rx.recv() {
+                    Ok(ExitReason::NoProc) | Err(_) => root.exit_reason(),
+                    Ok(reason) => Some(reason),
+                };
+                let reason = reason.map_or_else(|| "unknown".to_owned(), |r| r.to_string());
+                panic!("the process of Runtime::block_on ended without a result: {reason}")
+            }
         }
     }
 

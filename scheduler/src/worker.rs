@@ -75,6 +75,7 @@ use crate::idle::Idle;
 use crate::process::{Anchor, Envelope, Pcb, PcbMailbox, deliver};
 use crate::process_id::ProcessId;
 use crate::runtime::Shared;
+use crate::signal::SignalUnwind;
 use crate::stack::{ProcessStack, StackPool};
 use crate::time::TimerState;
 use crate::timer::{TimerKey, TimerWheel};
@@ -344,7 +345,14 @@ fn process_body(
                         // finish.
                         resume_unwind(payload);
                     }
-                    ExitReason::from_panic(&*payload)
+                    if payload.is::<SignalUnwind>() {
+                        // An exit signal: its reason is recorded.
+                        // SAFETY: the process's own body, on the thread
+                        // running it, before it exits.
+                        unsafe { pcb.recorded_exit_reason() }.unwrap_or(ExitReason::Killed)
+                    } else {
+                        ExitReason::from_panic(&*payload)
+                    }
                 }
             };
             // SAFETY: the process's own body, on the thread running it, before it exits.

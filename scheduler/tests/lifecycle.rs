@@ -1,10 +1,17 @@
 //! Process lifecycle: exit hooks (the primitive links and monitors build
-//! on).
+//! on), exit signals and kill (destructors run wherever the target is
+//! stopped), trap_exit.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use ferrotp_scheduler::{ExitReason, Pid, Runtime, receive, self_pid, send, spawn, yield_now};
+use ferrotp_scheduler::{
+    Exit, ExitReason, Pid, Runtime, Select, SpawnOptions, exit, receive, reduce, self_pid, send,
+    sleep, spawn, spawn_opt, trap_exit, yield_now,
+};
 
 fn runtime(workers: usize) -> Runtime {
     Runtime::builder().workers(workers).build().unwrap()
@@ -87,4 +94,247 @@ fn hooks_run_at_shutdown_and_a_panicking_hook_is_contained() {
     });
     drop(rt);
     assert_eq!(*log.lock().unwrap(), ["after the faulty one: shutdown"]);
+}
+
+/// Yields until `pid` has ended; its reason.
+fn wait_exit(pid: &Pid) -> ExitReason {
+    while !pid.has_exited() {
+        yield_now();
+    }
+    pid.exit_reason().unwrap()
+}
+
+/// Sets its flag when dropped: a resource the killed process held.
+struct Guard(Arc<AtomicBool>);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+fn guard() -> (Guard, Arc<AtomicBool>) {
+    let dropped = Arc::new(AtomicBool::new(false));
+    (Guard(Arc::clone(&dropped)), dropped)
+}
+
+/// Kills a process that `start` sets up to be stopped somewhere (it
+/// signals `ready` first), and returns its exit reason and whether its
+/// guard was dropped.
+fn kill_while(workers: usize, start: fn(Pid, Guard)) -> (ExitReason, bool) {
+    let rt = runtime(workers);
+    rt.block_on(move || {
+        let me = self_pid();
+        let (held, dropped) = guard();
+        let target = spawn(move || start(me, held));
+        receive::<&str>();
+        exit(&target, ExitReason::Killed);
+        (wait_exit(&target), dropped.load(Ordering::SeqCst))
+    })
+}
+
+#[test]
+fn kill_unwinds_a_process_suspended_in_receive() {
+    let got = kill_while(2, |ready, _held| {
+        send(&ready, "ready");
+        receive::<u64>();
+        unreachable!("killed while waiting");
+    });
+    assert_eq!(got, (ExitReason::Killed, true));
+}
+
+#[test]
+fn kill_unwinds_a_process_asleep_on_a_timer() {
+    let got = kill_while(2, |ready, _held| {
+        send(&ready, "ready");
+        sleep(Duration::from_secs(3600));
+        unreachable!("killed while asleep");
+    });
+    assert_eq!(got, (ExitReason::Killed, true));
+}
+
+#[test]
+fn kill_unwinds_a_process_blocked_sending_to_a_full_mailbox() {
+    let got = kill_while(2, |ready, _held| {
+        let full = spawn_opt(SpawnOptions::new().mailbox_capacity(1), || {
+            receive::<()>();
+        })
+        .unwrap();
+        send(&full, 1u64); // fills it: the process waits for a `()`
+        send(&ready, "ready");
+        send(&full, 2u64); // blocks for room that never comes
+        unreachable!("killed while blocked");
+    });
+    assert_eq!(got, (ExitReason::Killed, true));
+}
+
+/// A process that computes on another worker is stopped at its next
+/// reduction.
+#[test]
+fn kill_stops_a_running_process_at_its_next_reduction() {
+    let rt = runtime(2);
+    let (reason, dropped) = rt.block_on(|| {
+        let me = self_pid();
+        let (held, dropped) = guard();
+        let target = spawn_opt(SpawnOptions::new().worker(1), move || {
+            let _held = held;
+            send(&me, "ready");
+            loop {
+                reduce(1);
+            }
+        })
+        .unwrap();
+        receive::<&str>();
+        exit(&target, ExitReason::Killed);
+        (wait_exit(&target), dropped.load(Ordering::SeqCst))
+    });
+    assert_eq!(reason, ExitReason::Killed);
+    assert!(dropped);
+}
+
+/// A `catch_unwind` that swallows the kill only delays it: the next
+/// blocking call unwinds again, and the outer guard is dropped too.
+#[test]
+fn a_process_that_catches_the_kill_still_dies() {
+    let rt = runtime(2);
+    let (reason, caught, dropped) = rt.block_on(|| {
+        let me = self_pid();
+        let (held, dropped) = guard();
+        let caught = Arc::new(AtomicBool::new(false));
+        let saw_catch = Arc::clone(&caught);
+        let target = spawn(move || {
+            let _held = held;
+            send(&me, "ready");
+            let swallowed = catch_unwind(AssertUnwindSafe(receive::<u64>));
+            saw_catch.store(swallowed.is_err(), Ordering::SeqCst);
+            receive::<u64>();
+            unreachable!("the second receive unwinds again");
+        });
+        receive::<&str>();
+        exit(&target, ExitReason::Killed);
+        (wait_exit(&target), caught, dropped)
+    });
+    assert_eq!(reason, ExitReason::Killed);
+    assert!(caught.load(Ordering::SeqCst), "the first unwind was caught");
+    assert!(dropped.load(Ordering::SeqCst));
+}
+
+/// Not trapping: an abnormal reason ends the process with that reason;
+/// `Normal` from another process is ignored.
+#[test]
+fn untrapped_signals_end_the_process_except_normal_from_another() {
+    let rt = runtime(2);
+    let (after_normal, reason) = rt.block_on(|| {
+        let me = self_pid();
+        let target = spawn(move || {
+            loop {
+                let n = receive::<u64>();
+                send(&me, n);
+            }
+        });
+        exit(&target, ExitReason::Normal);
+        send(&target, 1u64);
+        let after_normal = receive::<u64>();
+        exit(&target, ExitReason::custom("enough"));
+        (after_normal, wait_exit(&target))
+    });
+    assert_eq!(after_normal, 1, "still alive after a Normal signal");
+    assert_eq!(reason, ExitReason::custom("enough"));
+}
+
+/// Trapping: signals become `Exit` messages, in order with the sender's
+/// other messages; `Killed` still kills.
+#[test]
+fn trapped_signals_are_messages_in_order_and_killed_is_not_trapped() {
+    let rt = runtime(2);
+    let (seen, reason) = rt.block_on(|| {
+        let me = self_pid();
+        let trapper = spawn(move || {
+            trap_exit(true);
+            send(&me, "trapping");
+            let mut seen = Vec::new();
+            for _ in 0..4 {
+                let item = Select::new()
+                    .on(|n: u64| format!("message {n}"))
+                    .on(|signal: Exit| {
+                        let from_root = signal.from.as_ref() == Some(&me);
+                        format!("exit {} from root: {from_root}", signal.reason)
+                    })
+                    .wait();
+                seen.push(item);
+            }
+            send(&me, seen);
+            receive::<()>();
+        });
+        assert_eq!(receive::<&str>(), "trapping");
+        send(&trapper, 1u64);
+        exit(&trapper, ExitReason::custom("stop"));
+        send(&trapper, 2u64);
+        exit(&trapper, ExitReason::Normal);
+        let seen = receive::<Vec<String>>();
+        exit(&trapper, ExitReason::Killed);
+        (seen, wait_exit(&trapper))
+    });
+    assert_eq!(
+        seen,
+        [
+            "message 1",
+            "exit stop from root: true",
+            "message 2",
+            "exit normal from root: true"
+        ]
+    );
+    assert_eq!(reason, ExitReason::Killed);
+}
+
+/// A signal delivered as a message stays a message when trapping is
+/// turned off afterwards, as in Erlang.
+#[test]
+fn a_delivered_signal_stays_a_message_after_trapping_stops() {
+    let rt = runtime(1);
+    let got = rt.block_on(|| {
+        trap_exit(true);
+        exit(&self_pid(), ExitReason::custom("later"));
+        assert!(trap_exit(false), "was trapping");
+        let signal = receive::<Exit>();
+        signal.reason
+    });
+    assert_eq!(got, ExitReason::custom("later"));
+}
+
+/// A signal to a process that has ended is dropped: no dead letter, no
+/// panic.
+#[test]
+fn a_signal_to_an_ended_process_is_dropped() {
+    let rt = runtime(1);
+    rt.block_on(|| {
+        let gone = spawn(|| {});
+        wait_exit(&gone);
+        exit(&gone, ExitReason::Killed);
+        assert_eq!(gone.exit_reason(), Some(ExitReason::Normal));
+    });
+    assert_eq!(rt.dead_letters(), 0);
+}
+
+/// The root process of `block_on`, killed, makes `block_on` panic with
+/// the reason.
+#[test]
+fn a_killed_block_on_root_panics_in_the_caller_with_the_reason() {
+    let rt = runtime(1);
+    let payload = catch_unwind(AssertUnwindSafe(|| {
+        rt.block_on(|| {
+            exit(&self_pid(), ExitReason::custom("root stopped"));
+            unreachable!("the signal ends the root at once");
+        })
+    }))
+    .expect_err("block_on panics");
+    let message = payload
+        .downcast_ref::<String>()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        message,
+        "the process of Runtime::block_on ended without a result: root stopped"
+    );
+    assert_eq!(rt.block_on(|| 3), 3, "the runtime goes on");
 }

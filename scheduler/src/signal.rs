@@ -1,0 +1,195 @@
+//! Exit signals: `exit(pid, reason)`, the `trap_exit` flag, and how a
+//! process acts on a signal.
+//!
+//! # Delivery keeps order
+//!
+//! An exit signal travels as an [`Exit`] message through the target's
+//! mailbox, so signals and messages from one sender keep their order.
+//! After pushing it, the sender raises the target's `signal_pending` flag
+//! (`Release`) and wakes it (a permit, so a target asleep in `sleep` or in
+//! a blocking `send` wakes too).
+//!
+//! # Acting on signals
+//!
+//! A process looks at the flag at its *check points*: every reduction
+//! (send, receive, spawn, `reduce`), and every return from a suspension
+//! (a receive's wait, `sleep`, a blocking `send`, a yield). Seeing it, it
+//! clears it (`swap`, `Acquire`: the signal's message is in the mailbox)
+//! and scans its mailbox for `Exit` messages not yet delivered as
+//! messages:
+//!
+//! * not trapping exits: a `Normal` signal from another process is
+//!   dropped; any other signal ends the process with its reason
+//!   (`Normal` from itself included);
+//! * trapping exits: a `Killed` signal ends the process (it cannot be
+//!   trapped); every other signal is marked *delivered*, and stays where
+//!   it is in the mailbox as a message for `receive::<Exit>()`. A message
+//!   once delivered stays a message if `trap_exit` is turned off later,
+//!   as in Erlang.
+//!
+//! # Ending a process from inside
+//!
+//! The process records the reason and unwinds its stack with a private
+//! panic payload (`resume_unwind`, so no panic message is printed): its
+//! destructors run. It also remembers that it is dying, so a `catch_unwind`
+//! in user code that swallows the unwind only delays it: the next check
+//! point unwinds again. A process that is already unwinding (a destructor
+//! that sends, say) is not unwound a second time.
+
+use std::cell::Cell;
+use std::fmt;
+use std::sync::atomic::Ordering;
+
+use ferrotp_mailbox::{Mark, Pushed};
+
+use crate::context::{try_with_process, with_process};
+use crate::exit::ExitReason;
+use crate::process::{Envelope, Pid};
+
+/// An exit signal that a process trapping exits receives as a message:
+/// `receive::<Exit>()` (Erlang's `{'EXIT', From, Reason}`).
+///
+/// Only the runtime makes them, from [`exit`]; links (crate
+/// `ferrotp-supervision`) send them when a linked process ends.
+pub struct Exit {
+    /// The process that sent the signal; `None` when it came from outside
+    /// any process.
+    pub from: Option<Pid>,
+    /// The reason it carries.
+    pub reason: ExitReason,
+    /// Set once the signal has been delivered as a message (the receiver
+    /// trapped exits when it looked): from then on it is a plain message.
+    delivered: Cell<bool>,
+}
+
+impl fmt::Debug for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Exit")
+            .field("from", &self.from)
+            .field("reason", &self.reason)
+            .finish()
+    }
+}
+
+/// The panic payload with which a process unwinds itself to end on a
+/// signal; its exit reason is recorded before.
+pub(crate) struct SignalUnwind;
+
+/// Sends an exit signal with `reason` to `pid` (module docs): the target
+/// ends with `reason`, unwinding its stack so that its destructors run,
+/// unless it traps exits (then it receives an [`Exit`] message) or the
+/// reason is `Normal` and comes from another process (then nothing
+/// happens). [`ExitReason::Killed`] cannot be trapped.
+///
+/// A suspended target is unwound as soon as its worker resumes it; a
+/// running one at its next reduction or blocking call. A signal to a
+/// process that has ended is dropped. Callable from any thread.
+///
+/// ```
+/// use ferrotp_scheduler::{ExitReason, exit, receive, run, spawn, yield_now};
+/// let reason = run(|| {
+///     let worker = spawn(|| loop { receive::<u64>(); });
+///     exit(&worker, ExitReason::Killed);
+///     while !worker.has_exited() { yield_now(); }
+///     worker.exit_reason().unwrap()
+/// }).unwrap();
+/// assert_eq!(reason, ExitReason::Killed);
+/// ```
+pub fn exit(pid: &Pid, reason: ExitReason) {
+    let from = try_with_process(|ctx| Pid(std::sync::Arc::clone(ctx.pcb)));
+    let signal = Exit {
+        from,
+        reason,
+        delivered: Cell::new(false),
+    };
+    let to = &pid.0;
+    // Past any bound, like every signal; a closed mailbox (the process has
+    // ended) drops it, as Erlang drops signals to dead processes.
+    match to.mailbox.push(Envelope::new(signal)) {
+        Ok(Pushed::WakeReceiver) | Ok(Pushed::Queued) => {}
+        Err(_) => return,
+    }
+    // Release: the message above is in the mailbox before the flag says so.
+    to.signal_pending
+        .store(true, std::sync::atomic::Ordering::Release);
+    to.wake();
+    let _ = try_with_process(|ctx| ctx.reduce(1));
+}
+
+/// Sets whether the running process traps exits; returns the previous
+/// setting. Signals that arrived before the call are acted on first,
+/// under the previous setting.
+///
+/// # Panics
+/// Outside a process.
+///
+/// ```
+/// use ferrotp_scheduler::{Exit, ExitReason, exit, receive, run, self_pid, trap_exit};
+/// let got = run(|| {
+///     assert!(!trap_exit(true));
+///     exit(&self_pid(), ExitReason::custom("stop"));
+///     let signal = receive::<Exit>();
+///     (signal.from == Some(self_pid()), signal.reason)
+/// }).unwrap();
+/// assert_eq!(got, (true, ExitReason::custom("stop")));
+/// ```
+pub fn trap_exit(trap: bool) -> bool {
+    with_process("trap_exit", |ctx| {
+        ctx.check_signals();
+        ctx.pcb.trap_exit.swap(trap, Ordering::Relaxed)
+    })
+}
+
+/// What a scan of the mailbox decided.
+pub(crate) enum Verdict {
+    /// Go on (signals dropped or delivered as messages).
+    Live,
+    /// End with this reason.
+    Die(ExitReason),
+}
+
+/// Scans the mailbox for undelivered signals (module docs). `me` is the
+/// scanning process, `trapping` its flag.
+pub(crate) fn scan<R: ferrotp_mailbox::MailboxRef<Envelope>>(
+    receiver: &mut ferrotp_mailbox::Receiver<Envelope, R>,
+    me: &Pid,
+    trapping: bool,
+) -> Verdict {
+    let undelivered = |e: &Envelope| {
+        e.downcast_ref::<Exit>()
+            .is_some_and(|exit| !exit.delivered.get())
+    };
+    if trapping {
+        // Mark every signal delivered, stopping at a `Killed` one.
+        let mut start = Mark::START;
+        let killed = receiver.take_first_since(&mut start, |e| {
+            if !undelivered(e) {
+                return false;
+            }
+            let exit = e.downcast_ref::<Exit>().expect("checked above");
+            if exit.reason == ExitReason::Killed {
+                return true;
+            }
+            exit.delivered.set(true);
+            false
+        });
+        return match killed {
+            Some(_) => Verdict::Die(ExitReason::Killed),
+            None => Verdict::Live,
+        };
+    }
+    loop {
+        let mut start = Mark::START;
+        let Some(envelope) = receiver.take_first_since(&mut start, undelivered) else {
+            return Verdict::Live;
+        };
+        let Ok(signal) = envelope.take::<Exit>() else {
+            unreachable!("the predicate matched an Exit")
+        };
+        let from_itself = signal.from.as_ref() == Some(me);
+        if signal.reason == ExitReason::Normal && !from_itself {
+            continue;
+        }
+        return Verdict::Die(signal.reason);
+    }
+}
