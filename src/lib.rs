@@ -23,8 +23,9 @@
 pub use ferrotp_mailbox as mailbox;
 pub use ferrotp_scheduler as scheduler;
 pub use ferrotp_scheduler::{
-    BuildError, Builder, DeadLetter, Exit, ExitHook, ExitReason, Metrics, Pid, ProcessId, Runtime,
-    Select, SpawnError, SpawnOptions, Subject, TimerRef, TrySendError, WorkerMetrics, cancel_timer,
-    exit, mailbox_len, receive, receive_match, receive_match_timeout, receive_timeout, reduce, run,
-    self_pid, send, send_after, sleep, spawn, spawn_opt, trap_exit, try_send, yield_now,
+    BuildError, Builder, DeadLetter, Exit, ExitHook, ExitReason, Metrics, NotRegistered, Pid,
+    ProcessId, RegisterError, Runtime, Select, SpawnError, SpawnOptions, Subject, TimerRef,
+    TrySendError, WorkerMetrics, cancel_timer, exit, mailbox_len, receive, receive_match,
+    receive_match_timeout, receive_timeout, reduce, run, self_pid, send, send_after, sleep, spawn,
+    spawn_opt, trap_exit, try_send, yield_now,
 };

@@ -75,6 +75,7 @@ pub mod idle;
 mod inline;
 mod process;
 pub mod process_id;
+mod registry;
 pub mod run_state;
 mod runtime;
 mod signal;
@@ -91,6 +92,7 @@ pub use api::{
 pub use exit::ExitReason;
 pub use process::{DeadLetter, ExitHook, Pid};
 pub use process_id::ProcessId;
+pub use registry::{NotRegistered, RegisterError, register, send_named, unregister, whereis};
 pub use runtime::{
     BuildError, Builder, DEFAULT_BUSY_WAIT, DEFAULT_MAX_PROCESSES, DEFAULT_REDUCTIONS,
     DEFAULT_STACK_SIZE, MAX_STACK_SIZE, Metrics, Runtime, WorkerMetrics, run,

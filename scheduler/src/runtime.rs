@@ -239,6 +239,7 @@ impl Builder {
             dead_letter_hook: self.dead_letter_hook,
             stack_failed: AtomicBool::new(false),
             stack_error: Mutex::new(None),
+            registry: crate::registry::Registry::default(),
             config,
         });
         // Held by the runtime and the workers' pools only (not by `Shared`,
@@ -357,6 +358,8 @@ pub(crate) struct Shared {
     pub(crate) dead_letter_hook: Option<DeadLetterHook>,
     stack_failed: AtomicBool,
     stack_error: Mutex<Option<String>>,
+    /// Registered names (module `registry`).
+    pub(crate) registry: crate::registry::Registry,
 }
 
 impl Shared {
@@ -596,6 +599,12 @@ impl Runtime {
         }
     }
 
+    /// The process registered as `name` in this runtime, if any (from any
+    /// thread; see [`register`](crate::register)).
+    pub fn whereis(&self, name: &str) -> Option<Pid> {
+        self.shared.registry.whereis(name)
+    }
+
     /// Shuts down (the same as dropping the runtime; see [`Runtime`]).
     pub fn shutdown(self) {
         drop(self);
@@ -633,6 +642,9 @@ impl Drop for Runtime {
                 crossbeam_deque::Steal::Retry => {}
             }
         }
+        // Every process has ended (and freed its name); what is left would
+        // keep the shared state alive through its pids.
+        self.shared.registry.clear();
     }
 }
 

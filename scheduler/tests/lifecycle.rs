@@ -338,3 +338,63 @@ fn a_killed_block_on_root_panics_in_the_caller_with_the_reason() {
     );
     assert_eq!(rt.block_on(|| 3), 3, "the runtime goes on");
 }
+
+/// Names: one per process and one process per name; clear errors; freed
+/// when the process ends; `send_named` and `Runtime::whereis`.
+#[test]
+fn registered_names_are_unique_and_freed_on_exit() {
+    use ferrotp_scheduler::{RegisterError, register, send_named, unregister, whereis};
+    let rt = runtime(2);
+    let (server, errors) = rt.block_on(|| {
+        let me = self_pid();
+        let server = spawn(move || {
+            loop {
+                match receive::<u64>() {
+                    0 => return,
+                    n => send(&me, n),
+                }
+            }
+        });
+        let other = spawn(|| {
+            receive::<()>();
+        });
+        register("server", &server).unwrap();
+        let mut errors = vec![
+            register("server", &other).unwrap_err().to_string(),
+            register("second name", &server).unwrap_err().to_string(),
+            register("", &other).unwrap_err().to_string(),
+        ];
+        assert_eq!(whereis("server"), Some(server.clone()));
+        send_named("server", 5u64).unwrap();
+        assert_eq!(receive::<u64>(), 5);
+        let missing = send_named("nobody", 9u64).unwrap_err();
+        assert_eq!((missing.name.as_str(), missing.message), ("nobody", 9));
+        // Ending frees the name.
+        send_named("server", 0u64).unwrap();
+        wait_exit(&server);
+        while whereis("server").is_some() {
+            yield_now();
+        }
+        errors.push(register("late", &server).unwrap_err().to_string());
+        // The name is free for another process; unregister frees it too.
+        register("server", &other).unwrap();
+        assert!(unregister("server"));
+        assert!(!unregister("server"));
+        assert_eq!(
+            register("x", &server),
+            Err(RegisterError::NotAlive(server.clone()))
+        );
+        send(&other, ());
+        (server, errors)
+    });
+    assert_eq!(
+        errors,
+        [
+            format!("the name \"server\" is already registered to process {server}"),
+            format!("process {server} is already registered as \"server\""),
+            "a registered name cannot be empty".to_owned(),
+            format!("process {server} has ended and cannot be registered"),
+        ]
+    );
+    assert_eq!(rt.whereis("server"), None);
+}

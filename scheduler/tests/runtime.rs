@@ -272,24 +272,93 @@ fn bad_builder_settings_are_named() {
     assert!(error.to_string().contains("`max_processes` = 0"));
 }
 
+/// Every process-only function, called from a plain thread, panics with a
+/// message that names it (never undefined behaviour).
 #[test]
 fn process_functions_outside_a_process_panic_with_their_name() {
+    use ferrotp_scheduler::{
+        Select, Subject, mailbox_len, receive_match_timeout, reduce, send_after, send_named, sleep,
+        trap_exit, unregister, whereis,
+    };
     fn message(f: impl FnOnce()) -> String {
-        let payload = catch_unwind(AssertUnwindSafe(f)).unwrap_err();
+        let payload = catch_unwind(AssertUnwindSafe(f)).expect_err("it panics");
         payload
             .downcast_ref::<String>()
             .cloned()
             .unwrap_or_default()
     }
-    assert!(
-        message(|| {
-            let _ = receive::<u8>();
-        })
-        .contains("ferrotp::receive was called outside")
-    );
-    assert!(message(|| drop(self_pid())).contains("ferrotp::self_pid was called outside"));
-    assert!(message(yield_now).contains("ferrotp::yield_now was called outside"));
-    assert!(message(|| drop(spawn(|| {}))).contains("ferrotp::spawn was called outside"));
+    // A pid to address: one that has ended.
+    let rt = runtime(1);
+    let pid = rt.block_on(self_pid);
+    /// A function's name, and a call of it.
+    type Call = (&'static str, Box<dyn FnOnce()>);
+    let calls: Vec<Call> = vec![
+        (
+            "receive",
+            Box::new(|| {
+                let _ = receive::<u8>();
+            }),
+        ),
+        (
+            "receive_timeout",
+            Box::new(|| {
+                let _ = receive_timeout::<u8>(Duration::ZERO);
+            }),
+        ),
+        (
+            "receive_match",
+            Box::new(|| {
+                let _ = receive_match::<u8>(|_| true);
+            }),
+        ),
+        (
+            "receive_match_timeout",
+            Box::new(|| {
+                let _ = receive_match_timeout::<u8>(|_| true, Duration::ZERO);
+            }),
+        ),
+        ("self_pid", Box::new(|| drop(self_pid()))),
+        ("yield_now", Box::new(yield_now)),
+        ("reduce", Box::new(|| reduce(1))),
+        (
+            "mailbox_len",
+            Box::new(|| {
+                let _ = mailbox_len();
+            }),
+        ),
+        ("sleep", Box::new(|| sleep(Duration::ZERO))),
+        (
+            "trap_exit",
+            Box::new(|| {
+                let _ = trap_exit(true);
+            }),
+        ),
+        (
+            "send_after",
+            Box::new(move || drop(send_after(Duration::ZERO, &pid, 1u8))),
+        ),
+        ("spawn", Box::new(|| drop(spawn(|| {})))),
+        ("Subject::new", Box::new(|| drop(Subject::<u8>::new()))),
+        (
+            "Select::wait",
+            Box::new(|| Select::new().on(|_: u8| ()).wait()),
+        ),
+        ("whereis", Box::new(|| drop(whereis("x")))),
+        (
+            "unregister",
+            Box::new(|| {
+                let _ = unregister("x");
+            }),
+        ),
+        ("send_named", Box::new(|| drop(send_named("x", 1u8)))),
+    ];
+    for (name, call) in calls {
+        let message = message(call);
+        assert!(
+            message.starts_with(&format!("ferrotp::{name} was called outside a ferrotp")),
+            "{name}: {message}"
+        );
+    }
 }
 
 #[test]

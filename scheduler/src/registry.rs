@@ -1,0 +1,233 @@
+//! Registered names: `register`, `whereis`, `unregister`, `send_named`.
+//!
+//! Each runtime has one registry: a map from name to pid and back, behind
+//! a mutex (registration is rare; a lookup is a hash and a clone of the
+//! pid). A process has at most one name and a name at most one process, as
+//! in Erlang. A name is freed when its process ends, through an exit hook
+//! that removes it only if it still names that process.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::context::try_with_worker;
+use crate::exit::ExitReason;
+use crate::process::Pid;
+use crate::process_id::ProcessId;
+use crate::runtime::Shared;
+
+/// The names of one runtime.
+#[derive(Default)]
+pub(crate) struct Registry {
+    names: Mutex<Names>,
+}
+
+#[derive(Default)]
+struct Names {
+    by_name: HashMap<Arc<str>, Pid>,
+    by_pid: HashMap<ProcessId, Arc<str>>,
+}
+
+impl Registry {
+    fn names(&self) -> MutexGuard<'_, Names> {
+        // A panic while holding the lock leaves the maps consistent (each
+        // change is one insert or remove pair done without user code).
+        self.names.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn whereis(&self, name: &str) -> Option<Pid> {
+        self.names().by_name.get(name).cloned()
+    }
+
+    /// Removes `name` if it names `id` (or any process, for `None`);
+    /// whether it did.
+    fn remove(&self, name: &str, id: Option<ProcessId>) -> bool {
+        let mut names = self.names();
+        match names.by_name.get(name) {
+            Some(pid) if id.is_none_or(|id| pid.id() == id) => {
+                let pid = names.by_name.remove(name).expect("present");
+                names.by_pid.remove(&pid.id());
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Forgets every name (runtime shutdown: the pids would keep the
+    /// runtime's shared state alive).
+    pub(crate) fn clear(&self) {
+        let mut names = self.names();
+        names.by_name.clear();
+        names.by_pid.clear();
+    }
+}
+
+/// Why [`register`] refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RegisterError {
+    /// Another process has the name.
+    Taken {
+        /// The name asked for.
+        name: String,
+        /// The process that has it.
+        by: Pid,
+    },
+    /// The process already has a name.
+    AlreadyNamed {
+        /// The process.
+        pid: Pid,
+        /// Its name.
+        name: String,
+    },
+    /// The process has ended.
+    NotAlive(Pid),
+    /// The empty string is not a name.
+    EmptyName,
+}
+
+impl fmt::Display for RegisterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RegisterError::Taken { name, by } => {
+                write!(f, "the name {name:?} is already registered to process {by}")
+            }
+            RegisterError::AlreadyNamed { pid, name } => {
+                write!(f, "process {pid} is already registered as {name:?}")
+            }
+            RegisterError::NotAlive(pid) => {
+                write!(f, "process {pid} has ended and cannot be registered")
+            }
+            RegisterError::EmptyName => f.write_str("a registered name cannot be empty"),
+        }
+    }
+}
+
+impl std::error::Error for RegisterError {}
+
+/// Registers `pid` under `name` in its runtime, until the process ends
+/// (or [`unregister`]).
+///
+/// # Errors
+/// See [`RegisterError`]: a taken name, a process that already has one, a
+/// process that has ended, an empty name.
+///
+/// ```
+/// use ferrotp_scheduler::{receive, register, run, send_named, spawn, whereis};
+/// let echoed = run(|| {
+///     let me = ferrotp_scheduler::self_pid();
+///     let echo = spawn(move || { let n = receive::<u32>(); ferrotp_scheduler::send(&me, n); });
+///     register("echo", &echo).unwrap();
+///     assert_eq!(whereis("echo"), Some(echo));
+///     send_named("echo", 7u32).unwrap();
+///     receive::<u32>()
+/// }).unwrap();
+/// assert_eq!(echoed, 7);
+/// ```
+pub fn register(name: &str, pid: &Pid) -> Result<(), RegisterError> {
+    if name.is_empty() {
+        return Err(RegisterError::EmptyName);
+    }
+    let shared = Arc::clone(pid.0.shared());
+    let name: Arc<str> = name.into();
+    {
+        let mut names = shared.registry.names();
+        if let Some(by) = names.by_name.get(&name) {
+            return Err(RegisterError::Taken {
+                name: name.to_string(),
+                by: by.clone(),
+            });
+        }
+        if let Some(has) = names.by_pid.get(&pid.id()) {
+            return Err(RegisterError::AlreadyNamed {
+                pid: pid.clone(),
+                name: has.to_string(),
+            });
+        }
+        if pid.has_exited() {
+            return Err(RegisterError::NotAlive(pid.clone()));
+        }
+        names.by_name.insert(Arc::clone(&name), pid.clone());
+        names.by_pid.insert(pid.id(), Arc::clone(&name));
+    }
+    // Freed when the process ends. If it ended since the check above, the
+    // hook runs at once (NoProc) and frees it here.
+    let id = pid.id();
+    let registry = Arc::downgrade(&shared);
+    pid.on_exit(move |_: &ExitReason| {
+        if let Some(shared) = registry.upgrade() {
+            shared.registry.remove(&name, Some(id));
+        }
+    });
+    Ok(())
+}
+
+/// The runtime of the calling worker thread.
+fn current(function: &str) -> Arc<Shared> {
+    try_with_worker(|core| Arc::clone(&core.shared)).unwrap_or_else(|| {
+        panic!(
+            "ferrotp::{function} was called outside a ferrotp runtime's threads; from other \
+             threads look names up with Runtime::whereis"
+        )
+    })
+}
+
+/// The process registered as `name`, if any.
+///
+/// # Panics
+/// Outside the runtime's threads (use [`Runtime::whereis`](crate::Runtime::whereis)).
+pub fn whereis(name: &str) -> Option<Pid> {
+    current("whereis").registry.whereis(name)
+}
+
+/// Frees `name`; false if nothing was registered under it.
+///
+/// # Panics
+/// Outside the runtime's threads.
+pub fn unregister(name: &str) -> bool {
+    current("unregister").registry.remove(name, None)
+}
+
+/// Why [`send_named`] did not send.
+#[derive(PartialEq, Eq)]
+pub struct NotRegistered<M> {
+    /// The name.
+    pub name: String,
+    /// The message, back.
+    pub message: M,
+}
+
+impl<M> fmt::Debug for NotRegistered<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NotRegistered({:?})", self.name)
+    }
+}
+
+impl<M> fmt::Display for NotRegistered<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "no process is registered as {:?}", self.name)
+    }
+}
+
+impl<M> std::error::Error for NotRegistered<M> {}
+
+/// Sends `message` to the process registered as `name`.
+///
+/// # Errors
+/// [`NotRegistered`] with the message when no process has the name (as
+/// Erlang's `Name ! Msg` fails with `badarg`).
+///
+/// # Panics
+/// Outside the runtime's threads.
+pub fn send_named<M: Send + 'static>(name: &str, message: M) -> Result<(), NotRegistered<M>> {
+    match current("send_named").registry.whereis(name) {
+        Some(pid) => {
+            crate::api::send(&pid, message);
+            Ok(())
+        }
+        None => Err(NotRegistered {
+            name: name.to_owned(),
+            message,
+        }),
+    }
+}
