@@ -13,14 +13,20 @@
 //! its client's request times out, and the shard notices the dead session
 //! the next time it routes to it, reports its exit reason to the root and
 //! starts a new one (a hand-made supervisor, until the supervision crate
-//! lands). The root prints throughput, latency percentiles and the
+//! lands). An exporter process, registered by name, holds a connection
+//! and waits for a flush that never comes; at the end the root kills it
+//! (`exit(pid, Killed)`), and the connection's destructor reports that it
+//! ran. The root prints throughput, latency percentiles, the kill and the
 //! runtime's counters.
 //!
 //! Run: `cargo run --release --example service`
 
 use std::time::{Duration, Instant};
 
-use ferrotp::{ExitReason, Pid, Runtime, Select, Subject, receive, reduce, self_pid, send, spawn};
+use ferrotp::{
+    ExitReason, Pid, Runtime, Select, Subject, exit, receive, reduce, register, self_pid, send,
+    spawn, whereis,
+};
 use hdrhistogram::Histogram;
 
 const SHARDS: usize = 2;
@@ -77,6 +83,30 @@ fn session() {
     }
 }
 
+/// A resource the exporter holds; its destructor tells the root it ran.
+struct Connection {
+    root: Pid,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        send(&self.root, ConnectionClosed);
+    }
+}
+
+/// Sent by `Connection`'s destructor.
+struct ConnectionClosed;
+
+/// A flush request for the exporter; none is ever sent, so it stays stuck.
+struct Flush;
+
+fn exporter(root: Pid) {
+    let _connection = Connection { root };
+    loop {
+        receive::<Flush>();
+    }
+}
+
 fn shard(index: usize, root: Pid) {
     let mut sessions: Vec<Pid> = (0..SESSIONS).map(|_| spawn(session)).collect();
     loop {
@@ -124,6 +154,21 @@ fn client(id: u64, shards: Vec<Pid>, root: Pid) {
     send(&root, ClientDone { latencies, failed });
 }
 
+/// What the root saw of the exporter's kill.
+struct Kill {
+    pid: Pid,
+    cleanup_after: Duration,
+    reason: ExitReason,
+    name_freed: bool,
+}
+
+/// The exit reason of `pid`, waiting for it through an exit hook.
+fn wait_for_exit(pid: &Pid) -> ExitReason {
+    let me = self_pid();
+    pid.on_exit(move |reason| send(&me, reason.clone()));
+    receive::<ExitReason>()
+}
+
 fn micros(nanos: u64) -> String {
     if nanos >= 1_000_000 {
         format!("{:.1} ms", nanos as f64 / 1e6)
@@ -154,8 +199,13 @@ fn main() {
         runtime.workers()
     );
     let started = Instant::now();
-    let (latencies, failed, crashes) = runtime.block_on(|| {
+    let (latencies, failed, crashes, kill) = runtime.block_on(move || {
         let root = self_pid();
+        let exporter = {
+            let root = root.clone();
+            spawn(move || exporter(root))
+        };
+        register("exporter", &exporter).expect("a free name");
         let shards: Vec<Pid> = (0..SHARDS)
             .map(|index| {
                 let root = root.clone();
@@ -180,9 +230,21 @@ fn main() {
                 .on(|crash: Crash| crashes.push(crash))
                 .wait();
         }
-        (latencies, failed, crashes)
+        let elapsed = started.elapsed();
+        // The exporter is stuck: kill it, and see its cleanup run.
+        let stuck = whereis("exporter").expect("registered");
+        let killed_at = Instant::now();
+        exit(&stuck, ExitReason::Killed);
+        receive::<ConnectionClosed>();
+        let kill = Kill {
+            pid: stuck.clone(),
+            cleanup_after: killed_at.elapsed(),
+            reason: wait_for_exit(&stuck),
+            name_freed: whereis("exporter").is_none(),
+        };
+        (latencies, failed, crashes, (elapsed, kill))
     });
-    let elapsed = started.elapsed();
+    let (elapsed, kill) = kill;
     let ok = latencies.len();
     println!(
         "  requests ok      {ok} in {:.2} s ({:.0} requests/s)",
@@ -208,6 +270,14 @@ fn main() {
             crash.shard, crash.session, crash.reason
         );
     }
+    println!(
+        "  killed           exporter {}: connection closed by its destructor {} after the \
+         kill; exit reason {}; name freed: {}",
+        kill.pid,
+        micros(kill.cleanup_after.as_nanos() as u64),
+        kill.reason,
+        kill.name_freed
+    );
     let metrics = runtime.metrics();
     let sum = |f: fn(&ferrotp::WorkerMetrics) -> u64| metrics.workers.iter().map(f).sum::<u64>();
     println!(

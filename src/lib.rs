@@ -26,6 +26,6 @@ pub use ferrotp_scheduler::{
     BuildError, Builder, DeadLetter, Exit, ExitHook, ExitReason, Metrics, NotRegistered, Pid,
     ProcessId, RegisterError, Runtime, Select, SpawnError, SpawnOptions, Subject, TimerRef,
     TrySendError, WorkerMetrics, cancel_timer, exit, mailbox_len, receive, receive_match,
-    receive_match_timeout, receive_timeout, reduce, run, self_pid, send, send_after, sleep, spawn,
-    spawn_opt, trap_exit, try_send, yield_now,
+    receive_match_timeout, receive_timeout, reduce, register, run, self_pid, send, send_after,
+    send_named, sleep, spawn, spawn_opt, trap_exit, try_send, unregister, whereis, yield_now,
 };
