@@ -68,6 +68,18 @@ fn current_ptr() -> *const ProcessCtx<'static> {
     CURRENT.with(Cell::get)
 }
 
+/// The control block of the process running on this thread, if any (for
+/// the stack-overflow handler: a plain thread-local read).
+pub(crate) fn current_pcb_address() -> Option<*const Pcb> {
+    let ctx = current_ptr();
+    if ctx.is_null() {
+        return None;
+    }
+    // SAFETY: non-null only while its process runs on this thread; the
+    // context is only read.
+    Some(Arc::as_ptr(unsafe { (*ctx).pcb }))
+}
+
 #[inline(never)]
 pub(crate) fn set_current(ctx: *const ProcessCtx<'static>) {
     CURRENT.with(|c| c.set(ctx));

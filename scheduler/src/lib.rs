@@ -73,6 +73,7 @@ pub mod exit;
 pub mod exit_hooks;
 pub mod idle;
 mod inline;
+mod overflow;
 mod process;
 pub mod process_id;
 mod registry;

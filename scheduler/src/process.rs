@@ -22,7 +22,7 @@ use std::cell::UnsafeCell;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::task::Wake;
 
 use ferrotp_mailbox::{Mailbox, MailboxRef, Pushed, TryPushError};
@@ -55,6 +55,9 @@ pub(crate) struct Pcb {
     key: AtomicU32,
     /// Requested usable stack bytes.
     pub(crate) stack_size: usize,
+    /// The lowest address of the stack's guard page, once it has a stack
+    /// (module `overflow`).
+    guard: AtomicUsize,
     /// Spawned with the `unsafe` migratable opt-in.
     pub(crate) migratable: bool,
     /// Set by the worker just before it unwinds the process (shutdown):
@@ -92,6 +95,7 @@ impl Pcb {
             home: AtomicU32::new(u32::MAX),
             key: AtomicU32::new(u32::MAX),
             stack_size,
+            guard: AtomicUsize::new(0),
             migratable,
             unwinding: AtomicBool::new(false),
             signal_pending: AtomicBool::new(false),
@@ -122,6 +126,21 @@ impl Pcb {
         let key = u32::try_from(key).expect("fewer than 4 billion processes per worker");
         self.home.store(worker as u32, Ordering::Relaxed);
         self.key.store(key, Ordering::Relaxed);
+    }
+
+    /// Worker side: the process got its stack, whose guard page starts at
+    /// `guard` (read by the overflow handler on the same thread).
+    pub(crate) fn set_guard(&self, guard: usize) {
+        self.guard.store(guard, Ordering::Relaxed);
+    }
+
+    /// The guard page below the process's stack (empty before it has one).
+    pub(crate) fn guard_page(&self) -> std::ops::Range<usize> {
+        let start = self.guard.load(Ordering::Relaxed);
+        if start == 0 {
+            return 0..0;
+        }
+        start..start + crate::stack::page_size()
     }
 
     /// The process has ended with `reason` (unless an earlier reason was

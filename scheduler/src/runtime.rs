@@ -245,6 +245,8 @@ impl Builder {
         // Held by the runtime and the workers' pools only (not by `Shared`,
         // which pids keep alive): dropping the runtime unmaps every slab.
         let stacks = StackAllocator::new();
+        // A process's stack overflow is reported, not a bare SIGSEGV.
+        crate::overflow::install();
         let mut runtime = Runtime {
             stacks: Arc::clone(&stacks),
             anchor: Arc::new(Anchor {

@@ -475,6 +475,8 @@ impl WorkerLoop {
             }
         }
         let _abort = AbortOnUnwind;
+        // The stack-overflow handler runs on it (module `overflow`).
+        let _alt_stack = crate::overflow::AltStack::ensure();
         let shared = Arc::clone(&self.core.shared);
         if let Some(thread) = shared.remotes.get(self.core.index) {
             let _ = thread.thread.set(std::thread::current());
@@ -663,6 +665,7 @@ impl WorkerLoop {
                 };
                 self.shared().stack_error_cleared();
                 let Launch { pcb, entry } = launch;
+                pcb.set_guard(stack.guard().start);
                 // The body's borrowed handle lives in the coroutine, which
                 // `Settled` drops (or runs to its end) before it drops `pcb`.
                 // SAFETY: so `pcb`, a counted `Arc`, outlives the handle.

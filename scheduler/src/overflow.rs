@@ -1,0 +1,257 @@
+//! Stack overflow of a process: a clear report instead of a bare
+//! segmentation fault.
+//!
+//! Each process stack has a guard page below it (module `stack`); running
+//! off the end of the stack touches it and the kernel raises `SIGSEGV`.
+//! The runtime installs, once per OS process, a `SIGSEGV`/`SIGBUS` handler
+//! that runs on the thread's alternate signal stack (the overflowed stack
+//! has no room left). It reads the running process from the thread-local
+//! `CURRENT` and compares the fault address with that process's guard page
+//! (recorded in its control block when it got its stack):
+//!
+//! * a hit: it writes which process overflowed, its name and its stack
+//!   size, and how to raise it, to standard error, then aborts, as Rust
+//!   does for a thread that overflows its stack;
+//! * anything else (a null pointer, a guard page of a thread's own stack):
+//!   it hands the signal to the handler that was installed before (Rust's
+//!   own, which reports thread stack overflows), or restores the default
+//!   action so that the fault kills the program as usual.
+//!
+//! The handler only reads memory and calls `write` and `abort`, both
+//! async-signal-safe; the report is formatted into a buffer on the
+//! alternate stack, without allocating.
+//!
+//! Each worker thread makes sure it has an alternate signal stack: Rust's
+//! runtime gives one to the threads it starts when its own handler is in
+//! place, and [`AltStack::ensure`] maps one otherwise.
+
+use std::fmt::Write as _;
+use std::mem::MaybeUninit;
+use std::ptr;
+use std::sync::OnceLock;
+
+use crate::context::current_pcb_address;
+
+/// The actions that were installed before ours, to hand other faults to.
+struct Previous {
+    segv: libc::sigaction,
+    bus: libc::sigaction,
+}
+
+// SAFETY: plain C data (function addresses and flags), written once
+// before any signal can use it and only read after.
+unsafe impl Sync for Previous {}
+// SAFETY: as above.
+unsafe impl Send for Previous {}
+
+static PREVIOUS: OnceLock<Previous> = OnceLock::new();
+
+/// Installs the handler, once per OS process.
+pub(crate) fn install() {
+    PREVIOUS.get_or_init(|| {
+        // SAFETY: `sigaction` with a zeroed, then filled, action; our
+        // handler is an `extern "C"` function of the `SA_SIGINFO` shape.
+        unsafe {
+            Previous {
+                segv: replace_action(libc::SIGSEGV),
+                bus: replace_action(libc::SIGBUS),
+            }
+        }
+    });
+}
+
+/// # Safety
+/// `signal` is a valid signal number.
+unsafe fn replace_action(signal: libc::c_int) -> libc::sigaction {
+    // SAFETY: a zeroed `sigaction` is valid (no handler, empty flags).
+    let mut action: libc::sigaction = unsafe { MaybeUninit::zeroed().assume_init() };
+    // SAFETY: as above.
+    let mut previous: libc::sigaction = unsafe { MaybeUninit::zeroed().assume_init() };
+    action.sa_sigaction = on_fault as *const () as usize;
+    action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+    // SAFETY: valid pointers to the two actions.
+    unsafe {
+        libc::sigemptyset(&mut action.sa_mask);
+        libc::sigaction(signal, &action, &mut previous);
+    }
+    previous
+}
+
+extern "C" fn on_fault(
+    signal: libc::c_int,
+    info: *mut libc::siginfo_t,
+    context: *mut libc::c_void,
+) {
+    // SAFETY: the kernel passes a valid `siginfo_t` for SA_SIGINFO
+    // handlers; for SIGSEGV and SIGBUS `si_addr` is the fault address.
+    let address = unsafe { (*info).si_addr() } as usize;
+    if let Some(pcb) = current_pcb_address() {
+        // SAFETY: `CURRENT` points at the running process's context only
+        // while that process runs on this thread, and its control block
+        // outlives it; we only read plain fields.
+        let pcb = unsafe { &*pcb };
+        let guard = pcb.guard_page();
+        if guard.contains(&address) {
+            report_overflow(pcb);
+            // SAFETY: async-signal-safe, never returns.
+            unsafe { libc::abort() };
+        }
+    }
+    // SAFETY: forwarding the signal as the kernel gave it.
+    unsafe { hand_on(signal, info, context) };
+}
+
+/// Writes the report to standard error, formatted without allocating.
+fn report_overflow(pcb: &crate::process::Pcb) {
+    let mut out = Buffer::new();
+    let _ = write!(out, "\nferrotp: process {}", pcb.id);
+    if let Some(name) = &pcb.name {
+        let _ = write!(out, " ({name:?})");
+    }
+    let _ = write!(
+        out,
+        " has overflowed its stack of {} bytes; give it a bigger stack with \
+         SpawnOptions::stack_size, or every process one with Builder::stack_size\n\
+         fatal runtime error: stack overflow in a ferrotp process, aborting\n",
+        pcb.stack_size
+    );
+    let bytes = out.as_bytes();
+    // SAFETY: `write` to fd 2 from a valid buffer; async-signal-safe.
+    unsafe { libc::write(2, bytes.as_ptr().cast(), bytes.len()) };
+}
+
+/// Hands a fault that is not a process's stack overflow to the action
+/// installed before ours, or to the default action.
+///
+/// # Safety
+/// The arguments are those the kernel passed to our handler.
+unsafe fn hand_on(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
+    let previous = PREVIOUS.get().map(|p| {
+        if signal == libc::SIGBUS {
+            p.bus
+        } else {
+            p.segv
+        }
+    });
+    match previous {
+        Some(action)
+            if action.sa_sigaction != libc::SIG_DFL && action.sa_sigaction != libc::SIG_IGN =>
+        {
+            if action.sa_flags & libc::SA_SIGINFO != 0 {
+                // SAFETY: an SA_SIGINFO action's address is such a handler.
+                let handler: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                    unsafe { std::mem::transmute(action.sa_sigaction) };
+                handler(signal, info, context);
+            } else {
+                // SAFETY: otherwise it is a one-argument handler.
+                let handler: extern "C" fn(libc::c_int) =
+                    unsafe { std::mem::transmute(action.sa_sigaction) };
+                handler(signal);
+            }
+        }
+        _ => {
+            // The default action: restore it and return; the faulting
+            // instruction runs again and the kernel ends the program.
+            // SAFETY: a zeroed action with SIG_DFL is valid.
+            unsafe {
+                let mut default: libc::sigaction = MaybeUninit::zeroed().assume_init();
+                default.sa_sigaction = libc::SIG_DFL;
+                libc::sigaction(signal, &default, ptr::null_mut());
+            }
+        }
+    }
+}
+
+/// A fixed buffer that `write!` can fill without allocating (text past
+/// its end is cut).
+struct Buffer {
+    bytes: [u8; 512],
+    len: usize,
+}
+
+impl Buffer {
+    fn new() -> Self {
+        Self {
+            bytes: [0; 512],
+            len: 0,
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+impl std::fmt::Write for Buffer {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        let room = self.bytes.len() - self.len;
+        let n = text.len().min(room);
+        self.bytes[self.len..self.len + n].copy_from_slice(&text.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+/// A worker thread's alternate signal stack, if it had to map one (it is
+/// unmapped when the worker ends).
+pub(crate) struct AltStack {
+    mapped: Option<(*mut libc::c_void, usize)>,
+}
+
+impl AltStack {
+    const SIZE: usize = 64 * 1024;
+
+    /// Makes sure this thread has an alternate signal stack.
+    pub(crate) fn ensure() -> Self {
+        // SAFETY: a zeroed `stack_t` is valid plain data.
+        let mut current: libc::stack_t = unsafe { MaybeUninit::zeroed().assume_init() };
+        // SAFETY: querying with a null new stack only fills `current`.
+        unsafe { libc::sigaltstack(ptr::null(), &mut current) };
+        if current.ss_flags & libc::SS_DISABLE == 0 {
+            return Self { mapped: None };
+        }
+        // SAFETY: an anonymous private mapping; checked below.
+        let memory = unsafe {
+            libc::mmap(
+                ptr::null_mut(),
+                Self::SIZE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if memory == libc::MAP_FAILED {
+            // Without one, an overflow is a plain SIGSEGV, as before.
+            return Self { mapped: None };
+        }
+        let stack = libc::stack_t {
+            ss_sp: memory,
+            ss_flags: 0,
+            ss_size: Self::SIZE,
+        };
+        // SAFETY: `stack` describes the mapping made above.
+        unsafe { libc::sigaltstack(&stack, ptr::null_mut()) };
+        Self {
+            mapped: Some((memory, Self::SIZE)),
+        }
+    }
+}
+
+impl Drop for AltStack {
+    fn drop(&mut self) {
+        if let Some((memory, size)) = self.mapped {
+            // SAFETY: disable the stack we installed, then unmap it; no
+            // signal handler runs on it any more (we are not in one).
+            unsafe {
+                let disable = libc::stack_t {
+                    ss_sp: ptr::null_mut(),
+                    ss_flags: libc::SS_DISABLE,
+                    ss_size: 0,
+                };
+                libc::sigaltstack(&disable, ptr::null_mut());
+                libc::munmap(memory, size);
+            }
+        }
+    }
+}
