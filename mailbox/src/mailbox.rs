@@ -136,6 +136,12 @@ impl<T> Mailbox<T> {
         }
     }
 
+    /// How many messages were ever pushed (or are being pushed) into this
+    /// mailbox; see [`Receiver::taken`](crate::Receiver::taken).
+    pub fn arrived(&self) -> u64 {
+        self.arrivals.end()
+    }
+
     /// The capacity of a bounded mailbox; `None` when unbounded.
     pub fn capacity(&self) -> Option<usize> {
         self.bound.as_ref().map(|bound| bound.capacity())

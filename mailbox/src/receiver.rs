@@ -333,6 +333,29 @@ impl<T, R: MailboxRef<T>> Receiver<T, R> {
         }
     }
 
+    /// How many messages this receiver has taken out for good (popped or
+    /// taken by a selective receive; not those it passed over and keeps).
+    /// With [`Mailbox::arrived`], another thread can estimate the queue
+    /// length from a value the receiver published.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use ferrotp_mailbox::{Mailbox, Mark, Receiver};
+    /// let mailbox = Arc::new(Mailbox::new());
+    /// let mut rx = Receiver::new(Arc::clone(&mailbox));
+    /// for n in 0..3 {
+    ///     mailbox.push(n).unwrap();
+    /// }
+    /// // Takes 2, passing 0 and 1 over (they stay queued).
+    /// let mut mark = Mark::START;
+    /// assert_eq!(rx.take_first_since(&mut mark, |n| *n == 2), Some(2));
+    /// assert_eq!((mailbox.arrived(), rx.taken()), (3, 1));
+    /// ```
+    #[inline]
+    pub fn taken(&self) -> u64 {
+        self.head.seq() - self.inbox.len() as u64
+    }
+
     /// The number of queued messages, including any still being written.
     pub fn len(&mut self) -> usize {
         self.inbox.len() + self.head.pending(self.source.mailbox().arrivals())

@@ -163,6 +163,9 @@ pub(crate) struct ProcessCtx<'y> {
     /// The process is ending on an exit signal: every check point unwinds
     /// it again (a `catch_unwind` cannot keep it alive).
     dying: Cell<bool>,
+    /// The budget the current slice started with (reductions used are
+    /// published from it at each suspension).
+    slice_start: Cell<u32>,
 }
 
 /// A timer armed by a waiting process.
@@ -188,6 +191,7 @@ impl<'y> ProcessCtx<'y> {
             timer_seq: Cell::new(0),
             subject_tag: Cell::new(0),
             dying: Cell::new(false),
+            slice_start: Cell::new(budget),
         }
     }
 
@@ -220,8 +224,28 @@ impl<'y> ProcessCtx<'y> {
             }
         }
         let _reenter = Reenter(ptr::from_ref(self).cast());
+        self.publish_reductions();
         let budget = self.yielder.suspend(why);
         self.budget.set(budget);
+        self.slice_start.set(budget);
+    }
+
+    /// Adds the reductions used since the slice started to the control
+    /// block's count (only this process writes it).
+    #[inline]
+    pub(crate) fn publish_reductions(&self) {
+        let used = self.slice_start.get().saturating_sub(self.budget.get());
+        self.slice_start.set(self.budget.get());
+        let total = &self.pcb.reductions;
+        total.store(
+            total.load(Ordering::Relaxed) + u64::from(used),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// The process is ending (for `process_info`).
+    pub(crate) fn mark_exiting(&self) {
+        self.pcb.exiting.store(true, Ordering::Relaxed);
     }
 
     /// A check point (module `signal`): acts on exit signals that arrived,
@@ -271,6 +295,7 @@ impl<'y> ProcessCtx<'y> {
             },
         };
         if let Verdict::Die(reason) = verdict {
+            self.mark_exiting();
             // SAFETY: the process's own code, on the thread running it,
             // before it exits.
             unsafe { self.pcb.set_exit_reason(reason) };
@@ -284,7 +309,16 @@ impl<'y> ProcessCtx<'y> {
     pub(crate) fn reduce(&self, n: u32) {
         let left = self.budget.get().saturating_sub(n);
         self.budget.set(left);
-        if left == 0 {
+        // One test on the hot path; the rest out of line.
+        if left == 0 || self.dying.get() || self.pcb.signal_pending.load(Ordering::Relaxed) {
+            self.slice_spent_or_signalled();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn slice_spent_or_signalled(&self) {
+        if self.budget.get() == 0 {
             self.yield_slice();
         }
         self.check_signals();
@@ -406,6 +440,7 @@ impl<'y> ProcessCtx<'y> {
                 // The mailbox closes only when the process has ended.
                 Wait::Closed => unreachable!("a running process's mailbox is open"),
             }
+            self.pcb.taken.store(receiver.taken(), Ordering::Relaxed);
             self.wait(function);
             let _ = receiver.cancel_wait();
             self.check_signals_holding(&mut receiver);

@@ -72,7 +72,9 @@ mod envelope;
 pub mod exit;
 pub mod exit_hooks;
 pub mod idle;
+mod info;
 mod inline;
+mod long_schedule;
 mod overflow;
 mod process;
 pub mod process_id;
@@ -91,12 +93,15 @@ pub use api::{
     receive_timeout, reduce, self_pid, send, try_send, yield_now,
 };
 pub use exit::ExitReason;
+pub use info::{ProcessInfo, ProcessStatus, process_info};
+pub use long_schedule::LongSchedule;
 pub use process::{DeadLetter, ExitHook, Pid};
 pub use process_id::ProcessId;
 pub use registry::{NotRegistered, RegisterError, register, send_named, unregister, whereis};
 pub use runtime::{
-    BuildError, Builder, DEFAULT_BUSY_WAIT, DEFAULT_MAX_PROCESSES, DEFAULT_REDUCTIONS,
-    DEFAULT_STACK_SIZE, MAX_STACK_SIZE, Metrics, Runtime, WorkerMetrics, run,
+    BuildError, Builder, DEFAULT_BUSY_WAIT, DEFAULT_LONG_SCHEDULE, DEFAULT_MAX_PROCESSES,
+    DEFAULT_REDUCTIONS, DEFAULT_STACK_SIZE, ExitCounts, MAX_STACK_SIZE, Metrics, Runtime,
+    WorkerMetrics, run,
 };
 pub use signal::{Exit, exit, trap_exit};
 pub use spawn::{SpawnError, SpawnOptions, spawn, spawn_opt};

@@ -68,6 +68,12 @@ pub(crate) struct Pcb {
     pub(crate) signal_pending: AtomicBool,
     /// The process traps exits (written by the process itself).
     pub(crate) trap_exit: AtomicBool,
+    /// The process is ending (destructors running); for `process_info`.
+    pub(crate) exiting: AtomicBool,
+    /// Reductions consumed, published by the process as it suspends.
+    pub(crate) reductions: AtomicU64,
+    /// Messages its receiver had taken when it last waited (module `info`).
+    pub(crate) taken: AtomicU64,
     /// The sequence number of the process's last timer that fired.
     pub(crate) timer_fired: AtomicU64,
     /// Written by the process's owner only, before `EXITED` (see
@@ -100,6 +106,9 @@ impl Pcb {
             unwinding: AtomicBool::new(false),
             signal_pending: AtomicBool::new(false),
             trap_exit: AtomicBool::new(false),
+            exiting: AtomicBool::new(false),
+            reductions: AtomicU64::new(0),
+            taken: AtomicU64::new(0),
             timer_fired: AtomicU64::new(0),
             exit: UnsafeCell::new(None),
             hooks: ExitHooks::new(),

@@ -39,6 +39,17 @@ const EXITED: u8 = 4;
 /// The run state of one process (module docs).
 pub struct RunState(AtomicU8);
 
+/// What a live process is doing, as its run state says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Queued (or spawned, not yet run).
+    Scheduled,
+    /// Running (woken meanwhile or not).
+    Running,
+    /// Suspended in a blocking call.
+    Waiting,
+}
+
 impl std::fmt::Debug for RunState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let name = match self.0.load(Ordering::Relaxed) {
@@ -59,6 +70,17 @@ impl Default for RunState {
 }
 
 impl RunState {
+    /// What the process is doing; `None` once it has exited. A snapshot
+    /// (`Relaxed`), for introspection.
+    pub fn phase(&self) -> Option<Phase> {
+        match self.0.load(Ordering::Relaxed) {
+            SCHEDULED => Some(Phase::Scheduled),
+            RUNNING | NOTIFIED => Some(Phase::Running),
+            WAITING => Some(Phase::Waiting),
+            _ => None,
+        }
+    }
+
     /// A spawned process: `SCHEDULED`.
     pub fn new() -> Self {
         Self(AtomicU8::new(SCHEDULED))

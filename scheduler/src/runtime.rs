@@ -15,6 +15,7 @@ use ferrotp_mailbox::Mailbox;
 
 use crate::exit::ExitReason;
 use crate::idle::Idle;
+use crate::long_schedule::{LongSchedule, LongScheduleHook};
 use crate::process::{Anchor, DeadLetter, Pid};
 use crate::spawn::{SpawnError, SpawnOptions, spawn_on};
 use crate::stack::{MIN_STACK_SIZE, StackAllocator, StackError};
@@ -35,6 +36,9 @@ pub const DEFAULT_REDUCTIONS: u32 = 4000;
 /// trade: some CPU spent spinning when a service goes idle, for latency
 /// when it is busy.
 pub const DEFAULT_BUSY_WAIT: Duration = Duration::from_micros(100);
+
+/// The default long-schedule threshold ([`Builder::long_schedule`]).
+pub const DEFAULT_LONG_SCHEDULE: Duration = Duration::from_millis(100);
 /// Default limit on live processes.
 pub const DEFAULT_MAX_PROCESSES: usize = 1 << 22;
 
@@ -62,6 +66,8 @@ pub enum BuildError {
     Reductions,
     /// `max_processes` is 0.
     MaxProcesses,
+    /// `long_schedule` is `Some(0)` (`None` turns detection off).
+    LongSchedule,
     /// A worker thread could not be started.
     Thread(std::io::Error),
 }
@@ -85,6 +91,11 @@ impl fmt::Display for BuildError {
             BuildError::MaxProcesses => write!(
                 f,
                 "invalid runtime setting `max_processes` = 0: at least 1 process must be allowed"
+            ),
+            BuildError::LongSchedule => write!(
+                f,
+                "invalid runtime setting `long_schedule` = 0: give a positive threshold, or None \
+                 to turn long-schedule detection off"
             ),
             BuildError::Thread(e) => write!(f, "could not start a worker thread: {e}"),
         }
@@ -121,6 +132,8 @@ pub struct Builder {
     busy_wait: Duration,
     max_processes: usize,
     dead_letter_hook: Option<DeadLetterHook>,
+    long_schedule: Option<Duration>,
+    long_schedule_hook: Option<LongScheduleHook>,
 }
 
 impl fmt::Debug for Builder {
@@ -132,6 +145,8 @@ impl fmt::Debug for Builder {
             .field("busy_wait", &self.busy_wait)
             .field("max_processes", &self.max_processes)
             .field("dead_letter_hook", &self.dead_letter_hook.is_some())
+            .field("long_schedule", &self.long_schedule)
+            .field("long_schedule_hook", &self.long_schedule_hook.is_some())
             .finish()
     }
 }
@@ -145,6 +160,8 @@ impl Default for Builder {
             busy_wait: DEFAULT_BUSY_WAIT,
             max_processes: DEFAULT_MAX_PROCESSES,
             dead_letter_hook: None,
+            long_schedule: Some(DEFAULT_LONG_SCHEDULE),
+            long_schedule_hook: None,
         }
     }
 }
@@ -193,6 +210,27 @@ impl Builder {
         self
     }
 
+    /// The long-schedule threshold (default 100 ms, see
+    /// [`DEFAULT_LONG_SCHEDULE`]; `None`: no watchdog): a process seen
+    /// holding its worker this long, without a switch, is counted in
+    /// [`WorkerMetrics::long_schedules`] and handed to the
+    /// [`long_schedule_hook`](Builder::long_schedule_hook). Blocking a
+    /// worker (a long computation without reductions, a blocking system
+    /// call) stalls every process queued behind it.
+    pub fn long_schedule(mut self, threshold: Option<Duration>) -> Self {
+        self.long_schedule = threshold;
+        self
+    }
+
+    /// Called, on the watchdog thread, with each long schedule.
+    pub fn long_schedule_hook(
+        mut self,
+        hook: impl Fn(LongSchedule) + Send + Sync + 'static,
+    ) -> Self {
+        self.long_schedule_hook = Some(Box::new(hook));
+        self
+    }
+
     /// Checks the settings and starts the worker threads.
     ///
     /// # Errors
@@ -214,6 +252,9 @@ impl Builder {
         }
         if self.max_processes == 0 {
             return Err(BuildError::MaxProcesses);
+        }
+        if self.long_schedule == Some(Duration::ZERO) {
+            return Err(BuildError::LongSchedule);
         }
         let config = Config {
             workers,
@@ -240,6 +281,8 @@ impl Builder {
             stack_failed: AtomicBool::new(false),
             stack_error: Mutex::new(None),
             registry: crate::registry::Registry::default(),
+            long_schedule_hook: self.long_schedule_hook,
+            watchdog: OnceLock::new(),
             config,
         });
         // Held by the runtime and the workers' pools only (not by `Shared`,
@@ -264,6 +307,15 @@ impl Builder {
                 .map_err(BuildError::Thread)?; // `runtime`'s drop stops the others
             runtime.threads.push(thread);
         }
+        if let Some(threshold) = self.long_schedule {
+            let shared = Arc::clone(&runtime.shared);
+            let thread = std::thread::Builder::new()
+                .name("ferrotp-watchdog".to_owned())
+                .spawn(move || crate::long_schedule::watch(&shared, threshold))
+                .map_err(BuildError::Thread)?;
+            let _ = runtime.shared.watchdog.set(thread.thread().clone());
+            runtime.threads.push(thread);
+        }
         Ok(runtime)
     }
 }
@@ -273,9 +325,74 @@ impl Builder {
 pub(crate) struct WorkerStats {
     pub(crate) spawns: Counter,
     pub(crate) exits: Counter,
+    /// Exits by reason, in `ExitCounts` order.
+    exits_by: [Counter; 7],
     pub(crate) switches: Counter,
     pub(crate) steals: Counter,
     pub(crate) parks: Counter,
+    /// Written by the watchdog thread (module `long_schedule`).
+    pub(crate) long_schedules: Counter,
+    /// The process running on the worker (its number + 1; 0: none), for
+    /// the watchdog.
+    pub(crate) running: AtomicU64,
+}
+
+impl WorkerStats {
+    /// A process ended on this worker with `reason`.
+    pub(crate) fn count_exit(&self, reason: &ExitReason) {
+        self.exits.bump();
+        let kind = match reason {
+            ExitReason::Normal => 0,
+            ExitReason::Shutdown => 1,
+            ExitReason::Killed => 2,
+            ExitReason::Panic(_) => 3,
+            ExitReason::NoProc => 4,
+            ExitReason::StackOverflow => 5,
+            ExitReason::Custom(_) => 6,
+        };
+        self.exits_by[kind].bump();
+    }
+
+    fn exit_counts(&self) -> ExitCounts {
+        let [
+            normal,
+            shutdown,
+            killed,
+            panic,
+            noproc,
+            stack_overflow,
+            custom,
+        ] = self.exits_by.each_ref().map(Counter::get);
+        ExitCounts {
+            normal,
+            shutdown,
+            killed,
+            panic,
+            noproc,
+            stack_overflow,
+            custom,
+        }
+    }
+}
+
+/// Exits of one worker by reason ([`WorkerMetrics::exits_by_reason`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ExitCounts {
+    /// `Normal`.
+    pub normal: u64,
+    /// `Shutdown`.
+    pub shutdown: u64,
+    /// `Killed`.
+    pub killed: u64,
+    /// `Panic(_)`.
+    pub panic: u64,
+    /// `NoProc`.
+    pub noproc: u64,
+    /// `StackOverflow`.
+    pub stack_overflow: u64,
+    /// Reasons of the program's own.
+    pub custom: u64,
 }
 
 /// A counter written by one thread and read by any.
@@ -291,7 +408,7 @@ impl Counter {
             .store(self.0.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     }
 
-    fn get(&self) -> u64 {
+    pub(crate) fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
 }
@@ -362,6 +479,9 @@ pub(crate) struct Shared {
     stack_error: Mutex<Option<String>>,
     /// Registered names (module `registry`).
     pub(crate) registry: crate::registry::Registry,
+    pub(crate) long_schedule_hook: Option<LongScheduleHook>,
+    /// The long-schedule watchdog's thread, to wake it at shutdown.
+    watchdog: OnceLock<Thread>,
 }
 
 impl Shared {
@@ -587,9 +707,11 @@ impl Runtime {
             .map(|remote| WorkerMetrics {
                 spawns: remote.stats.spawns.get(),
                 exits: remote.stats.exits.get(),
+                exits_by_reason: remote.stats.exit_counts(),
                 switches: remote.stats.switches.get(),
                 steals: remote.stats.steals.get(),
                 parks: remote.stats.parks.get(),
+                long_schedules: remote.stats.long_schedules.get(),
             })
             .collect();
         Metrics {
@@ -627,6 +749,9 @@ impl Drop for Runtime {
         let _ = self.shared.idle.wake_all();
         for remote in self.shared.remotes.iter() {
             remote.unpark();
+        }
+        if let Some(watchdog) = self.shared.watchdog.get() {
+            watchdog.unpark();
         }
         let own = std::thread::current().id();
         for thread in self.threads.drain(..) {
@@ -686,12 +811,17 @@ pub struct WorkerMetrics {
     pub spawns: u64,
     /// Processes that ended on this worker.
     pub exits: u64,
+    /// The same, by exit reason.
+    pub exits_by_reason: ExitCounts,
     /// Times a process was resumed.
     pub switches: u64,
     /// Successful steals (each takes up to half the victim's queue).
     pub steals: u64,
     /// Times the worker parked.
     pub parks: u64,
+    /// Processes seen holding this worker longer than the long-schedule
+    /// threshold ([`Builder::long_schedule`]).
+    pub long_schedules: u64,
 }
 
 /// Runs `f` as the root process of a runtime with the default settings,

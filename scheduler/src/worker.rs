@@ -355,6 +355,8 @@ fn process_body(
                     }
                 }
             };
+            ctx.mark_exiting();
+            ctx.publish_reductions();
             // SAFETY: the process's own body, on the thread running it, before it exits.
             unsafe { pcb.set_exit_reason(reason.clone()) };
             left = ctx.budget();
@@ -695,11 +697,18 @@ impl WorkerLoop {
     fn resume(&mut self, key: usize, budget: u32) {
         let settled = &mut self.slab[key];
         settled.pcb.state.set_running();
+        // For the long-schedule watchdog: which process holds the worker.
+        self.core
+            .stats()
+            .running
+            .store(settled.pcb.id.number() + 1, Ordering::Relaxed);
         self.core.in_process.set(true);
         let result = settled.coroutine.resume(budget);
         self.core.in_process.set(false);
         set_current(ptr::null());
-        self.core.stats().switches.bump();
+        let stats = self.core.stats();
+        stats.running.store(0, Ordering::Relaxed);
+        stats.switches.bump();
         match result {
             CoroutineResult::Yield(Suspend::Yield) => {
                 settled.pcb.state.set_scheduled();
@@ -722,10 +731,10 @@ impl WorkerLoop {
     fn finish(&mut self, key: usize, reason: ExitReason) {
         let settled = self.slab.remove(key);
         self.stacks.give(settled.coroutine.into_stack());
+        self.core.stats().count_exit(&reason);
         // SAFETY: this worker owns the settled process, which just returned.
         unsafe { settled.pcb.set_exited(reason) };
         self.core.return_slot();
-        self.core.stats().exits.bump();
     }
 
     /// The last searcher that finds work wakes another worker to search
@@ -936,10 +945,10 @@ impl WorkerLoop {
         contain("dropping a never-run process's messages", || {
             drop(Receiver::new(PcbMailbox(&pcb)));
         });
+        self.core.stats().count_exit(&reason);
         // SAFETY: this worker holds the never-run process.
         unsafe { pcb.set_exited(reason) };
         self.core.return_slot();
-        self.core.stats().exits.bump();
     }
 
     /// Unwinds a settled process's stack with `reason` (its destructors
@@ -965,10 +974,10 @@ impl WorkerLoop {
             // unknown, so it is never reused (leaked, not freed).
             std::mem::forget(settled.coroutine);
         }
+        self.core.stats().count_exit(&reason);
         // SAFETY: this worker owns the settled process it unwinds.
         unsafe { settled.pcb.set_exited(reason) };
         self.core.return_slot();
-        self.core.stats().exits.bump();
     }
 
     fn teardown(&mut self) {

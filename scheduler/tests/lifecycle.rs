@@ -398,3 +398,130 @@ fn registered_names_are_unique_and_freed_on_exit() {
     );
     assert_eq!(rt.whereis("server"), None);
 }
+
+/// `process_info`: status, reductions, mailbox length, worker, name,
+/// stack size, trap_exit; `None` once ended.
+#[test]
+fn process_info_describes_a_process_until_it_ends() {
+    use ferrotp_scheduler::{ProcessStatus, process_info};
+    let rt = runtime(1);
+    let (fresh, waiting, ended) = rt.block_on(|| {
+        let me = self_pid();
+        let options = SpawnOptions::new().name("watched").stack_size(128 * 1024);
+        let pid = spawn_opt(options, move || {
+            trap_exit(true);
+            for n in 0..100u64 {
+                send(&me, n);
+            }
+            receive::<()>();
+        })
+        .unwrap();
+        // One worker, and the root runs: the child has not run yet.
+        let fresh = process_info(&pid).unwrap();
+        let sum: u64 = (0..100).map(|_| receive::<u64>()).sum();
+        assert_eq!(sum, 4950);
+        while process_info(&pid).unwrap().status != ProcessStatus::Waiting {
+            yield_now();
+        }
+        // Any message wakes it to look; it finds no `()` and waits again.
+        send(&pid, "passed over");
+        send(&pid, 7u32);
+        while process_info(&pid).unwrap().status != ProcessStatus::Waiting {
+            yield_now();
+        }
+        let waiting = process_info(&pid).unwrap();
+        send(&pid, ());
+        wait_exit(&pid);
+        (fresh, waiting, process_info(&pid))
+    });
+    assert_eq!(fresh.status, ProcessStatus::Runnable);
+    assert_eq!(
+        (fresh.worker, fresh.reductions, fresh.trap_exit),
+        (None, 0, false)
+    );
+    assert_eq!(waiting.status, ProcessStatus::Waiting);
+    assert_eq!(waiting.mailbox_len, 2);
+    assert_eq!(waiting.worker, Some(0));
+    assert_eq!(waiting.name.as_deref(), Some("watched"));
+    assert_eq!(waiting.stack_size, 128 * 1024);
+    assert!(waiting.trap_exit);
+    // 100 sends and a receive, one reduction each.
+    assert!(waiting.reductions >= 101, "{}", waiting.reductions);
+    assert_eq!(ended, None);
+}
+
+/// Per-worker exit counts by reason.
+#[test]
+fn exits_are_counted_by_reason() {
+    let rt = runtime(1);
+    rt.block_on(|| {
+        let ended = [
+            spawn(|| {}),
+            spawn(|| panic!("counted")),
+            spawn(|| {
+                receive::<()>();
+            }),
+            spawn(|| {
+                receive::<()>();
+            }),
+        ];
+        exit(&ended[2], ExitReason::Killed);
+        exit(&ended[3], ExitReason::custom("done"));
+        for pid in &ended {
+            wait_exit(pid);
+        }
+    });
+    let counts = &rt.metrics().workers[0].exits_by_reason;
+    assert!(counts.normal >= 1, "{counts:?}");
+    assert_eq!(
+        (counts.panic, counts.killed, counts.custom, counts.shutdown),
+        (1, 1, 1, 0)
+    );
+}
+
+/// A process that holds its worker past the threshold is reported, once,
+/// with its identity and how long it had held it. It holds the worker
+/// until the report arrives, so the test cannot miss it.
+#[test]
+fn a_long_schedule_is_reported_with_the_process_and_duration() {
+    use ferrotp_scheduler::LongSchedule;
+    let threshold = Duration::from_millis(5);
+    let reported = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::channel::<LongSchedule>();
+    let hook_flag = Arc::clone(&reported);
+    let tx = Mutex::new(tx);
+    let rt = Runtime::builder()
+        .workers(2)
+        .long_schedule(Some(threshold))
+        .long_schedule_hook(move |report| {
+            tx.lock().unwrap().send(report).unwrap();
+            hook_flag.store(true, Ordering::SeqCst);
+        })
+        .build()
+        .unwrap();
+    let flag = Arc::clone(&reported);
+    let hog = rt.block_on(move || {
+        let hog = spawn(move || {
+            // No reduction, no switch: this holds the worker.
+            while !flag.load(Ordering::SeqCst) {
+                std::hint::spin_loop();
+            }
+        });
+        wait_exit(&hog);
+        hog
+    });
+    let report = rx.recv().unwrap();
+    assert_eq!(report.process, hog.id());
+    assert!(report.duration >= threshold, "{report:?}");
+    let total: u64 = rt.metrics().workers.iter().map(|w| w.long_schedules).sum();
+    assert_eq!(total, 1);
+    assert_eq!(
+        Runtime::builder()
+            .long_schedule(Some(Duration::ZERO))
+            .build()
+            .unwrap_err()
+            .to_string(),
+        "invalid runtime setting `long_schedule` = 0: give a positive threshold, or None to turn \
+         long-schedule detection off"
+    );
+}

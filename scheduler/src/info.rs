@@ -1,0 +1,99 @@
+//! Introspection of one process: [`process_info`] (Erlang's
+//! `process_info/1`).
+//!
+//! The figures are read from the control block without stopping the
+//! process, so for a process that runs they are a moment ago: its
+//! reductions are published each time it suspends, and its mailbox length
+//! is what had arrived minus what it had taken when it last waited (exact
+//! while it waits).
+
+use std::sync::atomic::Ordering;
+
+use crate::process::Pid;
+
+/// What a process is doing (Erlang's `status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProcessStatus {
+    /// On a worker's thread right now.
+    Running,
+    /// In a run queue, waiting for a worker (or spawned and not yet run).
+    Runnable,
+    /// Suspended in a blocking call (a receive, `sleep`, a blocking send).
+    Waiting,
+    /// Ending: its destructors run (after a kill, or as its function
+    /// returned).
+    Exiting,
+}
+
+/// A snapshot of a process (see [`process_info`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProcessInfo {
+    /// What it is doing.
+    pub status: ProcessStatus,
+    /// Reductions it has consumed, as of its last suspension.
+    pub reductions: u64,
+    /// Messages in its mailbox (exact while it waits).
+    pub mailbox_len: u64,
+    /// The worker whose thread it runs on, once it has run.
+    pub worker: Option<usize>,
+    /// The name given at spawn.
+    pub name: Option<String>,
+    /// Usable stack bytes it asked for.
+    pub stack_size: usize,
+    /// Whether it traps exits.
+    pub trap_exit: bool,
+}
+
+/// What `pid` is doing, its reductions, mailbox length, worker, name,
+/// stack size and `trap_exit` flag; `None` once it has ended. Callable
+/// from any thread.
+///
+/// ```
+/// use ferrotp_scheduler::{ProcessStatus, SpawnOptions, process_info, receive, run, send,
+///     self_pid, spawn_opt};
+/// let info = run(|| {
+///     let me = self_pid();
+///     let pid = spawn_opt(SpawnOptions::new().name("idle"), move || {
+///         send(&me, ());
+///         receive::<u64>();
+///     }).unwrap();
+///     receive::<()>(); // it is about to wait
+///     while process_info(&pid).unwrap().status != ProcessStatus::Waiting {
+///         ferrotp_scheduler::yield_now();
+///     }
+///     send(&pid, "not a u64");
+///     let info = process_info(&pid).unwrap();
+///     send(&pid, 1u64);
+///     info
+/// }).unwrap();
+/// assert_eq!((info.name.as_deref(), info.mailbox_len, info.trap_exit), (Some("idle"), 1, false));
+/// ```
+pub fn process_info(pid: &Pid) -> Option<ProcessInfo> {
+    let pcb = &pid.0;
+    let status = if pcb.exiting.load(Ordering::Relaxed) {
+        ProcessStatus::Exiting
+    } else {
+        match pcb.state.phase()? {
+            crate::run_state::Phase::Running => ProcessStatus::Running,
+            crate::run_state::Phase::Scheduled => ProcessStatus::Runnable,
+            crate::run_state::Phase::Waiting => ProcessStatus::Waiting,
+        }
+    };
+    if pcb.is_exited() {
+        return None;
+    }
+    let (worker, _) = pcb.place();
+    Some(ProcessInfo {
+        status,
+        reductions: pcb.reductions.load(Ordering::Relaxed),
+        mailbox_len: pcb
+            .mailbox
+            .arrived()
+            .saturating_sub(pcb.taken.load(Ordering::Relaxed)),
+        worker: (worker != u32::MAX as usize).then_some(worker),
+        name: pcb.name.as_deref().map(str::to_owned),
+        stack_size: pcb.stack_size,
+        trap_exit: pcb.trap_exit.load(Ordering::Relaxed),
+    })
+}
