@@ -23,10 +23,10 @@
 pub use ferrotp_mailbox as mailbox;
 pub use ferrotp_scheduler as scheduler;
 pub use ferrotp_scheduler::{
-    BuildError, Builder, DeadLetter, Exit, ExitHook, ExitReason, Metrics, NotRegistered, Pid,
-    ProcessId, ProcessInfo, ProcessStatus, RegisterError, Runtime, Select, SpawnError,
-    SpawnOptions, Subject, TimerRef, TrySendError, WorkerMetrics, cancel_timer, exit, mailbox_len,
-    process_info, receive, receive_match, receive_match_timeout, receive_timeout, reduce, register,
-    run, self_pid, send, send_after, send_named, sleep, spawn, spawn_opt, trap_exit, try_send,
-    unregister, whereis, yield_now,
+    BuildError, Builder, DeadLetter, Exit, ExitHook, ExitReason, Metrics, NotRegistered,
+    OnStackOverflow, Pid, ProcessId, ProcessInfo, ProcessStatus, RegisterError, Runtime, Select,
+    SpawnError, SpawnOptions, Subject, TimerRef, TrySendError, WorkerMetrics, cancel_timer, exit,
+    mailbox_len, process_info, receive, receive_match, receive_match_timeout, receive_timeout,
+    reduce, register, run, self_pid, send, send_after, send_named, sleep, spawn, spawn_opt,
+    trap_exit, try_send, unregister, whereis, yield_now,
 };

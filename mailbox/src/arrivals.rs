@@ -200,6 +200,16 @@ impl<T> Arrivals<T> {
         }
     }
 
+    /// Sets `CLOSED` without a receiver (see `Mailbox::close_abandoned`):
+    /// pushes fail from now on; nothing queued is touched.
+    pub(crate) fn mark_closed(&self) {
+        self.tail.word.fetch_or(CLOSED, Ordering::AcqRel);
+        // Nobody will free the blocks: forget them, so that dropping the
+        // mailbox does not free blocks holding undropped messages... nor
+        // read slots a vanished receiver had already taken.
+        self.adopted.store(true, Ordering::Relaxed);
+    }
+
     pub(crate) fn is_closed(&self) -> bool {
         self.tail.word.load(Ordering::Relaxed) & CLOSED != 0
     }

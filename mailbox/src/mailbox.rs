@@ -239,6 +239,16 @@ impl<T> Mailbox<T> {
         self.bound.as_deref()
     }
 
+    /// Closes a mailbox whose receiver is gone without closing it (its
+    /// memory was discarded: a runtime ending a process whose stack
+    /// overflowed). Later pushes hand their messages back, as after
+    /// [`Receiver::close`](crate::Receiver::close); the messages still
+    /// queued, and the blocks holding them, are leaked, never dropped.
+    pub fn close_abandoned(&self) {
+        self.arrivals.mark_closed();
+        self.wake_room_waiters();
+    }
+
     /// Marks the receiver role taken, for a caller that knows nobody else
     /// claims it (see `Receiver::new_sole`): a plain store.
     pub(crate) fn mark_claimed(&self) {

@@ -95,6 +95,7 @@ pub use api::{
 pub use exit::ExitReason;
 pub use info::{ProcessInfo, ProcessStatus, process_info};
 pub use long_schedule::LongSchedule;
+pub use overflow::OnStackOverflow;
 pub use process::{DeadLetter, ExitHook, Pid};
 pub use process_id::ProcessId;
 pub use registry::{NotRegistered, RegisterError, register, send_named, unregister, whereis};

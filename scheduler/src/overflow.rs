@@ -11,7 +11,10 @@
 //!
 //! * a hit: it writes which process overflowed, its name and its stack
 //!   size, and how to raise it, to standard error, then aborts, as Rust
-//!   does for a thread that overflows its stack;
+//!   does for a thread that overflows its stack; or, with
+//!   [`OnStackOverflow::ExitProcess`], it ends only that process with
+//!   `StackOverflow`, through corosensei's trap API (the worker keeps the
+//!   running coroutine's trap handler at each resume in that mode);
 //! * anything else (a null pointer, a guard page of a thread's own stack):
 //!   it hands the signal to the handler that was installed before (Rust's
 //!   own, which reports thread stack overflows), or restores the default
@@ -30,7 +33,31 @@ use std::mem::MaybeUninit;
 use std::ptr;
 use std::sync::OnceLock;
 
-use crate::context::current_pcb_address;
+use crate::context::Finished;
+use crate::context::{current_pcb_address, try_with_worker};
+use crate::exit::ExitReason;
+
+/// What a process's stack overflow does ([`Builder::on_stack_overflow`](crate::Builder::on_stack_overflow)).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum OnStackOverflow {
+    /// Report the process (pid, name, stack size) and abort the program,
+    /// as Rust does for a thread that overflows its stack.
+    #[default]
+    Abort,
+    /// Report it and end only that process, with exit reason
+    /// [`ExitReason::StackOverflow`], through corosensei's trap API; the
+    /// runtime and every other process go on (a supervisor can restart
+    /// it).
+    ///
+    /// Caveats: the process's stack is discarded, **its destructors do
+    /// not run**. What it owned is leaked (memory, `Pid`s it held, the
+    /// messages still in its mailbox), a lock it held stays locked, and a
+    /// structure it was changing stays half-changed: prefer it for
+    /// processes that hold no locks across deep recursion. Its mailbox is
+    /// closed, so later sends are dead letters, and its exit hooks run.
+    ExitProcess,
+}
 
 /// The actions that were installed before ours, to hand other faults to.
 struct Previous {
@@ -92,7 +119,14 @@ extern "C" fn on_fault(
         let pcb = unsafe { &*pcb };
         let guard = pcb.guard_page();
         if guard.contains(&address) {
-            report_overflow(pcb);
+            let exit_process =
+                pcb.shared().config.on_stack_overflow == OnStackOverflow::ExitProcess;
+            report_overflow(pcb, exit_process);
+            // SAFETY: the fault is this process's stack overflow, on this
+            // thread, and `context` is the interrupted register context.
+            if exit_process && unsafe { end_process(context) } {
+                return;
+            }
             // SAFETY: async-signal-safe, never returns.
             unsafe { libc::abort() };
         }
@@ -101,20 +135,74 @@ extern "C" fn on_fault(
     unsafe { hand_on(signal, info, context) };
 }
 
+/// Redirects the interrupted process to return `StackOverflow` to its
+/// worker (corosensei's trap API); false if it cannot (no trap handler
+/// kept, or the stack pointer is not in the process's stack).
+///
+/// # Safety
+/// Called from the fault handler for a stack overflow of the process
+/// running on this thread, with the kernel's `ucontext_t`.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+unsafe fn end_process(context: *mut libc::c_void) -> bool {
+    let Some(Some(trap)) = try_with_worker(|core| core.trap.take()) else {
+        return false;
+    };
+    let context = context.cast::<libc::ucontext_t>();
+    // SAFETY: the kernel's context for this signal.
+    let registers = unsafe { &mut (*context).uc_mcontext.gregs };
+    let stack_pointer = registers[libc::REG_RSP as usize] as usize;
+    if !trap.stack_ptr_in_bounds(stack_pointer) {
+        return false;
+    }
+    // The interrupted code runs on this coroutine's stack (checked above);
+    // the registers are updated below as the returned values say, so that
+    // returning from the handler runs the trap function, which ends the
+    // coroutine with this result. No destructors run: that is the
+    // SAFETY: documented contract of `OnStackOverflow::ExitProcess`.
+    let regs = unsafe {
+        trap.setup_trap_handler(|| Finished {
+            reason: ExitReason::StackOverflow,
+            budget: 0,
+        })
+    };
+    registers[libc::REG_RIP as usize] = regs.rip as i64;
+    registers[libc::REG_RSP as usize] = regs.rsp as i64;
+    registers[libc::REG_RBP as usize] = regs.rbp as i64;
+    registers[libc::REG_RDI as usize] = regs.rdi as i64;
+    registers[libc::REG_RSI as usize] = regs.rsi as i64;
+    true
+}
+
+/// Other platforms: the process cannot be ended alone; abort.
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+unsafe fn end_process(_context: *mut libc::c_void) -> bool {
+    false
+}
+
 /// Writes the report to standard error, formatted without allocating.
-fn report_overflow(pcb: &crate::process::Pcb) {
+fn report_overflow(pcb: &crate::process::Pcb, exit_process: bool) {
     let mut out = Buffer::new();
     let _ = write!(out, "\nferrotp: process {}", pcb.id);
     if let Some(name) = &pcb.name {
         let _ = write!(out, " ({name:?})");
     }
-    let _ = write!(
+    let _ = writeln!(
         out,
         " has overflowed its stack of {} bytes; give it a bigger stack with \
-         SpawnOptions::stack_size, or every process one with Builder::stack_size\n\
-         fatal runtime error: stack overflow in a ferrotp process, aborting\n",
+         SpawnOptions::stack_size, or every process one with Builder::stack_size",
         pcb.stack_size
     );
+    let _ = if exit_process {
+        writeln!(
+            out,
+            "ferrotp: ending that process with reason `stack overflow`"
+        )
+    } else {
+        writeln!(
+            out,
+            "fatal runtime error: stack overflow in a ferrotp process, aborting"
+        )
+    };
     let bytes = out.as_bytes();
     // SAFETY: `write` to fd 2 from a valid buffer; async-signal-safe.
     unsafe { libc::write(2, bytes.as_ptr().cast(), bytes.len()) };

@@ -16,6 +16,7 @@ use ferrotp_mailbox::Mailbox;
 use crate::exit::ExitReason;
 use crate::idle::Idle;
 use crate::long_schedule::{LongSchedule, LongScheduleHook};
+use crate::overflow::OnStackOverflow;
 use crate::process::{Anchor, DeadLetter, Pid};
 use crate::spawn::{SpawnError, SpawnOptions, spawn_on};
 use crate::stack::{MIN_STACK_SIZE, StackAllocator, StackError};
@@ -52,6 +53,7 @@ pub(crate) struct Config {
     pub(crate) reductions: u32,
     pub(crate) busy_wait: Duration,
     pub(crate) max_processes: usize,
+    pub(crate) on_stack_overflow: OnStackOverflow,
 }
 
 /// Why a runtime could not be built.
@@ -134,6 +136,7 @@ pub struct Builder {
     dead_letter_hook: Option<DeadLetterHook>,
     long_schedule: Option<Duration>,
     long_schedule_hook: Option<LongScheduleHook>,
+    on_stack_overflow: OnStackOverflow,
 }
 
 impl fmt::Debug for Builder {
@@ -147,6 +150,7 @@ impl fmt::Debug for Builder {
             .field("dead_letter_hook", &self.dead_letter_hook.is_some())
             .field("long_schedule", &self.long_schedule)
             .field("long_schedule_hook", &self.long_schedule_hook.is_some())
+            .field("on_stack_overflow", &self.on_stack_overflow)
             .finish()
     }
 }
@@ -162,6 +166,7 @@ impl Default for Builder {
             dead_letter_hook: None,
             long_schedule: Some(DEFAULT_LONG_SCHEDULE),
             long_schedule_hook: None,
+            on_stack_overflow: OnStackOverflow::Abort,
         }
     }
 }
@@ -231,6 +236,14 @@ impl Builder {
         self
     }
 
+    /// What a process's stack overflow does (default
+    /// [`OnStackOverflow::Abort`]: report it and abort, as Rust does for
+    /// threads). See [`OnStackOverflow::ExitProcess`] for its caveats.
+    pub fn on_stack_overflow(mut self, action: OnStackOverflow) -> Self {
+        self.on_stack_overflow = action;
+        self
+    }
+
     /// Checks the settings and starts the worker threads.
     ///
     /// # Errors
@@ -262,6 +275,7 @@ impl Builder {
             reductions: self.reductions,
             busy_wait: self.busy_wait,
             max_processes: self.max_processes,
+            on_stack_overflow: self.on_stack_overflow,
         };
         let deques: Vec<Worker<Task>> = (0..workers).map(|_| Worker::new_lifo()).collect();
         let shared = Arc::new(Shared {

@@ -63,6 +63,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use corosensei::trap::CoroutineTrapHandler;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 use crossbeam_deque::{Steal, Worker};
 use ferrotp_mailbox::{Receiver, Wait};
@@ -209,6 +210,10 @@ pub(crate) struct WorkerCore {
     ids: Cell<(u64, u64)>,
     /// Process slots reserved from the runtime's limit and not used.
     credit: Cell<usize>,
+    /// The running process's trap handler, kept only when a stack overflow
+    /// ends the process instead of the program (module `overflow`); read
+    /// by the signal handler on this thread.
+    pub(crate) trap: Cell<Option<CoroutineTrapHandler<Finished>>>,
 }
 
 /// How long an idle worker leaves a victim's lone task alone (see
@@ -415,6 +420,9 @@ pub(crate) struct WorkerLoop {
     carry: u32,
     tick: u32,
     searching: bool,
+    /// `OnStackOverflow::ExitProcess`: keep each resumed process's trap
+    /// handler in the core.
+    exit_on_overflow: bool,
     /// Since when this worker has seen a victim's lone task (see
     /// `search`).
     lone_since: Option<Instant>,
@@ -434,6 +442,8 @@ impl WorkerLoop {
         });
         let inbox = Receiver::new(Arc::clone(&shared.remotes[index].inbox));
         let stacks = StackPool::new(stacks);
+        let exit_on_overflow =
+            shared.config.on_stack_overflow == crate::overflow::OnStackOverflow::ExitProcess;
         let core = Box::new(WorkerCore {
             index,
             shared,
@@ -446,6 +456,7 @@ impl WorkerLoop {
             in_process: Cell::new(false),
             ids: Cell::new((0, 0)),
             credit: Cell::new(0),
+            trap: Cell::new(None),
         });
         Self {
             slab: Slab::new(),
@@ -456,6 +467,7 @@ impl WorkerLoop {
             carry: 0,
             tick: 0,
             searching: false,
+            exit_on_overflow,
             lone_since: None,
             rng: 0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1),
             fired: Vec::new(),
@@ -702,6 +714,9 @@ impl WorkerLoop {
             .stats()
             .running
             .store(settled.pcb.id.number() + 1, Ordering::Relaxed);
+        if self.exit_on_overflow {
+            self.core.trap.set(Some(settled.coroutine.trap_handler()));
+        }
         self.core.in_process.set(true);
         let result = settled.coroutine.resume(budget);
         self.core.in_process.set(false);
@@ -731,6 +746,12 @@ impl WorkerLoop {
     fn finish(&mut self, key: usize, reason: ExitReason) {
         let settled = self.slab.remove(key);
         self.stacks.give(settled.coroutine.into_stack());
+        if reason == ExitReason::StackOverflow {
+            // Ended by the overflow handler: its stack, receiver included,
+            // was discarded without running destructors. Later sends
+            // become dead letters; what was queued is leaked.
+            settled.pcb.mailbox.close_abandoned();
+        }
         self.core.stats().count_exit(&reason);
         // SAFETY: this worker owns the settled process, which just returned.
         unsafe { settled.pcb.set_exited(reason) };

@@ -6,7 +6,9 @@ use std::hint::black_box;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Output};
 
-use ferrotp_scheduler::{Runtime, SpawnOptions, receive, spawn_opt};
+use ferrotp_scheduler::{
+    ExitReason, OnStackOverflow, Runtime, SpawnOptions, receive, self_pid, send, spawn, spawn_opt,
+};
 
 /// Which fault the child should make.
 const CHILD: &str = "FERROTP_FAULT_CHILD";
@@ -56,6 +58,35 @@ fn fault_in_a_process(fault: &str) -> ! {
     unreachable!("the child dies of its fault")
 }
 
+/// In the child, with `OnStackOverflow::ExitProcess`: a process
+/// overflows; the runtime goes on. Prints what the root saw.
+fn overflow_and_go_on() {
+    let rt = Runtime::builder()
+        .workers(1)
+        .on_stack_overflow(OnStackOverflow::ExitProcess)
+        .build()
+        .unwrap();
+    let (reason, after) = rt.block_on(|| {
+        let me = self_pid();
+        let options = SpawnOptions::new().name("deep").stack_size(64 * 1024);
+        let deep = spawn_opt(options, || {
+            black_box(recurse(0));
+        })
+        .unwrap();
+        deep.on_exit(move |reason| send(&me, reason.clone()));
+        let reason = receive::<ExitReason>();
+        // Its mailbox is closed: this is a dead letter.
+        send(&deep, 1u64);
+        let me = self_pid();
+        spawn(move || send(&me, 6u64 * 7));
+        (reason, receive::<u64>())
+    });
+    println!(
+        "overflowed: {reason}; after: {after}; dead letters: {}",
+        rt.dead_letters()
+    );
+}
+
 #[test]
 fn a_process_stack_overflow_names_the_process_and_aborts() {
     if let Ok(fault) = std::env::var(CHILD) {
@@ -89,4 +120,27 @@ fn another_fault_in_a_process_still_crashes_as_usual() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.signal(), Some(libc::SIGSEGV), "{stderr}");
     assert!(!stderr.contains("overflowed its stack"), "{stderr}");
+}
+
+#[test]
+fn exit_process_mode_ends_only_the_overflowing_process() {
+    if std::env::var(CHILD).is_ok() {
+        overflow_and_go_on();
+        return;
+    }
+    let out = child(
+        "exit_process_mode_ends_only_the_overflowing_process",
+        "exit",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("overflowed: stack overflow; after: 42; dead letters: 1"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("ferrotp: ending that process with reason `stack overflow`"),
+        "{stderr}"
+    );
 }
