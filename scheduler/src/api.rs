@@ -267,12 +267,6 @@ pub fn yield_now() {
     with_process("yield_now", |ctx| ctx.yield_slice());
 }
 
-/// Whether the running process is being unwound by the runtime (shutdown).
-pub(crate) fn unwinding_by_runtime() -> bool {
-    try_with_process(|ctx| ctx.pcb.unwinding.load(std::sync::atomic::Ordering::Relaxed))
-        .unwrap_or(false)
-}
-
 /// A message sent through a [`Subject`].
 struct Tagged<T> {
     tag: u64,

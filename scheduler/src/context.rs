@@ -37,8 +37,9 @@ use std::time::Instant;
 use corosensei::Yielder;
 use ferrotp_mailbox::{Mark, Receiver, Wait};
 
+use crate::exit::ExitReason;
 use crate::process::{Envelope, Pcb, PcbMailbox, Pid};
-use crate::signal::{self, SignalUnwind, Verdict};
+use crate::signal::{self, FORCED_EXIT, SIGNAL_QUEUED, SignalUnwind, Verdict};
 use crate::timer::TimerKey;
 use crate::worker::{TimerEvent, WorkerCore};
 
@@ -49,6 +50,9 @@ pub(crate) enum Suspend {
     /// Waiting to be woken; carries the unused budget (a process woken by
     /// this one into the LIFO slot runs on it).
     Wait(u32),
+    /// Dying, but user code keeps catching the unwind: never resume it
+    /// (module `signal`).
+    Abandon,
 }
 
 /// How a process ended: its reason is decided by the body; the unused
@@ -163,6 +167,8 @@ pub(crate) struct ProcessCtx<'y> {
     /// The process is ending on an exit signal: every check point unwinds
     /// it again (a `catch_unwind` cannot keep it alive).
     dying: Cell<bool>,
+    /// Unwinds started again after user code caught one.
+    retries: Cell<u8>,
     /// The budget the current slice started with (reductions used are
     /// published from it at each suspension).
     slice_start: Cell<u32>,
@@ -191,6 +197,7 @@ impl<'y> ProcessCtx<'y> {
             timer_seq: Cell::new(0),
             subject_tag: Cell::new(0),
             dying: Cell::new(false),
+            retries: Cell::new(0),
             slice_start: Cell::new(budget),
         }
     }
@@ -228,6 +235,8 @@ impl<'y> ProcessCtx<'y> {
         let budget = self.yielder.suspend(why);
         self.budget.set(budget);
         self.slice_start.set(budget);
+        // Every return from a suspension is a check point.
+        self.check_signals();
     }
 
     /// Adds the reductions used since the slice started to the control
@@ -252,7 +261,7 @@ impl<'y> ProcessCtx<'y> {
     /// and unwinds again a process that is dying.
     #[inline]
     pub(crate) fn check_signals(&self) {
-        if self.dying.get() || self.pcb.signal_pending.load(Ordering::Relaxed) {
+        if self.dying.get() || self.pcb.signals.load(Ordering::Relaxed) != 0 {
             self.act_on_signals(None);
         }
     }
@@ -260,7 +269,7 @@ impl<'y> ProcessCtx<'y> {
     /// `check_signals` for a receive, which holds the receiver.
     #[inline]
     fn check_signals_holding(&self, receiver: &mut Receiver<Envelope, PcbMailbox<'y>>) {
-        if self.dying.get() || self.pcb.signal_pending.load(Ordering::Relaxed) {
+        if self.dying.get() || self.pcb.signals.load(Ordering::Relaxed) != 0 {
             self.act_on_signals(Some(receiver));
         }
     }
@@ -274,11 +283,16 @@ impl<'y> ProcessCtx<'y> {
             return;
         }
         if self.dying.get() {
-            resume_unwind(Box::new(SignalUnwind));
+            self.unwind_again();
         }
         // Acquire: the signal's message, pushed before the flag was
         // raised, is visible to the scan.
-        if !self.pcb.signal_pending.swap(false, Ordering::Acquire) {
+        let signals = self.pcb.signals.swap(0, Ordering::Acquire);
+        if signals & FORCED_EXIT != 0 {
+            // Shutdown: the worker recorded the reason.
+            self.die(None);
+        }
+        if signals & SIGNAL_QUEUED == 0 {
             return;
         }
         let me = Pid(Arc::clone(self.pcb));
@@ -288,20 +302,46 @@ impl<'y> ProcessCtx<'y> {
             None => match self.receiver.try_borrow_mut() {
                 Ok(mut receiver) => signal::scan(&mut receiver, &me, trapping),
                 Err(_) => {
-                    // Inside a receive predicate: the next check point.
-                    self.pcb.signal_pending.store(true, Ordering::Relaxed);
+                    // Inside a receive predicate, or a receive's own
+                    // suspension: the receive's check point, or the next.
+                    self.pcb.signals.fetch_or(SIGNAL_QUEUED, Ordering::Relaxed);
                     return;
                 }
             },
         };
         if let Verdict::Die(reason) = verdict {
-            self.mark_exiting();
+            self.die(Some(reason));
+        }
+    }
+
+    /// Ends the process from inside: records `reason` (if given; the first
+    /// recorded stands) and unwinds (module `signal`).
+    fn die(&self, reason: Option<ExitReason>) -> ! {
+        self.mark_exiting();
+        if let Some(reason) = reason {
             // SAFETY: the process's own code, on the thread running it,
             // before it exits.
             unsafe { self.pcb.set_exit_reason(reason) };
-            self.dying.set(true);
+        }
+        self.dying.set(true);
+        resume_unwind(Box::new(SignalUnwind))
+    }
+
+    /// A dying process reached a check point again: user code caught the
+    /// unwind. Unwind again, a few times; then abandon it.
+    fn unwind_again(&self) -> ! {
+        let retries = self.retries.get();
+        if retries < signal::UNWIND_RETRIES {
+            self.retries.set(retries + 1);
             resume_unwind(Box::new(SignalUnwind));
         }
+        eprintln!(
+            "ferrotp: process {} keeps catching the unwind that ends it; it is abandoned: its \
+             remaining destructors will not run and its stack is leaked",
+            self.pcb.id
+        );
+        let _ = self.yielder.suspend(Suspend::Abandon);
+        unreachable!("an abandoned process is never resumed")
     }
 
     /// Consumes `n` reductions; gives up the slice if the budget is spent.
@@ -310,7 +350,7 @@ impl<'y> ProcessCtx<'y> {
         let left = self.budget.get().saturating_sub(n);
         self.budget.set(left);
         // One test on the hot path; the rest out of line.
-        if left == 0 || self.dying.get() || self.pcb.signal_pending.load(Ordering::Relaxed) {
+        if left == 0 || self.dying.get() || self.pcb.signals.load(Ordering::Relaxed) != 0 {
             self.slice_spent_or_signalled();
         }
     }

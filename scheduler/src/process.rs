@@ -22,7 +22,7 @@ use std::cell::UnsafeCell;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::task::Wake;
 
 use ferrotp_mailbox::{Mailbox, MailboxRef, Pushed, TryPushError};
@@ -60,12 +60,10 @@ pub(crate) struct Pcb {
     guard: AtomicUsize,
     /// Spawned with the `unsafe` migratable opt-in.
     pub(crate) migratable: bool,
-    /// Set by the worker just before it unwinds the process (shutdown):
-    /// the process's own `catch_unwind` then lets the unwind through.
-    pub(crate) unwinding: AtomicBool,
-    /// An exit signal's message is in the mailbox, not yet acted on
-    /// (module `signal`).
-    pub(crate) signal_pending: AtomicBool,
+    /// Signals not yet acted on (module `signal`): `SIGNAL_QUEUED` (an
+    /// exit signal's message is in the mailbox) and `FORCED_EXIT` (end
+    /// with the recorded reason, untrappable: shutdown).
+    pub(crate) signals: AtomicU8,
     /// The process traps exits (written by the process itself).
     pub(crate) trap_exit: AtomicBool,
     /// The process is ending (destructors running); for `process_info`.
@@ -103,8 +101,7 @@ impl Pcb {
             stack_size,
             guard: AtomicUsize::new(0),
             migratable,
-            unwinding: AtomicBool::new(false),
-            signal_pending: AtomicBool::new(false),
+            signals: AtomicU8::new(0),
             trap_exit: AtomicBool::new(false),
             exiting: AtomicBool::new(false),
             reductions: AtomicU64::new(0),

@@ -648,8 +648,7 @@ impl Runtime {
             Err(payload) => {
                 // Shutdown, or an exit signal: the process ends with the
                 // reason recorded for it, and the caller hears of it below.
-                if crate::api::unwinding_by_runtime() || payload.is::<crate::signal::SignalUnwind>()
-                {
+                if payload.is::<crate::signal::SignalUnwind>() {
                     resume_unwind(payload);
                 }
                 let reason = ExitReason::from_panic(&*payload);

@@ -5,7 +5,7 @@
 //!
 //! An exit signal travels as an [`Exit`] message through the target's
 //! mailbox, so signals and messages from one sender keep their order.
-//! After pushing it, the sender raises the target's `signal_pending` flag
+//! After pushing it, the sender raises the target's `SIGNAL_QUEUED` bit
 //! (`Release`) and wakes it (a permit, so a target asleep in `sleep` or in
 //! a blocking `send` wakes too).
 //!
@@ -33,8 +33,19 @@
 //! panic payload (`resume_unwind`, so no panic message is printed): its
 //! destructors run. It also remembers that it is dying, so a `catch_unwind`
 //! in user code that swallows the unwind only delays it: the next check
-//! point unwinds again. A process that is already unwinding (a destructor
-//! that sends, say) is not unwound a second time.
+//! point unwinds again. Code that catches every time (a loop around
+//! `catch_unwind`) would never end: after `UNWIND_RETRIES` such retries the
+//! process is abandoned instead: it hands its worker back for good, its
+//! remaining destructors never run, its stack is leaked, and it ends with
+//! its recorded reason (a message on standard error says so). A process
+//! that is already unwinding (a destructor that sends, say) is not unwound
+//! a second time.
+//!
+//! # Shutdown
+//!
+//! Runtime shutdown takes the same path: the worker records `Shutdown`,
+//! raises `FORCED_EXIT` (which trapping cannot stop) and resumes the
+//! process, which unwinds from where it was suspended.
 
 use std::cell::Cell;
 use std::fmt;
@@ -75,6 +86,17 @@ impl fmt::Debug for Exit {
 /// signal; its exit reason is recorded before.
 pub(crate) struct SignalUnwind;
 
+/// `Pcb::signals`: an exit signal's message is in the mailbox.
+pub(crate) const SIGNAL_QUEUED: u8 = 1;
+/// `Pcb::signals`: end now with the recorded reason (shutdown; cannot be
+/// trapped, needs no message).
+pub(crate) const FORCED_EXIT: u8 = 2;
+
+/// How many times a dying process is unwound again after user code caught
+/// the unwind, before the runtime gives up on unwinding it and abandons
+/// it (its remaining destructors never run).
+pub(crate) const UNWIND_RETRIES: u8 = 2;
+
 /// Sends an exit signal with `reason` to `pid` (module docs): the target
 /// ends with `reason`, unwinding its stack so that its destructors run,
 /// unless it traps exits (then it receives an [`Exit`] message) or the
@@ -110,8 +132,7 @@ pub fn exit(pid: &Pid, reason: ExitReason) {
         Err(_) => return,
     }
     // Release: the message above is in the mailbox before the flag says so.
-    to.signal_pending
-        .store(true, std::sync::atomic::Ordering::Release);
+    to.signals.fetch_or(SIGNAL_QUEUED, Ordering::Release);
     to.wake();
     let _ = try_with_process(|ctx| ctx.reduce(1));
 }

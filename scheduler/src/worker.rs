@@ -57,7 +57,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -345,11 +345,6 @@ fn process_body(
             let reason = match catch_unwind(AssertUnwindSafe(move || entry.run())) {
                 Ok(reason) => reason,
                 Err(payload) => {
-                    if pcb.unwinding.load(Ordering::Relaxed) {
-                        // The runtime is unwinding us (shutdown): let it
-                        // finish.
-                        resume_unwind(payload);
-                    }
                     if payload.is::<SignalUnwind>() {
                         // An exit signal: its reason is recorded.
                         // SAFETY: the process's own body, on the thread
@@ -374,9 +369,6 @@ fn process_body(
         let reason = match run {
             Ok(reason) => reason,
             Err(payload) => {
-                if pcb.unwinding.load(Ordering::Relaxed) {
-                    resume_unwind(payload);
-                }
                 eprintln!(
                     "ferrotp: dropping the unread messages of process {} panicked: {}",
                     pcb.id,
@@ -740,6 +732,11 @@ impl WorkerLoop {
                 self.carry = finished.budget.saturating_sub(1);
                 self.finish(key, finished.reason);
             }
+            CoroutineResult::Yield(Suspend::Abandon) => {
+                self.carry = 0;
+                let settled = self.slab.remove(key);
+                self.abandon(settled);
+            }
         }
     }
 
@@ -972,32 +969,55 @@ impl WorkerLoop {
         self.core.return_slot();
     }
 
-    /// Unwinds a settled process's stack with `reason` (its destructors
-    /// run) and ends it.
+    /// Ends a settled process the way an exit signal does (module
+    /// `signal`): records `reason`, raises `FORCED_EXIT` and resumes it
+    /// until it has unwound (its destructors run) or was abandoned.
     fn unwind(&mut self, mut settled: Settled, reason: ExitReason) {
         // SAFETY: this worker owns the settled process it unwinds.
-        unsafe { settled.pcb.set_exit_reason(reason.clone()) };
-        settled.pcb.unwinding.store(true, Ordering::Relaxed);
-        self.core.in_process.set(true);
-        let unwound = catch_unwind(AssertUnwindSafe(|| settled.coroutine.force_unwind()));
-        self.core.in_process.set(false);
-        set_current(ptr::null());
-        if unwound.is_err() {
-            eprintln!(
-                "ferrotp: a destructor of process {} panicked while it was unwound",
-                settled.pcb.id
-            );
+        unsafe { settled.pcb.set_exit_reason(reason) };
+        settled
+            .pcb
+            .signals
+            .fetch_or(crate::signal::FORCED_EXIT, Ordering::Release);
+        let budget = self.shared().config.reductions;
+        loop {
+            settled.pcb.state.set_running();
+            if self.exit_on_overflow {
+                self.core.trap.set(Some(settled.coroutine.trap_handler()));
+            }
+            self.core.in_process.set(true);
+            let result = settled.coroutine.resume(budget);
+            self.core.in_process.set(false);
+            set_current(ptr::null());
+            match result {
+                CoroutineResult::Return(finished) => {
+                    self.stacks.give(settled.coroutine.into_stack());
+                    self.core.stats().count_exit(&finished.reason);
+                    // SAFETY: this worker owns the settled process, which
+                    // just returned.
+                    unsafe { settled.pcb.set_exited(finished.reason) };
+                    self.core.return_slot();
+                    return;
+                }
+                CoroutineResult::Yield(Suspend::Abandon) => return self.abandon(settled),
+                // Not at a check point yet (it was between them): again.
+                CoroutineResult::Yield(_) => {}
+            }
         }
-        if settled.coroutine.done() {
-            self.stacks.give(settled.coroutine.into_stack());
-        } else {
-            // A destructor panicked mid-unwind: the stack's state is
-            // unknown, so it is never reused (leaked, not freed).
-            std::mem::forget(settled.coroutine);
-        }
+    }
+
+    /// A dying process that kept catching its unwind: it is never resumed
+    /// again. Its stack is leaked (what is on it is not dropped), its
+    /// mailbox closed without dropping what is queued.
+    fn abandon(&mut self, settled: Settled) {
+        let Settled { coroutine, pcb } = settled;
+        std::mem::forget(coroutine);
+        pcb.mailbox.close_abandoned();
+        // SAFETY: this worker owns the process, which will never run again.
+        let reason = unsafe { pcb.recorded_exit_reason() }.unwrap_or(ExitReason::Killed);
         self.core.stats().count_exit(&reason);
-        // SAFETY: this worker owns the settled process it unwinds.
-        unsafe { settled.pcb.set_exited(reason) };
+        // SAFETY: as above.
+        unsafe { pcb.set_exited(reason) };
         self.core.return_slot();
     }
 

@@ -525,3 +525,37 @@ fn a_long_schedule_is_reported_with_the_process_and_duration() {
          long-schedule detection off"
     );
 }
+
+/// Shutdown ends processes the way a kill does. One that catches every
+/// unwind (a loop around `catch_unwind`) would never end: after a few
+/// retries it is abandoned (its remaining destructors never run, so its
+/// guard is not dropped) and ends with `Shutdown`; shutdown completes.
+#[test]
+fn shutdown_ends_even_a_process_that_keeps_catching_the_unwind() {
+    let rt = runtime(1);
+    let (held, dropped) = guard();
+    let (caught, stubborn) = rt.block_on(move || {
+        let me = self_pid();
+        let caught = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = Arc::clone(&caught);
+        let pid = spawn(move || {
+            let _held = held;
+            send(&me, ());
+            loop {
+                if catch_unwind(AssertUnwindSafe(receive::<u64>)).is_err() {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        });
+        receive::<()>();
+        (caught, pid)
+    });
+    drop(rt);
+    assert_eq!(stubborn.exit_reason(), Some(ExitReason::Shutdown));
+    // The first unwind and two retries were caught.
+    assert_eq!(caught.load(Ordering::SeqCst), 3);
+    assert!(
+        !dropped.load(Ordering::SeqCst),
+        "abandoned: destructors do not run"
+    );
+}
