@@ -441,7 +441,18 @@ pub(crate) fn try_deliver(to: &Arc<Pcb>, message: Envelope) -> Result<(), Envelo
 #[cold]
 pub(crate) fn dead_letter(to: &Arc<Pcb>, message: Envelope) {
     let shared = to.shared();
-    shared.dead_letters.fetch_add(1, Ordering::Relaxed);
+    // Counted by the sending worker (its own counter), or, from any other
+    // thread, in the runtime-wide one.
+    let on_worker = crate::context::try_with_worker(|core| {
+        let here = core.serves(shared);
+        if here {
+            core.stats().dead_letters.bump();
+        }
+        here
+    });
+    if on_worker != Some(true) {
+        shared.dead_letters.fetch_add(1, Ordering::Relaxed);
+    }
     if let Some(hook) = &shared.dead_letter_hook {
         let letter = DeadLetter {
             to: Pid(Arc::clone(to)),

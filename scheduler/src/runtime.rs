@@ -346,6 +346,8 @@ pub(crate) struct WorkerStats {
     pub(crate) parks: Counter,
     /// Written by the watchdog thread (module `long_schedule`).
     pub(crate) long_schedules: Counter,
+    /// Messages this worker's thread sent to ended processes.
+    pub(crate) dead_letters: Counter,
     /// The process running on the worker (its number + 1; 0: none), for
     /// the watchdog.
     pub(crate) running: AtomicU64,
@@ -487,6 +489,7 @@ pub(crate) struct Shared {
     pub(crate) external_spawns: AtomicU64,
     /// Processes ended outside any worker (discarded at shutdown).
     pub(crate) external_exits: AtomicU64,
+    /// Dead letters sent from threads that are not this runtime's workers.
     pub(crate) dead_letters: CachePadded<AtomicU64>,
     pub(crate) dead_letter_hook: Option<DeadLetterHook>,
     stack_failed: AtomicBool,
@@ -708,7 +711,13 @@ impl Runtime {
 
     /// Messages sent to processes that had ended, so far.
     pub fn dead_letters(&self) -> u64 {
-        self.shared.dead_letters.load(Ordering::Relaxed)
+        let by_workers: u64 = self
+            .shared
+            .remotes
+            .iter()
+            .map(|remote| remote.stats.dead_letters.get())
+            .sum();
+        self.shared.dead_letters.load(Ordering::Relaxed) + by_workers
     }
 
     /// The runtime's counters, now.
@@ -725,6 +734,7 @@ impl Runtime {
                 steals: remote.stats.steals.get(),
                 parks: remote.stats.parks.get(),
                 long_schedules: remote.stats.long_schedules.get(),
+                dead_letters: remote.stats.dead_letters.get(),
             })
             .collect();
         Metrics {
@@ -797,7 +807,8 @@ pub struct Metrics {
     pub external_spawns: u64,
     /// Processes that never ran, ended at shutdown outside any worker.
     pub external_exits: u64,
-    /// Messages sent to processes that had ended.
+    /// Messages sent to processes that had ended (all of them: the
+    /// workers' counts plus those sent from other threads).
     pub dead_letters: u64,
     /// Process stacks carved from slabs so far (stacks are pooled, so this
     /// is the peak number of processes that had started at once, roughly).
@@ -835,6 +846,8 @@ pub struct WorkerMetrics {
     /// Processes seen holding this worker longer than the long-schedule
     /// threshold ([`Builder::long_schedule`]).
     pub long_schedules: u64,
+    /// Messages sent from this worker's thread to ended processes.
+    pub dead_letters: u64,
 }
 
 /// Runs `f` as the root process of a runtime with the default settings,

@@ -199,6 +199,12 @@ fn sends_to_ended_processes_are_counted_dead_letters() {
     // From a plain thread too.
     send(&pid, 43u32);
     assert_eq!(rt.dead_letters(), 3);
+    // Two from the worker's thread, one from outside.
+    let metrics = rt.metrics();
+    assert_eq!(
+        (metrics.workers[0].dead_letters, metrics.dead_letters),
+        (2, 3)
+    );
     let seen = seen.lock().unwrap();
     let numbers: Vec<u32> = seen.iter().map(|(_, n)| *n).collect();
     assert_eq!(numbers, vec![41, 42, 43]);
