@@ -257,15 +257,22 @@ impl<T, R: MailboxRef<T>> Receiver<T, R> {
                         *mark = Mark(seq);
                         return None;
                     }
-                    Some(next) if pred(next) => {
+                    Some(next) => {
+                        let matched = pred(next);
                         // SAFETY: `peek` just returned `Some`.
                         let (value, seq) = unsafe { self.head.take_peeked() };
-                        self.release_slot();
-                        self.inbox.set_cursor_at_end(seq);
-                        *mark = Mark(seq);
-                        return Some(value);
+                        if matched {
+                            self.release_slot();
+                            self.inbox.set_cursor_at_end(seq);
+                            *mark = Mark(seq);
+                            return Some(value);
+                        }
+                        // Passed over: kept in the inbox, and never tested
+                        // again by this scan (the predicate may have side
+                        // effects), which goes on after it.
+                        self.inbox.push_back(value, seq);
+                        *mark = Mark(seq + 1);
                     }
-                    Some(_) => {}
                 }
             }
         }
@@ -354,6 +361,15 @@ impl<T, R: MailboxRef<T>> Receiver<T, R> {
     #[inline]
     pub fn taken(&self) -> u64 {
         self.head.seq() - self.inbox.len() as u64
+    }
+
+    /// The arrival number up to which this receiver has looked at the
+    /// arrivals (taken them, or moved them to its own queue): a scan that
+    /// stopped at a message still being written stops below
+    /// [`Mailbox::arrived`].
+    #[inline]
+    pub fn scanned_to(&self) -> u64 {
+        self.head.seq()
     }
 
     /// The number of queued messages, including any still being written.

@@ -17,6 +17,7 @@ use ferrotp_mailbox::{Mark, TryPushError};
 
 use crate::context::{try_with_process, try_with_worker, with_process};
 use crate::process::{Envelope, Pcb, Pid, dead_letter, deliver, try_deliver};
+use crate::signal::receivable;
 
 /// The pid of the running process.
 ///
@@ -172,7 +173,9 @@ fn take_typed<T: Send + 'static>(envelope: Envelope) -> T {
 pub fn receive<T: Send + 'static>() -> T {
     with_process("receive", |ctx| {
         let mut mark = Mark::START;
-        let found = ctx.receive("receive", &mut mark, None, &mut |e| e.is::<T>());
+        let found = ctx.receive("receive", &mut mark, None, &mut |e| {
+            e.is::<T>() && receivable::<T>(e)
+        });
         take_typed(found.expect("no deadline"))
     })
 }
@@ -192,8 +195,10 @@ pub fn receive_timeout<T: Send + 'static>(timeout: Duration) -> Option<T> {
     with_process("receive_timeout", |ctx| {
         let mut mark = Mark::START;
         let deadline = deadline_after(timeout);
-        ctx.receive("receive_timeout", &mut mark, deadline, &mut |e| e.is::<T>())
-            .map(take_typed)
+        ctx.receive("receive_timeout", &mut mark, deadline, &mut |e| {
+            e.is::<T>() && receivable::<T>(e)
+        })
+        .map(take_typed)
     })
 }
 
@@ -215,7 +220,7 @@ pub fn receive_match<T: Send + 'static>(mut pred: impl FnMut(&T) -> bool) -> T {
     with_process("receive_match", |ctx| {
         let mut mark = Mark::START;
         let found = ctx.receive("receive_match", &mut mark, None, &mut |e| {
-            e.downcast_ref::<T>().is_some_and(&mut pred)
+            e.downcast_ref::<T>().is_some_and(&mut pred) && receivable::<T>(e)
         });
         take_typed(found.expect("no deadline"))
     })
@@ -233,7 +238,7 @@ pub fn receive_match_timeout<T: Send + 'static>(
         let mut mark = Mark::START;
         let deadline = deadline_after(timeout);
         ctx.receive("receive_match_timeout", &mut mark, deadline, &mut |e| {
-            e.downcast_ref::<T>().is_some_and(&mut pred)
+            e.downcast_ref::<T>().is_some_and(&mut pred) && receivable::<T>(e)
         })
         .map(take_typed)
     })
@@ -466,7 +471,7 @@ impl<'a, R> Select<'a, R> {
 
     /// A clause taking any message of type `T`.
     pub fn on<T: Send + 'static>(self, handle: impl FnOnce(T) -> R + 'a) -> Self {
-        self.clause(|e| e.is::<T>(), handle)
+        self.clause(|e| e.is::<T>() && receivable::<T>(e), handle)
     }
 
     /// A clause taking a message of type `T` for which `pred` is true.
@@ -475,7 +480,10 @@ impl<'a, R> Select<'a, R> {
         pred: impl Fn(&T) -> bool + 'a,
         handle: impl FnOnce(T) -> R + 'a,
     ) -> Self {
-        self.clause(move |e| e.downcast_ref::<T>().is_some_and(&pred), handle)
+        self.clause(
+            move |e| e.downcast_ref::<T>().is_some_and(&pred) && receivable::<T>(e),
+            handle,
+        )
     }
 
     /// A clause taking a message sent through `subject` (which the

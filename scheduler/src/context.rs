@@ -169,6 +169,9 @@ pub(crate) struct ProcessCtx<'y> {
     dying: Cell<bool>,
     /// Unwinds started again after user code caught one.
     retries: Cell<u8>,
+    /// The body has ended (its unread messages are being dropped): no
+    /// check point acts any more.
+    ended: Cell<bool>,
     /// The budget the current slice started with (reductions used are
     /// published from it at each suspension).
     slice_start: Cell<u32>,
@@ -198,6 +201,7 @@ impl<'y> ProcessCtx<'y> {
             subject_tag: Cell::new(0),
             dying: Cell::new(false),
             retries: Cell::new(0),
+            ended: Cell::new(false),
             slice_start: Cell::new(budget),
         }
     }
@@ -257,6 +261,13 @@ impl<'y> ProcessCtx<'y> {
         self.pcb.exiting.store(true, Ordering::Relaxed);
     }
 
+    /// The body has returned or unwound: from now on (dropping its unread
+    /// messages) signals are moot and check points do nothing.
+    pub(crate) fn mark_ended(&self) {
+        self.mark_exiting();
+        self.ended.set(true);
+    }
+
     /// A check point (module `signal`): acts on exit signals that arrived,
     /// and unwinds again a process that is dying.
     #[inline]
@@ -278,8 +289,8 @@ impl<'y> ProcessCtx<'y> {
     #[inline(never)]
     fn act_on_signals(&self, held: Option<&mut Receiver<Envelope, PcbMailbox<'y>>>) {
         // An unwinding process finishes its cleanup; a second unwind would
-        // abort.
-        if std::thread::panicking() {
+        // abort. An ended one has nothing left to stop.
+        if std::thread::panicking() || self.ended.get() {
             return;
         }
         if self.dying.get() {
@@ -288,6 +299,9 @@ impl<'y> ProcessCtx<'y> {
         // Acquire: the signal's message, pushed before the flag was
         // raised, is visible to the scan.
         let signals = self.pcb.signals.swap(0, Ordering::Acquire);
+        // Everything reserved by now; a scan that stops short of it (at a
+        // message still being written) must look again later.
+        let arrived = self.pcb.mailbox.arrived();
         if signals & FORCED_EXIT != 0 {
             // Shutdown: the worker recorded the reason.
             self.die(None);
@@ -298,9 +312,9 @@ impl<'y> ProcessCtx<'y> {
         let me = Pid(Arc::clone(self.pcb));
         let trapping = self.pcb.trap_exit.load(Ordering::Relaxed);
         let verdict = match held {
-            Some(receiver) => signal::scan(receiver, &me, trapping),
+            Some(receiver) => signal::scan(receiver, &me, trapping, arrived),
             None => match self.receiver.try_borrow_mut() {
-                Ok(mut receiver) => signal::scan(&mut receiver, &me, trapping),
+                Ok(mut receiver) => signal::scan(&mut receiver, &me, trapping, arrived),
                 Err(_) => {
                     // Inside a receive predicate, or a receive's own
                     // suspension: the receive's check point, or the next.

@@ -140,18 +140,16 @@ impl ExitHooks {
     /// Removes the hook registered as `id`; false if it is not there (it
     /// ran, is running, or was removed already).
     pub fn remove(&self, id: u64) -> bool {
-        self.with_table(|table| {
-            let Some(table) = table else { return false };
-            match table.hooks.iter().position(|(hook_id, _)| *hook_id == id) {
-                Some(at) => {
-                    // Dropped after the table is given back.
-                    drop(table.hooks.remove(at));
-                    true
-                }
-                None => false,
-            }
-        })
-        .unwrap_or(false)
+        let removed = self
+            .with_table(|table| {
+                let table = table.as_mut()?;
+                let at = table.hooks.iter().position(|(hook_id, _)| *hook_id == id)?;
+                Some(table.hooks.remove(at))
+            })
+            .flatten();
+        // Dropped here, after the table is given back: its captures'
+        // destructors may register or remove hooks themselves.
+        removed.is_some()
     }
 
     /// Closes the hooks for good and returns them, in registration order,

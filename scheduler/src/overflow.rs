@@ -48,7 +48,10 @@ pub enum OnStackOverflow {
     /// Report it and end only that process, with exit reason
     /// [`ExitReason::StackOverflow`], through corosensei's trap API; the
     /// runtime and every other process go on (a supervisor can restart
-    /// it).
+    /// it). Where that cannot be done safely (the process was already
+    /// unwinding, or the overflow hit inside the runtime's own queue
+    /// bookkeeping, or on a platform other than x86-64 Linux) it aborts as
+    /// `Abort` does.
     ///
     /// Caveats: the process's stack is discarded, **its destructors do
     /// not run**. What it owned is leaked (memory, `Pid`s it held, the
@@ -144,7 +147,20 @@ extern "C" fn on_fault(
 /// running on this thread, with the kernel's `ucontext_t`.
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 unsafe fn end_process(context: *mut libc::c_void) -> bool {
-    let Some(Some(trap)) = try_with_worker(|core| core.trap.take()) else {
+    // Not while the thread unwinds (its panic count would never come
+    // down), nor inside the runtime's own bookkeeping (a queue left
+    // borrowed would stop the worker): abort instead.
+    if std::thread::panicking() {
+        return false;
+    }
+    let trap = try_with_worker(|core| {
+        if core.in_bookkeeping() {
+            None
+        } else {
+            core.trap.take()
+        }
+    });
+    let Some(Some(trap)) = trap else {
         return false;
     };
     let context = context.cast::<libc::ucontext_t>();

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::context::try_with_worker;
 use crate::exit::ExitReason;
-use crate::process::Pid;
+use crate::process::{ExitHook, Pid};
 use crate::process_id::ProcessId;
 use crate::runtime::Shared;
 
@@ -25,7 +25,9 @@ pub(crate) struct Registry {
 #[derive(Default)]
 struct Names {
     by_name: HashMap<Arc<str>, Pid>,
-    by_pid: HashMap<ProcessId, Arc<str>>,
+    /// Each named process's name, and the exit hook that frees it (taken
+    /// out by `unregister`, so that re-registering does not pile hooks up).
+    by_pid: HashMap<ProcessId, (Arc<str>, Option<ExitHook>)>,
 }
 
 impl Registry {
@@ -40,17 +42,23 @@ impl Registry {
     }
 
     /// Removes `name` if it names `id` (or any process, for `None`);
-    /// whether it did.
+    /// whether it did. Its exit hook is unregistered after the lock is
+    /// released (a hook may be running, and would take the lock).
     fn remove(&self, name: &str, id: Option<ProcessId>) -> bool {
-        let mut names = self.names();
-        match names.by_name.get(name) {
-            Some(pid) if id.is_none_or(|id| pid.id() == id) => {
-                let pid = names.by_name.remove(name).expect("present");
-                names.by_pid.remove(&pid.id());
-                true
+        let hook = {
+            let mut names = self.names();
+            match names.by_name.get(name) {
+                Some(pid) if id.is_none_or(|id| pid.id() == id) => {
+                    let pid = names.by_name.remove(name).expect("present");
+                    names.by_pid.remove(&pid.id()).and_then(|(_, hook)| hook)
+                }
+                _ => return false,
             }
-            _ => false,
+        };
+        if let Some(hook) = hook {
+            hook.remove();
         }
+        true
     }
 
     /// Forgets every name (runtime shutdown: the pids would keep the
@@ -138,7 +146,7 @@ pub fn register(name: &str, pid: &Pid) -> Result<(), RegisterError> {
                 by: by.clone(),
             });
         }
-        if let Some(has) = names.by_pid.get(&pid.id()) {
+        if let Some((has, _)) = names.by_pid.get(&pid.id()) {
             return Err(RegisterError::AlreadyNamed {
                 pid: pid.clone(),
                 name: has.to_string(),
@@ -148,17 +156,29 @@ pub fn register(name: &str, pid: &Pid) -> Result<(), RegisterError> {
             return Err(RegisterError::NotAlive(pid.clone()));
         }
         names.by_name.insert(Arc::clone(&name), pid.clone());
-        names.by_pid.insert(pid.id(), Arc::clone(&name));
+        names.by_pid.insert(pid.id(), (Arc::clone(&name), None));
     }
     // Freed when the process ends. If it ended since the check above, the
-    // hook runs at once (NoProc) and frees it here.
+    // hook runs at once (NoProc) and frees it here. Registered outside the
+    // lock, which the hook takes.
     let id = pid.id();
     let registry = Arc::downgrade(&shared);
-    pid.on_exit(move |_: &ExitReason| {
+    let hook_name = Arc::clone(&name);
+    let hook = pid.on_exit(move |_: &ExitReason| {
         if let Some(shared) = registry.upgrade() {
-            shared.registry.remove(&name, Some(id));
+            shared.registry.remove(&hook_name, Some(id));
         }
     });
+    let mut names = shared.registry.names();
+    match names.by_pid.get_mut(&id) {
+        // Still this registration: keep the hook, for `unregister`.
+        Some((named, slot)) if Arc::ptr_eq(named, &name) => *slot = Some(hook),
+        // Unregistered (or freed) meanwhile: nothing to keep.
+        _ => {
+            drop(names);
+            hook.remove();
+        }
+    }
     Ok(())
 }
 

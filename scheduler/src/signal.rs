@@ -47,6 +47,7 @@
 //! raises `FORCED_EXIT` (which trapping cannot stop) and resumes the
 //! process, which unwinds from where it was suspended.
 
+use std::any::TypeId;
 use std::cell::Cell;
 use std::fmt;
 use std::sync::atomic::Ordering;
@@ -171,15 +172,45 @@ pub(crate) enum Verdict {
 
 /// Scans the mailbox for undelivered signals (module docs). `me` is the
 /// scanning process, `trapping` its flag.
+///
+/// `arrived` is the mailbox's arrival count when the flag was taken: if
+/// the scan stops short of it (a message ahead of the signal is still
+/// being written), the flag is raised again, so that the next check point
+/// (the one after the wake-up that write brings) looks again.
 pub(crate) fn scan<R: ferrotp_mailbox::MailboxRef<Envelope>>(
     receiver: &mut ferrotp_mailbox::Receiver<Envelope, R>,
     me: &Pid,
     trapping: bool,
+    arrived: u64,
 ) -> Verdict {
-    let undelivered = |e: &Envelope| {
-        e.downcast_ref::<Exit>()
-            .is_some_and(|exit| !exit.delivered.get())
-    };
+    let verdict = scan_now(receiver, me, trapping);
+    if matches!(verdict, Verdict::Live) && receiver.scanned_to() < arrived {
+        me.0.signals.fetch_or(SIGNAL_QUEUED, Ordering::Relaxed);
+    }
+    verdict
+}
+
+/// Whether a receive of type `T` may take `e`, which is a `T`: an exit
+/// signal not yet acted on is not a message yet (it could be a `Killed`
+/// a trapping process must not survive). Free for every `T` but `Exit`:
+/// the type test folds away.
+#[inline(always)]
+pub(crate) fn receivable<T: 'static>(e: &Envelope) -> bool {
+    TypeId::of::<T>() != TypeId::of::<Exit>() || !undelivered(e)
+}
+
+/// An exit signal not yet acted on (not yet delivered as a message).
+#[inline]
+pub(crate) fn undelivered(e: &Envelope) -> bool {
+    e.downcast_ref::<Exit>()
+        .is_some_and(|exit| !exit.delivered.get())
+}
+
+fn scan_now<R: ferrotp_mailbox::MailboxRef<Envelope>>(
+    receiver: &mut ferrotp_mailbox::Receiver<Envelope, R>,
+    me: &Pid,
+    trapping: bool,
+) -> Verdict {
     if trapping {
         // Mark every signal delivered, stopping at a `Killed` one.
         let mut start = Mark::START;

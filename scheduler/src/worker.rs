@@ -297,6 +297,15 @@ impl WorkerCore {
         }
     }
 
+    /// Whether the running process was interrupted inside the worker's
+    /// queue bookkeeping (one of its queues is borrowed): for the stack
+    /// overflow handler, which must not abandon a process there.
+    pub(crate) fn in_bookkeeping(&self) -> bool {
+        self.runnable.try_borrow_mut().is_err()
+            || self.to_move.try_borrow_mut().is_err()
+            || self.timers.try_borrow_mut().is_err()
+    }
+
     pub(crate) fn stats(&self) -> &crate::runtime::WorkerStats {
         &self.shared.remotes[self.index].stats
     }
@@ -342,7 +351,13 @@ fn process_body(
         let run = catch_unwind(AssertUnwindSafe(|| {
             let ctx = ProcessCtx::new(&pcb, yielder, budget);
             ctx.enter();
-            let reason = match catch_unwind(AssertUnwindSafe(move || entry.run())) {
+            let first_check = &ctx;
+            let reason = match catch_unwind(AssertUnwindSafe(move || {
+                // A signal that came before the first run acts before any
+                // of the process's code.
+                first_check.check_signals();
+                entry.run()
+            })) {
                 Ok(reason) => reason,
                 Err(payload) => {
                     if payload.is::<SignalUnwind>() {
@@ -355,7 +370,7 @@ fn process_body(
                     }
                 }
             };
-            ctx.mark_exiting();
+            ctx.mark_ended();
             ctx.publish_reductions();
             // SAFETY: the process's own body, on the thread running it, before it exits.
             unsafe { pcb.set_exit_reason(reason.clone()) };
@@ -391,6 +406,12 @@ fn process_body(
 /// (destructors, hooks) that the run loop calls outside any process.
 pub(crate) fn contain(what: &str, f: impl FnOnce()) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
+        if payload.is::<SignalUnwind>() {
+            // A hook run inside a process that is being ended (it sent,
+            // and the send's check point unwound): not the hook's fault;
+            // the unwind goes on.
+            std::panic::resume_unwind(payload);
+        }
         eprintln!(
             "ferrotp: {what} panicked: {}",
             ExitReason::from_panic(&*payload)
@@ -749,9 +770,9 @@ impl WorkerLoop {
             // become dead letters; what was queued is leaked.
             settled.pcb.mailbox.close_abandoned();
         }
-        self.core.stats().count_exit(&reason);
         // SAFETY: this worker owns the settled process, which just returned.
         unsafe { settled.pcb.set_exited(reason) };
+        self.count_exit(&settled.pcb);
         self.core.return_slot();
     }
 
@@ -963,9 +984,9 @@ impl WorkerLoop {
         contain("dropping a never-run process's messages", || {
             drop(Receiver::new(PcbMailbox(&pcb)));
         });
-        self.core.stats().count_exit(&reason);
         // SAFETY: this worker holds the never-run process.
         unsafe { pcb.set_exited(reason) };
+        self.count_exit(&pcb);
         self.core.return_slot();
     }
 
@@ -991,13 +1012,8 @@ impl WorkerLoop {
             set_current(ptr::null());
             match result {
                 CoroutineResult::Return(finished) => {
-                    self.stacks.give(settled.coroutine.into_stack());
-                    self.core.stats().count_exit(&finished.reason);
-                    // SAFETY: this worker owns the settled process, which
-                    // just returned.
-                    unsafe { settled.pcb.set_exited(finished.reason) };
-                    self.core.return_slot();
-                    return;
+                    let key = self.slab.insert(settled);
+                    return self.finish(key, finished.reason);
                 }
                 CoroutineResult::Yield(Suspend::Abandon) => return self.abandon(settled),
                 // Not at a check point yet (it was between them): again.
@@ -1015,10 +1031,17 @@ impl WorkerLoop {
         pcb.mailbox.close_abandoned();
         // SAFETY: this worker owns the process, which will never run again.
         let reason = unsafe { pcb.recorded_exit_reason() }.unwrap_or(ExitReason::Killed);
-        self.core.stats().count_exit(&reason);
         // SAFETY: as above.
         unsafe { pcb.set_exited(reason) };
+        self.count_exit(&pcb);
         self.core.return_slot();
+    }
+
+    /// Counts an ended process under the reason it ended with (the first
+    /// recorded, which may differ from what its body returned).
+    fn count_exit(&self, pcb: &Pcb) {
+        let reason = pcb.exit_reason().unwrap_or(&ExitReason::NoProc);
+        self.core.stats().count_exit(reason);
     }
 
     fn teardown(&mut self) {

@@ -559,3 +559,87 @@ fn shutdown_ends_even_a_process_that_keeps_catching_the_unwind() {
         "abandoned: destructors do not run"
     );
 }
+
+/// A process that does not trap exits cannot take an exit signal as a
+/// message, even when it receives `Exit`s: the signal ends it.
+#[test]
+fn an_exit_signal_is_not_a_message_unless_trapped() {
+    let rt = runtime(2);
+    let (reason, got_message) = rt.block_on(|| {
+        let me = self_pid();
+        let got = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&got);
+        let target = spawn(move || {
+            send(&me, ());
+            let _ = receive::<Exit>();
+            flag.store(true, Ordering::SeqCst);
+        });
+        receive::<()>();
+        exit(&target, ExitReason::custom("stop"));
+        (wait_exit(&target), got)
+    });
+    assert_eq!(reason, ExitReason::custom("stop"));
+    assert!(!got_message.load(Ordering::SeqCst));
+}
+
+/// A signal sent before the process first runs acts before any of its
+/// code.
+#[test]
+fn a_process_killed_before_it_runs_runs_none_of_its_code() {
+    let rt = runtime(1);
+    let (reason, ran) = rt.block_on(|| {
+        let ran = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&ran);
+        // One worker, busy with this root: the child has not run yet.
+        let child = spawn(move || flag.store(true, Ordering::SeqCst));
+        exit(&child, ExitReason::Killed);
+        (wait_exit(&child), ran)
+    });
+    assert_eq!(reason, ExitReason::Killed);
+    assert!(!ran.load(Ordering::SeqCst));
+}
+
+/// A hook that runs inside a process (registered on an ended pid) and
+/// ends that process: the unwind is not mistaken for a failing hook.
+#[test]
+fn a_kill_raised_inside_an_exit_hook_ends_the_process() {
+    let rt = runtime(1);
+    let (reason, went_on) = rt.block_on(|| {
+        let went_on = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&went_on);
+        let process = spawn(move || {
+            let gone = spawn(|| {});
+            while !gone.has_exited() {
+                yield_now();
+            }
+            // Runs at once, here (NoProc), and kills this process.
+            gone.on_exit(|_| exit(&self_pid(), ExitReason::Killed));
+            flag.store(true, Ordering::SeqCst);
+        });
+        (wait_exit(&process), went_on)
+    });
+    assert_eq!(reason, ExitReason::Killed);
+    assert!(!went_on.load(Ordering::SeqCst));
+}
+
+/// A selective receive tests each message once (a predicate may count,
+/// log or otherwise have effects).
+#[test]
+fn a_receive_predicate_sees_each_message_once() {
+    use ferrotp_scheduler::receive_match;
+    let rt = runtime(1);
+    let calls = rt.block_on(|| {
+        let me = self_pid();
+        for n in [1u64, 3, 5, 8] {
+            send(&me, n);
+        }
+        let mut calls = 0;
+        let even = receive_match::<u64>(|n| {
+            calls += 1;
+            n % 2 == 0
+        });
+        assert_eq!(even, 8);
+        calls
+    });
+    assert_eq!(calls, 4);
+}
