@@ -402,6 +402,27 @@ fn process_body(
     }
 }
 
+/// Runs a settled process until it hands its worker back: the switch
+/// itself, with the bookkeeping around it that every resume needs.
+#[inline(always)]
+fn step(
+    core: &WorkerCore,
+    exit_on_overflow: bool,
+    settled: &mut Settled,
+    budget: u32,
+) -> CoroutineResult<Suspend, Finished> {
+    settled.pcb.state.set_running();
+    if exit_on_overflow {
+        // For the stack-overflow handler (module `overflow`).
+        core.trap.set(Some(settled.coroutine.trap_handler()));
+    }
+    core.in_process.set(true);
+    let result = settled.coroutine.resume(budget);
+    core.in_process.set(false);
+    set_current(ptr::null());
+    result
+}
+
 /// Runs `f`, reporting instead of propagating a panic: for user code
 /// (destructors, hooks) that the run loop calls outside any process.
 pub(crate) fn contain(what: &str, f: impl FnOnce()) {
@@ -721,19 +742,12 @@ impl WorkerLoop {
     #[inline(always)]
     fn resume(&mut self, key: usize, budget: u32) {
         let settled = &mut self.slab[key];
-        settled.pcb.state.set_running();
         // For the long-schedule watchdog: which process holds the worker.
         self.core
             .stats()
             .running
             .store(settled.pcb.id.number() + 1, Ordering::Relaxed);
-        if self.exit_on_overflow {
-            self.core.trap.set(Some(settled.coroutine.trap_handler()));
-        }
-        self.core.in_process.set(true);
-        let result = settled.coroutine.resume(budget);
-        self.core.in_process.set(false);
-        set_current(ptr::null());
+        let result = step(&self.core, self.exit_on_overflow, settled, budget);
         let stats = self.core.stats();
         stats.running.store(0, Ordering::Relaxed);
         stats.switches.bump();
@@ -1002,15 +1016,7 @@ impl WorkerLoop {
             .fetch_or(crate::signal::FORCED_EXIT, Ordering::Release);
         let budget = self.shared().config.reductions;
         loop {
-            settled.pcb.state.set_running();
-            if self.exit_on_overflow {
-                self.core.trap.set(Some(settled.coroutine.trap_handler()));
-            }
-            self.core.in_process.set(true);
-            let result = settled.coroutine.resume(budget);
-            self.core.in_process.set(false);
-            set_current(ptr::null());
-            match result {
+            match step(&self.core, self.exit_on_overflow, &mut settled, budget) {
                 CoroutineResult::Return(finished) => {
                     let key = self.slab.insert(settled);
                     return self.finish(key, finished.reason);
