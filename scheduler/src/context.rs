@@ -15,8 +15,8 @@
 //! no thread-local address is kept in a register across a coroutine switch
 //! (LLVM may otherwise cache it: llvm-project issue 98479). `CURRENT` is
 //! set by the process itself when its body starts and each time a suspend
-//! returns (or unwinds: a drop guard sets it, so destructors run during a
-//! forced unwind see their process); the worker clears it when the
+//! returns (or unwinds: a drop guard sets it, so destructors run during
+//! an unwind see their process); the worker clears it when the
 //! coroutine switches back. Nothing holds a `&WorkerCore` across a
 //! suspend.
 //!

@@ -150,7 +150,7 @@ impl Pcb {
     }
 
     /// The process has ended with `reason` (unless an earlier reason was
-    /// recorded, such as `Shutdown` before a forced unwind).
+    /// recorded, such as `Killed` or `Shutdown` before the unwind).
     ///
     /// # Safety
     /// As for [`Pcb::set_exit_reason`].

@@ -49,9 +49,12 @@
 //! 2. A worker sees the flag between two processes (a process that never
 //!    suspends holds it up, as a blocking task holds up tokio).
 //! 3. It discards its never-run tasks (their closures are dropped, their
-//!    exit reason is `Shutdown`) and unwinds each settled process's stack
-//!    (corosensei's forced unwind: destructors run) with reason `Shutdown`,
-//!    repeating while the destructors spawn or wake more.
+//!    exit reason is `Shutdown`) and ends each settled process the way an
+//!    exit signal does (module `signal`): it records `Shutdown`, raises
+//!    `FORCED_EXIT` and resumes the process, which unwinds from where it
+//!    was suspended (destructors run), or is abandoned if it keeps
+//!    catching the unwind; repeating while the destructors spawn or wake
+//!    more.
 //! 4. It closes its inbox, drops its timers, returns every stack; the
 //!    thread ends and `Runtime::drop` joins it, then empties the injector.
 

@@ -1,8 +1,10 @@
-//! How a suspended process is unwound, on our own stacks: dropping (or
+//! Corosensei's own unwinding, on our stacks: dropping (or
 //! force-unwinding) a suspended corosensei coroutine runs the destructors
 //! of everything on its stack, and a body that catches the unwind cannot
-//! survive it. Killing a process (issue 4) and runtime shutdown rely on
-//! exactly this.
+//! survive it. The runtime itself ends processes through exit signals
+//! (module `signal`: the process unwinds itself from its suspension
+//! point); these tests keep the stack implementation honest under the
+//! unwinder.
 
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
