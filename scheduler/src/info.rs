@@ -71,18 +71,17 @@ pub struct ProcessInfo {
 /// ```
 pub fn process_info(pid: &Pid) -> Option<ProcessInfo> {
     let pcb = &pid.0;
+    // `None` once ended, whatever else the flags say.
+    let phase = pcb.state.phase()?;
     let status = if pcb.exiting.load(Ordering::Relaxed) {
         ProcessStatus::Exiting
     } else {
-        match pcb.state.phase()? {
+        match phase {
             crate::run_state::Phase::Running => ProcessStatus::Running,
             crate::run_state::Phase::Scheduled => ProcessStatus::Runnable,
             crate::run_state::Phase::Waiting => ProcessStatus::Waiting,
         }
     };
-    if pcb.is_exited() {
-        return None;
-    }
     let (worker, _) = pcb.place();
     Some(ProcessInfo {
         status,

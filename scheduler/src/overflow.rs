@@ -33,8 +33,7 @@ use std::mem::MaybeUninit;
 use std::ptr;
 use std::sync::OnceLock;
 
-use crate::context::Finished;
-use crate::context::{current_pcb_address, try_with_worker};
+use crate::context::{Finished, current_pcb_address, try_with_worker};
 use crate::exit::ExitReason;
 
 /// What a process's stack overflow does ([`Builder::on_stack_overflow`](crate::Builder::on_stack_overflow)).

@@ -13,9 +13,8 @@ use ferrotp_scheduler::{
     sleep, spawn, spawn_opt, trap_exit, yield_now,
 };
 
-fn runtime(workers: usize) -> Runtime {
-    Runtime::builder().workers(workers).build().unwrap()
-}
+mod common;
+use common::{runtime, wait_exit};
 
 /// Records what each hook saw, by name.
 type Log = Arc<Mutex<Vec<String>>>;
@@ -94,14 +93,6 @@ fn hooks_run_at_shutdown_and_a_panicking_hook_is_contained() {
     });
     drop(rt);
     assert_eq!(*log.lock().unwrap(), ["after the faulty one: shutdown"]);
-}
-
-/// Yields until `pid` has ended; its reason.
-fn wait_exit(pid: &Pid) -> ExitReason {
-    while !pid.has_exited() {
-        yield_now();
-    }
-    pid.exit_reason().unwrap()
 }
 
 /// Sets its flag when dropped: a resource the killed process held.

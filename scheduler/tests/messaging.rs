@@ -6,14 +6,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use ferrotp_scheduler::{
-    Pid, Runtime, Select, SpawnOptions, Subject, TrySendError, cancel_timer, mailbox_len, receive,
+    Pid, Select, SpawnOptions, Subject, TrySendError, cancel_timer, mailbox_len, receive,
     receive_match, receive_match_timeout, receive_timeout, reduce, self_pid, send, send_after,
     sleep, spawn, spawn_opt, try_send, yield_now,
 };
 
-fn runtime(workers: usize) -> Runtime {
-    Runtime::builder().workers(workers).build().unwrap()
-}
+mod common;
+use common::runtime;
 
 /// Erlang's guarantee: messages from one sender to one receiver arrive in
 /// the order sent, whatever other senders do.

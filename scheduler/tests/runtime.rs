@@ -13,18 +13,8 @@ use ferrotp_scheduler::{
     receive_timeout, self_pid, send, spawn, spawn_opt, yield_now,
 };
 
-fn runtime(workers: usize) -> Runtime {
-    Runtime::builder().workers(workers).build().unwrap()
-}
-
-/// Yields until `pid` has ended (a process cannot be monitored yet; the
-/// yield loop is a deterministic wait, not a sleep).
-fn wait_exit(pid: &Pid) -> ExitReason {
-    while !pid.has_exited() {
-        yield_now();
-    }
-    pid.exit_reason().unwrap()
-}
+mod common;
+use common::{runtime, wait_exit};
 
 #[test]
 fn block_on_returns_the_root_value_and_runs_children() {
