@@ -3,7 +3,7 @@
 //!
 //! Run: `cargo bench --bench lifecycle -- --noplot`.
 //!
-//! * `kill_latency/suspended`: `exit(pid, Killed)` sent to a process
+//! * `kill_latency/suspended`: `exit(pid, Kill)` sent to a process
 //!   blocked in `receive` on the killer's worker, until its destructor has
 //!   run (the destructor sends the killer a message; the time is taken
 //!   when that arrives). Most of it is the unwinder walking the stack.
@@ -49,7 +49,7 @@ fn one_kill(body: fn(Pid, Cleanup), options: SpawnOptions) -> Duration {
     let target = spawn_opt(options, move || body(me, cleanup)).unwrap();
     receive::<&str>();
     let start = Instant::now();
-    exit(&target, ExitReason::Killed);
+    exit(&target, ExitReason::Kill);
     receive::<Cleaned>();
     start.elapsed()
 }

@@ -15,7 +15,7 @@
 //! starts a new one (a hand-made supervisor, until the supervision crate
 //! lands). An exporter process, registered by name, holds a connection
 //! and waits for a flush that never comes; at the end the root kills it
-//! (`exit(pid, Killed)`), and the connection's destructor reports that it
+//! (`exit(pid, Kill)`), and the connection's destructor reports that it
 //! ran. The root prints throughput, latency percentiles, the kill and the
 //! runtime's counters.
 //!
@@ -234,7 +234,7 @@ fn main() {
         // The exporter is stuck: kill it, and see its cleanup run.
         let stuck = whereis("exporter").expect("registered");
         let killed_at = Instant::now();
-        exit(&stuck, ExitReason::Killed);
+        exit(&stuck, ExitReason::Kill);
         receive::<ConnectionClosed>();
         let kill = Kill {
             pid: stuck.clone(),

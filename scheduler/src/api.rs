@@ -40,6 +40,21 @@ pub fn send<M: Send + 'static>(to: &Pid, message: M) {
     let _ = try_with_process(|ctx| ctx.reduce(1));
 }
 
+/// Queues `message` for `to` past any mailbox bound and without costing a
+/// reduction; if `to` has ended, drops it silently (it is not a dead
+/// letter). For messages that stand for signals, such as a monitor's
+/// `Down` (crate `ferrotp-supervision`): Erlang drops signals to dead
+/// processes, and a signal never waits for room.
+///
+/// Callable from any thread, in a process or not (an exit hook, say).
+pub fn send_signal_message<M: Send + 'static>(to: &Pid, message: M) {
+    let pcb = &to.0;
+    match pcb.mailbox.push(Envelope::new(message)) {
+        Ok(ferrotp_mailbox::Pushed::WakeReceiver) => pcb.wake(),
+        Ok(ferrotp_mailbox::Pushed::Queued) | Err(_) => {}
+    }
+}
+
 /// Why [`try_send`] did not send.
 #[derive(PartialEq, Eq)]
 pub enum TrySendError<M> {

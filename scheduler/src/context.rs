@@ -113,6 +113,16 @@ pub(crate) fn with_process<R>(function: &str, f: impl FnOnce(&ProcessCtx<'_>) ->
 
 #[cold]
 #[inline(never)]
+fn exit_self_while_unwinding(id: crate::ProcessId, reason: &ExitReason) -> ! {
+    eprintln!(
+        "ferrotp: process {id} called exit_self({reason}) while unwinding (from a destructor); a \
+         second unwind cannot start during the first, so the program aborts"
+    );
+    std::process::abort()
+}
+
+#[cold]
+#[inline(never)]
 fn receive_in_predicate(function: &str) -> ! {
     panic!(
         "ferrotp::{function} was called from inside a receive predicate or select clause \
@@ -333,12 +343,31 @@ impl<'y> ProcessCtx<'y> {
     fn die(&self, reason: Option<ExitReason>) -> ! {
         self.mark_exiting();
         if let Some(reason) = reason {
+            // No process ends with the signal `Kill` (so it never travels
+            // over a link): it ends with `Killed`.
+            let reason = match reason {
+                ExitReason::Kill => ExitReason::Killed,
+                reason => reason,
+            };
             // SAFETY: the process's own code, on the thread running it,
             // before it exits.
             unsafe { self.pcb.set_exit_reason(reason) };
         }
         self.dying.set(true);
         resume_unwind(Box::new(SignalUnwind))
+    }
+
+    /// Ends the process now with `reason` ([`crate::exit_self`]).
+    pub(crate) fn exit_now(&self, reason: ExitReason) -> ! {
+        if std::thread::panicking() {
+            exit_self_while_unwinding(self.pcb.id, &reason);
+        }
+        if self.dying.get() {
+            // Already ending (user code caught the unwind): the first
+            // reason stands.
+            self.unwind_again();
+        }
+        self.die(Some(reason))
     }
 
     /// A dying process reached a check point again: user code caught the

@@ -18,8 +18,16 @@ pub enum ExitReason {
     /// It was asked to stop: by its supervisor, or by the runtime shutting
     /// down.
     Shutdown,
-    /// It was killed (cannot be trapped).
+    /// It was killed: the reason a process ends with when the signal
+    /// [`ExitReason::Kill`] reaches it. As a signal reason (over a link, or
+    /// sent with `exit`) it is an ordinary one, which a process trapping
+    /// exits receives as a message.
     Killed,
+    /// The untrappable signal: `exit(pid, Kill)` ends `pid` with
+    /// [`ExitReason::Killed`] whether it traps exits or not (Erlang's
+    /// `exit(Pid, kill)`). It is only ever a signal: no process ends with
+    /// it, so it never travels over a link.
+    Kill,
     /// It panicked; the panic's message.
     Panic(Arc<str>),
     /// It did not exist: the reason given for a dead or unknown pid.
@@ -82,6 +90,7 @@ impl fmt::Display for ExitReason {
             ExitReason::Normal => f.write_str("normal"),
             ExitReason::Shutdown => f.write_str("shutdown"),
             ExitReason::Killed => f.write_str("killed"),
+            ExitReason::Kill => f.write_str("kill"),
             ExitReason::Panic(message) => write!(f, "panic: {message}"),
             ExitReason::NoProc => f.write_str("noproc"),
             ExitReason::StackOverflow => f.write_str("stack overflow"),

@@ -360,7 +360,7 @@ impl WorkerStats {
         let kind = match reason {
             ExitReason::Normal => 0,
             ExitReason::Shutdown => 1,
-            ExitReason::Killed => 2,
+            ExitReason::Killed | ExitReason::Kill => 2,
             ExitReason::Panic(_) => 3,
             ExitReason::NoProc => 4,
             ExitReason::StackOverflow => 5,
@@ -659,7 +659,7 @@ impl Runtime {
                 reason
             }
         };
-        let root = match spawn_on(&self.anchor, None, &SpawnOptions::new(), entry) {
+        let root = match spawn_on(&self.anchor, None, &SpawnOptions::new(), |_| {}, entry) {
             Ok(root) => root,
             Err(error) => panic!("Runtime::block_on could not start its process: {error}"),
         };
@@ -703,7 +703,7 @@ impl Runtime {
     where
         F: FnOnce() + Send + 'static,
     {
-        spawn_on(&self.anchor, None, &options, move || {
+        spawn_on(&self.anchor, None, &options, |_| {}, move || {
             f();
             ExitReason::Normal
         })

@@ -20,12 +20,19 @@
 //!
 //! * not trapping exits: a `Normal` signal from another process is
 //!   dropped; any other signal ends the process with its reason
-//!   (`Normal` from itself included);
-//! * trapping exits: a `Killed` signal ends the process (it cannot be
-//!   trapped); every other signal is marked *delivered*, and stays where
+//!   (`Normal` from itself included; [`ExitReason::Kill`] ends it with
+//!   `Killed`);
+//! * trapping exits: a `Kill` signal ends the process with `Killed` (it
+//!   cannot be trapped); every other signal (`Killed` included: it is an
+//!   ordinary reason, as in Erlang) is marked *delivered*, and stays where
 //!   it is in the mailbox as a message for `receive::<Exit>()`. A message
 //!   once delivered stays a message if `trap_exit` is turned off later,
 //!   as in Erlang.
+//!
+//! A signal sent by a link ([`link_signal`]) carries the link, and is
+//! dropped unread if the link has been cut ([`Revocable`]) by the time
+//! the receiver acts on it: after `unlink` returns, the link has no effect
+//! on the caller, as Erlang guarantees.
 //!
 //! # Ending a process from inside
 //!
@@ -50,6 +57,7 @@
 use std::any::TypeId;
 use std::cell::Cell;
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use ferrotp_mailbox::{Mark, Pushed};
@@ -72,6 +80,29 @@ pub struct Exit {
     /// Set once the signal has been delivered as a message (the receiver
     /// trapped exits when it looked): from then on it is a plain message.
     delivered: Cell<bool>,
+    /// The link that sent it, if a link did.
+    link: Option<Arc<dyn Revocable>>,
+}
+
+/// A link as the receiver of its exit signal sees it: a signal whose link
+/// has been cut ([`revoked`](Revocable::revoked)) before the receiver acts
+/// on it is dropped unread.
+pub trait Revocable: Send + Sync {
+    /// Whether the signal no longer counts. Read by the receiving process
+    /// only; once true it must stay true.
+    fn revoked(&self) -> bool;
+}
+
+impl Exit {
+    /// Whether a link sent this signal (rather than [`exit`]).
+    pub fn from_link(&self) -> bool {
+        self.link.is_some()
+    }
+
+    /// An undelivered signal whose link has been cut since it was sent.
+    fn revoked(&self) -> bool {
+        self.link.as_ref().is_some_and(|link| link.revoked())
+    }
 }
 
 impl fmt::Debug for Exit {
@@ -79,6 +110,7 @@ impl fmt::Debug for Exit {
         f.debug_struct("Exit")
             .field("from", &self.from)
             .field("reason", &self.reason)
+            .field("from_link", &self.from_link())
             .finish()
     }
 }
@@ -102,7 +134,8 @@ pub(crate) const UNWIND_RETRIES: u8 = 2;
 /// ends with `reason`, unwinding its stack so that its destructors run,
 /// unless it traps exits (then it receives an [`Exit`] message) or the
 /// reason is `Normal` and comes from another process (then nothing
-/// happens). [`ExitReason::Killed`] cannot be trapped.
+/// happens). [`ExitReason::Kill`] cannot be trapped: it ends the target
+/// with [`ExitReason::Killed`].
 ///
 /// A suspended target is unwound as soon as its worker resumes it; a
 /// running one at its next reduction or blocking call. A signal to a
@@ -112,19 +145,70 @@ pub(crate) const UNWIND_RETRIES: u8 = 2;
 /// use ferrotp_scheduler::{ExitReason, exit, receive, run, spawn, yield_now};
 /// let reason = run(|| {
 ///     let worker = spawn(|| loop { receive::<u64>(); });
-///     exit(&worker, ExitReason::Killed);
+///     exit(&worker, ExitReason::Kill);
 ///     while !worker.has_exited() { yield_now(); }
 ///     worker.exit_reason().unwrap()
 /// }).unwrap();
 /// assert_eq!(reason, ExitReason::Killed);
 /// ```
 pub fn exit(pid: &Pid, reason: ExitReason) {
-    let from = try_with_process(|ctx| Pid(std::sync::Arc::clone(ctx.pcb)));
-    let signal = Exit {
-        from,
-        reason,
-        delivered: Cell::new(false),
+    let from = try_with_process(|ctx| Pid(Arc::clone(ctx.pcb)));
+    send_signal(
+        pid,
+        Exit {
+            from,
+            reason,
+            delivered: Cell::new(false),
+            link: None,
+        },
+    );
+    let _ = try_with_process(|ctx| ctx.reduce(1));
+}
+
+/// Sends the exit signal of a link: `from` has ended with `reason`, and
+/// `to` was linked to it through `link` (crate `ferrotp-supervision`
+/// builds links on this and [`Pid::on_exit`]). It acts like [`exit`]
+/// sent by `from`, except that `to` drops it unread if
+/// [`link.revoked()`](Revocable::revoked) by the time `to` acts on it.
+/// Costs no reduction: links send from exit hooks, outside any process.
+///
+/// ```
+/// use std::sync::Arc;
+/// use ferrotp_scheduler::{Exit, ExitReason, Revocable, link_signal, receive, run, self_pid, spawn, trap_exit};
+/// struct Always;
+/// impl Revocable for Always { fn revoked(&self) -> bool { false } }
+/// let got = run(|| {
+///     trap_exit(true);
+///     let me = self_pid();
+///     let other = spawn(|| {});
+///     link_signal(&me, &other, ExitReason::custom("gone"), Arc::new(Always));
+///     let signal = receive::<Exit>();
+///     (signal.from == Some(other), signal.from_link(), signal.reason)
+/// }).unwrap();
+/// assert_eq!(got.2, ExitReason::custom("gone"));
+/// assert!(got.0 && got.1);
+/// ```
+pub fn link_signal(to: &Pid, from: &Pid, reason: ExitReason, link: Arc<dyn Revocable>) {
+    // No process ends with `Kill`, so none should travel over a link; if
+    // one is sent anyway, it is the ordinary reason its target would die
+    // of.
+    let reason = match reason {
+        ExitReason::Kill => ExitReason::Killed,
+        reason => reason,
     };
+    send_signal(
+        to,
+        Exit {
+            from: Some(from.clone()),
+            reason,
+            delivered: Cell::new(false),
+            link: Some(link),
+        },
+    );
+}
+
+/// Queues an exit signal for `pid` and tells it (module docs).
+fn send_signal(pid: &Pid, signal: Exit) {
     let to = &pid.0;
     // Past any bound, like every signal; a closed mailbox (the process has
     // ended) drops it, as Erlang drops signals to dead processes.
@@ -135,7 +219,32 @@ pub fn exit(pid: &Pid, reason: ExitReason) {
     // Release: the message above is in the mailbox before the flag says so.
     to.signals.fetch_or(SIGNAL_QUEUED, Ordering::Release);
     to.wake();
-    let _ = try_with_process(|ctx| ctx.reduce(1));
+}
+
+/// Ends the running process now with `reason` (Erlang's `exit/1`): its
+/// stack unwinds, so its destructors run, and its links and monitors see
+/// `reason`. Unlike [`exit`] sent to itself, trapping exits does not stop
+/// it. `exit_self(ExitReason::Kill)` ends it with `Killed`.
+///
+/// # Panics
+/// Outside a process. Called while the process is already unwinding (from
+/// a destructor), it aborts the program with a message: Rust cannot start
+/// a second unwind during the first.
+///
+/// ```
+/// use ferrotp_scheduler::{ExitReason, exit_self, run, spawn, trap_exit, yield_now};
+/// let reason = run(|| {
+///     let worker = spawn(|| {
+///         trap_exit(true);
+///         exit_self(ExitReason::custom("out of work"));
+///     });
+///     while !worker.has_exited() { yield_now(); }
+///     worker.exit_reason().unwrap()
+/// }).unwrap();
+/// assert_eq!(reason, ExitReason::custom("out of work"));
+/// ```
+pub fn exit_self(reason: ExitReason) -> ! {
+    with_process("exit_self", |ctx| ctx.exit_now(reason))
 }
 
 /// Sets whether the running process traps exits; returns the previous
@@ -191,7 +300,7 @@ pub(crate) fn scan<R: ferrotp_mailbox::MailboxRef<Envelope>>(
 }
 
 /// Whether a receive of type `T` may take `e`, which is a `T`: an exit
-/// signal not yet acted on is not a message yet (it could be a `Killed`
+/// signal not yet acted on is not a message yet (it could be a `Kill`
 /// a trapping process must not survive). Free for every `T` but `Exit`:
 /// the type test folds away.
 #[inline(always)]
@@ -211,33 +320,35 @@ fn scan_now<R: ferrotp_mailbox::MailboxRef<Envelope>>(
     me: &Pid,
     trapping: bool,
 ) -> Verdict {
-    if trapping {
-        // Mark every signal delivered, stopping at a `Killed` one.
-        let mut start = Mark::START;
-        let killed = receiver.take_first_since(&mut start, |e| {
+    let mut start = Mark::START;
+    loop {
+        // Trapping, every signal that can be trapped is marked delivered
+        // in place (and so stays a message); the scan stops at one that
+        // must be taken out: a cut link's, or one that ends the process.
+        let taken = receiver.take_first_since(&mut start, |e| {
             if !undelivered(e) {
                 return false;
             }
             let exit = e.downcast_ref::<Exit>().expect("checked above");
-            if exit.reason == ExitReason::Killed {
+            if exit.revoked() || !trapping || exit.reason == ExitReason::Kill {
                 return true;
             }
             exit.delivered.set(true);
             false
         });
-        return match killed {
-            Some(_) => Verdict::Die(ExitReason::Killed),
-            None => Verdict::Live,
-        };
-    }
-    loop {
-        let mut start = Mark::START;
-        let Some(envelope) = receiver.take_first_since(&mut start, undelivered) else {
+        let Some(envelope) = taken else {
             return Verdict::Live;
         };
         let Ok(signal) = envelope.take::<Exit>() else {
             unreachable!("the predicate matched an Exit")
         };
+        if signal.revoked() {
+            continue;
+        }
+        if signal.reason == ExitReason::Kill {
+            return Verdict::Die(ExitReason::Killed);
+        }
+        // Not trapping.
         let from_itself = signal.from.as_ref() == Some(me);
         if signal.reason == ExitReason::Normal && !from_itself {
             continue;

@@ -178,11 +178,43 @@ pub fn spawn_opt<F>(options: SpawnOptions, f: F) -> Result<Pid, SpawnError>
 where
     F: FnOnce() + Send + 'static,
 {
+    spawn_with(options, |_| {}, f)
+}
+
+/// Spawns like [`spawn_opt`], and runs `setup` with the new pid before the
+/// process can run: what `spawn_link` and `spawn_monitor` (crate
+/// `ferrotp-supervision`) need to be atomic. `setup` should be short: it
+/// runs in the spawning process. While the runtime shuts down, `setup`
+/// runs before the new process ends with `Shutdown`.
+///
+/// ```
+/// use ferrotp_scheduler::{ExitReason, SpawnOptions, receive, run, self_pid, send, spawn_with};
+/// let reason = run(|| {
+///     let me = self_pid();
+///     spawn_with(SpawnOptions::new(), |child| {
+///         // Registered before the child runs, so it cannot be missed.
+///         child.on_exit(move |reason| send(&me, reason.clone()));
+///     }, || panic!("at once")).unwrap();
+///     receive::<ExitReason>()
+/// }).unwrap();
+/// assert_eq!(reason, ExitReason::Panic("at once".into()));
+/// ```
+///
+/// # Errors
+/// See [`SpawnError`]; `setup` does not run then.
+///
+/// # Panics
+/// Outside a runtime's worker thread.
+pub fn spawn_with<S, F>(options: SpawnOptions, setup: S, f: F) -> Result<Pid, SpawnError>
+where
+    S: FnOnce(&Pid),
+    F: FnOnce() + Send + 'static,
+{
     let entry = move || {
         f();
         ExitReason::Normal
     };
-    let pid = try_with_worker(|core| spawn_on(&core.anchor, Some(core), &options, entry))
+    let pid = try_with_worker(|core| spawn_on(&core.anchor, Some(core), &options, setup, entry))
         .unwrap_or_else(|| outside("spawn"))?;
     // A reduction, as BEAM charges for spawn.
     let _ = try_with_process(|ctx| ctx.reduce(1));
@@ -233,13 +265,15 @@ fn check(
 /// `Shutdown`, like every other process, its closure dropped unrun: an
 /// error would turn the cleanup code of a process being unwound into a
 /// panic during a panic, which aborts.
-pub(crate) fn spawn_on<F>(
+pub(crate) fn spawn_on<S, F>(
     anchor: &Arc<Anchor>,
     core: Option<&WorkerCore>,
     options: &SpawnOptions,
+    setup: S,
     entry: F,
 ) -> Result<Pid, SpawnError>
 where
+    S: FnOnce(&Pid),
     F: FnOnce() -> ExitReason + Send + 'static,
 {
     let shared = &anchor.shared;
@@ -265,6 +299,9 @@ where
         options.migratable && options.worker.is_none(),
     ));
     let launch = Launch::new(Arc::clone(&pcb), Entry::new(entry));
+    let pid = Pid(pcb);
+    setup(&pid);
+    let pcb = pid.0;
     if shutting_down {
         crate::worker::contain("dropping a never-run process's closure", move || {
             drop(launch);

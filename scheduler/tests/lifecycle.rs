@@ -119,7 +119,7 @@ fn kill_while(workers: usize, start: fn(Pid, Guard)) -> (ExitReason, bool) {
         let (held, dropped) = guard();
         let target = spawn(move || start(me, held));
         receive::<&str>();
-        exit(&target, ExitReason::Killed);
+        exit(&target, ExitReason::Kill);
         (wait_exit(&target), dropped.load(Ordering::SeqCst))
     })
 }
@@ -176,7 +176,7 @@ fn kill_stops_a_running_process_at_its_next_reduction() {
         })
         .unwrap();
         receive::<&str>();
-        exit(&target, ExitReason::Killed);
+        exit(&target, ExitReason::Kill);
         (wait_exit(&target), dropped.load(Ordering::SeqCst))
     });
     assert_eq!(reason, ExitReason::Killed);
@@ -202,7 +202,7 @@ fn a_process_that_catches_the_kill_still_dies() {
             unreachable!("the second receive unwinds again");
         });
         receive::<&str>();
-        exit(&target, ExitReason::Killed);
+        exit(&target, ExitReason::Kill);
         (wait_exit(&target), caught, dropped)
     });
     assert_eq!(reason, ExitReason::Killed);
@@ -234,9 +234,9 @@ fn untrapped_signals_end_the_process_except_normal_from_another() {
 }
 
 /// Trapping: signals become `Exit` messages, in order with the sender's
-/// other messages; `Killed` still kills.
+/// other messages; `Kill` still kills (ending it with `Killed`).
 #[test]
-fn trapped_signals_are_messages_in_order_and_killed_is_not_trapped() {
+fn trapped_signals_are_messages_in_order_and_kill_is_not_trapped() {
     let rt = runtime(2);
     let (seen, reason) = rt.block_on(|| {
         let me = self_pid();
@@ -263,7 +263,7 @@ fn trapped_signals_are_messages_in_order_and_killed_is_not_trapped() {
         send(&trapper, 2u64);
         exit(&trapper, ExitReason::Normal);
         let seen = receive::<Vec<String>>();
-        exit(&trapper, ExitReason::Killed);
+        exit(&trapper, ExitReason::Kill);
         (seen, wait_exit(&trapper))
     });
     assert_eq!(
@@ -301,7 +301,7 @@ fn a_signal_to_an_ended_process_is_dropped() {
     rt.block_on(|| {
         let gone = spawn(|| {});
         wait_exit(&gone);
-        exit(&gone, ExitReason::Killed);
+        exit(&gone, ExitReason::Kill);
         assert_eq!(gone.exit_reason(), Some(ExitReason::Normal));
     });
     assert_eq!(rt.dead_letters(), 0);
@@ -456,7 +456,7 @@ fn exits_are_counted_by_reason() {
                 receive::<()>();
             }),
         ];
-        exit(&ended[2], ExitReason::Killed);
+        exit(&ended[2], ExitReason::Kill);
         exit(&ended[3], ExitReason::custom("done"));
         for pid in &ended {
             wait_exit(pid);
@@ -583,7 +583,7 @@ fn a_process_killed_before_it_runs_runs_none_of_its_code() {
         let flag = Arc::clone(&ran);
         // One worker, busy with this root: the child has not run yet.
         let child = spawn(move || flag.store(true, Ordering::SeqCst));
-        exit(&child, ExitReason::Killed);
+        exit(&child, ExitReason::Kill);
         (wait_exit(&child), ran)
     });
     assert_eq!(reason, ExitReason::Killed);
@@ -604,7 +604,7 @@ fn a_kill_raised_inside_an_exit_hook_ends_the_process() {
                 yield_now();
             }
             // Runs at once, here (NoProc), and kills this process.
-            gone.on_exit(|_| exit(&self_pid(), ExitReason::Killed));
+            gone.on_exit(|_| exit(&self_pid(), ExitReason::Kill));
             flag.store(true, Ordering::SeqCst);
         });
         (wait_exit(&process), went_on)
