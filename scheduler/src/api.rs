@@ -27,6 +27,11 @@ pub fn self_pid() -> Pid {
     with_process("self_pid", |ctx| Pid(Arc::clone(ctx.pcb)))
 }
 
+/// The pid of the running process; `None` outside a process.
+pub fn try_self_pid() -> Option<Pid> {
+    try_with_process(|ctx| Pid(Arc::clone(ctx.pcb)))
+}
+
 /// Sends `message` to `to`. Never fails: if `to` has ended, the message
 /// becomes a dead letter (counted; see
 /// [`Builder::dead_letter_hook`](crate::Builder::dead_letter_hook)).

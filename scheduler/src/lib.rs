@@ -90,7 +90,8 @@ mod worker;
 
 pub use api::{
     Select, Subject, TrySendError, mailbox_len, receive, receive_match, receive_match_timeout,
-    receive_timeout, reduce, self_pid, send, send_signal_message, try_send, yield_now,
+    receive_timeout, reduce, self_pid, send, send_signal_message, try_self_pid, try_send,
+    yield_now,
 };
 pub use exit::ExitReason;
 pub use info::{ProcessInfo, ProcessStatus, process_info};
@@ -104,6 +105,6 @@ pub use runtime::{
     DEFAULT_REDUCTIONS, DEFAULT_STACK_SIZE, ExitCounts, MAX_STACK_SIZE, Metrics, Runtime,
     WorkerMetrics, run,
 };
-pub use signal::{Exit, Revocable, exit, exit_self, link_signal, trap_exit};
+pub use signal::{Exit, Link, exit, exit_self, is_exit_unwind, link_signal, trap_exit};
 pub use spawn::{SpawnError, SpawnOptions, spawn, spawn_opt, spawn_with};
 pub use time::{TimerRef, cancel_timer, send_after, sleep};

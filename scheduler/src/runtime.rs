@@ -703,10 +703,16 @@ impl Runtime {
     where
         F: FnOnce() + Send + 'static,
     {
-        spawn_on(&self.anchor, None, &options, |_| {}, move || {
-            f();
-            ExitReason::Normal
-        })
+        spawn_on(
+            &self.anchor,
+            None,
+            &options,
+            |_| {},
+            move || {
+                f();
+                ExitReason::Normal
+            },
+        )
     }
 
     /// Messages sent to processes that had ended, so far.

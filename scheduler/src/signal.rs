@@ -30,9 +30,9 @@
 //!   as in Erlang.
 //!
 //! A signal sent by a link ([`link_signal`]) carries the link, and is
-//! dropped unread if the link has been cut ([`Revocable`]) by the time
-//! the receiver acts on it: after `unlink` returns, the link has no effect
-//! on the caller, as Erlang guarantees.
+//! dropped unread if the link has been cut ([`Link::take_effect`]) by the
+//! time the receiver acts on it: after `unlink` returns, the link has no
+//! effect on the caller, as Erlang guarantees.
 //!
 //! # Ending a process from inside
 //!
@@ -81,27 +81,48 @@ pub struct Exit {
     /// trapped exits when it looked): from then on it is a plain message.
     delivered: Cell<bool>,
     /// The link that sent it, if a link did.
-    link: Option<Arc<dyn Revocable>>,
+    link: Option<Arc<dyn Link>>,
+    /// What the link answered when asked ([`Link::take_effect`]): 0 not
+    /// yet asked, 1 the signal stands, 2 the link was cut.
+    link_answer: Cell<u8>,
 }
 
-/// A link as the receiver of its exit signal sees it: a signal whose link
-/// has been cut ([`revoked`](Revocable::revoked)) before the receiver acts
-/// on it is dropped unread.
-pub trait Revocable: Send + Sync {
-    /// Whether the signal no longer counts. Read by the receiving process
-    /// only; once true it must stay true.
-    fn revoked(&self) -> bool;
+/// The link an exit signal came over, as its receiver sees it
+/// ([`link_signal`]).
+pub trait Link: Send + Sync {
+    /// Called once, by the receiving process, as it acts on the signal:
+    /// true if the link still stands, so the signal takes effect (and the
+    /// link is over); false if it was cut since the signal was sent, so
+    /// the signal is dropped unread.
+    fn take_effect(&self) -> bool;
 }
 
 impl Exit {
+    fn new(from: Option<Pid>, reason: ExitReason, link: Option<Arc<dyn Link>>) -> Self {
+        Self {
+            from,
+            reason,
+            delivered: Cell::new(false),
+            link,
+            link_answer: Cell::new(0),
+        }
+    }
+
     /// Whether a link sent this signal (rather than [`exit`]).
     pub fn from_link(&self) -> bool {
         self.link.is_some()
     }
 
-    /// An undelivered signal whose link has been cut since it was sent.
+    /// An undelivered signal whose link has been cut since it was sent;
+    /// asks the link once.
     fn revoked(&self) -> bool {
-        self.link.as_ref().is_some_and(|link| link.revoked())
+        let Some(link) = &self.link else {
+            return false;
+        };
+        if self.link_answer.get() == 0 {
+            self.link_answer.set(if link.take_effect() { 1 } else { 2 });
+        }
+        self.link_answer.get() == 2
     }
 }
 
@@ -153,15 +174,7 @@ pub(crate) const UNWIND_RETRIES: u8 = 2;
 /// ```
 pub fn exit(pid: &Pid, reason: ExitReason) {
     let from = try_with_process(|ctx| Pid(Arc::clone(ctx.pcb)));
-    send_signal(
-        pid,
-        Exit {
-            from,
-            reason,
-            delivered: Cell::new(false),
-            link: None,
-        },
-    );
+    send_signal(pid, Exit::new(from, reason, None));
     let _ = try_with_process(|ctx| ctx.reduce(1));
 }
 
@@ -169,14 +182,15 @@ pub fn exit(pid: &Pid, reason: ExitReason) {
 /// `to` was linked to it through `link` (crate `ferrotp-supervision`
 /// builds links on this and [`Pid::on_exit`]). It acts like [`exit`]
 /// sent by `from`, except that `to` drops it unread if
-/// [`link.revoked()`](Revocable::revoked) by the time `to` acts on it.
+/// [`link.take_effect()`](Link::take_effect) says the link was cut by the
+/// time `to` acts on it.
 /// Costs no reduction: links send from exit hooks, outside any process.
 ///
 /// ```
 /// use std::sync::Arc;
-/// use ferrotp_scheduler::{Exit, ExitReason, Revocable, link_signal, receive, run, self_pid, spawn, trap_exit};
+/// use ferrotp_scheduler::{Exit, ExitReason, Link, link_signal, receive, run, self_pid, spawn, trap_exit};
 /// struct Always;
-/// impl Revocable for Always { fn revoked(&self) -> bool { false } }
+/// impl Link for Always { fn take_effect(&self) -> bool { true } }
 /// let got = run(|| {
 ///     trap_exit(true);
 ///     let me = self_pid();
@@ -188,7 +202,7 @@ pub fn exit(pid: &Pid, reason: ExitReason) {
 /// assert_eq!(got.2, ExitReason::custom("gone"));
 /// assert!(got.0 && got.1);
 /// ```
-pub fn link_signal(to: &Pid, from: &Pid, reason: ExitReason, link: Arc<dyn Revocable>) {
+pub fn link_signal(to: &Pid, from: &Pid, reason: ExitReason, link: Arc<dyn Link>) {
     // No process ends with `Kill`, so none should travel over a link; if
     // one is sent anyway, it is the ordinary reason its target would die
     // of.
@@ -196,15 +210,7 @@ pub fn link_signal(to: &Pid, from: &Pid, reason: ExitReason, link: Arc<dyn Revoc
         ExitReason::Kill => ExitReason::Killed,
         reason => reason,
     };
-    send_signal(
-        to,
-        Exit {
-            from: Some(from.clone()),
-            reason,
-            delivered: Cell::new(false),
-            link: Some(link),
-        },
-    );
+    send_signal(to, Exit::new(Some(from.clone()), reason, Some(link)));
 }
 
 /// Queues an exit signal for `pid` and tells it (module docs).
@@ -245,6 +251,30 @@ fn send_signal(pid: &Pid, signal: Exit) {
 /// ```
 pub fn exit_self(reason: ExitReason) -> ! {
     with_process("exit_self", |ctx| ctx.exit_now(reason))
+}
+
+/// Whether a payload caught with `catch_unwind` is the unwind by which a
+/// process ends on an exit signal (or [`exit_self`]), rather than a panic.
+/// Code that catches unwinds (a supervisor calling a start function, say)
+/// should resume such a payload at once: the process is ending.
+///
+/// ```
+/// use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+/// use ferrotp_scheduler::{ExitReason, exit_self, is_exit_unwind, run, spawn, yield_now};
+/// let reason = run(|| {
+///     let worker = spawn(|| {
+///         let caught = catch_unwind(AssertUnwindSafe(|| exit_self(ExitReason::custom("done"))));
+///         let payload = caught.unwrap_err();
+///         assert!(is_exit_unwind(payload.as_ref()));
+///         resume_unwind(payload);
+///     });
+///     while !worker.has_exited() { yield_now(); }
+///     worker.exit_reason().unwrap()
+/// }).unwrap();
+/// assert_eq!(reason, ExitReason::custom("done"));
+/// ```
+pub fn is_exit_unwind(payload: &(dyn std::any::Any + Send)) -> bool {
+    payload.is::<SignalUnwind>()
 }
 
 /// Sets whether the running process traps exits; returns the previous

@@ -1,0 +1,2 @@
+//! Supervision benchmarks (placeholder until written).
+fn main() {}

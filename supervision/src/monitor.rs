@@ -1,0 +1,311 @@
+//! Monitors: [`monitor`], [`demonitor`], [`spawn_monitor`], and the
+//! [`Down`] message.
+//!
+//! A monitor is one-way and stackable: each call makes a new
+//! [`MonitorRef`], and each monitor of an ending process sends its own
+//! `Down` to its owner, as a plain message (past any mailbox bound; a
+//! `Down` for an owner that has ended is dropped, as Erlang drops signals
+//! to dead processes).
+//!
+//! # The record and its states
+//!
+//! A [`MonitorRef`] shares a record with two exit hooks: one on the
+//! watched process (sends the `Down`) and one on the owner (if the owner
+//! ends first, it withdraws the first hook, so a long-lived process does
+//! not collect the hooks of its dead monitors).
+//!
+//! | state       | meaning                                            |
+//! |-------------|----------------------------------------------------|
+//! | `ACTIVE`    | watching                                           |
+//! | `FIRING`    | the watched process ended; its `Down` is being sent |
+//! | `FIRED`     | the `Down` is in the owner's mailbox               |
+//! | `CANCELLED` | `demonitor`, or the owner ended                    |
+//!
+//! `demonitor` CASes `ACTIVE → CANCELLED`; finding `FIRING`, it waits for
+//! `FIRED` (the sending thread is in the middle of one push), so that once
+//! it returns no `Down` of this monitor will arrive later, as Erlang
+//! guarantees; with [`Demonitor::Flush`] it then removes one that has.
+//! The hook handles are stored and taken under the record's mutex, as for
+//! links (module `link`).
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use crossbeam_utils::Backoff;
+use ferrotp_scheduler::{
+    ExitHook, ExitReason, Pid, SpawnError, SpawnOptions, receive_match_timeout,
+    send_signal_message, spawn_with,
+};
+
+use crate::link::self_pid_for;
+
+const ACTIVE: u8 = 0;
+const FIRING: u8 = 1;
+const FIRED: u8 = 2;
+const CANCELLED: u8 = 3;
+
+/// A monitor's identity: what [`monitor`] returns and [`Down`] carries.
+/// Each call to `monitor` makes a new one. Cheap to clone; equal only to
+/// its own clones.
+#[derive(Clone)]
+pub struct MonitorRef(Arc<MonitorRecord>);
+
+struct MonitorRecord {
+    id: u64,
+    state: AtomicU8,
+    /// The hooks on the watched process and on the owner, once stored.
+    hooks: Mutex<Option<[ExitHook; 2]>>,
+}
+
+impl MonitorRecord {
+    fn lock_hooks(&self) -> MutexGuard<'_, Option<[ExitHook; 2]>> {
+        self.hooks.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn remove_hooks(&self) {
+        let hooks = self.lock_hooks().take();
+        for hook in hooks.into_iter().flatten() {
+            hook.remove();
+        }
+    }
+}
+
+impl MonitorRef {
+    fn new() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        MonitorRef(Arc::new(MonitorRecord {
+            // Relaxed: uniqueness needs only the atomic increment.
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
+            state: AtomicU8::new(ACTIVE),
+            hooks: Mutex::new(None),
+        }))
+    }
+
+    /// Whether the monitor still watches (no `Down` sent, not removed).
+    pub fn is_active(&self) -> bool {
+        self.0.state.load(Ordering::Acquire) == ACTIVE
+    }
+}
+
+impl PartialEq for MonitorRef {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.id == other.0.id
+    }
+}
+
+impl Eq for MonitorRef {}
+
+impl Hash for MonitorRef {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.id.hash(state);
+    }
+}
+
+impl fmt::Debug for MonitorRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#Ref<0.{}>", self.0.id)
+    }
+}
+
+/// The message a monitor sends when the watched process ends (Erlang's
+/// `{'DOWN', Ref, process, Pid, Reason}`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Down {
+    /// The monitor that sent it.
+    pub monitor: MonitorRef,
+    /// The process that ended.
+    pub pid: Pid,
+    /// Why it ended; [`ExitReason::NoProc`] if it had already ended when
+    /// the monitor was made.
+    pub reason: ExitReason,
+}
+
+/// Starts monitoring `pid` from the calling process (Erlang's
+/// `monitor(process, Pid)`): when `pid` ends, the caller receives a
+/// [`Down`] with the reason. Each call makes a separate monitor with its
+/// own `Down`. If `pid` has already ended, the `Down` (reason `NoProc`) is
+/// in the caller's mailbox when this returns. A process may monitor
+/// itself; its monitor never fires.
+///
+/// # Panics
+/// Outside a process.
+///
+/// ```
+/// use ferrotp_scheduler::{ExitReason, receive, run, send, spawn};
+/// use ferrotp_supervision::{Down, monitor};
+/// let down = run(|| {
+///     let worker = spawn(|| { receive::<()>(); });
+///     let watch = monitor(&worker);
+///     send(&worker, ());
+///     let down = receive::<Down>();
+///     assert_eq!(down.monitor, watch);
+///     (down.pid == worker, down.reason)
+/// }).unwrap();
+/// assert_eq!(down, (true, ExitReason::Normal));
+/// ```
+pub fn monitor(pid: &Pid) -> MonitorRef {
+    let me = self_pid_for("monitor");
+    monitor_from(&me, pid)
+}
+
+/// Makes a monitor of `pid` owned by `owner` (module docs).
+pub(crate) fn monitor_from(owner: &Pid, pid: &Pid) -> MonitorRef {
+    let monitor = MonitorRef::new();
+    let on_pid = {
+        let (monitor, owner, watched) = (monitor.clone(), owner.clone(), pid.clone());
+        pid.on_exit(move |reason| {
+            let record = &monitor.0;
+            // AcqRel: pairs with `demonitor` and the owner's hook.
+            if record
+                .state
+                .compare_exchange(ACTIVE, FIRING, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                return;
+            }
+            let down = Down {
+                monitor: monitor.clone(),
+                pid: watched,
+                reason: reason.clone(),
+            };
+            send_signal_message(&owner, down);
+            // Release: the Down is in the mailbox before `demonitor` can
+            // see FIRED.
+            record.state.store(FIRED, Ordering::Release);
+            record.remove_hooks();
+        })
+    };
+    if !monitor.is_active() {
+        // `pid` had ended: the hook ran at once.
+        return monitor;
+    }
+    let on_owner = {
+        let weak = Arc::downgrade(&monitor.0);
+        owner.on_exit(move |_| {
+            let Some(record) = weak.upgrade() else {
+                return;
+            };
+            if record
+                .state
+                .compare_exchange(ACTIVE, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                record.remove_hooks();
+            }
+        })
+    };
+    let mut hooks = monitor.0.lock_hooks();
+    *hooks = Some([on_pid, on_owner]);
+    let active = monitor.0.state.load(Ordering::Acquire) == ACTIVE;
+    drop(hooks);
+    if !active {
+        monitor.0.remove_hooks();
+    }
+    monitor
+}
+
+/// What [`demonitor`] does about a `Down` already in the mailbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Demonitor {
+    /// Leave it there (Erlang's `demonitor/1`).
+    Keep,
+    /// Remove it (Erlang's `demonitor(Ref, [flush])`).
+    Flush,
+}
+
+/// Removes a monitor made by the calling process (Erlang's
+/// `demonitor/2`). Once it returns, no `Down` of this monitor will arrive;
+/// one that already has stays in the mailbox unless `flush` is
+/// [`Demonitor::Flush`]. Returns true if the monitor was still active (no
+/// `Down` had been sent), as Erlang's `info` option reports.
+///
+/// # Panics
+/// Outside a process.
+///
+/// ```
+/// use std::time::Duration;
+/// use ferrotp_scheduler::{receive_timeout, run, spawn, yield_now};
+/// use ferrotp_supervision::{Demonitor, Down, demonitor, monitor};
+/// let (was_active, leftover) = run(|| {
+///     let worker = spawn(|| {});
+///     let watch = monitor(&worker);
+///     while !worker.has_exited() { yield_now(); }
+///     let was_active = demonitor(&watch, Demonitor::Flush);
+///     (was_active, receive_timeout::<Down>(Duration::ZERO).is_some())
+/// }).unwrap();
+/// assert!(!was_active && !leftover);
+/// ```
+pub fn demonitor(monitor: &MonitorRef, flush: Demonitor) -> bool {
+    let _ = self_pid_for("demonitor");
+    let record = &monitor.0;
+    let backoff = Backoff::new();
+    let was_active = loop {
+        match record
+            .state
+            .compare_exchange(ACTIVE, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => break true,
+            // Another thread is pushing the Down: one push, then FIRED.
+            Err(FIRING) => {
+                if backoff.is_completed() {
+                    std::thread::yield_now();
+                } else {
+                    backoff.snooze();
+                }
+            }
+            Err(_) => break false,
+        }
+    };
+    if was_active {
+        record.remove_hooks();
+    } else if flush == Demonitor::Flush {
+        let _ = receive_match_timeout::<Down>(|down| down.monitor == *monitor, Duration::ZERO);
+    }
+    was_active
+}
+
+/// Spawns `f` monitored by the caller (Erlang's `spawn_monitor/1`): the
+/// monitor exists before the child runs.
+///
+/// # Panics
+/// Outside a process, or when the spawn fails (see
+/// [`spawn_monitor_opt`]).
+///
+/// ```
+/// use ferrotp_scheduler::{ExitReason, receive, run};
+/// use ferrotp_supervision::{Down, spawn_monitor};
+/// let reason = run(|| {
+///     let (child, watch) = spawn_monitor(|| panic!("boom"));
+///     let down = receive::<Down>();
+///     assert_eq!((&down.pid, &down.monitor), (&child, &watch));
+///     down.reason
+/// }).unwrap();
+/// assert_eq!(reason, ExitReason::Panic("boom".into()));
+/// ```
+pub fn spawn_monitor<F>(f: F) -> (Pid, MonitorRef)
+where
+    F: FnOnce() + Send + 'static,
+{
+    spawn_monitor_opt(SpawnOptions::new(), f)
+        .unwrap_or_else(|e| panic!("ferrotp::spawn_monitor: {e}"))
+}
+
+/// [`spawn_monitor`] with spawn options.
+///
+/// # Errors
+/// The spawn's [`SpawnError`].
+///
+/// # Panics
+/// Outside a process.
+pub fn spawn_monitor_opt<F>(options: SpawnOptions, f: F) -> Result<(Pid, MonitorRef), SpawnError>
+where
+    F: FnOnce() + Send + 'static,
+{
+    let me = self_pid_for("spawn_monitor");
+    let mut made = None;
+    let pid = spawn_with(options, |child| made = Some(monitor_from(&me, child)), f)?;
+    Ok((pid, made.expect("spawn_with ran the set-up")))
+}
