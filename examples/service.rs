@@ -1,31 +1,44 @@
-//! The README's demo: a small request/response service on ferrotp.
+//! The README's demo: a small request/response service on ferrotp, kept
+//! alive by a supervision tree.
 //!
 //! ```text
-//! root ── shard 0 ── session 0..SESSIONS      clients 0..CLIENTS
-//!     └── shard 1 ── session 0..SESSIONS      (each: request, wait for the
-//!                                              reply on a Subject, repeat)
+//! root ── app (supervisor, one_for_one)
+//!          ├── exporter                       registered "exporter"
+//!          ├── shard 0 (supervisor, one_for_one)
+//!          │     ├── router                   registered "shard0"
+//!          │     └── session 0..SESSIONS      registered "shard0.sessionN"
+//!          └── shard 1 (the same)
+//! clients 0..CLIENTS: request to a router, wait for the reply on a
+//! Subject, repeat
 //! ```
 //!
-//! Each client sends requests to a shard, which routes them to one of its
-//! sessions; the session computes a digest (spending reductions, so long
-//! work is shared fairly) and replies through the client's `Subject`. A few
-//! requests are poisoned: their session panics. Only that process dies;
-//! its client's request times out, and the shard notices the dead session
-//! the next time it routes to it, reports its exit reason to the root and
-//! starts a new one (a hand-made supervisor, until the supervision crate
-//! lands). An exporter process, registered by name, holds a connection
-//! and waits for a flush that never comes; at the end the root kills it
-//! (`exit(pid, Kill)`), and the connection's destructor reports that it
-//! ran. The root prints throughput, latency percentiles, the kill and the
-//! runtime's counters.
+//! Each client sends requests to a shard's router, which forwards them to
+//! one of its sessions by registered name; the session computes a digest
+//! (spending reductions, so long work is shared fairly) and replies through
+//! the client's `Subject`. A few requests are poisoned: their session
+//! panics. Only that process dies; its client's request times out, and the
+//! shard's supervisor restarts the session under the same name, so the
+//! router needs to know nothing. The root watches every session with a
+//! monitor and reports each crash and its replacement.
+//!
+//! The exporter holds a connection and waits for a flush that never
+//! comes; at the end the root kills it (`exit(pid, Kill)`): the
+//! connection's destructor runs, and the app supervisor restarts the
+//! exporter under its name. Then the root stops the whole tree (children
+//! in reverse start order) and checks that no process was left behind. It
+//! prints throughput, latency percentiles, the crashes and restarts, and
+//! the runtime's counters.
 //!
 //! Run: `cargo run --release --example service`
 
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use ferrotp::{
-    ExitReason, Pid, Runtime, Select, Subject, exit, receive, reduce, register, self_pid, send,
-    spawn, whereis,
+    ChildSpec, Down, ExitReason, MonitorRef, Pid, Runtime, Select, Strategy, Subject,
+    SupervisorSpec, exit, monitor, receive, reduce, register, self_pid, send, send_named, spawn,
+    whereis,
 };
 use hdrhistogram::Histogram;
 
@@ -45,11 +58,20 @@ struct Work {
     reply: Subject<u64>,
 }
 
-/// A shard reports a session that died.
+/// A session tells the root it has (re)started.
+struct SessionStarted {
+    shard: usize,
+    slot: usize,
+    pid: Pid,
+}
+
+/// A session that crashed, and what replaced it.
 struct Crash {
     shard: usize,
+    slot: usize,
     session: Pid,
     reason: ExitReason,
+    replacement: Option<Pid>,
 }
 
 /// A client's results.
@@ -73,7 +95,21 @@ fn digest(payload: u64) -> u64 {
     x
 }
 
-fn session() {
+fn session_name(shard: usize, slot: usize) -> String {
+    format!("shard{shard}.session{slot}")
+}
+
+fn session(shard: usize, slot: usize, root: &Pid) {
+    let me = self_pid();
+    register(&session_name(shard, slot), &me).expect("the name was freed with the old session");
+    send(
+        root,
+        SessionStarted {
+            shard,
+            slot,
+            pid: me,
+        },
+    );
     loop {
         let work = receive::<Work>();
         if work.payload == u64::MAX {
@@ -100,34 +136,56 @@ struct ConnectionClosed;
 /// A flush request for the exporter; none is ever sent, so it stays stuck.
 struct Flush;
 
-fn exporter(root: Pid) {
-    let _connection = Connection { root };
+fn exporter(root: &Pid) {
+    register("exporter", &self_pid()).expect("a free name");
+    let _connection = Connection { root: root.clone() };
     loop {
         receive::<Flush>();
     }
 }
 
-fn shard(index: usize, root: Pid) {
-    let mut sessions: Vec<Pid> = (0..SESSIONS).map(|_| spawn(session)).collect();
+/// Forwards each request to its session, by name: a restarted session
+/// has the same name, so the router never has to know.
+fn router(shard: usize) {
+    register(&format!("shard{shard}"), &self_pid()).expect("a free name");
+    let names: Vec<String> = (0..SESSIONS)
+        .map(|slot| session_name(shard, slot))
+        .collect();
     loop {
         let work = receive::<Work>();
         let slot = (work.client as usize + work.seq as usize) % SESSIONS;
-        if let Some(reason) = sessions[slot].exit_reason() {
-            send(
-                &root,
-                Crash {
-                    shard: index,
-                    session: sessions[slot].clone(),
-                    reason,
-                },
-            );
-            sessions[slot] = spawn(session);
-        }
-        send(&sessions[slot], work);
+        // A session between its crash and its restart has no name: its
+        // request is lost, and times out at the client.
+        let _ = send_named(&names[slot], work);
     }
 }
 
-fn client(id: u64, shards: Vec<Pid>, root: Pid) {
+/// The tree of the module docs.
+fn app(root: &Pid) -> SupervisorSpec {
+    let exporter_root = root.clone();
+    let shards = (0..SHARDS).map(|shard| {
+        let sessions = (0..SESSIONS).map(move |slot| {
+            let root = root.clone();
+            ChildSpec::worker(format!("session {slot}"), move || {
+                session(shard, slot, &root)
+            })
+        });
+        let spec = SupervisorSpec::new(Strategy::OneForOne)
+            // A few poisoned requests must not exhaust the restarts.
+            .intensity(20, Duration::from_secs(1))
+            .child(ChildSpec::worker("router", move || router(shard)))
+            .children(sessions);
+        ChildSpec::supervisor(format!("shard {shard}"), spec)
+    });
+    SupervisorSpec::new(Strategy::OneForOne)
+        .intensity(5, Duration::from_secs(1))
+        .child(ChildSpec::worker("exporter", move || {
+            exporter(&exporter_root)
+        }))
+        .children(shards.collect::<Vec<_>>())
+}
+
+fn client(id: u64, shards: Arc<[Pid]>, root: Pid) {
     let mut latencies = Histogram::<u64>::new_with_bounds(1, 10_000_000_000, 3).unwrap();
     let mut failed = 0;
     for seq in 0..REQUESTS {
@@ -159,14 +217,29 @@ struct Kill {
     pid: Pid,
     cleanup_after: Duration,
     reason: ExitReason,
-    name_freed: bool,
+    replacement: Pid,
 }
 
-/// The exit reason of `pid`, waiting for it through an exit hook.
-fn wait_for_exit(pid: &Pid) -> ExitReason {
-    let me = self_pid();
-    pid.on_exit(move |reason| send(&me, reason.clone()));
-    receive::<ExitReason>()
+/// The root's view of the tree at the end.
+struct Teardown {
+    live_before_start: u64,
+    live_running: u64,
+    live_after_stop: u64,
+}
+
+/// The process registered as `name`, once it has registered.
+fn wait_for_name(name: &str) -> Pid {
+    loop {
+        match whereis(name) {
+            Some(pid) => return pid,
+            None => ferrotp::yield_now(),
+        }
+    }
+}
+
+/// Waits for a `Down` of `watch`.
+fn wait_down(watch: &MonitorRef) -> Down {
+    ferrotp::receive_match::<Down>(|down| &down.monitor == watch)
 }
 
 fn micros(nanos: u64) -> String {
@@ -198,53 +271,125 @@ fn main() {
          {CLIENTS} clients x {REQUESTS} requests",
         runtime.workers()
     );
+    let runtime = Arc::new(runtime);
+    let metrics_of = Arc::clone(&runtime);
     let started = Instant::now();
     let (latencies, failed, crashes, kill) = runtime.block_on(move || {
+        let live = || metrics_of.metrics().live_processes();
+        let live_before_start = live();
         let root = self_pid();
-        let exporter = {
-            let root = root.clone();
-            spawn(move || exporter(root))
+        let app = app(&root).start_link().expect("the tree starts");
+        // Watch every session as it (re)starts.
+        let mut watched: Vec<(MonitorRef, usize, usize, Pid)> = Vec::new();
+        let watch = |watched: &mut Vec<_>, started: SessionStarted| {
+            let m = monitor(&started.pid);
+            watched.push((m, started.shard, started.slot, started.pid));
         };
-        register("exporter", &exporter).expect("a free name");
-        let shards: Vec<Pid> = (0..SHARDS)
-            .map(|index| {
-                let root = root.clone();
-                spawn(move || shard(index, root))
-            })
+        for _ in 0..SHARDS * SESSIONS {
+            watch(&mut watched, receive::<SessionStarted>());
+        }
+        let shards: Arc<[Pid]> = (0..SHARDS)
+            .map(|shard| wait_for_name(&format!("shard{shard}")))
             .collect();
         for id in 0..CLIENTS {
-            let (shards, root) = (shards.clone(), root.clone());
+            let (shards, root) = (Arc::clone(&shards), root.clone());
             spawn(move || client(id, shards, root));
         }
         let mut latencies = Histogram::<u64>::new_with_bounds(1, 10_000_000_000, 3).unwrap();
         let mut failed = 0;
-        let mut crashes = Vec::new();
+        let mut crashes: Vec<Crash> = Vec::new();
         let mut done = 0;
+        enum Event {
+            Done(ClientDone),
+            Started(SessionStarted),
+            Down(Down),
+        }
         while done < CLIENTS {
-            Select::new()
-                .on(|result: ClientDone| {
+            let event = Select::new()
+                .on(Event::Done)
+                .on(Event::Started)
+                .on(Event::Down)
+                .wait();
+            match event {
+                Event::Done(result) => {
                     latencies.add(&result.latencies).unwrap();
                     failed += result.failed;
                     done += 1;
-                })
-                .on(|crash: Crash| crashes.push(crash))
-                .wait();
+                }
+                Event::Started(started) => {
+                    if let Some(crash) = crashes.iter_mut().find(|c| {
+                        c.replacement.is_none()
+                            && (c.shard, c.slot) == (started.shard, started.slot)
+                    }) {
+                        crash.replacement = Some(started.pid.clone());
+                    }
+                    watch(&mut watched, started);
+                }
+                Event::Down(down) => {
+                    if let Some(at) = watched.iter().position(|(m, ..)| *m == down.monitor) {
+                        let (_, shard, slot, session) = watched.swap_remove(at);
+                        crashes.push(Crash {
+                            shard,
+                            slot,
+                            session,
+                            reason: down.reason,
+                            replacement: None,
+                        });
+                    }
+                }
+            }
         }
         let elapsed = started.elapsed();
-        // The exporter is stuck: kill it, and see its cleanup run.
+        // Replacements of the last crashes may still be on their way.
+        while crashes.iter().any(|c| c.replacement.is_none()) {
+            let started = receive::<SessionStarted>();
+            if let Some(crash) = crashes.iter_mut().find(|c| {
+                c.replacement.is_none() && (c.shard, c.slot) == (started.shard, started.slot)
+            }) {
+                crash.replacement = Some(started.pid.clone());
+            }
+        }
+        // The exporter is stuck: kill it, see its cleanup run and the
+        // supervisor restart it under its name.
         let stuck = whereis("exporter").expect("registered");
+        let watch_stuck = monitor(&stuck);
         let killed_at = Instant::now();
         exit(&stuck, ExitReason::Kill);
         receive::<ConnectionClosed>();
-        let kill = Kill {
-            pid: stuck.clone(),
-            cleanup_after: killed_at.elapsed(),
-            reason: wait_for_exit(&stuck),
-            name_freed: whereis("exporter").is_none(),
+        let cleanup_after = killed_at.elapsed();
+        let reason = wait_down(&watch_stuck).reason;
+        let replacement = loop {
+            match whereis("exporter") {
+                Some(pid) if pid != stuck => break pid,
+                _ => ferrotp::yield_now(),
+            }
         };
-        (latencies, failed, crashes, (elapsed, kill))
+        let kill = Kill {
+            pid: stuck,
+            cleanup_after,
+            reason,
+            replacement,
+        };
+        // Stop the tree; every process in it ends.
+        let live_running = live();
+        app.stop().expect("the tree stops");
+        receive::<ConnectionClosed>(); // the replacement exporter's
+        let mut live_after_stop = live();
+        for _ in 0..100_000 {
+            if live_after_stop <= live_before_start {
+                break;
+            }
+            ferrotp::yield_now();
+            live_after_stop = live();
+        }
+        let teardown = Teardown {
+            live_before_start,
+            live_running,
+            live_after_stop,
+        };
+        (latencies, failed, crashes, (elapsed, kill, teardown))
     });
-    let (elapsed, kill) = kill;
+    let (elapsed, kill, teardown) = kill;
     let ok = latencies.len();
     println!(
         "  requests ok      {ok} in {:.2} s ({:.0} requests/s)",
@@ -261,22 +406,34 @@ fn main() {
         micros(latencies.max())
     );
     println!(
-        "  crashes reported {} (each session restarted):",
+        "  crashes          {} sessions crashed; their supervisor restarted each:",
         crashes.len()
     );
     for crash in &crashes {
         println!(
-            "    shard {}: session {} ended: {}",
-            crash.shard, crash.session, crash.reason
+            "    shard {} session {}: {} ended ({}), restarted as {}",
+            crash.shard,
+            crash.slot,
+            crash.session,
+            crash.reason,
+            crash
+                .replacement
+                .as_ref()
+                .map_or("-".to_owned(), ToString::to_string)
         );
     }
     println!(
         "  killed           exporter {}: connection closed by its destructor {} after the \
-         kill; exit reason {}; name freed: {}",
+         kill; exit reason {}; restarted as {} under the same name",
         kill.pid,
         micros(kill.cleanup_after.as_nanos() as u64),
         kill.reason,
-        kill.name_freed
+        kill.replacement
+    );
+    println!(
+        "  teardown         app supervisor stopped: live processes {} while running, {} after \
+         (before the tree: {})",
+        teardown.live_running, teardown.live_after_stop, teardown.live_before_start
     );
     let metrics = runtime.metrics();
     let sum = |f: fn(&ferrotp::WorkerMetrics) -> u64| metrics.workers.iter().map(f).sum::<u64>();

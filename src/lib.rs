@@ -15,10 +15,34 @@
 //! ```
 //!
 //! This facade re-exports the workspace's crates: the runtime
-//! (`ferrotp-scheduler`: processes, messaging, time) at the top level, and
-//! the mailbox as [`mailbox`]. The supervision crate joins them when it
-//! lands. Read the [`scheduler`] crate's docs for the process model and its
-//! migration rule.
+//! (`ferrotp-scheduler`: processes, messaging, time, exit signals) and
+//! supervision (`ferrotp-supervision`: links, monitors, supervisors) at
+//! the top level, and each crate whole as [`mailbox`], [`scheduler`] and
+//! [`supervision`]. Read the [`scheduler`] crate's docs for the process
+//! model and its migration rule, and the [`supervision`] crate's for the
+//! exit-signal table.
+//!
+//! ```
+//! use std::time::Duration;
+//! use ferrotp::{ChildSpec, Strategy, SupervisorSpec, receive, run, self_pid, send};
+//! let restarted = run(|| {
+//!     let me = self_pid();
+//!     let sup = SupervisorSpec::new(Strategy::OneForOne)
+//!         .intensity(3, Duration::from_secs(5))
+//!         .child(ChildSpec::worker("flaky", move || {
+//!             send(&me, self_pid());
+//!             if receive::<&str>() == "crash" { panic!("asked to"); }
+//!         }))
+//!         .start_link()
+//!         .unwrap();
+//!     let first = receive::<ferrotp::Pid>();
+//!     send(&first, "crash");
+//!     let second = receive::<ferrotp::Pid>(); // the supervisor restarted it
+//!     sup.stop().unwrap();
+//!     first != second
+//! }).unwrap();
+//! assert!(restarted);
+//! ```
 
 pub use ferrotp_mailbox as mailbox;
 pub use ferrotp_scheduler as scheduler;
@@ -26,7 +50,13 @@ pub use ferrotp_scheduler::{
     BuildError, Builder, DeadLetter, Exit, ExitHook, ExitReason, Metrics, NotRegistered,
     OnStackOverflow, Pid, ProcessId, ProcessInfo, ProcessStatus, RegisterError, Runtime, Select,
     SpawnError, SpawnOptions, Subject, TimerRef, TrySendError, WorkerMetrics, cancel_timer, exit,
-    mailbox_len, process_info, receive, receive_match, receive_match_timeout, receive_timeout,
-    reduce, register, run, self_pid, send, send_after, send_named, sleep, spawn, spawn_opt,
-    trap_exit, try_send, unregister, whereis, yield_now,
+    exit_self, mailbox_len, process_info, receive, receive_match, receive_match_timeout,
+    receive_timeout, reduce, register, run, self_pid, send, send_after, send_named, sleep, spawn,
+    spawn_opt, trap_exit, try_send, unregister, whereis, yield_now,
+};
+pub use ferrotp_supervision as supervision;
+pub use ferrotp_supervision::{
+    Backoff, ChildCounts, ChildError, ChildInfo, ChildKind, ChildSpec, ChildState, Demonitor, Down,
+    DynamicSupervisor, DynamicSupervisorSpec, MonitorRef, Restart, Shutdown, StartError, Strategy,
+    Supervisor, SupervisorSpec, demonitor, link, monitor, spawn_link, spawn_monitor, unlink,
 };

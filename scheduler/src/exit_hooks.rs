@@ -57,9 +57,47 @@ pub struct ExitHooks {
     table: UnsafeCell<Option<Box<Table>>>,
 }
 
+/// The registered hooks, by id. Ids grow with each registration, so each
+/// lane is sorted by id: a removal finds its hook by binary search and
+/// leaves a hole (`None`), so removing one of many hooks (a supervisor
+/// unlinking one of 10,000 children) costs O(log n), not a shift of the
+/// whole table. Holes are swept out when they are half the lane.
 struct Table {
     next_id: u64,
-    hooks: Vec<(u64, Hook)>,
+    /// Hooks registered with [`ExitHooks::add_first`]: they run before
+    /// the others (the registry frees a name before links and monitors
+    /// report the exit, as BEAM does).
+    first: Vec<(u64, Option<Hook>)>,
+    hooks: Vec<(u64, Option<Hook>)>,
+    holes: usize,
+}
+
+/// Ids of the `first` lane have this bit set.
+const FIRST_LANE: u64 = 1 << 63;
+
+impl Table {
+    fn lane(&mut self, id: u64) -> &mut Vec<(u64, Option<Hook>)> {
+        if id & FIRST_LANE != 0 {
+            &mut self.first
+        } else {
+            &mut self.hooks
+        }
+    }
+
+    fn take(&mut self, id: u64) -> Option<Hook> {
+        let lane = self.lane(id);
+        let at = lane
+            .binary_search_by_key(&id, |(hook_id, _)| *hook_id)
+            .ok()?;
+        let hook = lane[at].1.take()?;
+        self.holes += 1;
+        if self.holes * 2 > self.first.len() + self.hooks.len() {
+            self.first.retain(|(_, hook)| hook.is_some());
+            self.hooks.retain(|(_, hook)| hook.is_some());
+            self.holes = 0;
+        }
+        Some(hook)
+    }
 }
 
 // SAFETY: `table` is only touched by the thread that owns it through the
@@ -117,17 +155,32 @@ impl ExitHooks {
     /// # Errors
     /// The hook, unrun, when the hooks are closed.
     pub fn add(&self, hook: Hook) -> Result<u64, Hook> {
+        self.add_to_lane(hook, false)
+    }
+
+    /// Like [`add`](Self::add), but the hook runs before every hook
+    /// registered with `add` (among themselves, in registration order).
+    ///
+    /// # Errors
+    /// The hook, unrun, when the hooks are closed.
+    pub fn add_first(&self, hook: Hook) -> Result<u64, Hook> {
+        self.add_to_lane(hook, true)
+    }
+
+    fn add_to_lane(&self, hook: Hook, first: bool) -> Result<u64, Hook> {
         let mut hook = Some(hook);
         let id = self.with_table(|table| {
             let table = table.get_or_insert_with(|| {
                 Box::new(Table {
                     next_id: 0,
+                    first: Vec::new(),
                     hooks: Vec::new(),
+                    holes: 0,
                 })
             });
-            let id = table.next_id;
+            let id = table.next_id | if first { FIRST_LANE } else { 0 };
             table.next_id += 1;
-            table.hooks.extend(hook.take().map(|hook| (id, hook)));
+            table.lane(id).push((id, hook.take()));
             id
         });
         match (id, hook) {
@@ -140,13 +193,7 @@ impl ExitHooks {
     /// Removes the hook registered as `id`; false if it is not there (it
     /// ran, is running, or was removed already).
     pub fn remove(&self, id: u64) -> bool {
-        let removed = self
-            .with_table(|table| {
-                let table = table.as_mut()?;
-                let at = table.hooks.iter().position(|(hook_id, _)| *hook_id == id)?;
-                Some(table.hooks.remove(at))
-            })
-            .flatten();
+        let removed = self.with_table(|table| table.as_mut()?.take(id)).flatten();
         // Dropped here, after the table is given back: its captures'
         // destructors may register or remove hooks themselves.
         removed.is_some()
@@ -180,7 +227,12 @@ impl ExitHooks {
 
     #[inline(never)]
     fn hooks_of(table: Table) -> Vec<Hook> {
-        table.hooks.into_iter().map(|(_, hook)| hook).collect()
+        table
+            .first
+            .into_iter()
+            .chain(table.hooks)
+            .filter_map(|(_, hook)| hook)
+            .collect()
     }
 
     /// Whether the hooks are closed (the process has ended).
@@ -215,6 +267,31 @@ mod tests {
         assert!(hooks.close().is_empty(), "closed twice");
         assert!(!hooks.remove(first), "removed after it ran");
         assert_eq!(*log.lock().unwrap(), ["first: killed", "third: killed"]);
+    }
+
+    #[test]
+    fn first_lane_hooks_run_before_the_others_and_holes_are_swept() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let hooks = ExitHooks::new();
+        let ids: Vec<u64> = (0..100)
+            .map(|_| hooks.add(Box::new(|_| {})).ok().unwrap())
+            .collect();
+        hooks.add(recorder(&log, "plain")).ok().unwrap();
+        let name = hooks.add_first(recorder(&log, "name")).ok().unwrap();
+        // Remove most of the plain hooks, newest first (sweeps happen).
+        for id in ids.iter().rev() {
+            assert!(hooks.remove(*id));
+        }
+        assert!(!hooks.remove(ids[0]));
+        assert!(hooks.remove(name));
+        hooks.add_first(recorder(&log, "name again")).ok().unwrap();
+        for hook in hooks.close() {
+            hook(&ExitReason::Shutdown);
+        }
+        assert_eq!(
+            *log.lock().unwrap(),
+            ["name again: shutdown", "plain: shutdown"]
+        );
     }
 
     #[test]

@@ -313,7 +313,24 @@ impl Pid {
     /// assert_eq!(reason, ExitReason::Normal);
     /// ```
     pub fn on_exit(&self, hook: impl FnOnce(&ExitReason) + Send + 'static) -> ExitHook {
-        match self.0.hooks.add(Box::new(hook)) {
+        self.hook_in_lane(Box::new(hook), false)
+    }
+
+    /// [`on_exit`](Self::on_exit) for a hook that runs before the others.
+    pub(crate) fn on_exit_first(
+        &self,
+        hook: impl FnOnce(&ExitReason) + Send + 'static,
+    ) -> ExitHook {
+        self.hook_in_lane(Box::new(hook), true)
+    }
+
+    fn hook_in_lane(&self, hook: crate::exit_hooks::Hook, first: bool) -> ExitHook {
+        let added = if first {
+            self.0.hooks.add_first(hook)
+        } else {
+            self.0.hooks.add(hook)
+        };
+        match added {
             Ok(id) => ExitHook {
                 pid: self.clone(),
                 id: Some(id),

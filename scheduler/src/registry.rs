@@ -164,7 +164,10 @@ pub fn register(name: &str, pid: &Pid) -> Result<(), RegisterError> {
     let id = pid.id();
     let registry = Arc::downgrade(&shared);
     let hook_name = Arc::clone(&name);
-    let hook = pid.on_exit(move |_: &ExitReason| {
+    // In the first lane: the name is free before links and monitors
+    // report the exit, so a supervisor can restart the process under the
+    // same name at once (BEAM also frees names first).
+    let hook = pid.on_exit_first(move |_: &ExitReason| {
         if let Some(shared) = registry.upgrade() {
             shared.registry.remove(&hook_name, Some(id));
         }

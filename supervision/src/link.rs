@@ -40,7 +40,7 @@
 //! handles under the same mutex: so exactly one side removes them.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
@@ -75,9 +75,7 @@ fn shard(key: &PairKey) -> MutexGuard<'static, HashMap<PairKey, Arc<LinkRecord>>
             Default::default(),
         )
     });
-    let mut h = hasher.build_hasher();
-    key.hash(&mut h);
-    let index = (h.finish() as usize) % SHARDS;
+    let index = (hasher.hash_one(key) as usize) % SHARDS;
     // A poisoned shard: a panic while holding it can only come from an
     // allocation failure in the map; its data is still consistent.
     shards[index].lock().unwrap_or_else(|e| e.into_inner())

@@ -84,6 +84,11 @@ impl MonitorRef {
         }))
     }
 
+    /// The monitor's number, unique in this OS process.
+    pub(crate) fn id(&self) -> u64 {
+        self.0.id
+    }
+
     /// Whether the monitor still watches (no `Down` sent, not removed).
     pub fn is_active(&self) -> bool {
         self.0.state.load(Ordering::Acquire) == ACTIVE

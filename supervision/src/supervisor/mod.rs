@@ -206,6 +206,15 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
+    /// A handle for a supervisor known by its pid: a supervisor child's
+    /// pid from [`which_children`](Self::which_children), or a registered
+    /// supervisor's from [`whereis`](ferrotp_scheduler::whereis). Requests
+    /// to a process that is not a supervisor are never answered: they
+    /// wait until that process ends.
+    pub fn from_pid(pid: Pid) -> Self {
+        Self { pid }
+    }
+
     /// The supervisor's process.
     pub fn pid(&self) -> &Pid {
         &self.pid

@@ -7,31 +7,38 @@
 //! unlink (the child had already ended) is taken out of the mailbox, so it
 //! is not mistaken later for a crash that needs a restart.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use ferrotp_scheduler::{Exit, ExitReason, Pid, exit, receive_match, receive_match_timeout};
+use ferrotp_scheduler::{
+    Exit, ExitReason, Pid, ProcessId, exit, receive_match, receive_match_timeout,
+};
 
 use super::spec::Shutdown;
 use crate::link::unlink;
 use crate::monitor::{Down, MonitorRef, monitor};
 
-/// Starts stopping `pid`: monitor, unlink, flush, signal.
-fn begin(pid: &Pid, shutdown: Shutdown) -> MonitorRef {
+/// Watches `pid` and cuts its link: from here its end arrives as a
+/// `Down`.
+fn watch_and_unlink(pid: &Pid) -> MonitorRef {
     let watch = monitor(pid);
     unlink(pid);
-    let _ = receive_match_timeout::<Exit>(|e| e.from.as_ref() == Some(pid), Duration::ZERO);
-    let signal = match shutdown {
+    watch
+}
+
+/// The signal a shutdown policy starts with.
+fn first_signal(shutdown: Shutdown) -> ExitReason {
+    match shutdown {
         Shutdown::BrutalKill => ExitReason::Kill,
         Shutdown::Timeout(_) | Shutdown::Infinity => ExitReason::Shutdown,
-    };
-    exit(pid, signal);
-    watch
+    }
 }
 
 /// Stops `pid` and waits until it has ended; returns its exit reason.
 pub(crate) fn terminate(pid: &Pid, shutdown: Shutdown) -> ExitReason {
-    let watch = begin(pid, shutdown);
+    let watch = watch_and_unlink(pid);
+    let _ = receive_match_timeout::<Exit>(|e| e.from.as_ref() == Some(pid), Duration::ZERO);
+    exit(pid, first_signal(shutdown));
     let is_ours = |d: &Down| d.monitor == watch;
     let down = match shutdown {
         Shutdown::Timeout(limit) => match receive_match_timeout::<Down>(is_ours, limit) {
@@ -48,39 +55,67 @@ pub(crate) fn terminate(pid: &Pid, shutdown: Shutdown) -> ExitReason {
 
 /// Stops all of `children` at once and waits until every one has ended:
 /// each gets its signal now, and those with a timeout that have not ended
-/// by their deadline are killed.
+/// by their deadline are killed. The work is linear in the number of
+/// children: one pass to watch and unlink, one sweep for `Exit`s already
+/// delivered, one pass to signal, then one `Down` each.
 pub(crate) fn terminate_all_at_once(children: impl IntoIterator<Item = (Pid, Shutdown)>) {
     let started = Instant::now();
-    let mut pending: HashMap<MonitorRef, (Pid, Option<Instant>)> = HashMap::new();
+    // By monitor id: the pid, and the deadline until it is killed.
+    let mut pending: HashMap<u64, (Pid, Option<Instant>)> = HashMap::new();
+    let mut signals = Vec::new();
     for (pid, shutdown) in children {
-        let watch = begin(&pid, shutdown);
+        let watch = watch_and_unlink(&pid);
         let deadline = match shutdown {
             Shutdown::Timeout(limit) => Some(started + limit),
             Shutdown::BrutalKill | Shutdown::Infinity => None,
         };
-        pending.insert(watch, (pid, deadline));
+        signals.push((pid.clone(), first_signal(shutdown)));
+        pending.insert(watch.id(), (pid, deadline));
     }
+    let ids: HashSet<ProcessId> = signals.iter().map(|(pid, _)| pid.id()).collect();
+    while receive_match_timeout::<Exit>(
+        |e| e.from.as_ref().is_some_and(|from| ids.contains(&from.id())),
+        Duration::ZERO,
+    )
+    .is_some()
+    {}
+    for (pid, signal) in signals {
+        exit(&pid, signal);
+    }
+    // Deadlines in order; those whose child has ended are skipped.
+    let mut deadlines: Vec<(Instant, u64)> = pending
+        .iter()
+        .filter_map(|(id, (_, deadline))| Some(((*deadline)?, *id)))
+        .collect();
+    deadlines.sort_unstable();
+    let mut next = 0;
     while !pending.is_empty() {
-        let next_deadline = pending.values().filter_map(|(_, d)| *d).min();
-        let is_ours = |d: &Down| pending.contains_key(&d.monitor);
-        let down = match next_deadline {
+        while next < deadlines.len() && !pending.contains_key(&deadlines[next].1) {
+            next += 1;
+        }
+        let is_ours = |d: &Down| pending.contains_key(&d.monitor.id());
+        let down = match deadlines.get(next) {
             None => Some(receive_match::<Down>(is_ours)),
-            Some(deadline) => receive_match_timeout::<Down>(
+            Some((deadline, _)) => receive_match_timeout::<Down>(
                 is_ours,
                 deadline.saturating_duration_since(Instant::now()),
             ),
         };
         match down {
             Some(down) => {
-                pending.remove(&down.monitor);
+                pending.remove(&down.monitor.id());
             }
             None => {
+                // The earliest deadlines have passed: kill those children.
                 let now = Instant::now();
-                for (pid, deadline) in pending.values_mut() {
-                    if deadline.is_some_and(|d| d <= now) {
-                        exit(pid, ExitReason::Kill);
-                        *deadline = None;
+                while let Some(&(deadline, id)) = deadlines.get(next) {
+                    if deadline > now {
+                        break;
                     }
+                    if let Some((pid, _)) = pending.get(&id) {
+                        exit(pid, ExitReason::Kill);
+                    }
+                    next += 1;
                 }
             }
         }
