@@ -50,7 +50,9 @@
 //! [`trap_exit`]: ferrotp_scheduler::trap_exit
 
 mod link;
+pub mod link_state;
 mod monitor;
+pub mod monitor_state;
 mod supervisor;
 
 pub use link::{is_linked, link, spawn_link, spawn_link_opt, unlink};

@@ -5,54 +5,40 @@
 //! the table in the crate docs). Links are built on the scheduler's exit
 //! hooks and link signals ([`link_signal`]).
 //!
-//! # The record and its states
+//! # The record
 //!
 //! One [`LinkRecord`] per linked pair, kept in a sharded map under the
 //! pair's ordered ids (so linking twice, from either side, finds it), with
-//! an exit hook on each process. Its state:
+//! an exit hook on each process. Its state machine is in `link_state`
+//! (with a loom model):
 //!
-//! | state    | meaning                                                        |
-//! |----------|----------------------------------------------------------------|
-//! | `ACTIVE` | both processes live, as far as the link knows                  |
-//! | `FIRED`  | one ended; its hook sent the signal, not yet acted on          |
-//! | `DONE`   | the receiver acted on the signal: the link is over             |
-//! | `CUT`    | `unlink` removed it (before or after it fired)                 |
-//!
-//! * The hook of the process that ends first CASes `ACTIVE → FIRED` and
-//!   sends the signal; the other hook then finds it fired and only cleans
-//!   up (both processes have ended, or the survivor will act).
+//! * The hook of the process that ends first fires the link (`ACTIVE →
+//!   FIRED`) and sends the signal; the other hook then finds it fired and
+//!   only cleans up (both processes have ended, or the survivor will act).
 //! * The survivor acts on the signal at a check point and asks the link
 //!   ([`Link::take_effect`]): `FIRED → DONE` (the signal counts; the map
-//!   entry and its own hook go), or it finds `CUT` (dropped unread).
-//! * `unlink` takes the entry out of the map and moves `ACTIVE` or `FIRED`
-//!   to `CUT`: a signal already on its way is then dropped when the caller
-//!   acts on it, so after `unlink` returns the link has no effect on the
-//!   caller, as Erlang guarantees. (If the caller traps exits and the
-//!   signal was already delivered as an `Exit` message, the message stays,
-//!   as in Erlang.)
-//! * A `FIRED` link still counts as a link for [`link`] (the signal is
+//!   entry and the hooks go), or it finds `CUT` (dropped unread).
+//! * `unlink` takes the entry out of the map and cuts the link: a signal
+//!   already on its way is then dropped when the caller acts on it, so
+//!   after `unlink` returns the link has no effect on the caller, as
+//!   Erlang guarantees. (If the caller traps exits and the signal was
+//!   already delivered as an `Exit` message, the message stays, as in
+//!   Erlang.)
+//! * A fired link still counts as a link for [`link`] (the signal is
 //!   still coming), so linking again does not make a second signal.
 //!
 //! The two hooks are registered after the record is in the map, outside
 //! its lock (a hook on an ended process runs at once, and takes the lock).
-//! The linker stores the hook handles under the record's mutex and then
-//! reads the state; whoever moves the state away from `ACTIVE` takes the
-//! handles under the same mutex: so exactly one side removes them.
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
+use crate::link_state::LinkState;
 use ferrotp_scheduler::{
     ExitHook, ExitReason, Link, Pid, ProcessId, SpawnError, SpawnOptions, link_signal, reduce,
     spawn_with, try_self_pid,
 };
-
-const ACTIVE: u8 = 0;
-const FIRED: u8 = 1;
-const DONE: u8 = 2;
-const CUT: u8 = 3;
 
 /// The two processes of a link, smaller id first.
 type PairKey = (ProcessId, ProcessId);
@@ -84,30 +70,24 @@ fn shard(key: &PairKey) -> MutexGuard<'static, HashMap<PairKey, Arc<LinkRecord>>
 /// One link between two processes (module docs).
 pub(crate) struct LinkRecord {
     key: PairKey,
-    state: AtomicU8,
-    /// The hooks on the two processes, once both are registered.
-    hooks: Mutex<Option<[ExitHook; 2]>>,
+    state: LinkState<[ExitHook; 2]>,
+}
+
+fn remove_hooks(hooks: Option<[ExitHook; 2]>) {
+    for hook in hooks.into_iter().flatten() {
+        hook.remove();
+    }
 }
 
 impl LinkRecord {
-    fn lock_hooks(&self) -> MutexGuard<'_, Option<[ExitHook; 2]>> {
-        self.hooks.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Removes both hooks (the ended side's has run; removing it is a
-    /// no-op), if the linker has stored them; otherwise it will.
-    fn remove_hooks(&self) {
-        let hooks = self.lock_hooks().take();
-        for hook in hooks.into_iter().flatten() {
-            hook.remove();
-        }
-    }
-
     /// Takes this record out of the map, unless a newer link of the same
     /// pair has replaced it.
-    fn forget(self: &Arc<Self>) {
+    fn forget(&self) {
         let mut map = shard(&self.key);
-        if map.get(&self.key).is_some_and(|r| Arc::ptr_eq(r, self)) {
+        if map
+            .get(&self.key)
+            .is_some_and(|r| std::ptr::eq(Arc::as_ptr(r), self))
+        {
             map.remove(&self.key);
         }
     }
@@ -115,42 +95,29 @@ impl LinkRecord {
     /// The hook on `gone`, which has ended with `reason`: signal `other`,
     /// or clean up if the link already fired or was cut.
     fn on_exit(self: &Arc<Self>, gone: &Pid, other: &Pid, reason: &ExitReason) {
-        // AcqRel: pairs with the survivor's and `unlink`'s transitions.
-        match self
-            .state
-            .compare_exchange(ACTIVE, FIRED, Ordering::AcqRel, Ordering::Acquire)
-        {
-            Ok(_) => {
-                let link: Arc<dyn Link> = self.clone();
-                link_signal(other, gone, reason.clone(), link);
-            }
+        if self.state.fire() {
+            let link: Arc<dyn Link> = self.clone();
+            link_signal(other, gone, reason.clone(), link);
+        } else {
             // The other side ended first (its signal to `gone` is dropped
             // with its mailbox), or the link is over: nobody will ask the
-            // link any more, so it leaves the map.
-            Err(_) => self.forget(),
+            // link any more.
+            self.forget();
+            drop(self.state.take_hooks());
         }
     }
 }
 
 impl Link for LinkRecord {
     fn take_effect(&self) -> bool {
-        // Only the survivor asks, once: FIRED → DONE unless `unlink` cut it.
-        let took = self
-            .state
-            .compare_exchange(FIRED, DONE, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok();
-        if took {
-            let mut map = shard(&self.key);
-            if map
-                .get(&self.key)
-                .is_some_and(|r| std::ptr::eq(Arc::as_ptr(r), self))
-            {
-                map.remove(&self.key);
+        match self.state.take_effect() {
+            Some(hooks) => {
+                self.forget();
+                remove_hooks(hooks);
+                true
             }
-            drop(map);
-            self.remove_hooks();
+            None => false,
         }
-        took
     }
 }
 
@@ -193,16 +160,15 @@ pub(crate) fn link_pair(me: &Pid, pid: &Pid) {
     let key = key(me, pid);
     let record = {
         let mut map = shard(&key);
-        if let Some(existing) = map.get(&key) {
-            let state = existing.state.load(Ordering::Acquire);
-            if state == ACTIVE || state == FIRED {
-                return;
-            }
+        if map
+            .get(&key)
+            .is_some_and(|existing| existing.state.is_linked())
+        {
+            return;
         }
         let record = Arc::new(LinkRecord {
             key,
-            state: AtomicU8::new(ACTIVE),
-            hooks: Mutex::new(None),
+            state: LinkState::new(),
         });
         map.insert(key, Arc::clone(&record));
         record
@@ -213,15 +179,9 @@ pub(crate) fn link_pair(me: &Pid, pid: &Pid) {
     };
     let on_pid = hook_on(pid, me);
     let on_me = hook_on(me, pid);
-    let mut hooks = record.lock_hooks();
-    *hooks = Some([on_pid, on_me]);
-    let still_active = record.state.load(Ordering::Acquire) == ACTIVE;
-    drop(hooks);
-    if !still_active {
-        // Fired at once (`pid` had ended) or cut meanwhile: the hooks
-        // are ours to remove.
-        record.remove_hooks();
-    }
+    // Over already (cut meanwhile, or fired at once and acted on): the
+    // hooks are ours to remove.
+    remove_hooks(record.state.store_hooks([on_pid, on_me]));
 }
 
 /// Removes the link between the caller and `pid`, if there is one
@@ -255,19 +215,9 @@ pub fn unlink(pid: &Pid) {
     let Some(record) = shard(&key).remove(&key) else {
         return;
     };
-    // ACTIVE → CUT: no signal will be sent. FIRED → CUT: the one sent is
-    // dropped when the caller acts on it. DONE: it already took effect.
-    let mut state = record.state.load(Ordering::Acquire);
-    while state == ACTIVE || state == FIRED {
-        match record
-            .state
-            .compare_exchange(state, CUT, Ordering::AcqRel, Ordering::Acquire)
-        {
-            Ok(_) => break,
-            Err(now) => state = now,
-        }
-    }
-    record.remove_hooks();
+    // Active: no signal will be sent. Fired: the one sent is dropped when
+    // the caller acts on it. Done: it already took effect.
+    remove_hooks(record.state.cut());
 }
 
 /// Whether the caller is linked to `pid` (an exit signal from the link
@@ -278,10 +228,9 @@ pub fn unlink(pid: &Pid) {
 pub fn is_linked(pid: &Pid) -> bool {
     let me = self_pid_for("is_linked");
     let key = key(&me, pid);
-    shard(&key).get(&key).is_some_and(|record| {
-        let state = record.state.load(Ordering::Acquire);
-        state == ACTIVE || state == FIRED
-    })
+    shard(&key)
+        .get(&key)
+        .is_some_and(|record| record.state.is_linked())
 }
 
 /// Spawns `f` linked to the caller (Erlang's `spawn_link/1`): the link

@@ -7,45 +7,30 @@
 //! `Down` for an owner that has ended is dropped, as Erlang drops signals
 //! to dead processes).
 //!
-//! # The record and its states
+//! # The record
 //!
 //! A [`MonitorRef`] shares a record with two exit hooks: one on the
 //! watched process (sends the `Down`) and one on the owner (if the owner
 //! ends first, it withdraws the first hook, so a long-lived process does
-//! not collect the hooks of its dead monitors).
-//!
-//! | state       | meaning                                            |
-//! |-------------|----------------------------------------------------|
-//! | `ACTIVE`    | watching                                           |
-//! | `FIRING`    | the watched process ended; its `Down` is being sent |
-//! | `FIRED`     | the `Down` is in the owner's mailbox               |
-//! | `CANCELLED` | `demonitor`, or the owner ended                    |
-//!
-//! `demonitor` CASes `ACTIVE → CANCELLED`; finding `FIRING`, it waits for
-//! `FIRED` (the sending thread is in the middle of one push), so that once
-//! it returns no `Down` of this monitor will arrive later, as Erlang
-//! guarantees; with [`Demonitor::Flush`] it then removes one that has.
-//! The hook handles are stored and taken under the record's mutex, as for
-//! links (module `link`).
+//! not collect the hooks of its dead monitors). Its state machine is in
+//! `monitor_state` (with a loom model): `demonitor` that finds the `Down`
+//! being sent waits for the push to finish, so that once it returns no
+//! `Down` of this monitor will arrive later, as Erlang guarantees; with
+//! [`Demonitor::Flush`] it then removes one that has.
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crossbeam_utils::Backoff;
 use ferrotp_scheduler::{
     ExitHook, ExitReason, Pid, SpawnError, SpawnOptions, receive_match_timeout,
     send_signal_message, spawn_with,
 };
 
 use crate::link::self_pid_for;
-
-const ACTIVE: u8 = 0;
-const FIRING: u8 = 1;
-const FIRED: u8 = 2;
-const CANCELLED: u8 = 3;
+use crate::monitor_state::{Cancelled, MonitorState};
 
 /// A monitor's identity: what [`monitor`] returns and [`Down`] carries.
 /// Each call to `monitor` makes a new one. Cheap to clone; equal only to
@@ -55,21 +40,13 @@ pub struct MonitorRef(Arc<MonitorRecord>);
 
 struct MonitorRecord {
     id: u64,
-    state: AtomicU8,
-    /// The hooks on the watched process and on the owner, once stored.
-    hooks: Mutex<Option<[ExitHook; 2]>>,
+    /// The hooks on the watched process and on the owner.
+    state: MonitorState<[ExitHook; 2]>,
 }
 
-impl MonitorRecord {
-    fn lock_hooks(&self) -> MutexGuard<'_, Option<[ExitHook; 2]>> {
-        self.hooks.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn remove_hooks(&self) {
-        let hooks = self.lock_hooks().take();
-        for hook in hooks.into_iter().flatten() {
-            hook.remove();
-        }
+fn remove_hooks(hooks: Option<[ExitHook; 2]>) {
+    for hook in hooks.into_iter().flatten() {
+        hook.remove();
     }
 }
 
@@ -79,8 +56,7 @@ impl MonitorRef {
         MonitorRef(Arc::new(MonitorRecord {
             // Relaxed: uniqueness needs only the atomic increment.
             id: NEXT.fetch_add(1, Ordering::Relaxed),
-            state: AtomicU8::new(ACTIVE),
-            hooks: Mutex::new(None),
+            state: MonitorState::new(),
         }))
     }
 
@@ -91,7 +67,7 @@ impl MonitorRef {
 
     /// Whether the monitor still watches (no `Down` sent, not removed).
     pub fn is_active(&self) -> bool {
-        self.0.state.load(Ordering::Acquire) == ACTIVE
+        self.0.state.is_active()
     }
 }
 
@@ -163,12 +139,7 @@ pub(crate) fn monitor_from(owner: &Pid, pid: &Pid) -> MonitorRef {
         let (monitor, owner, watched) = (monitor.clone(), owner.clone(), pid.clone());
         pid.on_exit(move |reason| {
             let record = &monitor.0;
-            // AcqRel: pairs with `demonitor` and the owner's hook.
-            if record
-                .state
-                .compare_exchange(ACTIVE, FIRING, Ordering::AcqRel, Ordering::Acquire)
-                .is_err()
-            {
+            if !record.state.fire() {
                 return;
             }
             let down = Down {
@@ -177,10 +148,7 @@ pub(crate) fn monitor_from(owner: &Pid, pid: &Pid) -> MonitorRef {
                 reason: reason.clone(),
             };
             send_signal_message(&owner, down);
-            // Release: the Down is in the mailbox before `demonitor` can
-            // see FIRED.
-            record.state.store(FIRED, Ordering::Release);
-            record.remove_hooks();
+            remove_hooks(record.state.fired());
         })
     };
     if !monitor.is_active() {
@@ -190,25 +158,12 @@ pub(crate) fn monitor_from(owner: &Pid, pid: &Pid) -> MonitorRef {
     let on_owner = {
         let weak = Arc::downgrade(&monitor.0);
         owner.on_exit(move |_| {
-            let Some(record) = weak.upgrade() else {
-                return;
-            };
-            if record
-                .state
-                .compare_exchange(ACTIVE, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-            {
-                record.remove_hooks();
+            if let Some(record) = weak.upgrade() {
+                remove_hooks(record.state.cancel().1);
             }
         })
     };
-    let mut hooks = monitor.0.lock_hooks();
-    *hooks = Some([on_pid, on_owner]);
-    let active = monitor.0.state.load(Ordering::Acquire) == ACTIVE;
-    drop(hooks);
-    if !active {
-        monitor.0.remove_hooks();
-    }
+    remove_hooks(monitor.0.state.store_hooks([on_pid, on_owner]));
     monitor
 }
 
@@ -245,28 +200,10 @@ pub enum Demonitor {
 /// ```
 pub fn demonitor(monitor: &MonitorRef, flush: Demonitor) -> bool {
     let _ = self_pid_for("demonitor");
-    let record = &monitor.0;
-    let backoff = Backoff::new();
-    let was_active = loop {
-        match record
-            .state
-            .compare_exchange(ACTIVE, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
-        {
-            Ok(_) => break true,
-            // Another thread is pushing the Down: one push, then FIRED.
-            Err(FIRING) => {
-                if backoff.is_completed() {
-                    std::thread::yield_now();
-                } else {
-                    backoff.snooze();
-                }
-            }
-            Err(_) => break false,
-        }
-    };
-    if was_active {
-        record.remove_hooks();
-    } else if flush == Demonitor::Flush {
+    let (cancelled, hooks) = monitor.0.state.cancel();
+    remove_hooks(hooks);
+    let was_active = cancelled == Cancelled::WasActive;
+    if !was_active && flush == Demonitor::Flush {
         let _ = receive_match_timeout::<Down>(|down| down.monitor == *monitor, Duration::ZERO);
     }
     was_active
