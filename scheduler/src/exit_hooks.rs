@@ -23,7 +23,8 @@
 //!   to remove (the hook has run or is running).
 //! * **Closing** (the process's worker, once, as the process ends) CASes
 //!   `OPEN → CLOSED` (waiting out a holder) and then owns the table for
-//!   good: it runs every hook in registration order.
+//!   good: it runs every hook in registration order (those registered
+//!   with `add_first`, such as the registry's, before the others).
 //!
 //! So a hook registered while the process ends runs exactly once: the CAS
 //! that wins between its registration and the close decides whether the
@@ -199,7 +200,8 @@ impl ExitHooks {
         removed.is_some()
     }
 
-    /// Closes the hooks for good and returns them, in registration order,
+    /// Closes the hooks for good and returns them, in registration order
+    /// (the `add_first` lane first),
     /// for the caller to run with the exit reason. Called once, by the
     /// process's owner as the process ends; a second call returns nothing.
     #[inline]

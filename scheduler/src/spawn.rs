@@ -6,6 +6,7 @@
 //! global injector, from outside the runtime).
 
 use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
 
 use ferrotp_mailbox::Mailbox;
@@ -185,7 +186,9 @@ where
 /// process can run: what `spawn_link` and `spawn_monitor` (crate
 /// `ferrotp-supervision`) need to be atomic. `setup` should be short: it
 /// runs in the spawning process. While the runtime shuts down, `setup`
-/// runs before the new process ends with `Shutdown`.
+/// runs before the new process ends with `Shutdown`. If `setup` panics,
+/// the new process ends unrun with the panic as its reason, and the panic
+/// goes on in the caller.
 ///
 /// ```
 /// use ferrotp_scheduler::{ExitReason, SpawnOptions, receive, run, self_pid, send, spawn_with};
@@ -300,7 +303,28 @@ where
     ));
     let launch = Launch::new(Arc::clone(&pcb), Entry::new(entry));
     let pid = Pid(pcb);
-    setup(&pid);
+    // A panic in `setup` (or the spawner ending inside it) must not leave
+    // a pid that never ends: the process ends unrun, its slot goes back.
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| setup(&pid))) {
+        let pcb = pid.0;
+        crate::worker::contain("dropping a never-run process's closure", move || {
+            drop(launch);
+        });
+        drop(ferrotp_mailbox::Receiver::new(crate::process::PcbMailbox(
+            &pcb,
+        )));
+        let reason = if crate::signal::is_exit_unwind(payload.as_ref()) {
+            ExitReason::Shutdown
+        } else {
+            ExitReason::from_panic(payload.as_ref())
+        };
+        // SAFETY: the process was never queued: this thread alone has it.
+        unsafe { pcb.set_exited(reason) };
+        if !shutting_down {
+            shared.return_slots(1);
+        }
+        resume_unwind(payload);
+    }
     let pcb = pid.0;
     if shutting_down {
         crate::worker::contain("dropping a never-run process's closure", move || {

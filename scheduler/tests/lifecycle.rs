@@ -634,3 +634,28 @@ fn a_receive_predicate_sees_each_message_once() {
     });
     assert_eq!(calls, 4);
 }
+
+/// A panic in `spawn_with`'s set-up ends the new process unrun (its pid
+/// does not stay alive forever) and goes on in the caller.
+#[test]
+fn a_panicking_spawn_setup_ends_the_new_process() {
+    let rt = runtime(1);
+    let (caught, reason) = rt.block_on(|| {
+        let mut made = None;
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            ferrotp_scheduler::spawn_with(
+                ferrotp_scheduler::SpawnOptions::new(),
+                |child| {
+                    made = Some(child.clone());
+                    panic!("set-up failed");
+                },
+                || unreachable!("never runs"),
+            )
+        }))
+        .is_err();
+        let child = made.expect("set-up saw the pid");
+        (caught, child.exit_reason())
+    });
+    assert!(caught);
+    assert_eq!(reason, Some(ExitReason::Panic("set-up failed".into())));
+}

@@ -50,8 +50,11 @@
 //! [`trap_exit`]: ferrotp_scheduler::trap_exit
 
 mod link;
+// The two state machines are public only for their loom models.
+#[doc(hidden)]
 pub mod link_state;
 mod monitor;
+#[doc(hidden)]
 pub mod monitor_state;
 mod supervisor;
 

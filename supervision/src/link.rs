@@ -35,6 +35,7 @@ use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use crate::link_state::LinkState;
+use ferrotp_mailbox::sync::Backoff;
 use ferrotp_scheduler::{
     ExitHook, ExitReason, Link, Pid, ProcessId, SpawnError, SpawnOptions, link_signal, reduce,
     spawn_with, try_self_pid,
@@ -103,7 +104,7 @@ impl LinkRecord {
             // with its mailbox), or the link is over: nobody will ask the
             // link any more.
             self.forget();
-            drop(self.state.take_hooks());
+            remove_hooks(self.state.take_hooks());
         }
     }
 }
@@ -160,10 +161,19 @@ pub(crate) fn link_pair(me: &Pid, pid: &Pid) {
     let key = key(me, pid);
     let record = {
         let mut map = shard(&key);
-        if map
-            .get(&key)
-            .is_some_and(|existing| existing.state.is_linked())
+        if let Some(existing) = map.get(&key)
+            && existing.state.is_linked()
         {
+            // Linked already, perhaps by the other process this instant:
+            // wait until its hooks are in place, so that when this returns
+            // the link watches both ends. That linker never suspends
+            // between putting the record here and storing its hooks.
+            let existing = Arc::clone(existing);
+            drop(map);
+            let mut backoff = Backoff::new();
+            while !existing.state.is_set_up() {
+                backoff.snooze();
+            }
             return;
         }
         let record = Arc::new(LinkRecord {

@@ -111,6 +111,12 @@ impl<H> LinkState<H> {
         self.lock().take()
     }
 
+    /// Whether the linker has stored the hooks, or the link is over.
+    pub fn is_set_up(&self) -> bool {
+        let slot = self.lock();
+        slot.is_some() || self.is_over()
+    }
+
     /// Whether the link still counts: active, or fired and not yet acted
     /// on.
     pub fn is_linked(&self) -> bool {

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use ferrotp_scheduler::{
-    ExitHook, ExitReason, Pid, SpawnError, SpawnOptions, receive_match_timeout,
+    ExitHook, ExitReason, Pid, ProcessId, SpawnError, SpawnOptions, receive_match_timeout,
     send_signal_message, spawn_with,
 };
 
@@ -40,6 +40,8 @@ pub struct MonitorRef(Arc<MonitorRecord>);
 
 struct MonitorRecord {
     id: u64,
+    /// The process that made it: only it may `demonitor`.
+    owner: ProcessId,
     /// The hooks on the watched process and on the owner.
     state: MonitorState<[ExitHook; 2]>,
 }
@@ -51,11 +53,12 @@ fn remove_hooks(hooks: Option<[ExitHook; 2]>) {
 }
 
 impl MonitorRef {
-    fn new() -> Self {
+    fn new(owner: &Pid) -> Self {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         MonitorRef(Arc::new(MonitorRecord {
             // Relaxed: uniqueness needs only the atomic increment.
             id: NEXT.fetch_add(1, Ordering::Relaxed),
+            owner: owner.id(),
             state: MonitorState::new(),
         }))
     }
@@ -134,7 +137,7 @@ pub fn monitor(pid: &Pid) -> MonitorRef {
 
 /// Makes a monitor of `pid` owned by `owner` (module docs).
 pub(crate) fn monitor_from(owner: &Pid, pid: &Pid) -> MonitorRef {
-    let monitor = MonitorRef::new();
+    let monitor = MonitorRef::new(owner);
     let on_pid = {
         let (monitor, owner, watched) = (monitor.clone(), owner.clone(), pid.clone());
         pid.on_exit(move |reason| {
@@ -180,7 +183,8 @@ pub enum Demonitor {
 /// `demonitor/2`). Once it returns, no `Down` of this monitor will arrive;
 /// one that already has stays in the mailbox unless `flush` is
 /// [`Demonitor::Flush`]. Returns true if the monitor was still active (no
-/// `Down` had been sent), as Erlang's `info` option reports.
+/// `Down` had been sent), as Erlang's `info` option reports. A monitor
+/// made by another process is left alone (false).
 ///
 /// # Panics
 /// Outside a process.
@@ -199,7 +203,12 @@ pub enum Demonitor {
 /// assert!(!was_active && !leftover);
 /// ```
 pub fn demonitor(monitor: &MonitorRef, flush: Demonitor) -> bool {
-    let _ = self_pid_for("demonitor");
+    let me = self_pid_for("demonitor");
+    if me.id() != monitor.0.owner {
+        // Another process's monitor: not ours to remove (Erlang ignores
+        // such a demonitor too).
+        return false;
+    }
     let (cancelled, hooks) = monitor.0.state.cancel();
     remove_hooks(hooks);
     let was_active = cancelled == Cancelled::WasActive;

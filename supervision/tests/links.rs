@@ -304,3 +304,25 @@ fn links_and_monitors_outside_a_process_panic_with_their_name() {
     assert!(message(Box::new(|| drop(spawn_monitor(|| {})))).contains("ferrotp::spawn_monitor"));
     ferrotp_scheduler::exit(&pid, ExitReason::Kill);
 }
+
+/// Only the process that made a monitor can remove it.
+#[test]
+fn another_process_cannot_remove_a_monitor() {
+    let rt = runtime(2);
+    let (removed_by_other, down_came) = rt.block_on(|| {
+        let me = self_pid();
+        let target = spawn(|| {
+            receive::<()>();
+        });
+        let watch = monitor(&target);
+        let shared = watch.clone();
+        let other = spawn(move || send(&me, demonitor(&shared, Demonitor::Keep)));
+        let removed_by_other = receive::<bool>();
+        wait_exit(&other);
+        send(&target, ());
+        let down = receive::<Down>();
+        (removed_by_other, down.monitor == watch)
+    });
+    assert!(!removed_by_other);
+    assert!(down_came);
+}

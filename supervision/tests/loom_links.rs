@@ -32,9 +32,17 @@ fn unlink_racing_the_exit_drops_the_signal_and_removes_the_hooks_once() {
             let (link, removed) = (Arc::clone(&link), Arc::clone(&removed));
             thread::spawn(move || remove(link.store_hooks(Hooks(removed))))
         };
+        // The ending process's hook: signal, or clean up (the link was
+        // cut first) by removing whatever hooks are stored.
         let ending = {
             let link = Arc::clone(&link);
-            thread::spawn(move || link.fire())
+            thread::spawn(move || {
+                let fired = link.fire();
+                if !fired {
+                    remove(link.take_hooks());
+                }
+                fired
+            })
         };
         // The survivor: unlink, then act on whatever arrived.
         remove(link.cut());

@@ -843,3 +843,118 @@ fn a_killed_supervisor_leaves_no_children() {
     });
     assert_eq!(reasons, [ExitReason::Killed, ExitReason::Killed]);
 }
+
+/// A supervisor answers a caller whose bounded mailbox is full: replies go
+/// past the bound (waiting for room would deadlock both).
+#[test]
+fn a_caller_with_a_full_bounded_mailbox_gets_its_answer() {
+    let rt = runtime(2);
+    let children = rt.block_on(|| {
+        let me = self_pid();
+        let sup = SupervisorSpec::new(Strategy::OneForOne)
+            .child(worker("a"))
+            .start_link()
+            .unwrap();
+        let caller = ferrotp_scheduler::spawn_opt(
+            ferrotp_scheduler::SpawnOptions::new().mailbox_capacity(2),
+            move || {
+                let mine = self_pid();
+                send(&mine, 1u8);
+                send(&mine, 2u8);
+                send(&me, sup.which_children().unwrap().len());
+                sup.stop().unwrap();
+            },
+        )
+        .unwrap();
+        let children = receive::<usize>();
+        wait_exit(&caller);
+        children
+    });
+    assert_eq!(children, 1);
+}
+
+/// A request from the supervisor's own process (a start function using
+/// the handle) is refused instead of waiting for itself forever.
+#[test]
+fn a_request_from_the_supervisor_itself_is_refused() {
+    let rt = runtime(1);
+    let answer = rt.block_on(|| {
+        let me = self_pid();
+        let sup = SupervisorSpec::new(Strategy::OneForOne)
+            .child(ChildSpec::new("nosy", move || {
+                let sup = Supervisor::from_pid(self_pid());
+                send(&me, sup.which_children().map(|c| c.len()));
+                Ok(ferrotp_supervision::spawn_link(obedient))
+            }))
+            .start_link()
+            .unwrap();
+        let answer = receive::<Result<usize, ChildError>>();
+        sup.stop().unwrap();
+        answer
+    });
+    assert_eq!(answer, Err(ChildError::CalledFromItself));
+}
+
+/// A template that panics is a failed start; the dynamic supervisor and
+/// its other children carry on.
+#[test]
+fn a_panicking_template_is_a_failed_start() {
+    let rt = runtime(2);
+    let (error, still_there) = rt.block_on(|| {
+        let sup = DynamicSupervisorSpec::with_template(|n: u32| {
+            assert!(n < 10, "no session {n}");
+            worker("session")
+        })
+        .start_link()
+        .unwrap();
+        let first = sup.start_child(1).unwrap();
+        let error = sup.start_child(11).unwrap_err();
+        let still_there = sup.which_children().unwrap()[0].state.pid() == Some(&first);
+        sup.stop().unwrap();
+        (error, still_there)
+    });
+    assert!(
+        matches!(&error, ChildError::Start { reason: ExitReason::Panic(m), .. } if m.contains("no session 11")),
+        "{error:?}"
+    );
+    assert!(still_there);
+}
+
+/// A shutdown timeout too long to add to a clock is no deadline, not a
+/// panic halfway through stopping.
+#[test]
+fn a_huge_shutdown_timeout_waits_without_overflowing() {
+    let rt = runtime(2);
+    let reasons = rt.block_on(|| {
+        let sup = DynamicSupervisorSpec::new().start_link().unwrap();
+        let a = sup
+            .start_child(
+                ChildSpec::worker("a", obedient).shutdown(Shutdown::Timeout(Duration::MAX)),
+            )
+            .unwrap();
+        let b = sup.start_child(worker("b")).unwrap();
+        sup.stop().unwrap();
+        (a.exit_reason(), b.exit_reason())
+    });
+    assert_eq!(
+        reasons,
+        (Some(ExitReason::Shutdown), Some(ExitReason::Killed))
+    );
+}
+
+/// A supervisor-kind child gets OTP's infinity shutdown unless told
+/// otherwise.
+#[test]
+fn a_supervisor_child_defaults_to_infinity_shutdown() {
+    let spec = ChildSpec::new("sub", || Err(ExitReason::custom("unused")));
+    assert_eq!(
+        spec.shutdown_policy(),
+        Shutdown::Timeout(Duration::from_secs(5))
+    );
+    let spec = spec.kind(ChildKind::Supervisor);
+    assert_eq!(spec.shutdown_policy(), Shutdown::Infinity);
+    let spec = ChildSpec::new("sub", || Err(ExitReason::custom("unused")))
+        .shutdown(Shutdown::BrutalKill)
+        .kind(ChildKind::Supervisor);
+    assert_eq!(spec.shutdown_policy(), Shutdown::BrutalKill);
+}

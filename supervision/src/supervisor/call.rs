@@ -2,7 +2,7 @@
 //! `gen:call` does), so that a caller never waits for a supervisor that
 //! has ended: it gets [`ChildError::SupervisorDown`] instead.
 
-use ferrotp_scheduler::{Pid, Select, Subject, send};
+use ferrotp_scheduler::{Pid, Select, Subject, self_pid, send};
 
 use super::spec::ChildError;
 use crate::monitor::{Demonitor, Down, demonitor, monitor};
@@ -14,6 +14,11 @@ where
     M: Send + 'static,
     R: Send + 'static,
 {
+    if *to == self_pid() {
+        // The request would wait behind the call forever (OTP exits with
+        // `calling_self`).
+        return Err(ChildError::CalledFromItself);
+    }
     let watch = monitor(to);
     let reply = Subject::new();
     send(to, request(reply.clone()));

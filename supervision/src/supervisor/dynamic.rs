@@ -12,16 +12,18 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::marker::PhantomData;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferrotp_scheduler::{
-    Exit, ExitReason, Pid, Select, SpawnOptions, Subject, exit_self, register, self_pid, send,
-    send_after, trap_exit,
+    Exit, ExitReason, Pid, Select, SpawnOptions, Subject, exit_self, is_exit_unwind, register,
+    self_pid, send, send_after, trap_exit,
 };
 
 use super::call::call;
 use super::intensity::RestartIntensity;
+use super::report;
 use super::server::start_child_process;
 use super::spec::{
     Backoff, ChildCounts, ChildError, ChildInfo, ChildSpec, ChildState, Flags, StartError,
@@ -183,10 +185,10 @@ impl<A: Send + 'static> DynamicSupervisorSpec<A> {
                 if let Some(parent) = &parent {
                     unlink(parent);
                 }
-                ack.send(Err(StartError::Register(e)));
+                ack.send_past_bound(Err(StartError::Register(e)));
                 exit_self(ExitReason::Shutdown);
             }
-            ack.send(Ok(()));
+            ack.send_past_bound(Ok(()));
             DynamicServer {
                 flags: spec.flags,
                 max_children: spec.max_children,
@@ -296,7 +298,8 @@ struct DynChild {
 
 /// Start the children with these keys, if they still wait.
 struct DynRetry {
-    counts: bool,
+    /// Set for a retry after a failed start (why): it counts as a restart.
+    failed: Option<ExitReason>,
     keys: Vec<u64>,
 }
 
@@ -331,10 +334,16 @@ impl<A: Send + 'static> DynamicServer<A> {
                 DynEvent::Exit(signal) => self.on_exit(signal),
                 DynEvent::Request(request) => self.on_request(request),
                 DynEvent::Retry(retry) => {
-                    if retry.counts {
-                        self.count_restart();
+                    let waiting: Vec<u64> = retry
+                        .keys
+                        .into_iter()
+                        .filter(|key| self.children.get(key).is_some_and(|c| c.pid.is_none()))
+                        .collect();
+                    if let (Some(reason), Some(key)) = (&retry.failed, waiting.first()) {
+                        let id = Arc::clone(&self.children[key].spec.id);
+                        self.count_restart(&id, reason);
                     }
-                    for key in retry.keys {
+                    for key in waiting {
                         self.start_waiting(key);
                     }
                 }
@@ -357,7 +366,8 @@ impl<A: Send + 'static> DynamicServer<A> {
             self.children.remove(&key);
             return;
         }
-        self.count_restart();
+        let id = Arc::clone(&child.spec.id);
+        self.count_restart(&id, &signal.reason);
         let delay = self.flags.backoff.delay(self.intensity.recent());
         if delay.is_zero() {
             self.start_waiting(key);
@@ -366,15 +376,16 @@ impl<A: Send + 'static> DynamicServer<A> {
                 delay,
                 &self.me,
                 DynRetry {
-                    counts: false,
+                    failed: None,
                     keys: vec![key],
                 },
             );
         }
     }
 
-    fn count_restart(&mut self) {
+    fn count_restart(&mut self, id: &str, reason: &ExitReason) {
         if !self.intensity.add(Instant::now()) {
+            report::gave_up(&self.me, id, reason, &self.flags);
             self.stop_all();
             exit_self(ExitReason::Shutdown);
         }
@@ -393,13 +404,19 @@ impl<A: Send + 'static> DynamicServer<A> {
                 self.by_pid.insert(pid.clone(), key);
                 child.pid = Some(pid);
             }
-            Err(_) => send(
-                &self.me,
-                DynRetry {
-                    counts: true,
+            Err(reason) => {
+                report::failed_restart(&self.me, &child.spec.id, &reason);
+                let retry = DynRetry {
+                    failed: Some(reason),
                     keys: vec![key],
-                },
-            ),
+                };
+                let delay = self.flags.backoff.delay(self.intensity.recent());
+                if delay.is_zero() {
+                    send(&self.me, retry);
+                } else {
+                    send_after(delay, &self.me, retry);
+                }
+            }
         }
     }
 
@@ -429,7 +446,7 @@ impl<A: Send + 'static> DynamicServer<A> {
         match request {
             DynRequest::StartChild(arg, reply) => {
                 let result = self.start_new(arg);
-                reply.send(result);
+                reply.send_past_bound(result);
             }
             DynRequest::TerminateChild(pid, reply) => {
                 let result = match self.by_pid.remove(&pid) {
@@ -440,19 +457,19 @@ impl<A: Send + 'static> DynamicServer<A> {
                         Ok(())
                     }
                 };
-                reply.send(result);
+                reply.send_past_bound(result);
             }
             DynRequest::WhichChildren(reply) => {
-                reply.send(self.children.values().map(Self::info).collect());
+                reply.send_past_bound(self.children.values().map(Self::info).collect());
             }
-            DynRequest::CountChildren(reply) => reply.send(ChildCounts::count(
+            DynRequest::CountChildren(reply) => reply.send_past_bound(ChildCounts::count(
                 self.children
                     .values()
                     .map(|c| (c.spec.kind, c.pid.is_some())),
             )),
             DynRequest::Stop(reply) => {
                 self.stop_all();
-                reply.send(());
+                reply.send_past_bound(());
                 exit_self(ExitReason::Normal);
             }
         }
@@ -464,7 +481,18 @@ impl<A: Send + 'static> DynamicServer<A> {
         {
             return Err(ChildError::MaxChildren(max));
         }
-        let spec = (self.template)(arg);
+        // The template is user code: a panic in it is a failed start, not
+        // a dead supervisor.
+        let spec = match catch_unwind(AssertUnwindSafe(|| (self.template)(arg))) {
+            Ok(spec) => spec,
+            Err(payload) if is_exit_unwind(payload.as_ref()) => resume_unwind(payload),
+            Err(payload) => {
+                return Err(ChildError::Start {
+                    id: "(template)".into(),
+                    reason: ExitReason::from_panic(payload.as_ref()),
+                });
+            }
+        };
         match start_child_process(&spec) {
             Ok(pid) => {
                 let key = self.next_key;

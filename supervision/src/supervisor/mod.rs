@@ -5,6 +5,7 @@
 mod call;
 pub(crate) mod dynamic;
 pub(crate) mod intensity;
+mod report;
 pub(crate) mod server;
 pub(crate) mod spec;
 pub(crate) mod terminate;

@@ -36,6 +36,7 @@ use ferrotp_scheduler::{
 };
 
 use super::intensity::RestartIntensity;
+use super::report;
 use super::spec::{
     ChildCounts, ChildError, ChildInfo, ChildSpec, ChildState, Flags, Restart, StartError, Strategy,
 };
@@ -55,8 +56,9 @@ pub(crate) enum Request {
 
 /// Start the children with these ids (those still waiting), in order.
 pub(crate) struct Retry {
-    /// Set for a retry after a failed start: it counts as a restart.
-    counts: bool,
+    /// Set for a retry after a failed start (why it failed): it counts as
+    /// a restart.
+    failed: Option<ExitReason>,
     ids: Vec<Arc<str>>,
 }
 
@@ -131,7 +133,7 @@ pub(crate) fn run(
         if let Some(parent) = &parent {
             unlink(parent);
         }
-        ack.send(Err(error));
+        ack.send_past_bound(Err(error));
         exit_self(ExitReason::Shutdown)
     };
     if let Some(name) = &name
@@ -163,7 +165,7 @@ pub(crate) fn run(
             }
         }
     }
-    ack.send(Ok(()));
+    ack.send_past_bound(Ok(()));
     drop(ack);
     server.serve()
 }
@@ -210,13 +212,16 @@ impl Server {
         if !restart.restarts_after(&signal.reason) {
             return;
         }
-        self.count_restart();
+        let id = Arc::clone(&self.children[at].spec.id);
+        self.count_restart(&id, &signal.reason);
         self.restart_group(at);
     }
 
-    /// Counts a restart; one too many ends the supervisor.
-    fn count_restart(&mut self) {
+    /// Counts a restart of `id` (after `reason`); one too many ends the
+    /// supervisor.
+    fn count_restart(&mut self, id: &str, reason: &ExitReason) {
         if !self.intensity.add(Instant::now()) {
+            report::gave_up(&self.me, id, reason, &self.flags);
             self.stop_all();
             exit_self(ExitReason::Shutdown);
         }
@@ -272,7 +277,7 @@ impl Server {
                 delay,
                 &self.me,
                 Retry {
-                    counts: false,
+                    failed: None,
                     ids: group,
                 },
             );
@@ -280,8 +285,16 @@ impl Server {
     }
 
     fn on_retry(&mut self, retry: Retry) {
-        if retry.counts {
-            self.count_restart();
+        // Only children still waiting (not terminated or deleted since).
+        let waiting = retry.ids.iter().find(|id| {
+            self.position(id)
+                .is_some_and(|at| self.children[at].restarting)
+        });
+        let Some(first) = waiting.cloned() else {
+            return;
+        };
+        if let Some(reason) = &retry.failed {
+            self.count_restart(&first, reason);
         }
         self.start_waiting(retry.ids);
     }
@@ -302,14 +315,20 @@ impl Server {
                     child.pid = Some(pid);
                     child.restarting = false;
                 }
-                Err(_) => {
-                    send(
-                        &self.me,
-                        Retry {
-                            counts: true,
-                            ids: ids[n..].to_vec(),
-                        },
-                    );
+                Err(reason) => {
+                    report::failed_restart(&self.me, id, &reason);
+                    // Tried again after the backoff delay (at once without
+                    // one), counted as a restart, as OTP does.
+                    let retry = Retry {
+                        failed: Some(reason),
+                        ids: ids[n..].to_vec(),
+                    };
+                    let delay = self.flags.backoff.delay(self.intensity.recent());
+                    if delay.is_zero() {
+                        send(&self.me, retry);
+                    } else {
+                        send_after(delay, &self.me, retry);
+                    }
                     return;
                 }
             }
@@ -329,12 +348,12 @@ impl Server {
     fn on_request(&mut self, request: Request) {
         match request {
             Request::WhichChildren(reply) => {
-                reply.send(self.children.iter().map(Child::info).collect());
+                reply.send_past_bound(self.children.iter().map(Child::info).collect());
             }
-            Request::CountChildren(reply) => reply.send(ChildCounts::count(
+            Request::CountChildren(reply) => reply.send_past_bound(ChildCounts::count(
                 self.children.iter().map(|c| (c.spec.kind, c.pid.is_some())),
             )),
-            Request::StartChild(spec, reply) => reply.send(self.start_new(spec)),
+            Request::StartChild(spec, reply) => reply.send_past_bound(self.start_new(spec)),
             Request::TerminateChild(id, reply) => {
                 let result = match self.position(&id) {
                     None => Err(ChildError::NotFound(id.to_string())),
@@ -350,7 +369,7 @@ impl Server {
                         Ok(())
                     }
                 };
-                reply.send(result);
+                reply.send_past_bound(result);
             }
             Request::RestartChild(id, reply) => {
                 let result = match self.position(&id) {
@@ -366,7 +385,7 @@ impl Server {
                         Err(reason) => Err(ChildError::Start { id, reason }),
                     },
                 };
-                reply.send(result);
+                reply.send_past_bound(result);
             }
             Request::DeleteChild(id, reply) => {
                 let result = match self.position(&id) {
@@ -377,11 +396,11 @@ impl Server {
                         Ok(())
                     }
                 };
-                reply.send(result);
+                reply.send_past_bound(result);
             }
             Request::Stop(reply) => {
                 self.stop_all();
-                reply.send(());
+                reply.send_past_bound(());
                 exit_self(ExitReason::Normal);
             }
         }

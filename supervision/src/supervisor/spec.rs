@@ -153,6 +153,8 @@ pub struct ChildSpec {
     pub(crate) restart: Restart,
     pub(crate) shutdown: Shutdown,
     pub(crate) kind: ChildKind,
+    /// Whether `shutdown` was set, rather than left at its default.
+    shutdown_set: bool,
 }
 
 /// OTP's default shutdown for a worker: 5 seconds.
@@ -175,6 +177,7 @@ impl ChildSpec {
             restart: Restart::Permanent,
             shutdown: DEFAULT_WORKER_SHUTDOWN,
             kind: ChildKind::Worker,
+            shutdown_set: false,
         }
     }
 
@@ -213,12 +216,20 @@ impl ChildSpec {
     /// a supervisor).
     pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
         self.shutdown = shutdown;
+        self.shutdown_set = true;
         self
     }
 
-    /// Its kind (default [`ChildKind::Worker`]).
+    /// Its kind (default [`ChildKind::Worker`]). A supervisor whose
+    /// shutdown was not set gets [`Shutdown::Infinity`], as in OTP.
     pub fn kind(mut self, kind: ChildKind) -> Self {
         self.kind = kind;
+        if !self.shutdown_set {
+            self.shutdown = match kind {
+                ChildKind::Supervisor => Shutdown::Infinity,
+                ChildKind::Worker => DEFAULT_WORKER_SHUTDOWN,
+            };
+        }
         self
     }
 
@@ -356,6 +367,9 @@ pub enum ChildError {
     /// The supervisor has ended (with this reason), or ended while
     /// handling the request.
     SupervisorDown(ExitReason),
+    /// The supervisor's own process made the request (from a child's
+    /// start function, say): it would wait for itself forever.
+    CalledFromItself,
 }
 
 impl fmt::Display for ChildError {
@@ -377,6 +391,11 @@ impl fmt::Display for ChildError {
             }
             ChildError::NotSupported(what) => write!(f, "not supported: {what}"),
             ChildError::SupervisorDown(reason) => write!(f, "the supervisor is down: {reason}"),
+            ChildError::CalledFromItself => write!(
+                f,
+                "a supervisor request was made from the supervisor's own process (a start \
+                 function?); it would wait for itself forever"
+            ),
         }
     }
 }

@@ -37,7 +37,9 @@ fn first_signal(shutdown: Shutdown) -> ExitReason {
 /// Stops `pid` and waits until it has ended; returns its exit reason.
 pub(crate) fn terminate(pid: &Pid, shutdown: Shutdown) -> ExitReason {
     let watch = watch_and_unlink(pid);
-    let _ = receive_match_timeout::<Exit>(|e| e.from.as_ref() == Some(pid), Duration::ZERO);
+    // Already ended (its Exit delivered before the unlink): its Down says
+    // only `NoProc`, so its reason is the Exit's.
+    let ended = receive_match_timeout::<Exit>(|e| e.from.as_ref() == Some(pid), Duration::ZERO);
     exit(pid, first_signal(shutdown));
     let is_ours = |d: &Down| d.monitor == watch;
     let down = match shutdown {
@@ -50,7 +52,7 @@ pub(crate) fn terminate(pid: &Pid, shutdown: Shutdown) -> ExitReason {
         },
         Shutdown::BrutalKill | Shutdown::Infinity => receive_match::<Down>(is_ours),
     };
-    down.reason
+    ended.map_or(down.reason, |exit| exit.reason)
 }
 
 /// Stops all of `children` at once and waits until every one has ended:
@@ -66,7 +68,8 @@ pub(crate) fn terminate_all_at_once(children: impl IntoIterator<Item = (Pid, Shu
     for (pid, shutdown) in children {
         let watch = watch_and_unlink(&pid);
         let deadline = match shutdown {
-            Shutdown::Timeout(limit) => Some(started + limit),
+            // A timeout too long to represent is no deadline at all.
+            Shutdown::Timeout(limit) => started.checked_add(limit),
             Shutdown::BrutalKill | Shutdown::Infinity => None,
         };
         signals.push((pid.clone(), first_signal(shutdown)));

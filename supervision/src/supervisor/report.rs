@@ -1,0 +1,35 @@
+//! Supervisor reports on standard error, as OTP's supervisor logs its
+//! reports: a restart that failed, and a supervisor giving up because
+//! its restart intensity was exceeded. A child's own crash is not
+//! reported here (a panic already printed its message).
+
+use ferrotp_scheduler::{ExitReason, Pid};
+
+use super::spec::Flags;
+
+fn who(me: &Pid) -> String {
+    match me.name() {
+        Some(name) => format!("{me} ({name})"),
+        None => me.to_string(),
+    }
+}
+
+/// A child could not be started again; it will be retried.
+pub(crate) fn failed_restart(me: &Pid, id: &str, reason: &ExitReason) {
+    eprintln!(
+        "ferrotp supervisor {}: child {id:?} failed to restart: {reason}; retrying",
+        who(me)
+    );
+}
+
+/// The restart intensity was exceeded: the supervisor stops its children
+/// and exits with `Shutdown`.
+pub(crate) fn gave_up(me: &Pid, id: &str, reason: &ExitReason, flags: &Flags) {
+    eprintln!(
+        "ferrotp supervisor {}: child {id:?} ended ({reason}): more than {} restarts in {:?}; \
+         stopping all children and exiting with shutdown",
+        who(me),
+        flags.max_restarts,
+        flags.period
+    );
+}
