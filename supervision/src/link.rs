@@ -74,7 +74,9 @@ pub(crate) struct LinkRecord {
     state: LinkState<[ExitHook; 2]>,
 }
 
-fn remove_hooks(hooks: Option<[ExitHook; 2]>) {
+/// Unregisters the exit hooks of a link or a monitor (one that has run
+/// is not there any more: removing it does nothing).
+pub(crate) fn remove_hooks(hooks: Option<[ExitHook; 2]>) {
     for hook in hooks.into_iter().flatten() {
         hook.remove();
     }

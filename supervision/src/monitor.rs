@@ -29,7 +29,7 @@ use ferrotp_scheduler::{
     send_signal_message, spawn_with,
 };
 
-use crate::link::self_pid_for;
+use crate::link::{remove_hooks, self_pid_for};
 use crate::monitor_state::{Cancelled, MonitorState};
 
 /// A monitor's identity: what [`monitor`] returns and [`Down`] carries.
@@ -44,12 +44,6 @@ struct MonitorRecord {
     owner: ProcessId,
     /// The hooks on the watched process and on the owner.
     state: MonitorState<[ExitHook; 2]>,
-}
-
-fn remove_hooks(hooks: Option<[ExitHook; 2]>) {
-    for hook in hooks.into_iter().flatten() {
-        hook.remove();
-    }
 }
 
 impl MonitorRef {

@@ -17,8 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferrotp_scheduler::{
-    Exit, ExitReason, Pid, Select, SpawnOptions, Subject, exit_self, is_exit_unwind, register,
-    self_pid, send, send_after, trap_exit,
+    Exit, ExitReason, Pid, Select, SpawnOptions, Subject, exit_self, is_exit_unwind, send_after,
 };
 
 use super::call::call;
@@ -30,7 +29,7 @@ use super::spec::{
 };
 use super::start_and_wait;
 use super::terminate::{terminate, terminate_all_at_once};
-use crate::link::{self_pid_for, unlink};
+use crate::link::self_pid_for;
 
 /// Turns a `start_child` argument into the spec of the child to start.
 type Template<A> = Arc<dyn Fn(A) -> ChildSpec + Send + Sync>;
@@ -177,17 +176,7 @@ impl<A: Send + 'static> DynamicSupervisorSpec<A> {
                 .unwrap_or_else(|| "dynamic supervisor".into()),
         );
         let pid = start_and_wait(&caller, linked, options, move |ack| {
-            trap_exit(true);
-            let me = self_pid();
-            if let Some(name) = &spec.name
-                && let Err(e) = register(name, &me)
-            {
-                if let Some(parent) = &parent {
-                    unlink(parent);
-                }
-                ack.send_past_bound(Err(StartError::Register(e)));
-                exit_self(ExitReason::Shutdown);
-            }
+            let me = super::init(spec.name.as_deref(), parent.as_ref(), &ack);
             ack.send_past_bound(Ok(()));
             DynamicServer {
                 flags: spec.flags,
@@ -411,11 +400,7 @@ impl<A: Send + 'static> DynamicServer<A> {
                     keys: vec![key],
                 };
                 let delay = self.flags.backoff.delay(self.intensity.recent());
-                if delay.is_zero() {
-                    send(&self.me, retry);
-                } else {
-                    send_after(delay, &self.me, retry);
-                }
+                super::send_later(delay, &self.me, retry);
             }
         }
     }

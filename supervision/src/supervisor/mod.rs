@@ -13,13 +13,16 @@ pub(crate) mod terminate;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrotp_scheduler::{Pid, Select, SpawnOptions, Subject, spawn_with};
+use ferrotp_scheduler::{
+    ExitReason, Pid, Select, SpawnOptions, Subject, exit_self, register, self_pid, send,
+    send_after, spawn_with, trap_exit,
+};
 
 use self::server::Request;
 use self::spec::{
     Backoff, ChildCounts, ChildError, ChildInfo, ChildSpec, Flags, StartError, Strategy,
 };
-use crate::link::{link_pair, self_pid_for};
+use crate::link::{link_pair, self_pid_for, unlink};
 use crate::monitor::{Demonitor, Down, MonitorRef, demonitor, monitor_from};
 
 /// A supervisor's description: its strategy, restart intensity, optional
@@ -158,6 +161,48 @@ impl SupervisorSpec {
             )
         })
         .map(|pid| Supervisor { pid })
+    }
+}
+
+/// The start of every supervisor process: trap exits and take the name.
+/// If the name is taken, the starter gets the error (and no exit signal)
+/// and the process ends.
+pub(crate) fn init(
+    name: Option<&str>,
+    parent: Option<&Pid>,
+    ack: &Subject<Result<(), StartError>>,
+) -> Pid {
+    trap_exit(true);
+    let me = self_pid();
+    if let Some(name) = name
+        && let Err(e) = register(name, &me)
+    {
+        fail_start(parent, ack, StartError::Register(e));
+    }
+    me
+}
+
+/// Ends a supervisor that could not start: the starter gets `error`
+/// instead of an exit signal.
+pub(crate) fn fail_start(
+    parent: Option<&Pid>,
+    ack: &Subject<Result<(), StartError>>,
+    error: StartError,
+) -> ! {
+    if let Some(parent) = parent {
+        unlink(parent);
+    }
+    ack.send_past_bound(Err(error));
+    exit_self(ExitReason::Shutdown)
+}
+
+/// Sends `message` to `to` after `delay`, or at once for no delay (a
+/// restart waiting for its backoff).
+pub(crate) fn send_later<M: Send + 'static>(delay: Duration, to: &Pid, message: M) {
+    if delay.is_zero() {
+        send(to, message);
+    } else {
+        send_after(delay, to, message);
     }
 }
 

@@ -31,8 +31,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ferrotp_scheduler::{
-    Exit, ExitReason, Pid, Select, Subject, exit_self, is_exit_unwind, register, self_pid, send,
-    send_after, trap_exit,
+    Exit, ExitReason, Pid, Select, Subject, exit_self, is_exit_unwind, send_after,
 };
 
 use super::intensity::RestartIntensity;
@@ -41,7 +40,7 @@ use super::spec::{
     ChildCounts, ChildError, ChildInfo, ChildSpec, ChildState, Flags, Restart, StartError, Strategy,
 };
 use super::terminate::terminate;
-use crate::link::{link, unlink};
+use crate::link::link;
 
 /// A management request (module docs).
 pub(crate) enum Request {
@@ -126,21 +125,7 @@ pub(crate) fn run(
     parent: Option<Pid>,
     ack: Subject<Result<(), StartError>>,
 ) {
-    trap_exit(true);
-    let me = self_pid();
-    let fail = |error: StartError| -> ! {
-        // The starter gets the error instead of a signal.
-        if let Some(parent) = &parent {
-            unlink(parent);
-        }
-        ack.send_past_bound(Err(error));
-        exit_self(ExitReason::Shutdown)
-    };
-    if let Some(name) = &name
-        && let Err(e) = register(name, &me)
-    {
-        fail(StartError::Register(e));
-    }
+    let me = super::init(name.as_deref(), parent.as_ref(), &ack);
     let mut server = Server {
         strategy,
         flags,
@@ -158,10 +143,14 @@ pub(crate) fn run(
             }),
             Err(reason) => {
                 server.stop_all();
-                fail(StartError::Child {
-                    id: spec.id,
-                    reason,
-                });
+                super::fail_start(
+                    parent.as_ref(),
+                    &ack,
+                    StartError::Child {
+                        id: spec.id,
+                        reason,
+                    },
+                );
             }
         }
     }
@@ -324,11 +313,7 @@ impl Server {
                         ids: ids[n..].to_vec(),
                     };
                     let delay = self.flags.backoff.delay(self.intensity.recent());
-                    if delay.is_zero() {
-                        send(&self.me, retry);
-                    } else {
-                        send_after(delay, &self.me, retry);
-                    }
+                    super::send_later(delay, &self.me, retry);
                     return;
                 }
             }
