@@ -86,6 +86,7 @@ mod spawn;
 pub mod stack;
 mod time;
 pub mod timer;
+pub mod topology;
 mod worker;
 
 pub use api::{
