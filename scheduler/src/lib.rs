@@ -76,6 +76,7 @@ mod info;
 mod inline;
 mod long_schedule;
 mod overflow;
+pub mod placement;
 mod process;
 pub mod process_id;
 mod registry;

@@ -17,9 +17,11 @@ use crate::exit::ExitReason;
 use crate::idle::Idle;
 use crate::long_schedule::{LongSchedule, LongScheduleHook};
 use crate::overflow::OnStackOverflow;
+use crate::placement::{Binding, WorkerPlace};
 use crate::process::{Anchor, DeadLetter, Pid};
 use crate::spawn::{SpawnError, SpawnOptions, spawn_on};
 use crate::stack::{MIN_STACK_SIZE, StackAllocator, StackError};
+use crate::topology::Topology;
 use crate::worker::{Delivery, Task, WorkerLoop, discard_orphan, try_with_worker_serving};
 
 /// Default usable stack bytes of a process.
@@ -72,6 +74,15 @@ pub enum BuildError {
     LongSchedule,
     /// A worker thread could not be started.
     Thread(std::io::Error),
+    /// The machine's topology could not be read.
+    Topology(crate::topology::TopologyError),
+    /// A worker would be pinned to a CPU this process may not use.
+    Core {
+        /// The CPU.
+        cpu: usize,
+        /// The CPUs this process may use, as a CPU list.
+        allowed: String,
+    },
 }
 
 impl fmt::Display for BuildError {
@@ -100,6 +111,13 @@ impl fmt::Display for BuildError {
                  to turn long-schedule detection off"
             ),
             BuildError::Thread(e) => write!(f, "could not start a worker thread: {e}"),
+            BuildError::Topology(e) => write!(f, "could not read the machine's topology: {e}"),
+            BuildError::Core { cpu, allowed } => write!(
+                f,
+                "invalid runtime setting `pin_workers`: a worker would be pinned to CPU {cpu}, \
+                 which this process may not use (allowed: CPUs {allowed}); give fewer workers \
+                 or a topology of the allowed CPUs"
+            ),
         }
     }
 }
@@ -137,6 +155,9 @@ pub struct Builder {
     long_schedule: Option<Duration>,
     long_schedule_hook: Option<LongScheduleHook>,
     on_stack_overflow: OnStackOverflow,
+    topology: Option<Topology>,
+    pin_workers: bool,
+    binding: Binding,
 }
 
 impl fmt::Debug for Builder {
@@ -151,6 +172,9 @@ impl fmt::Debug for Builder {
             .field("long_schedule", &self.long_schedule)
             .field("long_schedule_hook", &self.long_schedule_hook.is_some())
             .field("on_stack_overflow", &self.on_stack_overflow)
+            .field("topology", &self.topology)
+            .field("pin_workers", &self.pin_workers)
+            .field("binding", &self.binding)
             .finish()
     }
 }
@@ -167,6 +191,9 @@ impl Default for Builder {
             long_schedule: Some(DEFAULT_LONG_SCHEDULE),
             long_schedule_hook: None,
             on_stack_overflow: OnStackOverflow::Abort,
+            topology: None,
+            pin_workers: false,
+            binding: Binding::Spread,
         }
     }
 }
@@ -244,6 +271,29 @@ impl Builder {
         self
     }
 
+    /// The machine's NUMA topology (default: [`Topology::detect`]). Give
+    /// one to lay workers out on a machine other than this one's shape
+    /// (a benchmark's fake two-node machine, say).
+    pub fn topology(mut self, topology: Topology) -> Self {
+        self.topology = Some(topology);
+        self
+    }
+
+    /// Pins each worker thread to its CPU (default false: the OS places
+    /// the threads). See module [`placement`](crate::placement) for the
+    /// map.
+    pub fn pin_workers(mut self, pin: bool) -> Self {
+        self.pin_workers = pin;
+        self
+    }
+
+    /// How workers are laid out over NUMA nodes (default
+    /// [`Binding::Spread`]).
+    pub fn binding(mut self, binding: Binding) -> Self {
+        self.binding = binding;
+        self
+    }
+
     /// Checks the settings and starts the worker threads.
     ///
     /// # Errors
@@ -269,6 +319,21 @@ impl Builder {
         if self.long_schedule == Some(Duration::ZERO) {
             return Err(BuildError::LongSchedule);
         }
+        let topology = match self.topology {
+            Some(topology) => topology,
+            None => Topology::detect().map_err(BuildError::Topology)?,
+        };
+        let places = crate::placement::assign(&topology, workers, self.binding);
+        if self.pin_workers {
+            let allowed = crate::topology::allowed_cpus().map_err(BuildError::Thread)?;
+            if let Some(place) = places.iter().find(|p| !allowed.contains(&p.cpu)) {
+                return Err(BuildError::Core {
+                    cpu: place.cpu,
+                    allowed: crate::topology::format_cpulist(&allowed),
+                });
+            }
+        }
+        let steal_tiers = crate::placement::steal_tiers(&topology, &places);
         let config = Config {
             workers,
             stack_size: self.stack_size,
@@ -298,6 +363,11 @@ impl Builder {
             long_schedule_hook: self.long_schedule_hook,
             watchdog: OnceLock::new(),
             config,
+            places,
+            pinned: self.pin_workers,
+            steal_tiers,
+            topology,
+            node_turn: AtomicUsize::new(0),
         });
         // Held by the runtime and the workers' pools only (not by `Shared`,
         // which pids keep alive): dropping the runtime unmaps every slab.
@@ -343,6 +413,8 @@ pub(crate) struct WorkerStats {
     exits_by: [Counter; 7],
     pub(crate) switches: Counter,
     pub(crate) steals: Counter,
+    /// Steals from a worker on the same node.
+    pub(crate) local_steals: Counter,
     pub(crate) parks: Counter,
     /// Written by the watchdog thread (module `long_schedule`).
     pub(crate) long_schedules: Counter,
@@ -499,6 +571,16 @@ pub(crate) struct Shared {
     pub(crate) long_schedule_hook: Option<LongScheduleHook>,
     /// The long-schedule watchdog's thread, to wake it at shutdown.
     watchdog: OnceLock<Thread>,
+    /// Each worker's CPU and node (module `placement`).
+    pub(crate) places: Vec<WorkerPlace>,
+    /// Whether workers pin themselves to their CPU.
+    pub(crate) pinned: bool,
+    /// Each worker's victims, nearest first (module `placement`).
+    pub(crate) steal_tiers: Vec<Vec<Vec<usize>>>,
+    /// The topology the places come from.
+    pub(crate) topology: Topology,
+    /// Spreads processes pinned to a node over its workers.
+    pub(crate) node_turn: AtomicUsize,
 }
 
 impl Shared {
@@ -625,6 +707,17 @@ impl Runtime {
         self.shared.config.workers
     }
 
+    /// Each worker's CPU and NUMA node (module
+    /// [`placement`](crate::placement)), by worker index.
+    pub fn placement(&self) -> &[WorkerPlace] {
+        &self.shared.places
+    }
+
+    /// The topology the runtime laid its workers out on.
+    pub fn topology(&self) -> &Topology {
+        &self.shared.topology
+    }
+
     /// Runs `f` as a process (it may receive, spawn, sleep...) and returns
     /// its value once it ends. Other processes keep running after it
     /// returns, until the runtime is dropped.
@@ -738,6 +831,7 @@ impl Runtime {
                 exits_by_reason: remote.stats.exit_counts(),
                 switches: remote.stats.switches.get(),
                 steals: remote.stats.steals.get(),
+                local_steals: remote.stats.local_steals.get(),
                 parks: remote.stats.parks.get(),
                 long_schedules: remote.stats.long_schedules.get(),
                 dead_letters: remote.stats.dead_letters.get(),
@@ -847,6 +941,9 @@ pub struct WorkerMetrics {
     pub switches: u64,
     /// Successful steals (each takes up to half the victim's queue).
     pub steals: u64,
+    /// Of those, steals from a worker on the same NUMA node (the rest are
+    /// remote: `steals - local_steals`).
+    pub local_steals: u64,
     /// Times the worker parked.
     pub parks: u64,
     /// Processes seen holding this worker longer than the long-schedule

@@ -41,6 +41,8 @@ pub struct SpawnOptions {
     mailbox_capacity: Option<usize>,
     migratable: bool,
     worker: Option<usize>,
+    core: Option<usize>,
+    node: Option<usize>,
 }
 
 impl SpawnOptions {
@@ -75,6 +77,23 @@ impl SpawnOptions {
     /// [`migratable`](SpawnOptions::migratable).
     pub fn worker(mut self, index: usize) -> Self {
         self.worker = Some(index);
+        self
+    }
+
+    /// Pins the process to the worker pinned to CPU `cpu` (the runtime
+    /// must pin its workers: [`Builder::pin_workers`](crate::Builder::pin_workers)):
+    /// it always runs on that CPU and is never stolen.
+    pub fn core(mut self, cpu: usize) -> Self {
+        self.core = Some(cpu);
+        self
+    }
+
+    /// Pins the process to a worker on NUMA node `node` (the spawning
+    /// worker if it is on that node, else the node's workers in turn): it
+    /// runs there and is never stolen. Nodes are those of the runtime's
+    /// [`topology`](crate::Builder::topology).
+    pub fn node(mut self, node: usize) -> Self {
+        self.node = Some(node);
         self
     }
 
@@ -113,6 +132,20 @@ pub enum SpawnError {
     },
     /// A mailbox capacity of 0 was asked for.
     MailboxCapacity,
+    /// The process was pinned to a CPU no worker is pinned to.
+    NoWorkerOnCore {
+        /// The CPU asked for.
+        cpu: usize,
+        /// The CPUs workers are pinned to (empty: workers are not pinned).
+        pinned: Vec<usize>,
+    },
+    /// The process was pinned to a NUMA node without workers.
+    NoWorkerOnNode {
+        /// The node asked for.
+        node: usize,
+        /// The nodes that have workers.
+        nodes: Vec<usize>,
+    },
     /// The process was pinned to a worker the runtime does not have.
     NoSuchWorker {
         /// The worker asked for.
@@ -147,6 +180,21 @@ impl fmt::Display for SpawnError {
                 workers - 1
             ),
             SpawnError::NoStack(why) => write!(f, "system_limit: {why}"),
+            SpawnError::NoWorkerOnCore { cpu, pinned } if pinned.is_empty() => write!(
+                f,
+                "a process was pinned to CPU {cpu}, but this runtime's workers are not pinned; \
+                 build it with pin_workers(true)"
+            ),
+            SpawnError::NoWorkerOnCore { cpu, pinned } => write!(
+                f,
+                "a process was pinned to CPU {cpu}; this runtime's workers are pinned to CPUs \
+                 {}",
+                crate::topology::format_cpulist(pinned)
+            ),
+            SpawnError::NoWorkerOnNode { node, nodes } => write!(
+                f,
+                "a process was pinned to NUMA node {node}; this runtime has workers on nodes {nodes:?}"
+            ),
         }
     }
 }
@@ -232,6 +280,64 @@ fn outside(function: &str) -> ! {
     )
 }
 
+/// The worker a pinned process goes to: by index, by CPU or by node (in
+/// that order of precedence); `None` for an unpinned process.
+fn pinned_worker(
+    shared: &Shared,
+    core: Option<&WorkerCore>,
+    options: &SpawnOptions,
+) -> Result<Option<usize>, SpawnError> {
+    if let Some(worker) = options.worker {
+        if worker >= shared.config.workers {
+            return Err(SpawnError::NoSuchWorker {
+                worker,
+                workers: shared.config.workers,
+            });
+        }
+        return Ok(Some(worker));
+    }
+    if let Some(cpu) = options.core {
+        let found = shared
+            .pinned
+            .then(|| shared.places.iter().position(|p| p.cpu == cpu))
+            .flatten();
+        return match found {
+            Some(worker) => Ok(Some(worker)),
+            None => {
+                let mut pinned: Vec<usize> = if shared.pinned {
+                    shared.places.iter().map(|p| p.cpu).collect()
+                } else {
+                    Vec::new()
+                };
+                pinned.sort_unstable();
+                pinned.dedup();
+                Err(SpawnError::NoWorkerOnCore { cpu, pinned })
+            }
+        };
+    }
+    if let Some(node) = options.node {
+        if let Some(here) = core
+            && shared.places[here.index].node == node
+        {
+            return Ok(Some(here.index));
+        }
+        let on_node: Vec<usize> = (0..shared.places.len())
+            .filter(|&w| shared.places[w].node == node)
+            .collect();
+        if on_node.is_empty() {
+            let mut nodes: Vec<usize> = shared.places.iter().map(|p| p.node).collect();
+            nodes.sort_unstable();
+            nodes.dedup();
+            return Err(SpawnError::NoWorkerOnNode { node, nodes });
+        }
+        let turn = shared
+            .node_turn
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return Ok(Some(on_node[turn % on_node.len()]));
+    }
+    Ok(None)
+}
+
 fn check(
     shared: &Shared,
     options: &SpawnOptions,
@@ -240,14 +346,6 @@ fn check(
     if !(MIN_STACK_SIZE..=MAX_STACK_SIZE).contains(&stack_size) {
         return Err(SpawnError::StackSize {
             requested: stack_size,
-        });
-    }
-    if let Some(worker) = options.worker
-        && worker >= shared.config.workers
-    {
-        return Err(SpawnError::NoSuchWorker {
-            worker,
-            workers: shared.config.workers,
         });
     }
     if let Some(why) = shared.stack_error() {
@@ -281,6 +379,7 @@ where
 {
     let shared = &anchor.shared;
     let (mailbox, stack_size) = check(shared, options)?;
+    let pinned_to = pinned_worker(shared, core, options)?;
     let shutting_down = shared.shutdown.load(std::sync::atomic::Ordering::Relaxed);
     if !shutting_down {
         match core {
@@ -299,7 +398,7 @@ where
         options.name.clone(),
         mailbox,
         stack_size,
-        options.migratable && options.worker.is_none(),
+        options.migratable && pinned_to.is_none(),
     ));
     let launch = Launch::new(Arc::clone(&pcb), Entry::new(entry));
     let pid = Pid(pcb);
@@ -337,7 +436,7 @@ where
         unsafe { pcb.set_exited(ExitReason::Shutdown) };
         return Ok(Pid(pcb));
     }
-    match (options.worker, core) {
+    match (pinned_to, core) {
         (Some(worker), _) => shared.remotes[worker].deliver(Delivery::Pinned(launch)),
         (None, Some(core)) => core.push_task(Task::Fresh(launch)),
         (None, None) => {

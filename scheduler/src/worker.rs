@@ -529,6 +529,9 @@ impl WorkerLoop {
         // The stack-overflow handler runs on it (module `overflow`).
         let _alt_stack = crate::overflow::AltStack::ensure();
         let shared = Arc::clone(&self.core.shared);
+        if shared.pinned {
+            pin_to(shared.places[self.core.index].cpu, self.core.index);
+        }
         if let Some(thread) = shared.remotes.get(self.core.index) {
             let _ = thread.thread.set(std::thread::current());
         }
@@ -826,24 +829,28 @@ impl WorkerLoop {
             .is_some_and(|since| since.elapsed() >= LONE_TASK_GRACE);
         let mut saw_lone = false;
         let core = &*self.core;
-        let victims = core.shared.stealers.len();
         self.rng ^= self.rng << 13;
         self.rng ^= self.rng >> 7;
         self.rng ^= self.rng << 17;
-        let start = (self.rng % victims as u64) as usize;
-        for offset in 0..victims {
-            let victim = (start + offset) % victims;
-            if victim == core.index {
-                continue;
-            }
-            let stealer = &core.shared.stealers[victim];
-            if !take_lone && stealer.len() < 2 {
-                saw_lone |= !stealer.is_empty();
-                continue;
-            }
-            if let Some(task) = steal_into(stealer, &core.fresh) {
-                core.stats().steals.bump();
-                return Some(Job::Task(task));
+        // Nearest tier first (module `placement`); a random start within
+        // each tier.
+        for tier in &core.shared.steal_tiers[core.index] {
+            let start = (self.rng % tier.len() as u64) as usize;
+            for offset in 0..tier.len() {
+                let victim = tier[(start + offset) % tier.len()];
+                let stealer = &core.shared.stealers[victim];
+                if !take_lone && stealer.len() < 2 {
+                    saw_lone |= !stealer.is_empty();
+                    continue;
+                }
+                if let Some(task) = steal_into(stealer, &core.fresh) {
+                    let stats = core.stats();
+                    stats.steals.bump();
+                    if core.shared.places[victim].node == core.shared.places[core.index].node {
+                        stats.local_steals.bump();
+                    }
+                    return Some(Job::Task(task));
+                }
             }
         }
         if saw_lone {
@@ -1168,4 +1175,13 @@ pub(crate) fn discard_orphan(task: Task) {
     let shared = pcb.shared();
     shared.return_slots(1);
     shared.external_exits.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Pins the calling worker thread to `cpu` (the runtime checked that this
+/// process may use it); a refusal is reported and the worker runs
+/// unpinned.
+fn pin_to(cpu: usize, worker: usize) {
+    if !core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {
+        eprintln!("ferrotp: worker {worker} could not be pinned to CPU {cpu}; it runs unpinned");
+    }
 }

@@ -1,0 +1,190 @@
+//! Where workers go: the worker → CPU map and each worker's steal order,
+//! computed once from a [`Topology`] when the runtime is built.
+//!
+//! # The map
+//!
+//! [`Binding::Spread`] deals workers out over the nodes in turn (worker 0
+//! on node A, worker 1 on node B, ...), filling each node's CPUs in order:
+//! the most memory bandwidth and cache for few workers, like glommio's
+//! `MaxSpread` or BEAM's `+sbt nnts`. [`Binding::Pack`] fills one node's
+//! CPUs before the next: the least cross-node traffic, like `MaxPack` or
+//! BEAM's `+sbt ts`. With more workers than CPUs, the map wraps around.
+//!
+//! The map is kept whether or not workers are pinned
+//! ([`Builder::pin_workers`](crate::Builder::pin_workers)): it is also
+//! each worker's node for the steal order, so a topology given in code
+//! (a fake 2-node machine in a benchmark) shapes stealing too.
+//!
+//! # The steal order
+//!
+//! A worker looks for work at the other workers in *tiers*: first those on
+//! its own node, then the other nodes in order of distance from its own
+//! (nodes at the same distance form one tier). Within a tier the order is
+//! random at every search, so thieves do not all pile onto one victim.
+//! Steals are counted as local (same node) or remote.
+
+use crate::topology::Topology;
+
+/// How workers are laid out over the nodes (module docs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Binding {
+    /// Across nodes in turn (the default).
+    #[default]
+    Spread,
+    /// Fill one node before the next.
+    Pack,
+}
+
+/// One worker's place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WorkerPlace {
+    /// The CPU it is assigned (and pinned to, with `pin_workers`).
+    pub cpu: usize,
+    /// The id of that CPU's node.
+    pub node: usize,
+}
+
+/// The worker → CPU map for `workers` workers (module docs).
+///
+/// ```
+/// use ferrotp_scheduler::placement::{Binding, assign};
+/// use ferrotp_scheduler::topology::{Node, Topology};
+/// let two = Topology::new(
+///     vec![Node { id: 0, cpus: vec![0, 1] }, Node { id: 1, cpus: vec![2, 3] }],
+///     vec![vec![10, 21], vec![21, 10]],
+/// ).unwrap();
+/// let cpus = |binding| assign(&two, 4, binding).iter().map(|p| p.cpu).collect::<Vec<_>>();
+/// assert_eq!(cpus(Binding::Spread), [0, 2, 1, 3]);
+/// assert_eq!(cpus(Binding::Pack), [0, 1, 2, 3]);
+/// ```
+pub fn assign(topology: &Topology, workers: usize, binding: Binding) -> Vec<WorkerPlace> {
+    let order: Vec<WorkerPlace> = match binding {
+        Binding::Pack => topology
+            .nodes()
+            .iter()
+            .flat_map(|node| {
+                node.cpus
+                    .iter()
+                    .map(|&cpu| WorkerPlace { cpu, node: node.id })
+            })
+            .collect(),
+        Binding::Spread => {
+            let nodes = topology.nodes();
+            let deepest = nodes.iter().map(|n| n.cpus.len()).max().unwrap_or(0);
+            (0..deepest)
+                .flat_map(|depth| {
+                    nodes.iter().filter_map(move |node| {
+                        node.cpus
+                            .get(depth)
+                            .map(|&cpu| WorkerPlace { cpu, node: node.id })
+                    })
+                })
+                .collect()
+        }
+    };
+    (0..workers).map(|i| order[i % order.len()]).collect()
+}
+
+/// Each worker's victims in tiers (module docs): `tiers[w]` lists, for
+/// worker `w`, groups of worker indices, nearest first.
+pub fn steal_tiers(topology: &Topology, places: &[WorkerPlace]) -> Vec<Vec<Vec<usize>>> {
+    places
+        .iter()
+        .enumerate()
+        .map(|(me, place)| {
+            let mut others: Vec<(u32, usize)> = places
+                .iter()
+                .enumerate()
+                .filter(|(other, _)| *other != me)
+                .map(|(other, there)| {
+                    let distance = if there.node == place.node {
+                        0
+                    } else {
+                        topology
+                            .distance(place.node, there.node)
+                            .unwrap_or(u32::MAX)
+                    };
+                    (distance, other)
+                })
+                .collect();
+            others.sort_unstable();
+            let mut tiers: Vec<Vec<usize>> = Vec::new();
+            let mut last = None;
+            for (distance, other) in others {
+                if last != Some(distance) {
+                    tiers.push(Vec::new());
+                    last = Some(distance);
+                }
+                tiers.last_mut().expect("pushed above").push(other);
+            }
+            tiers
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::Node;
+
+    fn four_nodes() -> Topology {
+        // Two sockets of two nodes: 0-1 close, 2-3 close.
+        Topology::new(
+            (0..4)
+                .map(|id| Node {
+                    id,
+                    cpus: vec![id * 2, id * 2 + 1],
+                })
+                .collect(),
+            vec![
+                vec![10, 16, 32, 32],
+                vec![16, 10, 32, 32],
+                vec![32, 32, 10, 16],
+                vec![32, 32, 16, 10],
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn spread_deals_workers_over_nodes_and_pack_fills_them() {
+        let topology = four_nodes();
+        let nodes = |binding| {
+            assign(&topology, 6, binding)
+                .iter()
+                .map(|p| p.node)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(nodes(Binding::Spread), [0, 1, 2, 3, 0, 1]);
+        assert_eq!(nodes(Binding::Pack), [0, 0, 1, 1, 2, 2]);
+    }
+
+    #[test]
+    fn more_workers_than_cpus_wrap_around() {
+        let topology = Topology::single_node(vec![3, 5]).unwrap();
+        let cpus: Vec<usize> = assign(&topology, 5, Binding::Pack)
+            .iter()
+            .map(|p| p.cpu)
+            .collect();
+        assert_eq!(cpus, [3, 5, 3, 5, 3]);
+    }
+
+    #[test]
+    fn steal_tiers_go_from_the_own_node_outwards_by_distance() {
+        let topology = four_nodes();
+        let places = assign(&topology, 8, Binding::Pack);
+        let tiers = steal_tiers(&topology, &places);
+        // Worker 0 (node 0): its node-mate 1, then node 1 (16), then
+        // nodes 2 and 3 together (32).
+        assert_eq!(tiers[0], [vec![1], vec![2, 3], vec![4, 5, 6, 7]]);
+        // Worker 5 (node 2): 4, then node 3, then nodes 0 and 1.
+        assert_eq!(tiers[5], [vec![4], vec![6, 7], vec![0, 1, 2, 3]]);
+    }
+
+    #[test]
+    fn one_node_is_one_tier() {
+        let topology = Topology::single_node(vec![0, 1, 2]).unwrap();
+        let places = assign(&topology, 3, Binding::Spread);
+        assert_eq!(steal_tiers(&topology, &places)[1], [vec![0, 2]]);
+    }
+}
