@@ -534,7 +534,7 @@ fn may_blocked(n: u64) -> (u64, Duration) {
 }
 
 /// Measures W4 for `peer` in this fresh OS process (the bench binary
-/// re-run with `FERROTP_W4_CHILD`), so that no earlier workload's heap or
+/// re-run with `W4_BENCH_CHILD`), so that no earlier workload's heap or
 /// stacks hide in the baseline; prints the bytes per blocked process.
 fn w4_child(peer: &str) {
     let (bytes, _) = match peer {
@@ -553,7 +553,7 @@ const W4_MAY_PROCESSES: u64 = 20_000;
 /// Runs `w4_child` for `peer` and returns its figure.
 fn w4_bytes(peer: &str) -> String {
     let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .env("FERROTP_W4_CHILD", peer)
+        .env("W4_BENCH_CHILD", peer)
         .output()
         .expect("re-running the bench binary");
     if !output.status.success() {
@@ -897,7 +897,7 @@ criterion_group!(
     w7_fairness
 );
 fn main() {
-    if let Ok(peer) = std::env::var("FERROTP_W4_CHILD") {
+    if let Ok(peer) = std::env::var("W4_BENCH_CHILD") {
         w4_child(&peer);
         return;
     }

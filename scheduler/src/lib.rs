@@ -66,6 +66,7 @@
 //! receive timeouts and [`send_after`] on a per-worker timer wheel.
 
 mod api;
+pub mod config;
 mod context;
 mod entry;
 mod envelope;

@@ -23,7 +23,8 @@
 //! random at every search, so thieves do not all pile onto one victim.
 //! Steals are counted as local (same node) or remote.
 
-use crate::topology::Topology;
+use crate::config::{PlaceOn, PlacementRule};
+use crate::topology::{Topology, format_cpulist};
 
 /// How workers are laid out over the nodes (module docs).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -83,6 +84,54 @@ pub fn assign(topology: &Topology, workers: usize, binding: Binding) -> Vec<Work
         }
     };
     (0..workers).map(|i| order[i % order.len()]).collect()
+}
+
+/// Checks that every rule can be followed: a `core` rule needs pinned
+/// workers and one on its CPU, a `node` rule a worker on its node.
+pub(crate) fn check_rules(
+    rules: &[PlacementRule],
+    places: &[WorkerPlace],
+    pinned: bool,
+) -> Result<(), String> {
+    for rule in rules {
+        match rule.on {
+            PlaceOn::Core(cpu) if !pinned => {
+                return Err(format!(
+                    "`{}` pins to CPU {cpu}, but workers are not pinned: set pin_workers",
+                    rule.pattern
+                ));
+            }
+            PlaceOn::Core(cpu) if !places.iter().any(|p| p.cpu == cpu) => {
+                let mut cpus: Vec<usize> = places.iter().map(|p| p.cpu).collect();
+                cpus.sort_unstable();
+                cpus.dedup();
+                return Err(format!(
+                    "`{}` pins to CPU {cpu}, which has no worker; workers are on CPUs {}",
+                    rule.pattern,
+                    format_cpulist(&cpus)
+                ));
+            }
+            PlaceOn::Node(node) if !places.iter().any(|p| p.node == node) => {
+                let mut nodes: Vec<usize> = places.iter().map(|p| p.node).collect();
+                nodes.sort_unstable();
+                nodes.dedup();
+                return Err(format!(
+                    "`{}` pins to node {node}, which has no worker; workers are on nodes {nodes:?}",
+                    rule.pattern
+                ));
+            }
+            _ => {}
+        }
+    }
+    for (i, a) in rules.iter().enumerate() {
+        if let Some(b) = rules[..i].iter().find(|b| b.pattern.overlaps(&a.pattern)) {
+            return Err(format!(
+                "`{}` and `{}` overlap: some name matches both (rules must not overlap)",
+                b.pattern, a.pattern
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Each worker's victims in tiers (module docs): `tiers[w]` lists, for

@@ -4,6 +4,7 @@
 use std::any::Any;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{JoinHandle, Thread};
@@ -13,6 +14,7 @@ use crossbeam_deque::{Injector, Stealer, Worker};
 use crossbeam_utils::CachePadded;
 use ferrotp_mailbox::Mailbox;
 
+use crate::config::{NamePattern, PlaceOn, PlacementRule, Settings};
 use crate::exit::ExitReason;
 use crate::idle::Idle;
 use crate::long_schedule::{LongSchedule, LongScheduleHook};
@@ -28,6 +30,8 @@ use crate::worker::{Delivery, Task, WorkerLoop, discard_orphan, try_with_worker_
 pub const DEFAULT_STACK_SIZE: usize = 64 * 1024;
 /// Largest stack a process may ask for.
 pub const MAX_STACK_SIZE: usize = 256 * 1024 * 1024;
+/// The most workers a runtime can have.
+pub const MAX_WORKERS: usize = 65535;
 /// Default reductions per time slice (BEAM's is 4000 as well).
 pub const DEFAULT_REDUCTIONS: u32 = 4000;
 /// Default busy-wait of an idle worker before it parks.
@@ -76,6 +80,10 @@ pub enum BuildError {
     Thread(std::io::Error),
     /// The machine's topology could not be read.
     Topology(crate::topology::TopologyError),
+    /// The environment, or the file it names, holds a bad setting.
+    Config(crate::config::ConfigError),
+    /// A placement rule cannot be followed; the message says why.
+    Placement(String),
     /// A worker would be pinned to a CPU this process may not use.
     Core {
         /// The CPU.
@@ -112,6 +120,8 @@ impl fmt::Display for BuildError {
             ),
             BuildError::Thread(e) => write!(f, "could not start a worker thread: {e}"),
             BuildError::Topology(e) => write!(f, "could not read the machine's topology: {e}"),
+            BuildError::Config(e) => write!(f, "{e}"),
+            BuildError::Placement(why) => write!(f, "invalid placement rule: {why}"),
             BuildError::Core { cpu, allowed } => write!(
                 f,
                 "invalid runtime setting `pin_workers`: a worker would be pinned to CPU {cpu}, \
@@ -145,76 +155,47 @@ impl std::error::Error for BuildError {
 /// assert_eq!(rt.workers(), 2);
 /// # Ok::<(), ferrotp_scheduler::BuildError>(())
 /// ```
+#[derive(Default)]
 pub struct Builder {
-    workers: Option<usize>,
-    stack_size: usize,
-    reductions: u32,
-    busy_wait: Duration,
-    max_processes: usize,
+    /// What the code set (wins over the environment and the file).
+    code: Settings,
+    /// What `Runtime::from_config_file` read.
+    file: Option<Settings>,
+    /// The environment to read instead of the process's.
+    environment: Option<Vec<(String, String)>>,
     dead_letter_hook: Option<DeadLetterHook>,
-    long_schedule: Option<Duration>,
     long_schedule_hook: Option<LongScheduleHook>,
-    on_stack_overflow: OnStackOverflow,
-    topology: Option<Topology>,
-    pin_workers: bool,
-    binding: Binding,
 }
 
 impl fmt::Debug for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Builder")
-            .field("workers", &self.workers)
-            .field("stack_size", &self.stack_size)
-            .field("reductions", &self.reductions)
-            .field("busy_wait", &self.busy_wait)
-            .field("max_processes", &self.max_processes)
+            .field("code", &self.code)
+            .field("file", &self.file)
+            .field("environment", &self.environment)
             .field("dead_letter_hook", &self.dead_letter_hook.is_some())
-            .field("long_schedule", &self.long_schedule)
             .field("long_schedule_hook", &self.long_schedule_hook.is_some())
-            .field("on_stack_overflow", &self.on_stack_overflow)
-            .field("topology", &self.topology)
-            .field("pin_workers", &self.pin_workers)
-            .field("binding", &self.binding)
             .finish()
-    }
-}
-
-impl Default for Builder {
-    fn default() -> Self {
-        Self {
-            workers: None,
-            stack_size: DEFAULT_STACK_SIZE,
-            reductions: DEFAULT_REDUCTIONS,
-            busy_wait: DEFAULT_BUSY_WAIT,
-            max_processes: DEFAULT_MAX_PROCESSES,
-            dead_letter_hook: None,
-            long_schedule: Some(DEFAULT_LONG_SCHEDULE),
-            long_schedule_hook: None,
-            on_stack_overflow: OnStackOverflow::Abort,
-            topology: None,
-            pin_workers: false,
-            binding: Binding::Spread,
-        }
     }
 }
 
 impl Builder {
     /// Worker threads (default: the CPUs this OS process may run on).
     pub fn workers(mut self, workers: usize) -> Self {
-        self.workers = Some(workers);
+        self.code.workers = Some(workers);
         self
     }
 
     /// Default usable stack bytes per process (default 64 KiB; rounded up
     /// to whole pages; a guard page is added below).
     pub fn stack_size(mut self, bytes: usize) -> Self {
-        self.stack_size = bytes;
+        self.code.stack_size = Some(bytes);
         self
     }
 
     /// Reductions per time slice (default 4000).
     pub fn reductions(mut self, reductions: u32) -> Self {
-        self.reductions = reductions;
+        self.code.reductions = Some(reductions);
         self
     }
 
@@ -222,7 +203,7 @@ impl Builder {
     /// (default 100 µs, see [`DEFAULT_BUSY_WAIT`]; zero parks at once). Longer costs CPU while idle
     /// and saves the wake-up latency of a parked thread.
     pub fn busy_wait(mut self, busy_wait: Duration) -> Self {
-        self.busy_wait = busy_wait;
+        self.code.busy_wait = Some(busy_wait);
         self
     }
 
@@ -230,7 +211,7 @@ impl Builder {
     /// reserve slots in batches (64, or fewer for small limits), so a
     /// spawn may be refused while up to a batch per worker is unused.
     pub fn max_processes(mut self, max: usize) -> Self {
-        self.max_processes = max;
+        self.code.max_processes = Some(max);
         self
     }
 
@@ -250,7 +231,7 @@ impl Builder {
     /// worker (a long computation without reductions, a blocking system
     /// call) stalls every process queued behind it.
     pub fn long_schedule(mut self, threshold: Option<Duration>) -> Self {
-        self.long_schedule = threshold;
+        self.code.long_schedule = Some(threshold);
         self
     }
 
@@ -267,7 +248,7 @@ impl Builder {
     /// [`OnStackOverflow::Abort`]: report it and abort, as Rust does for
     /// threads). See [`OnStackOverflow::ExitProcess`] for its caveats.
     pub fn on_stack_overflow(mut self, action: OnStackOverflow) -> Self {
-        self.on_stack_overflow = action;
+        self.code.on_stack_overflow = Some(action);
         self
     }
 
@@ -275,7 +256,7 @@ impl Builder {
     /// one to lay workers out on a machine other than this one's shape
     /// (a benchmark's fake two-node machine, say).
     pub fn topology(mut self, topology: Topology) -> Self {
-        self.topology = Some(topology);
+        self.code.topology = Some(topology);
         self
     }
 
@@ -283,14 +264,34 @@ impl Builder {
     /// the threads). See module [`placement`](crate::placement) for the
     /// map.
     pub fn pin_workers(mut self, pin: bool) -> Self {
-        self.pin_workers = pin;
+        self.code.pin_workers = Some(pin);
         self
     }
 
     /// How workers are laid out over NUMA nodes (default
     /// [`Binding::Spread`]).
     pub fn binding(mut self, binding: Binding) -> Self {
-        self.binding = binding;
+        self.code.binding = Some(binding);
+        self
+    }
+
+    /// Adds a placement rule: processes spawned with a name that
+    /// `pattern` matches are pinned to `on` (module
+    /// [`config`](crate::config)). Rules from code replace those of the
+    /// file.
+    pub fn placement_rule(mut self, pattern: NamePattern, on: PlaceOn) -> Self {
+        self.code
+            .rules
+            .get_or_insert_with(Vec::new)
+            .push(PlacementRule { pattern, on });
+        self
+    }
+
+    /// Reads `FERROTP_*` settings from `vars` instead of the process's
+    /// environment (tests, and programs that embed a runtime and keep
+    /// their environment to themselves).
+    pub fn environment(mut self, vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        self.environment = Some(vars.into_iter().collect());
         self
     }
 
@@ -300,31 +301,53 @@ impl Builder {
     /// [`BuildError`] names the setting that is out of range, or the
     /// thread that could not start.
     pub fn build(self) -> Result<Runtime, BuildError> {
-        let workers = match self.workers {
+        // Code over the environment over the file (module `config`).
+        let vars = self.environment.unwrap_or_else(process_environment);
+        let (env, env_file) = Settings::from_env(vars).map_err(BuildError::Config)?;
+        let file = match (self.file, env_file) {
+            (Some(file), _) => file,
+            (None, Some(path)) => Settings::from_file(&path).map_err(BuildError::Config)?,
+            (None, None) => Settings::default(),
+        };
+        let settings = self.code.over(env).over(file);
+        let workers = match settings.workers {
             Some(n) => n,
             None => std::thread::available_parallelism().map_or(1, usize::from),
         };
-        if !(1..=65535).contains(&workers) {
+        if !(1..=MAX_WORKERS).contains(&workers) {
             return Err(BuildError::Workers(workers));
         }
-        if !(MIN_STACK_SIZE..=MAX_STACK_SIZE).contains(&self.stack_size) {
-            return Err(BuildError::StackSize(self.stack_size));
+        let stack_size = settings.stack_size.unwrap_or(DEFAULT_STACK_SIZE);
+        if !(MIN_STACK_SIZE..=MAX_STACK_SIZE).contains(&stack_size) {
+            return Err(BuildError::StackSize(stack_size));
         }
-        if self.reductions == 0 {
+        let reductions = settings.reductions.unwrap_or(DEFAULT_REDUCTIONS);
+        if reductions == 0 {
             return Err(BuildError::Reductions);
         }
-        if self.max_processes == 0 {
+        let max_processes = settings.max_processes.unwrap_or(DEFAULT_MAX_PROCESSES);
+        if max_processes == 0 {
             return Err(BuildError::MaxProcesses);
         }
-        if self.long_schedule == Some(Duration::ZERO) {
+        let long_schedule = settings
+            .long_schedule
+            .unwrap_or(Some(DEFAULT_LONG_SCHEDULE));
+        if long_schedule == Some(Duration::ZERO) {
             return Err(BuildError::LongSchedule);
         }
-        let topology = match self.topology {
+        let busy_wait = settings.busy_wait.unwrap_or(DEFAULT_BUSY_WAIT);
+        let on_stack_overflow = settings.on_stack_overflow.unwrap_or_default();
+        let pin_workers = settings.pin_workers.unwrap_or(false);
+        let binding = settings.binding.unwrap_or_default();
+        let topology = match settings.topology {
             Some(topology) => topology,
             None => Topology::detect().map_err(BuildError::Topology)?,
         };
-        let places = crate::placement::assign(&topology, workers, self.binding);
-        if self.pin_workers {
+        let places = crate::placement::assign(&topology, workers, binding);
+        let rules = settings.rules.unwrap_or_default();
+        crate::placement::check_rules(&rules, &places, pin_workers)
+            .map_err(BuildError::Placement)?;
+        if pin_workers {
             let allowed = crate::topology::allowed_cpus().map_err(BuildError::Thread)?;
             if let Some(place) = places.iter().find(|p| !allowed.contains(&p.cpu)) {
                 return Err(BuildError::Core {
@@ -336,11 +359,11 @@ impl Builder {
         let steal_tiers = crate::placement::steal_tiers(&topology, &places);
         let config = Config {
             workers,
-            stack_size: self.stack_size,
-            reductions: self.reductions,
-            busy_wait: self.busy_wait,
-            max_processes: self.max_processes,
-            on_stack_overflow: self.on_stack_overflow,
+            stack_size,
+            reductions,
+            busy_wait,
+            max_processes,
+            on_stack_overflow,
         };
         let deques: Vec<Worker<Task>> = (0..workers).map(|_| Worker::new_lifo()).collect();
         let shared = Arc::new(Shared {
@@ -350,7 +373,7 @@ impl Builder {
                 .map(|_| CachePadded::new(Remote::new()))
                 .collect(),
             idle: Idle::new(workers),
-            credit_batch: (self.max_processes / (64 * workers)).clamp(1, 64),
+            credit_batch: (max_processes / (64 * workers)).clamp(1, 64),
             shutdown: AtomicBool::new(false),
             reserved: CachePadded::new(AtomicUsize::new(0)),
             external_spawns: AtomicU64::new(0),
@@ -364,7 +387,8 @@ impl Builder {
             watchdog: OnceLock::new(),
             config,
             places,
-            pinned: self.pin_workers,
+            pinned: pin_workers,
+            rules,
             steal_tiers,
             topology,
             node_turn: AtomicUsize::new(0),
@@ -391,7 +415,7 @@ impl Builder {
                 .map_err(BuildError::Thread)?; // `runtime`'s drop stops the others
             runtime.threads.push(thread);
         }
-        if let Some(threshold) = self.long_schedule {
+        if let Some(threshold) = long_schedule {
             let shared = Arc::clone(&runtime.shared);
             let thread = std::thread::Builder::new()
                 .name("ferrotp-watchdog".to_owned())
@@ -579,6 +603,8 @@ pub(crate) struct Shared {
     pub(crate) steal_tiers: Vec<Vec<Vec<usize>>>,
     /// The topology the places come from.
     pub(crate) topology: Topology,
+    /// Placement rules by process name (module `config`).
+    pub(crate) rules: Vec<PlacementRule>,
     /// Spreads processes pinned to a node over its workers.
     pub(crate) node_turn: AtomicUsize,
 }
@@ -692,6 +718,32 @@ impl Runtime {
     /// A [`Builder`] with the defaults.
     pub fn builder() -> Builder {
         Builder::default()
+    }
+
+    /// A builder with the settings of the TOML file at `path` (module
+    /// [`config`](crate::config) lists the keys). Settings made on the
+    /// builder, and `FERROTP_*` environment variables, override the file's.
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("ferrotp-doc-{}.toml", std::process::id()));
+    /// std::fs::write(&path, "workers = 2\nbusy_wait = \"50us\"\n")?;
+    /// let rt = ferrotp_scheduler::Runtime::from_config_file(&path)?
+    ///     .environment([]) // ignore this process's FERROTP_* variables
+    ///     .build()?;
+    /// assert_eq!(rt.workers(), 2);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ConfigError`](crate::config::ConfigError): the file cannot be
+    /// read, is not valid TOML, has an unknown key or a bad value.
+    pub fn from_config_file(path: impl AsRef<Path>) -> Result<Builder, crate::config::ConfigError> {
+        let file = Settings::from_file(path.as_ref())?;
+        Ok(Builder {
+            file: Some(file),
+            ..Builder::default()
+        })
     }
 
     /// A runtime with the default settings.
@@ -974,4 +1026,13 @@ where
 {
     let runtime = Runtime::new()?;
     Ok(runtime.block_on(f))
+}
+
+/// This process's `FERROTP_*` variables (others, and any that are not
+/// valid Unicode, are not settings).
+fn process_environment() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?)))
+        .filter(|(key, _)| key.starts_with("FERROTP_"))
+        .collect()
 }

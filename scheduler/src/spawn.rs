@@ -43,6 +43,7 @@ pub struct SpawnOptions {
     worker: Option<usize>,
     core: Option<usize>,
     node: Option<usize>,
+    register: Option<Arc<str>>,
 }
 
 impl SpawnOptions {
@@ -77,6 +78,15 @@ impl SpawnOptions {
     /// [`migratable`](SpawnOptions::migratable).
     pub fn worker(mut self, index: usize) -> Self {
         self.worker = Some(index);
+        self
+    }
+
+    /// Registers the process under `name` before it can run (as
+    /// [`register`](crate::register) would, but with no moment when it runs
+    /// unnamed); the spawn fails if the name is taken. Placement rules
+    /// (module [`config`](crate::config)) match this name.
+    pub fn register(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.register = Some(name.into());
         self
     }
 
@@ -132,6 +142,8 @@ pub enum SpawnError {
     },
     /// A mailbox capacity of 0 was asked for.
     MailboxCapacity,
+    /// The name to register it under is taken, or empty.
+    Register(crate::RegisterError),
     /// The process was pinned to a CPU no worker is pinned to.
     NoWorkerOnCore {
         /// The CPU asked for.
@@ -180,6 +192,7 @@ impl fmt::Display for SpawnError {
                 workers - 1
             ),
             SpawnError::NoStack(why) => write!(f, "system_limit: {why}"),
+            SpawnError::Register(e) => write!(f, "spawn with a registered name: {e}"),
             SpawnError::NoWorkerOnCore { cpu, pinned } if pinned.is_empty() => write!(
                 f,
                 "a process was pinned to CPU {cpu}, but this runtime's workers are not pinned; \
@@ -296,7 +309,22 @@ fn pinned_worker(
         }
         return Ok(Some(worker));
     }
-    if let Some(cpu) = options.core {
+    let rule = if options.core.is_none() && options.node.is_none() && !shared.rules.is_empty() {
+        options
+            .register
+            .as_deref()
+            .or(options.name.as_deref())
+            .and_then(|name| shared.rules.iter().find(|r| r.pattern.matches(name)))
+            .map(|rule| rule.on)
+    } else {
+        None
+    };
+    let (core_asked, node_asked) = match rule {
+        Some(crate::config::PlaceOn::Core(cpu)) => (Some(cpu), None),
+        Some(crate::config::PlaceOn::Node(node)) => (None, Some(node)),
+        None => (options.core, options.node),
+    };
+    if let Some(cpu) = core_asked {
         let found = shared
             .pinned
             .then(|| shared.places.iter().position(|p| p.cpu == cpu))
@@ -315,7 +343,7 @@ fn pinned_worker(
             }
         };
     }
-    if let Some(node) = options.node {
+    if let Some(node) = node_asked {
         if let Some(here) = core
             && shared.places[here.index].node == node
         {
@@ -402,26 +430,21 @@ where
     ));
     let launch = Launch::new(Arc::clone(&pcb), Entry::new(entry));
     let pid = Pid(pcb);
+    if let Some(name) = &options.register
+        && let Err(e) = crate::registry::register(name, &pid)
+    {
+        end_unrun(pid, launch, ExitReason::NoProc, shutting_down);
+        return Err(SpawnError::Register(e));
+    }
     // A panic in `setup` (or the spawner ending inside it) must not leave
     // a pid that never ends: the process ends unrun, its slot goes back.
     if let Err(payload) = catch_unwind(AssertUnwindSafe(|| setup(&pid))) {
-        let pcb = pid.0;
-        crate::worker::contain("dropping a never-run process's closure", move || {
-            drop(launch);
-        });
-        drop(ferrotp_mailbox::Receiver::new(crate::process::PcbMailbox(
-            &pcb,
-        )));
         let reason = if crate::signal::is_exit_unwind(payload.as_ref()) {
             ExitReason::Shutdown
         } else {
             ExitReason::from_panic(payload.as_ref())
         };
-        // SAFETY: the process was never queued: this thread alone has it.
-        unsafe { pcb.set_exited(reason) };
-        if !shutting_down {
-            shared.return_slots(1);
-        }
+        end_unrun(pid, launch, reason, shutting_down);
         resume_unwind(payload);
     }
     let pcb = pid.0;
@@ -453,4 +476,21 @@ where
         }
     }
     Ok(Pid(pcb))
+}
+
+/// Ends a process that was never queued: drops its closure and messages,
+/// records `reason` and gives its slot back.
+fn end_unrun(pid: Pid, launch: Launch, reason: ExitReason, shutting_down: bool) {
+    let pcb = pid.0;
+    crate::worker::contain("dropping a never-run process's closure", move || {
+        drop(launch);
+    });
+    drop(ferrotp_mailbox::Receiver::new(crate::process::PcbMailbox(
+        &pcb,
+    )));
+    // SAFETY: the process was never queued: this thread alone has it.
+    unsafe { pcb.set_exited(reason) };
+    if !shutting_down {
+        pcb.shared().return_slots(1);
+    }
 }

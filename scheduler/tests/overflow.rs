@@ -11,7 +11,7 @@ use ferrotp_scheduler::{
 };
 
 /// Which fault the child should make.
-const CHILD: &str = "FERROTP_FAULT_CHILD";
+const CHILD: &str = "OVERFLOW_TEST_CHILD";
 
 /// Runs this test binary again, running only `test` with `CHILD=fault`.
 fn child(test: &str, fault: &str) -> Output {

@@ -2,7 +2,7 @@
 //!
 //! Tests that must crash (a guard-page hit) or that exhaust a process-wide
 //! limit (memory mappings) run in a child process: the test binary re-runs
-//! itself with `FERROTP_STACK_CHILD` set and only that test selected.
+//! itself with `STACKS_TEST_CHILD` set and only that test selected.
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
@@ -12,10 +12,10 @@ use ferrotp_scheduler::stack::{
     GuardMode, MIN_STACK_SIZE, StackAllocator, StackError, StackPool, page_size, usable_size,
 };
 
-const CHILD: &str = "FERROTP_STACK_CHILD";
+const CHILD: &str = "STACKS_TEST_CHILD";
 
 /// Runs `test` (this test's own name) again in a child process with
-/// `FERROTP_STACK_CHILD=mode`; returns its exit status.
+/// `STACKS_TEST_CHILD=mode`; returns its exit status.
 fn in_child(test: &str, mode: &str) -> std::process::ExitStatus {
     Command::new(std::env::current_exe().unwrap())
         .args(["--exact", test, "--test-threads=1", "--nocapture"])

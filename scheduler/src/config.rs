@@ -1,0 +1,689 @@
+//! Runtime configuration from the environment and from a TOML file, and
+//! placement rules that pin processes by name.
+//!
+//! # Precedence
+//!
+//! A setting made in code ([`Builder`](crate::Builder) methods) wins over
+//! the same setting from the environment, which wins over the file
+//! ([`Runtime::from_config_file`](crate::Runtime::from_config_file)),
+//! which wins over the default. Each source is checked on its own before
+//! anything starts, and an error names the source, the key, the bad value
+//! and what is allowed.
+//!
+//! # Keys
+//!
+//! | file key            | environment variable        | value                                      |
+//! |---------------------|-----------------------------|--------------------------------------------|
+//! | `workers`           | `FERROTP_WORKERS`           | 1 to 65535                                 |
+//! | `stack_size`        | `FERROTP_STACK_SIZE`        | bytes, 16 KiB to 256 MiB                   |
+//! | `reductions`        | `FERROTP_REDUCTIONS`        | at least 1                                 |
+//! | `busy_wait`         | `FERROTP_BUSY_WAIT`         | a duration: `"100us"`, `"2ms"`, `"0s"`     |
+//! | `max_processes`     | `FERROTP_MAX_PROCESSES`     | at least 1                                 |
+//! | `long_schedule`     | `FERROTP_LONG_SCHEDULE`     | a duration above zero, or `"off"`          |
+//! | `on_stack_overflow` | `FERROTP_ON_STACK_OVERFLOW` | `"abort"` or `"exit_process"`              |
+//! | `pin_workers`       | `FERROTP_PIN_WORKERS`       | `true` or `false` (env: also `1` or `0`)   |
+//! | `binding`           | `FERROTP_BINDING`           | `"spread"` or `"pack"`                     |
+//! | `topology`          | `FERROTP_TOPOLOGY`          | a directory laid out like `/sys/devices/system` |
+//! | `[[placement]]`     | –                           | `name` = a pattern, and `core` or `node`   |
+//!
+//! `FERROTP_CONFIG` names a file that [`Builder::build`](crate::Builder::build)
+//! reads when the builder has none. Any other `FERROTP_*` variable is an
+//! error (a misspelt setting should not be silently ignored). The hooks
+//! (dead letters, long schedules) can only be set in code.
+//!
+//! # Placement rules
+//!
+//! ```toml
+//! [[placement]]
+//! name = "db.*"     # `*` any run of characters, `?` any one
+//! core = 2          # or: node = 1
+//! ```
+//!
+//! A process spawned with a name ([`SpawnOptions::name`](crate::SpawnOptions::name)
+//! or [`SpawnOptions::register`](crate::SpawnOptions::register)) that a
+//! rule's pattern matches is pinned as the rule says, unless its spawn
+//! options pin it themselves. Rules must not overlap: two patterns that
+//! some name could match both are refused (which rule wins would
+//! otherwise depend on their order). A `core` rule needs pinned workers
+//! and a worker on that CPU; a `node` rule, a worker on that node.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::overflow::OnStackOverflow;
+use crate::placement::Binding;
+use crate::runtime::{MAX_STACK_SIZE, MAX_WORKERS};
+use crate::stack::MIN_STACK_SIZE;
+use crate::topology::Topology;
+
+/// Where a setting came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A configuration file.
+    File(PathBuf),
+    /// An environment variable.
+    Environment,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::File(path) => write!(f, "{}", path.display()),
+            Source::Environment => f.write_str("the environment"),
+        }
+    }
+}
+
+/// A configuration that cannot be used; nothing has started.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A setting has a value outside what is allowed.
+    Value {
+        /// Where it came from.
+        source: Source,
+        /// The key (file) or variable (environment).
+        key: String,
+        /// The value given.
+        value: String,
+        /// What is allowed.
+        allowed: String,
+    },
+    /// A key or variable that is not a setting.
+    UnknownKey {
+        /// Where it came from.
+        source: Source,
+        /// The key.
+        key: String,
+        /// The keys there are.
+        known: String,
+    },
+    /// The file could not be read.
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        why: String,
+    },
+    /// The file is not valid TOML, or a value has the wrong type.
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (with line and column).
+        why: String,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Value {
+                source,
+                key,
+                value,
+                allowed,
+            } => write!(
+                f,
+                "invalid setting `{key}` = {value} (from {source}): allowed is {allowed}"
+            ),
+            ConfigError::UnknownKey { source, key, known } => {
+                write!(
+                    f,
+                    "unknown setting `{key}` (from {source}); the settings are {known}"
+                )
+            }
+            ConfigError::Read { path, why } => write!(f, "reading {}: {why}", path.display()),
+            ConfigError::Syntax { path, why } => write!(f, "{}: {why}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Where a placement rule pins the processes it matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PlaceOn {
+    /// The worker pinned to this CPU.
+    Core(usize),
+    /// A worker on this NUMA node.
+    Node(usize),
+}
+
+/// A rule: processes whose name matches `pattern` go where `on` says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlacementRule {
+    /// The name pattern.
+    pub pattern: NamePattern,
+    /// Where they go.
+    pub on: PlaceOn,
+}
+
+/// A name pattern: `*` matches any run of characters (also none), `?`
+/// any one character, everything else itself.
+///
+/// ```
+/// use ferrotp_scheduler::config::NamePattern;
+/// let db = NamePattern::new("db.*").unwrap();
+/// assert!(db.matches("db.primary") && !db.matches("cache"));
+/// assert!(db.overlaps(&NamePattern::new("*.primary").unwrap())); // "db.primary"
+/// assert!(!db.overlaps(&NamePattern::new("cache.?").unwrap()));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamePattern(Vec<char>);
+
+impl NamePattern {
+    /// A pattern.
+    ///
+    /// # Errors
+    /// An empty pattern, or one with `[`, `]`, `{`, `}` or `\` (classes,
+    /// alternatives and escapes are not supported): the message says so.
+    pub fn new(pattern: &str) -> Result<Self, String> {
+        if pattern.is_empty() {
+            return Err("a non-empty name pattern".into());
+        }
+        if let Some(c) = pattern.chars().find(|c| "[]{}\\".contains(*c)) {
+            return Err(format!(
+                "a name pattern of plain characters, `*` and `?` (`{c}` is not supported)"
+            ));
+        }
+        Ok(Self(pattern.chars().collect()))
+    }
+
+    /// Whether `name` matches.
+    pub fn matches(&self, name: &str) -> bool {
+        let name: Vec<char> = name.chars().collect();
+        // Classic wildcard matching with one backtrack point.
+        let (p, n) = (&self.0, &name);
+        let (mut i, mut j) = (0, 0);
+        let mut star: Option<(usize, usize)> = None;
+        while j < n.len() {
+            if i < p.len() && (p[i] == '?' || p[i] == n[j]) {
+                i += 1;
+                j += 1;
+            } else if i < p.len() && p[i] == '*' {
+                star = Some((i, j));
+                i += 1;
+            } else if let Some((si, sj)) = star {
+                i = si + 1;
+                j = sj + 1;
+                star = Some((si, sj + 1));
+            } else {
+                return false;
+            }
+        }
+        p[i..].iter().all(|c| *c == '*')
+    }
+
+    /// Whether some name matches both patterns.
+    pub fn overlaps(&self, other: &NamePattern) -> bool {
+        let (a, b) = (&self.0, &other.0);
+        // can[i][j]: some string is matched by both a[i..] and b[j..].
+        let mut can = vec![vec![false; b.len() + 1]; a.len() + 1];
+        for i in (0..=a.len()).rev() {
+            for j in (0..=b.len()).rev() {
+                can[i][j] = if i == a.len() && j == b.len() {
+                    true
+                } else if i < a.len() && a[i] == '*' {
+                    // The star matches nothing, or also takes what b[j]
+                    // matches (one character, or b's own star's run).
+                    can[i + 1][j] || (j < b.len() && can[i][j + 1])
+                } else if j < b.len() && b[j] == '*' {
+                    can[i][j + 1] || (i < a.len() && can[i + 1][j])
+                } else if i < a.len() && j < b.len() {
+                    (a[i] == b[j] || a[i] == '?' || b[j] == '?') && can[i + 1][j + 1]
+                } else {
+                    false
+                };
+            }
+        }
+        can[0][0]
+    }
+}
+
+impl fmt::Display for NamePattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text: String = self.0.iter().collect();
+        f.write_str(&text)
+    }
+}
+
+/// The settings one source gives; `None`: not given there.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Settings {
+    pub(crate) workers: Option<usize>,
+    pub(crate) stack_size: Option<usize>,
+    pub(crate) reductions: Option<u32>,
+    pub(crate) busy_wait: Option<Duration>,
+    pub(crate) max_processes: Option<usize>,
+    pub(crate) long_schedule: Option<Option<Duration>>,
+    pub(crate) on_stack_overflow: Option<OnStackOverflow>,
+    pub(crate) pin_workers: Option<bool>,
+    pub(crate) binding: Option<Binding>,
+    pub(crate) topology: Option<Topology>,
+    pub(crate) rules: Option<Vec<PlacementRule>>,
+}
+
+impl Settings {
+    /// Each setting from `self` if given there, else from `lower`.
+    pub(crate) fn over(self, lower: Settings) -> Settings {
+        Settings {
+            workers: self.workers.or(lower.workers),
+            stack_size: self.stack_size.or(lower.stack_size),
+            reductions: self.reductions.or(lower.reductions),
+            busy_wait: self.busy_wait.or(lower.busy_wait),
+            max_processes: self.max_processes.or(lower.max_processes),
+            long_schedule: self.long_schedule.or(lower.long_schedule),
+            on_stack_overflow: self.on_stack_overflow.or(lower.on_stack_overflow),
+            pin_workers: self.pin_workers.or(lower.pin_workers),
+            binding: self.binding.or(lower.binding),
+            topology: self.topology.or(lower.topology),
+            rules: self.rules.or(lower.rules),
+        }
+    }
+
+    /// Reads and checks a TOML file.
+    pub(crate) fn from_file(path: &Path) -> Result<Settings, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.to_owned(),
+            why: e.to_string(),
+        })?;
+        Self::from_toml(&text, path)
+    }
+
+    /// Parses and checks TOML text (`path` names it in errors).
+    pub(crate) fn from_toml(text: &str, path: &Path) -> Result<Settings, ConfigError> {
+        let file: FileSettings = toml::from_str(text).map_err(|e| {
+            let why = e.to_string();
+            // serde's message for an unknown field lists the known ones.
+            match unknown_field(&why) {
+                Some(key) => ConfigError::UnknownKey {
+                    source: Source::File(path.to_owned()),
+                    key,
+                    known: FILE_KEYS.join(", "),
+                },
+                None => ConfigError::Syntax {
+                    path: path.to_owned(),
+                    why: why.trim_end().to_owned(),
+                },
+            }
+        })?;
+        let source = Source::File(path.to_owned());
+        let mut settings = Settings::default();
+        let given = |key: &str, value: String| Given {
+            source: source.clone(),
+            key: key.to_owned(),
+            value,
+        };
+        if let Some(n) = file.workers {
+            settings.workers = Some(check_workers(n, given("workers", n.to_string()))?);
+        }
+        if let Some(n) = file.stack_size {
+            settings.stack_size = Some(check_stack_size(n, given("stack_size", n.to_string()))?);
+        }
+        if let Some(n) = file.reductions {
+            settings.reductions = Some(check_reductions(n, given("reductions", n.to_string()))?);
+        }
+        if let Some(text) = file.busy_wait {
+            settings.busy_wait = Some(parse_busy_wait(&text, given("busy_wait", quoted(&text)))?);
+        }
+        if let Some(n) = file.max_processes {
+            settings.max_processes = Some(check_max_processes(
+                n,
+                given("max_processes", n.to_string()),
+            )?);
+        }
+        if let Some(text) = file.long_schedule {
+            settings.long_schedule = Some(parse_long_schedule(
+                &text,
+                given("long_schedule", quoted(&text)),
+            )?);
+        }
+        if let Some(text) = file.on_stack_overflow {
+            settings.on_stack_overflow = Some(parse_on_stack_overflow(
+                &text,
+                given("on_stack_overflow", quoted(&text)),
+            )?);
+        }
+        settings.pin_workers = file.pin_workers;
+        if let Some(text) = file.binding {
+            settings.binding = Some(parse_binding(&text, given("binding", quoted(&text)))?);
+        }
+        if let Some(dir) = file.topology {
+            // Relative to the file.
+            let dir = path.parent().map_or_else(|| dir.clone(), |p| p.join(&dir));
+            settings.topology = Some(read_topology(&dir, given("topology", quoted_path(&dir)))?);
+        }
+        if let Some(rules) = file.placement {
+            settings.rules = Some(check_rules(rules, &source)?);
+        }
+        Ok(settings)
+    }
+
+    /// Reads the `FERROTP_*` variables of `vars`; also returns the path
+    /// of `FERROTP_CONFIG`, if set.
+    pub(crate) fn from_env(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(Settings, Option<PathBuf>), ConfigError> {
+        let mut settings = Settings::default();
+        let mut config_file = None;
+        for (key, value) in vars {
+            let Some(name) = key.strip_prefix("FERROTP_") else {
+                continue;
+            };
+            let given = Given {
+                source: Source::Environment,
+                key: key.clone(),
+                value: quoted(&value),
+            };
+            let number = |given: &Given| -> Result<u64, ConfigError> {
+                value
+                    .trim()
+                    .parse::<u64>()
+                    .map_err(|_| given.refuse("a whole number"))
+            };
+            match name {
+                "WORKERS" => {
+                    let n = number(&given)?;
+                    settings.workers = Some(check_workers(to_usize(n), given)?);
+                }
+                "STACK_SIZE" => {
+                    let n = number(&given)?;
+                    settings.stack_size = Some(check_stack_size(to_usize(n), given)?);
+                }
+                "REDUCTIONS" => {
+                    let n = number(&given)?;
+                    let n = u32::try_from(n).map_err(|_| given.refuse("1 to 4294967295"))?;
+                    settings.reductions = Some(check_reductions(n, given)?);
+                }
+                "BUSY_WAIT" => settings.busy_wait = Some(parse_busy_wait(&value, given)?),
+                "MAX_PROCESSES" => {
+                    let n = number(&given)?;
+                    settings.max_processes = Some(check_max_processes(to_usize(n), given)?);
+                }
+                "LONG_SCHEDULE" => {
+                    settings.long_schedule = Some(parse_long_schedule(&value, given)?);
+                }
+                "ON_STACK_OVERFLOW" => {
+                    settings.on_stack_overflow = Some(parse_on_stack_overflow(&value, given)?);
+                }
+                "PIN_WORKERS" => {
+                    settings.pin_workers = Some(match value.trim() {
+                        "true" | "1" => true,
+                        "false" | "0" => false,
+                        _ => return Err(given.refuse("true, false, 1 or 0")),
+                    });
+                }
+                "BINDING" => settings.binding = Some(parse_binding(&value, given)?),
+                "TOPOLOGY" => {
+                    settings.topology = Some(read_topology(Path::new(&value), given)?);
+                }
+                "CONFIG" => config_file = Some(PathBuf::from(value)),
+                _ => {
+                    return Err(ConfigError::UnknownKey {
+                        source: Source::Environment,
+                        key,
+                        known: ENV_KEYS.join(", "),
+                    });
+                }
+            }
+        }
+        Ok((settings, config_file))
+    }
+}
+
+/// What a file may hold (unknown keys are refused).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    workers: Option<usize>,
+    stack_size: Option<usize>,
+    reductions: Option<u32>,
+    busy_wait: Option<String>,
+    max_processes: Option<usize>,
+    long_schedule: Option<String>,
+    on_stack_overflow: Option<String>,
+    pin_workers: Option<bool>,
+    binding: Option<String>,
+    topology: Option<PathBuf>,
+    placement: Option<Vec<FileRule>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRule {
+    name: String,
+    core: Option<usize>,
+    node: Option<usize>,
+}
+
+const FILE_KEYS: [&str; 11] = [
+    "workers",
+    "stack_size",
+    "reductions",
+    "busy_wait",
+    "max_processes",
+    "long_schedule",
+    "on_stack_overflow",
+    "pin_workers",
+    "binding",
+    "topology",
+    "[[placement]] (name, core, node)",
+];
+
+const ENV_KEYS: [&str; 11] = [
+    "FERROTP_WORKERS",
+    "FERROTP_STACK_SIZE",
+    "FERROTP_REDUCTIONS",
+    "FERROTP_BUSY_WAIT",
+    "FERROTP_MAX_PROCESSES",
+    "FERROTP_LONG_SCHEDULE",
+    "FERROTP_ON_STACK_OVERFLOW",
+    "FERROTP_PIN_WORKERS",
+    "FERROTP_BINDING",
+    "FERROTP_TOPOLOGY",
+    "FERROTP_CONFIG",
+];
+
+/// A value as given, for an error about it.
+struct Given {
+    source: Source,
+    key: String,
+    value: String,
+}
+
+impl Given {
+    fn refuse(&self, allowed: impl Into<String>) -> ConfigError {
+        ConfigError::Value {
+            source: self.source.clone(),
+            key: self.key.clone(),
+            value: self.value.clone(),
+            allowed: allowed.into(),
+        }
+    }
+}
+
+fn quoted(text: &str) -> String {
+    format!("{text:?}")
+}
+
+fn quoted_path(path: &Path) -> String {
+    format!("{:?}", path.display().to_string())
+}
+
+fn to_usize(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+/// The name of the unknown field in serde's message, if that is what it
+/// is about.
+fn unknown_field(message: &str) -> Option<String> {
+    let rest = message.split("unknown field `").nth(1)?;
+    Some(rest.split('`').next()?.to_owned())
+}
+
+fn check_workers(n: usize, given: Given) -> Result<usize, ConfigError> {
+    if (1..=MAX_WORKERS).contains(&n) {
+        Ok(n)
+    } else {
+        Err(given.refuse(format!("1 to {MAX_WORKERS} workers")))
+    }
+}
+
+fn check_stack_size(n: usize, given: Given) -> Result<usize, ConfigError> {
+    if (MIN_STACK_SIZE..=MAX_STACK_SIZE).contains(&n) {
+        Ok(n)
+    } else {
+        Err(given.refuse(format!("{MIN_STACK_SIZE} to {MAX_STACK_SIZE} bytes")))
+    }
+}
+
+fn check_reductions(n: u32, given: Given) -> Result<u32, ConfigError> {
+    if n >= 1 {
+        Ok(n)
+    } else {
+        Err(given.refuse("at least 1 reduction per time slice"))
+    }
+}
+
+fn check_max_processes(n: usize, given: Given) -> Result<usize, ConfigError> {
+    if n >= 1 {
+        Ok(n)
+    } else {
+        Err(given.refuse("at least 1 process"))
+    }
+}
+
+const DURATION_FORMS: &str = "a duration such as \"250us\", \"5ms\" or \"2s\"";
+
+/// `"100us"`, `"5ms"`, `"2s"`, `"1m"` (also `"0s"`).
+pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().ok()?;
+    match unit.trim() {
+        "ns" => Some(Duration::from_nanos(n)),
+        "us" | "µs" => Some(Duration::from_micros(n)),
+        "ms" => Some(Duration::from_millis(n)),
+        "s" => Some(Duration::from_secs(n)),
+        "m" => Some(Duration::from_secs(n.checked_mul(60)?)),
+        _ => None,
+    }
+}
+
+fn parse_busy_wait(text: &str, given: Given) -> Result<Duration, ConfigError> {
+    parse_duration(text).ok_or_else(|| given.refuse(DURATION_FORMS))
+}
+
+fn parse_long_schedule(text: &str, given: Given) -> Result<Option<Duration>, ConfigError> {
+    if text.trim() == "off" {
+        return Ok(None);
+    }
+    match parse_duration(text) {
+        Some(d) if !d.is_zero() => Ok(Some(d)),
+        _ => Err(given.refuse(format!("{DURATION_FORMS} above zero, or \"off\""))),
+    }
+}
+
+fn parse_on_stack_overflow(text: &str, given: Given) -> Result<OnStackOverflow, ConfigError> {
+    match text.trim() {
+        "abort" => Ok(OnStackOverflow::Abort),
+        "exit_process" => Ok(OnStackOverflow::ExitProcess),
+        _ => Err(given.refuse("\"abort\" or \"exit_process\"")),
+    }
+}
+
+fn parse_binding(text: &str, given: Given) -> Result<Binding, ConfigError> {
+    match text.trim() {
+        "spread" => Ok(Binding::Spread),
+        "pack" => Ok(Binding::Pack),
+        _ => Err(given.refuse("\"spread\" or \"pack\"")),
+    }
+}
+
+fn read_topology(dir: &Path, given: Given) -> Result<Topology, ConfigError> {
+    let allowed = crate::topology::allowed_cpus()
+        .map_err(|e| given.refuse(format!("a readable topology ({e})")))?;
+    Topology::from_sysfs(dir, &allowed).map_err(|e| {
+        given.refuse(format!(
+            "a directory laid out like /sys/devices/system with CPUs this process may use ({e})"
+        ))
+    })
+}
+
+/// Checks each rule and that no two overlap.
+fn check_rules(rules: Vec<FileRule>, source: &Source) -> Result<Vec<PlacementRule>, ConfigError> {
+    let mut checked: Vec<PlacementRule> = Vec::with_capacity(rules.len());
+    for (n, rule) in rules.into_iter().enumerate() {
+        let at = |field: &str, value: String| Given {
+            source: source.clone(),
+            key: format!("placement[{n}].{field}"),
+            value,
+        };
+        let pattern = NamePattern::new(&rule.name)
+            .map_err(|allowed| at("name", quoted(&rule.name)).refuse(allowed))?;
+        let on = match (rule.core, rule.node) {
+            (Some(cpu), None) => PlaceOn::Core(cpu),
+            (None, Some(node)) => PlaceOn::Node(node),
+            (core, node) => {
+                return Err(at("core/node", format!("core = {core:?}, node = {node:?}"))
+                    .refuse("exactly one of `core` and `node`"));
+            }
+        };
+        if let Some((m, earlier)) = checked
+            .iter()
+            .enumerate()
+            .find(|(_, earlier)| earlier.pattern.overlaps(&pattern))
+        {
+            return Err(at("name", quoted(&rule.name)).refuse(format!(
+                "a pattern that no name matches together with placement[{m}].name = \"{}\" \
+                 (rules must not overlap)",
+                earlier.pattern
+            )));
+        }
+        checked.push(PlacementRule { pattern, on });
+    }
+    Ok(checked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pattern(p: &str) -> NamePattern {
+        NamePattern::new(p).unwrap()
+    }
+
+    #[test]
+    fn patterns_match_as_globs() {
+        assert!(pattern("*").matches(""));
+        assert!(pattern("a*c").matches("abbbc"));
+        assert!(pattern("a?c").matches("abc"));
+        assert!(!pattern("a?c").matches("ac"));
+        assert!(pattern("*.*").matches("db.primary"));
+        assert!(!pattern("db").matches("db2"));
+    }
+
+    #[test]
+    fn overlap_is_exact_for_star_and_question_mark() {
+        assert!(pattern("a*").overlaps(&pattern("*b"))); // "ab"
+        assert!(pattern("db.*").overlaps(&pattern("db.primary")));
+        assert!(!pattern("db.*").overlaps(&pattern("cache.*")));
+        assert!(!pattern("a?").overlaps(&pattern("a")));
+        assert!(pattern("a?").overlaps(&pattern("*z")));
+        assert!(!pattern("x*y").overlaps(&pattern("x*z")));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250us"), Some(Duration::from_micros(250)));
+        assert_eq!(parse_duration("5ms"), Some(Duration::from_millis(5)));
+        assert_eq!(parse_duration("0s"), Some(Duration::ZERO));
+        assert_eq!(parse_duration("5"), None);
+        assert_eq!(parse_duration("ms"), None);
+        assert_eq!(parse_duration("5 hours"), None);
+    }
+}
