@@ -184,6 +184,9 @@ impl NamePattern {
         if pattern.is_empty() {
             return Err("a non-empty name pattern".into());
         }
+        if pattern.chars().count() > 256 {
+            return Err("a name pattern of at most 256 characters".into());
+        }
         if let Some(c) = pattern.chars().find(|c| "[]{}\\".contains(*c)) {
             return Err(format!(
                 "a name pattern of plain characters, `*` and `?` (`{c}` is not supported)"
@@ -192,24 +195,27 @@ impl NamePattern {
         Ok(Self(pattern.chars().collect()))
     }
 
-    /// Whether `name` matches.
+    /// Whether `name` matches (no allocation: it runs at spawn).
     pub fn matches(&self, name: &str) -> bool {
-        let name: Vec<char> = name.chars().collect();
-        // Classic wildcard matching with one backtrack point.
-        let (p, n) = (&self.0, &name);
-        let (mut i, mut j) = (0, 0);
+        let p = &self.0;
+        // Classic wildcard matching with one backtrack point, over the
+        // name's characters by byte position.
+        let next = |at: usize| name[at..].chars().next().map(|c| (c, at + c.len_utf8()));
+        let (mut i, mut at) = (0, 0);
         let mut star: Option<(usize, usize)> = None;
-        while j < n.len() {
-            if i < p.len() && (p[i] == '?' || p[i] == n[j]) {
+        while let Some((c, after)) = next(at) {
+            if i < p.len() && p[i] == '*' {
+                star = Some((i, at));
                 i += 1;
-                j += 1;
-            } else if i < p.len() && p[i] == '*' {
-                star = Some((i, j));
+            } else if i < p.len() && (p[i] == '?' || p[i] == c) {
                 i += 1;
-            } else if let Some((si, sj)) = star {
-                i = si + 1;
-                j = sj + 1;
-                star = Some((si, sj + 1));
+                at = after;
+            } else if let Some((star_i, star_at)) = star {
+                // Let the star take one more character, and retry.
+                let (_, resume) = next(star_at).expect("the star's position is inside the name");
+                star = Some((star_i, resume));
+                i = star_i + 1;
+                at = resume;
             } else {
                 return false;
             }
@@ -298,7 +304,7 @@ impl Settings {
         let file: FileSettings = toml::from_str(text).map_err(|e| {
             let why = e.to_string();
             // serde's message for an unknown field lists the known ones.
-            match unknown_field(&why) {
+            match unknown_field(e.message()) {
                 Some(key) => ConfigError::UnknownKey {
                     source: Source::File(path.to_owned()),
                     key,
@@ -605,6 +611,9 @@ fn parse_binding(text: &str, given: Given) -> Result<Binding, ConfigError> {
 }
 
 fn read_topology(dir: &Path, given: Given) -> Result<Topology, ConfigError> {
+    if dir.as_os_str().is_empty() || !dir.is_dir() {
+        return Err(given.refuse("an existing directory laid out like /sys/devices/system"));
+    }
     let allowed = crate::topology::allowed_cpus()
         .map_err(|e| given.refuse(format!("a readable topology ({e})")))?;
     Topology::from_sysfs(dir, &allowed).map_err(|e| {
@@ -629,8 +638,11 @@ fn check_rules(rules: Vec<FileRule>, source: &Source) -> Result<Vec<PlacementRul
             (Some(cpu), None) => PlaceOn::Core(cpu),
             (None, Some(node)) => PlaceOn::Node(node),
             (core, node) => {
-                return Err(at("core/node", format!("core = {core:?}, node = {node:?}"))
-                    .refuse("exactly one of `core` and `node`"));
+                let given = match (core, node) {
+                    (Some(core), Some(node)) => format!("core = {core} and node = {node}"),
+                    _ => "neither".to_owned(),
+                };
+                return Err(at("core/node", given).refuse("exactly one of `core` and `node`"));
             }
         };
         if let Some((m, earlier)) = checked
@@ -665,6 +677,48 @@ mod tests {
         assert!(!pattern("a?c").matches("ac"));
         assert!(pattern("*.*").matches("db.primary"));
         assert!(!pattern("db").matches("db2"));
+        // A `*` in the name is an ordinary character there.
+        assert!(pattern("*").matches("*a"));
+        assert!(pattern("db.*").matches("db.*x"));
+        assert!(pattern("?b").matches("éb"));
+        assert!(!pattern("a*b").matches("a*c"));
+    }
+
+    /// The matcher against a slow, obviously right one, on every pattern
+    /// and name of up to 4 characters over a, b, `*`, `?`.
+    #[test]
+    fn matches_agrees_with_a_reference() {
+        fn reference(p: &[char], n: &[char]) -> bool {
+            match (p.first(), n.first()) {
+                (None, None) => true,
+                (Some('*'), _) => reference(&p[1..], n) || (!n.is_empty() && reference(p, &n[1..])),
+                (Some(c), Some(d)) if *c == '?' || c == d => reference(&p[1..], &n[1..]),
+                _ => false,
+            }
+        }
+        let alphabet = ['a', 'b', '*', '?'];
+        let words = |len: usize| -> Vec<String> {
+            (0..alphabet.len().pow(len as u32))
+                .map(|mut k| {
+                    (0..len)
+                        .map(|_| {
+                            let c = alphabet[k % alphabet.len()];
+                            k /= alphabet.len();
+                            c
+                        })
+                        .collect()
+                })
+                .collect()
+        };
+        let all: Vec<String> = (0..=4).flat_map(words).collect();
+        for p in all.iter().filter(|p| !p.is_empty()) {
+            let pattern = NamePattern::new(p).unwrap();
+            let pc: Vec<char> = p.chars().collect();
+            for n in &all {
+                let nc: Vec<char> = n.chars().collect();
+                assert_eq!(pattern.matches(n), reference(&pc, &nc), "{p:?} on {n:?}");
+            }
+        }
     }
 
     #[test]

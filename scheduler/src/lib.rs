@@ -105,8 +105,8 @@ pub use process_id::ProcessId;
 pub use registry::{NotRegistered, RegisterError, register, send_named, unregister, whereis};
 pub use runtime::{
     BuildError, Builder, DEFAULT_BUSY_WAIT, DEFAULT_LONG_SCHEDULE, DEFAULT_MAX_PROCESSES,
-    DEFAULT_REDUCTIONS, DEFAULT_STACK_SIZE, ExitCounts, MAX_STACK_SIZE, Metrics, Runtime,
-    WorkerMetrics, run,
+    DEFAULT_REDUCTIONS, DEFAULT_STACK_SIZE, EffectiveSettings, ExitCounts, MAX_STACK_SIZE, Metrics,
+    Runtime, WorkerMetrics, run,
 };
 pub use signal::{Exit, Link, exit, exit_self, is_exit_unwind, link_signal, trap_exit};
 pub use spawn::{SpawnError, SpawnOptions, spawn, spawn_opt, spawn_with};

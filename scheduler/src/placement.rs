@@ -134,41 +134,83 @@ pub(crate) fn check_rules(
     Ok(())
 }
 
-/// Each worker's victims in tiers (module docs): `tiers[w]` lists, for
-/// worker `w`, groups of worker indices, nearest first.
-pub fn steal_tiers(topology: &Topology, places: &[WorkerPlace]) -> Vec<Vec<Vec<usize>>> {
-    places
+/// The steal order of every node: `tiers[n]` lists, for the workers on
+/// the `n`th node of `places` (in order of first appearance), groups of
+/// worker indices, nearest first; the first group is the node's own
+/// workers (a worker skips itself). Memory grows with workers times
+/// nodes, not workers squared.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StealOrder {
+    /// Each worker's node, as an index into `tiers`.
+    pub node_of_worker: Vec<usize>,
+    /// Each node's tiers of workers.
+    pub tiers: Vec<Vec<Vec<usize>>>,
+    /// Each node's id and its workers.
+    pub workers_by_node: Vec<(usize, Vec<usize>)>,
+}
+
+impl StealOrder {
+    /// The tiers of worker `worker`.
+    pub fn of(&self, worker: usize) -> &[Vec<usize>] {
+        &self.tiers[self.node_of_worker[worker]]
+    }
+}
+
+/// The steal order of `places` on `topology` (module docs).
+pub fn steal_order(topology: &Topology, places: &[WorkerPlace]) -> StealOrder {
+    let mut workers_by_node: Vec<(usize, Vec<usize>)> = Vec::new();
+    let mut node_of_worker = Vec::with_capacity(places.len());
+    for (worker, place) in places.iter().enumerate() {
+        let at = match workers_by_node
+            .iter()
+            .position(|(node, _)| *node == place.node)
+        {
+            Some(at) => at,
+            None => {
+                workers_by_node.push((place.node, Vec::new()));
+                workers_by_node.len() - 1
+            }
+        };
+        workers_by_node[at].1.push(worker);
+        node_of_worker.push(at);
+    }
+    let tiers = workers_by_node
         .iter()
-        .enumerate()
-        .map(|(me, place)| {
-            let mut others: Vec<(u32, usize)> = places
+        .map(|(here, _)| {
+            let mut others: Vec<(u32, usize)> = workers_by_node
                 .iter()
                 .enumerate()
-                .filter(|(other, _)| *other != me)
-                .map(|(other, there)| {
-                    let distance = if there.node == place.node {
+                .map(|(at, (there, _))| {
+                    let distance = if there == here {
                         0
                     } else {
-                        topology
-                            .distance(place.node, there.node)
-                            .unwrap_or(u32::MAX)
+                        topology.distance(*here, *there).unwrap_or(u32::MAX)
                     };
-                    (distance, other)
+                    (distance, at)
                 })
                 .collect();
             others.sort_unstable();
             let mut tiers: Vec<Vec<usize>> = Vec::new();
             let mut last = None;
-            for (distance, other) in others {
+            for (distance, at) in others {
                 if last != Some(distance) {
                     tiers.push(Vec::new());
                     last = Some(distance);
                 }
-                tiers.last_mut().expect("pushed above").push(other);
+                let tier = tiers.last_mut().expect("pushed above");
+                tier.extend(&workers_by_node[at].1);
+            }
+            for tier in &mut tiers {
+                tier.sort_unstable();
             }
             tiers
         })
-        .collect()
+        .collect();
+    StealOrder {
+        node_of_worker,
+        tiers,
+        workers_by_node,
+    }
 }
 
 #[cfg(test)]
@@ -222,18 +264,19 @@ mod tests {
     fn steal_tiers_go_from_the_own_node_outwards_by_distance() {
         let topology = four_nodes();
         let places = assign(&topology, 8, Binding::Pack);
-        let tiers = steal_tiers(&topology, &places);
-        // Worker 0 (node 0): its node-mate 1, then node 1 (16), then
-        // nodes 2 and 3 together (32).
-        assert_eq!(tiers[0], [vec![1], vec![2, 3], vec![4, 5, 6, 7]]);
-        // Worker 5 (node 2): 4, then node 3, then nodes 0 and 1.
-        assert_eq!(tiers[5], [vec![4], vec![6, 7], vec![0, 1, 2, 3]]);
+        let order = steal_order(&topology, &places);
+        // Worker 0 (node 0): its node (itself skipped when searching),
+        // then node 1 (16), then nodes 2 and 3 together (32).
+        assert_eq!(order.of(0), [vec![0, 1], vec![2, 3], vec![4, 5, 6, 7]]);
+        // Worker 5 (node 2): its node, then node 3, then nodes 0 and 1.
+        assert_eq!(order.of(5), [vec![4, 5], vec![6, 7], vec![0, 1, 2, 3]]);
+        assert_eq!(order.workers_by_node[2], (2, vec![4, 5]));
     }
 
     #[test]
     fn one_node_is_one_tier() {
         let topology = Topology::single_node(vec![0, 1, 2]).unwrap();
         let places = assign(&topology, 3, Binding::Spread);
-        assert_eq!(steal_tiers(&topology, &places)[1], [vec![0, 2]]);
+        assert_eq!(steal_order(&topology, &places).of(1), [vec![0, 1, 2]]);
     }
 }

@@ -19,7 +19,7 @@ use crate::exit::ExitReason;
 use crate::idle::Idle;
 use crate::long_schedule::{LongSchedule, LongScheduleHook};
 use crate::overflow::OnStackOverflow;
-use crate::placement::{Binding, WorkerPlace};
+use crate::placement::{Binding, StealOrder, WorkerPlace};
 use crate::process::{Anchor, DeadLetter, Pid};
 use crate::spawn::{SpawnError, SpawnOptions, spawn_on};
 use crate::stack::{MIN_STACK_SIZE, StackAllocator, StackError};
@@ -60,6 +60,33 @@ pub(crate) struct Config {
     pub(crate) busy_wait: Duration,
     pub(crate) max_processes: usize,
     pub(crate) on_stack_overflow: OnStackOverflow,
+}
+
+/// The settings a runtime runs with, once code, environment and file have
+/// been merged ([`Runtime::settings`]): what to log at start-up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EffectiveSettings {
+    /// Worker threads.
+    pub workers: usize,
+    /// Default process stack bytes.
+    pub stack_size: usize,
+    /// Reductions per time slice.
+    pub reductions: u32,
+    /// Idle busy-wait.
+    pub busy_wait: Duration,
+    /// The most live processes.
+    pub max_processes: usize,
+    /// The long-schedule threshold (`None`: off).
+    pub long_schedule: Option<Duration>,
+    /// What a stack overflow does.
+    pub on_stack_overflow: OnStackOverflow,
+    /// Whether workers are pinned to their CPUs.
+    pub pin_workers: bool,
+    /// How workers are laid out over nodes.
+    pub binding: Binding,
+    /// Placement rules by process name.
+    pub placement_rules: Vec<PlacementRule>,
 }
 
 /// Why a runtime could not be built.
@@ -124,9 +151,10 @@ impl fmt::Display for BuildError {
             BuildError::Placement(why) => write!(f, "invalid placement rule: {why}"),
             BuildError::Core { cpu, allowed } => write!(
                 f,
-                "invalid runtime setting `pin_workers`: a worker would be pinned to CPU {cpu}, \
-                 which this process may not use (allowed: CPUs {allowed}); give fewer workers \
-                 or a topology of the allowed CPUs"
+                "a worker would be pinned to CPU {cpu}, which this process may not use \
+                 (allowed: CPUs {allowed}): the `topology` setting names CPUs outside this \
+                 process's affinity mask; give a topology of allowed CPUs, or turn \
+                 `pin_workers` off"
             ),
         }
     }
@@ -348,7 +376,12 @@ impl Builder {
         crate::placement::check_rules(&rules, &places, pin_workers)
             .map_err(BuildError::Placement)?;
         if pin_workers {
-            let allowed = crate::topology::allowed_cpus().map_err(BuildError::Thread)?;
+            let allowed = crate::topology::allowed_cpus().map_err(|error| {
+                BuildError::Topology(crate::topology::TopologyError::Io {
+                    path: "sched_getaffinity".into(),
+                    error,
+                })
+            })?;
             if let Some(place) = places.iter().find(|p| !allowed.contains(&p.cpu)) {
                 return Err(BuildError::Core {
                     cpu: place.cpu,
@@ -356,7 +389,24 @@ impl Builder {
                 });
             }
         }
-        let steal_tiers = crate::placement::steal_tiers(&topology, &places);
+        let steal_order = crate::placement::steal_order(&topology, &places);
+        let node_turns = steal_order
+            .workers_by_node
+            .iter()
+            .map(|_| CachePadded::new(AtomicUsize::new(0)))
+            .collect();
+        let effective = EffectiveSettings {
+            workers,
+            stack_size,
+            reductions,
+            busy_wait,
+            max_processes,
+            long_schedule,
+            on_stack_overflow,
+            pin_workers,
+            binding,
+            placement_rules: rules.clone(),
+        };
         let config = Config {
             workers,
             stack_size,
@@ -389,9 +439,10 @@ impl Builder {
             places,
             pinned: pin_workers,
             rules,
-            steal_tiers,
+            steal_order,
             topology,
-            node_turn: AtomicUsize::new(0),
+            node_turns,
+            effective,
         });
         // Held by the runtime and the workers' pools only (not by `Shared`,
         // which pids keep alive): dropping the runtime unmaps every slab.
@@ -599,14 +650,18 @@ pub(crate) struct Shared {
     pub(crate) places: Vec<WorkerPlace>,
     /// Whether workers pin themselves to their CPU.
     pub(crate) pinned: bool,
-    /// Each worker's victims, nearest first (module `placement`).
-    pub(crate) steal_tiers: Vec<Vec<Vec<usize>>>,
+    /// Each worker's victims, nearest first, and the workers of each
+    /// node (module `placement`).
+    pub(crate) steal_order: StealOrder,
     /// The topology the places come from.
     pub(crate) topology: Topology,
     /// Placement rules by process name (module `config`).
     pub(crate) rules: Vec<PlacementRule>,
-    /// Spreads processes pinned to a node over its workers.
-    pub(crate) node_turn: AtomicUsize,
+    /// What the runtime was built with.
+    pub(crate) effective: EffectiveSettings,
+    /// Per node (as in `steal_order.workers_by_node`): spreads processes
+    /// pinned to the node over its workers.
+    pub(crate) node_turns: Box<[CachePadded<AtomicUsize>]>,
 }
 
 impl Shared {
@@ -763,6 +818,12 @@ impl Runtime {
     /// [`placement`](crate::placement)), by worker index.
     pub fn placement(&self) -> &[WorkerPlace] {
         &self.shared.places
+    }
+
+    /// The settings the runtime runs with (code, environment and file
+    /// merged).
+    pub fn settings(&self) -> &EffectiveSettings {
+        &self.shared.effective
     }
 
     /// The topology the runtime laid its workers out on.
@@ -1032,7 +1093,14 @@ where
 /// valid Unicode, are not settings).
 fn process_environment() -> Vec<(String, String)> {
     std::env::vars_os()
-        .filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?)))
+        .map(|(key, value)| {
+            // A value that is not valid Unicode reaches the parser with
+            // replacement characters, and fails there with its name.
+            (
+                key.to_string_lossy().into_owned(),
+                value.to_string_lossy().into_owned(),
+            )
+        })
         .filter(|(key, _)| key.starts_with("FERROTP_"))
         .collect()
 }

@@ -90,7 +90,8 @@ impl SpawnOptions {
         self
     }
 
-    /// Pins the process to the worker pinned to CPU `cpu` (the runtime
+    /// Pins the process to the worker pinned to CPU `cpu` (over
+    /// [`node`](Self::node); [`worker`](Self::worker) wins over both) (the runtime
     /// must pin its workers: [`Builder::pin_workers`](crate::Builder::pin_workers)):
     /// it always runs on that CPU and is never stolen.
     pub fn core(mut self, cpu: usize) -> Self {
@@ -310,11 +311,11 @@ fn pinned_worker(
         return Ok(Some(worker));
     }
     let rule = if options.core.is_none() && options.node.is_none() && !shared.rules.is_empty() {
-        options
-            .register
-            .as_deref()
-            .or(options.name.as_deref())
-            .and_then(|name| shared.rules.iter().find(|r| r.pattern.matches(name)))
+        // Either name counts: the registered one first.
+        [options.register.as_deref(), options.name.as_deref()]
+            .into_iter()
+            .flatten()
+            .find_map(|name| shared.rules.iter().find(|r| r.pattern.matches(name)))
             .map(|rule| rule.on)
     } else {
         None
@@ -349,19 +350,15 @@ fn pinned_worker(
         {
             return Ok(Some(here.index));
         }
-        let on_node: Vec<usize> = (0..shared.places.len())
-            .filter(|&w| shared.places[w].node == node)
-            .collect();
-        if on_node.is_empty() {
-            let mut nodes: Vec<usize> = shared.places.iter().map(|p| p.node).collect();
+        let order = &shared.steal_order;
+        let Some(at) = order.workers_by_node.iter().position(|(id, _)| *id == node) else {
+            let mut nodes: Vec<usize> = order.workers_by_node.iter().map(|(id, _)| *id).collect();
             nodes.sort_unstable();
-            nodes.dedup();
             return Err(SpawnError::NoWorkerOnNode { node, nodes });
-        }
-        let turn = shared
-            .node_turn
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        return Ok(Some(on_node[turn % on_node.len()]));
+        };
+        let workers = &order.workers_by_node[at].1;
+        let turn = shared.node_turns[at].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return Ok(Some(workers[turn % workers.len()]));
     }
     Ok(None)
 }
@@ -430,7 +427,10 @@ where
     ));
     let launch = Launch::new(Arc::clone(&pcb), Entry::new(entry));
     let pid = Pid(pcb);
+    // Not while shutting down: the process ends at once anyway, and an
+    // error here could turn cleanup code into a panic during a panic.
     if let Some(name) = &options.register
+        && !shutting_down
         && let Err(e) = crate::registry::register(name, &pid)
     {
         end_unrun(pid, launch, ExitReason::NoProc, shutting_down);

@@ -3,13 +3,14 @@
 //!
 //! [`Topology::detect`] reads Linux's sysfs (`/sys/devices/system/node`
 //! and `/sys/devices/system/cpu/online`) and keeps only the CPUs that are
-//! online and in this process's affinity mask (`sched_getaffinity`, so
-//! taskset and cgroup cpusets hold). A node left without CPUs (a memory
+//! online and in this process's affinity mask (`sched_getaffinity` of the
+//! process's main thread, so taskset and cgroup cpusets hold, and a
+//! runtime built on a pinned thread still sees the whole mask). A node left without CPUs (a memory
 //! only node, or one the mask excludes) is dropped; distances between the
 //! nodes that remain are kept as the kernel reports them (10 = local).
-//! Without NUMA information (a container without `/sys`, another OS), the
-//! machine is one node of the allowed CPUs, and a line on standard error
-//! says so.
+//! Without NUMA information (a container without `/sys`, another OS), or
+//! when sysfs cannot be read, the machine is one node of the allowed CPUs,
+//! and a line on standard error says so (once per OS process).
 //!
 //! A topology is a plain value: [`Topology::from_sysfs`] reads any
 //! directory laid out like `/sys/devices/system` (the tests ship 1-, 2-
@@ -110,6 +111,7 @@ impl Topology {
                 nodes.len()
             )));
         }
+        nodes.sort_by_key(|node| node.id);
         let mut seen_cpus = std::collections::BTreeSet::new();
         let mut seen_ids = std::collections::BTreeSet::new();
         for node in &mut nodes {
@@ -155,15 +157,22 @@ impl Topology {
             error,
         })?;
         let root = Path::new(SYSFS_ROOT);
-        if !root.join("node").is_dir() {
+        let why = if root.join("node").is_dir() {
+            match Self::from_sysfs(root, &allowed) {
+                Ok(topology) => return Ok(topology),
+                Err(e) => e.to_string(),
+            }
+        } else {
+            format!("{} is missing", root.join("node").display())
+        };
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| {
             eprintln!(
-                "ferrotp: no NUMA information ({} is missing); treating CPUs {} as one node",
-                root.join("node").display(),
+                "ferrotp: no NUMA information ({why}); treating CPUs {} as one node",
                 format_cpulist(&allowed)
             );
-            return Self::single_node(allowed);
-        }
-        Self::from_sysfs(root, &allowed)
+        });
+        Self::single_node(allowed)
     }
 
     /// Reads a directory laid out like `/sys/devices/system` (`node/nodeN/
@@ -200,6 +209,10 @@ impl Topology {
             }
         }
         found.sort_unstable_by_key(|(id, _)| *id);
+        if found.is_empty() {
+            // A node directory without nodes: no NUMA information.
+            return Self::single_node(allowed.iter().copied().filter(usable).collect());
+        }
         let all_ids: Vec<usize> = found.iter().map(|(id, _)| *id).collect();
         let mut nodes = Vec::new();
         let mut rows = Vec::new();
@@ -295,6 +308,9 @@ fn malformed(path: &Path, why: String) -> TopologyError {
 /// # Errors
 /// What is wrong with the text.
 pub fn parse_cpulist(text: &str) -> Result<Vec<usize>, String> {
+    /// No machine has more CPUs than this; a bigger range is a mistake
+    /// (and would take all memory to expand).
+    const MAX_CPU: usize = 1 << 20;
     let text = text.trim();
     let mut cpus = Vec::new();
     if text.is_empty() {
@@ -311,6 +327,9 @@ pub fn parse_cpulist(text: &str) -> Result<Vec<usize>, String> {
                 let (first, last) = (number(first)?, number(last)?);
                 if first > last {
                     return Err(format!("the range {part:?} in {text:?} runs backwards"));
+                }
+                if last >= MAX_CPU {
+                    return Err(format!("CPU {last} in {text:?} is beyond any machine"));
                 }
                 cpus.extend(first..=last);
             }
@@ -359,23 +378,44 @@ fn parse_distances(text: &str, nodes: usize) -> Result<Vec<u32>, String> {
     Ok(row)
 }
 
-/// The CPUs in this process's affinity mask.
+/// The CPUs in this process's affinity mask: that of its main thread
+/// (the calling thread may have been pinned narrower).
 #[cfg(target_os = "linux")]
 pub fn allowed_cpus() -> io::Result<Vec<usize>> {
-    // SAFETY: `cpu_set_t` is a plain bit array; all zeroes is the empty
-    // set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: pid 0 is the calling thread; the size is the set's own, and
-    // `set` is a valid, writable `cpu_set_t`.
-    let result =
-        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
-    if result != 0 {
-        return Err(io::Error::last_os_error());
+    // A mask as big as the kernel needs: `cpu_set_t` holds 1024 CPUs, and
+    // the call fails with EINVAL while the buffer is smaller than the
+    // kernel's mask.
+    let mut words = vec![0u64; 16];
+    loop {
+        let bytes = words.len() * 8;
+        // SAFETY: the buffer is `bytes` long and writable; the kernel
+        // writes at most that many bytes of mask into it. getpid has no
+        // preconditions.
+        let result = unsafe {
+            libc::sched_getaffinity(
+                libc::getpid(),
+                bytes,
+                words.as_mut_ptr().cast::<libc::cpu_set_t>(),
+            )
+        };
+        if result == 0 {
+            break;
+        }
+        let error = io::Error::last_os_error();
+        if error.raw_os_error() == Some(libc::EINVAL) && bytes < (1 << 20) {
+            words.resize(words.len() * 2, 0);
+            continue;
+        }
+        return Err(error);
     }
-    let max = libc::CPU_SETSIZE as usize;
-    // SAFETY: `set` was filled above; every index is below CPU_SETSIZE.
-    Ok((0..max)
-        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+    Ok(words
+        .iter()
+        .enumerate()
+        .flat_map(|(w, &word)| {
+            (0..64)
+                .filter(move |bit| word >> bit & 1 == 1)
+                .map(move |bit| w * 64 + bit)
+        })
         .collect())
 }
 

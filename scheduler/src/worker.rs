@@ -38,7 +38,9 @@
 //!    injector.
 //!
 //! With nothing local, the worker searches (steals half a victim's `fresh`
-//! deque, victims in random order, then the injector), spins for the
+//! deque, victims nearest first by NUMA node, in tiers (module
+//! `placement`), each tier from a random starting point; then the
+//! injector), spins for the
 //! configured busy-wait, and parks by the protocol in module `idle` (its
 //! second look covers the injector, every victim, its inbox, its timers and
 //! the shutdown flag).
@@ -834,10 +836,13 @@ impl WorkerLoop {
         self.rng ^= self.rng << 17;
         // Nearest tier first (module `placement`); a random start within
         // each tier.
-        for tier in &core.shared.steal_tiers[core.index] {
+        for tier in core.shared.steal_order.of(core.index) {
             let start = (self.rng % tier.len() as u64) as usize;
             for offset in 0..tier.len() {
                 let victim = tier[(start + offset) % tier.len()];
+                if victim == core.index {
+                    continue;
+                }
                 let stealer = &core.shared.stealers[victim];
                 if !take_lone && stealer.len() < 2 {
                     saw_lone |= !stealer.is_empty();

@@ -46,10 +46,12 @@ fn fixture(name: &str) -> PathBuf {
 fn the_example_file_is_valid() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/ferrotp.toml");
     let builder = Runtime::from_config_file(&path).unwrap();
-    // Pinning to CPU 1 needs two CPUs; build only where there are.
-    if allowed_cpus().unwrap().len() >= 2 {
+    // Its rule pins to CPU 1 with two packed workers: build it where
+    // the first two allowed CPUs are 0 and 1.
+    if allowed_cpus().unwrap().starts_with(&[0, 1]) {
         let rt = builder.environment([]).build().unwrap();
         assert_eq!(rt.workers(), 2);
+        assert!(rt.settings().pin_workers);
     }
 }
 
@@ -83,22 +85,97 @@ node = 0
         .environment([])
         .build()
         .unwrap();
-    assert_eq!(rt.workers(), 2);
-    // Pack: the first node's CPUs first (the fixture, restricted to the
-    // CPUs this process may use).
-    let first_cpus: Vec<usize> = rt.topology().nodes()[0]
-        .cpus
-        .iter()
-        .copied()
-        .cycle()
-        .take(2)
-        .collect();
+    let settings = rt.settings();
+    assert_eq!(settings.workers, 2);
+    assert_eq!(settings.stack_size, 131072);
+    assert_eq!(settings.reductions, 100);
+    assert_eq!(settings.busy_wait, std::time::Duration::ZERO);
+    assert_eq!(settings.max_processes, 1000);
+    assert_eq!(settings.long_schedule, None);
     assert_eq!(
-        rt.placement().iter().map(|p| p.cpu).collect::<Vec<_>>(),
-        first_cpus
+        settings.on_stack_overflow,
+        ferrotp_scheduler::OnStackOverflow::ExitProcess
     );
-    // The fixture restricted to the CPUs this process may use.
-    assert!(rt.topology().nodes().iter().all(|n| n.id == 0));
+    assert!(!settings.pin_workers);
+    assert_eq!(settings.binding, Binding::Pack);
+    assert_eq!(settings.placement_rules.len(), 1);
+    assert_eq!(settings.placement_rules[0].on, PlaceOn::Node(0));
+    // The fixture, restricted to the CPUs this process may use.
+    let allowed = allowed_cpus().unwrap();
+    let expected: Vec<usize> = [0, 1, 2, 3, 4, 5, 6, 7]
+        .into_iter()
+        .filter(|cpu| allowed.contains(cpu))
+        .collect();
+    assert_eq!(rt.topology().cpus().collect::<Vec<_>>(), expected);
+}
+
+/// Each source may give different keys: all of them apply.
+#[test]
+fn each_source_supplies_its_own_keys() {
+    let file = File::new(
+        "mixed",
+        "reductions = 77
+workers = 1
+",
+    );
+    let rt = Runtime::from_config_file(&file.0)
+        .unwrap()
+        .environment(env(&[("FERROTP_BUSY_WAIT", "3us")]))
+        .max_processes(500)
+        .build()
+        .unwrap();
+    let settings = rt.settings();
+    assert_eq!(
+        (
+            settings.reductions,
+            settings.workers,
+            settings.busy_wait,
+            settings.max_processes
+        ),
+        (77, 1, std::time::Duration::from_micros(3), 500)
+    );
+}
+
+/// Rules from code replace the file's rules.
+#[test]
+fn rules_from_code_replace_the_files() {
+    let file = File::new("rules", "[[placement]]\nname = \"db.*\"\nnode = 0\n");
+    let rt = Runtime::from_config_file(&file.0)
+        .unwrap()
+        .environment([])
+        .placement_rule(NamePattern::new("cache.?").unwrap(), PlaceOn::Node(0))
+        .build()
+        .unwrap();
+    let patterns: Vec<String> = rt
+        .settings()
+        .placement_rules
+        .iter()
+        .map(|r| r.pattern.to_string())
+        .collect();
+    assert_eq!(patterns, ["cache.?"]);
+}
+
+#[test]
+fn overlapping_rules_from_code_are_refused() {
+    let error = Runtime::builder()
+        .environment([])
+        .placement_rule(NamePattern::new("db.*").unwrap(), PlaceOn::Node(0))
+        .placement_rule(NamePattern::new("*.primary").unwrap(), PlaceOn::Node(0))
+        .build()
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("`db.*` and `*.primary` overlap"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_missing_topology_directory_is_refused() {
+    let message = file_error("no-topology", "topology = \"/no/such/directory\"\n");
+    assert!(message.contains("`topology`"), "{message}");
+    assert!(message.contains("an existing directory"), "{message}");
+    let message = env_error(&[("FERROTP_TOPOLOGY", "")]);
+    assert!(message.contains("`FERROTP_TOPOLOGY` = \"\""), "{message}");
 }
 
 /// Code over environment over file.
@@ -138,7 +215,8 @@ fn ferrotp_config_names_a_file() {
 }
 
 /// A fake two-node machine: "db.*" processes go to node 1's worker, by
-/// spawn name or registered name; others are not pinned.
+/// spawn name or registered name, even when spawned on node 0's worker;
+/// explicit spawn options win over a rule.
 #[test]
 fn placement_rules_pin_processes_by_name() {
     let two_nodes = Topology::new(
@@ -163,41 +241,97 @@ fn placement_rules_pin_processes_by_name() {
         .placement_rule(NamePattern::new("db.*").unwrap(), PlaceOn::Node(1))
         .build()
         .unwrap();
+    let node_0 = rt.placement().iter().position(|p| p.node == 0).unwrap();
     let node_1 = rt.placement().iter().position(|p| p.node == 1).unwrap();
-    let (workers, registered, taken) = rt.block_on(|| {
-        let me = self_pid();
-        let report = move |me: ferrotp_scheduler::Pid| {
-            move || {
-                let mut seen = Vec::new();
-                for _ in 0..50 {
-                    seen.push(process_info(&self_pid()).unwrap().worker.unwrap());
-                    ferrotp_scheduler::yield_now();
+    let (workers, registered, taken, explicit) = rt.block_on(move || {
+        let root = self_pid();
+        // The spawner runs on node 0's worker.
+        let spawner = spawn_opt(SpawnOptions::new().worker(node_0), move || {
+            let report = |me: ferrotp_scheduler::Pid| {
+                move || {
+                    let mut seen = Vec::new();
+                    for _ in 0..50 {
+                        seen.push(process_info(&self_pid()).unwrap().worker.unwrap());
+                        ferrotp_scheduler::yield_now();
+                    }
+                    send(&me, seen);
                 }
-                send(&me, seen);
-            }
-        };
-        let by_register = spawn_opt(
-            SpawnOptions::new().register("db.primary"),
-            report(me.clone()),
-        )
-        .unwrap();
-        let registered = whereis("db.primary") == Some(by_register);
-        spawn_opt(SpawnOptions::new().name("db.replica"), report(me.clone())).unwrap();
-        let mut workers = vec![receive::<Vec<usize>>(), receive::<Vec<usize>>()];
-        workers.sort();
-        let holder = spawn_opt(SpawnOptions::new().register("db.lock"), || {
-            receive::<()>();
+            };
+            let me = self_pid();
+            let by_register = spawn_opt(
+                SpawnOptions::new().register("db.primary"),
+                report(me.clone()),
+            )
+            .unwrap();
+            let registered = whereis("db.primary") == Some(by_register);
+            spawn_opt(SpawnOptions::new().name("db.replica"), report(me.clone())).unwrap();
+            // Explicit options win over the rule.
+            spawn_opt(
+                SpawnOptions::new().name("db.local").worker(node_0),
+                report(me.clone()),
+            )
+            .unwrap();
+            let mut workers = vec![
+                receive::<Vec<usize>>(),
+                receive::<Vec<usize>>(),
+                receive::<Vec<usize>>(),
+            ];
+            workers.sort();
+            let explicit = workers.remove(0);
+            let holder = spawn_opt(SpawnOptions::new().register("db.lock"), || {
+                receive::<()>();
+            })
+            .unwrap();
+            let taken = spawn_opt(SpawnOptions::new().register("db.lock"), || {}).unwrap_err();
+            let still_held = whereis("db.lock") == Some(holder.clone());
+            send(&holder, ());
+            send(&root, (workers, registered && still_held, taken, explicit));
         })
         .unwrap();
-        let taken = spawn_opt(SpawnOptions::new().register("db.lock"), || {}).unwrap_err();
-        send(&holder, ());
-        (workers, registered, taken)
+        let _ = spawner;
+        receive::<(Vec<Vec<usize>>, bool, SpawnError, Vec<usize>)>()
     });
+    assert_eq!(node_0, 0, "spread puts worker 0 on node 0");
     for seen in workers {
         assert!(seen.iter().all(|w| *w == node_1), "{seen:?}");
     }
+    assert!(explicit.iter().all(|w| *w == node_0), "{explicit:?}");
     assert!(registered);
     assert!(matches!(taken, SpawnError::Register(_)), "{taken}");
+}
+
+/// A `core` rule, with pinned workers: the process runs on that CPU.
+#[test]
+fn a_core_rule_pins_a_named_process_to_its_cpu() {
+    let allowed = allowed_cpus().unwrap();
+    if allowed.len() < 2 {
+        eprintln!("skipped: needs two CPUs");
+        return;
+    }
+    let (first, second) = (allowed[0], allowed[1]);
+    let rt = Runtime::builder()
+        .environment([])
+        .workers(2)
+        .topology(Topology::single_node(vec![first, second]).unwrap())
+        .pin_workers(true)
+        .placement_rule(NamePattern::new("hot.*").unwrap(), PlaceOn::Core(second))
+        .build()
+        .unwrap();
+    let cpus = rt.block_on(|| {
+        let me = self_pid();
+        spawn_opt(SpawnOptions::new().name("hot.loop"), move || {
+            let mut cpus = Vec::new();
+            for _ in 0..100 {
+                // SAFETY: sched_getcpu has no preconditions.
+                cpus.push(unsafe { libc::sched_getcpu() } as usize);
+                ferrotp_scheduler::yield_now();
+            }
+            send(&me, cpus);
+        })
+        .unwrap();
+        receive::<Vec<usize>>()
+    });
+    assert!(cpus.iter().all(|c| *c == second), "{cpus:?}");
 }
 
 fn file_error(name: &str, text: &str) -> String {

@@ -29,6 +29,7 @@ fn a_process_pinned_to_a_core_always_runs_there() {
         return;
     };
     let rt = Runtime::builder()
+        .environment([])
         .workers(2)
         .topology(Topology::single_node(vec![first, second]).unwrap())
         .pin_workers(true)
@@ -101,24 +102,31 @@ fn a_process_pinned_to_a_node_runs_on_that_nodes_worker() {
     )
     .unwrap();
     let rt = Runtime::builder()
+        .environment([])
         .workers(2)
         .topology(two_nodes)
         .binding(Binding::Pack)
         .build()
         .unwrap();
     let on_node_1 = rt.placement().iter().position(|p| p.node == 1).unwrap();
-    let workers = rt.block_on(|| {
-        let me = self_pid();
-        let pinned = spawn_opt(SpawnOptions::new().node(1), move || {
-            let mut workers = Vec::new();
-            for _ in 0..100 {
-                workers.push(process_info(&self_pid()).unwrap().worker);
-                yield_now();
-            }
-            send(&me, workers);
+    let on_node_0 = rt.placement().iter().position(|p| p.node == 0).unwrap();
+    let workers = rt.block_on(move || {
+        let root = self_pid();
+        // Spawned from node 0's worker, so staying put would be wrong.
+        spawn_opt(SpawnOptions::new().worker(on_node_0), move || {
+            let me = self_pid();
+            spawn_opt(SpawnOptions::new().node(1), move || {
+                let mut workers = Vec::new();
+                for _ in 0..100 {
+                    workers.push(process_info(&self_pid()).unwrap().worker);
+                    yield_now();
+                }
+                send(&me, workers);
+            })
+            .unwrap();
+            send(&root, receive::<Vec<Option<usize>>>());
         })
         .unwrap();
-        let _ = pinned;
         receive::<Vec<Option<usize>>>()
     });
     assert!(workers.iter().all(|w| *w == Some(on_node_1)), "{workers:?}");
@@ -129,6 +137,7 @@ fn pinning_to_a_cpu_this_process_may_not_use_is_refused() {
     let allowed = allowed_cpus().unwrap();
     let forbidden = allowed.iter().max().unwrap() + 1;
     let error = Runtime::builder()
+        .environment([])
         .workers(1)
         .topology(Topology::single_node(vec![forbidden]).unwrap())
         .pin_workers(true)
@@ -142,7 +151,11 @@ fn pinning_to_a_cpu_this_process_may_not_use_is_refused() {
 
 #[test]
 fn bad_process_placements_are_refused() {
-    let rt = Runtime::builder().workers(2).build().unwrap();
+    let rt = Runtime::builder()
+        .environment([])
+        .workers(2)
+        .build()
+        .unwrap();
     let errors = rt.block_on(|| {
         let unpinned = spawn_opt(SpawnOptions::new().core(0), || {}).unwrap_err();
         let no_node = spawn_opt(SpawnOptions::new().node(7), || {}).unwrap_err();
