@@ -305,11 +305,23 @@ impl Settings {
             let why = e.to_string();
             // serde's message for an unknown field lists the known ones.
             match unknown_field(e.message()) {
-                Some(key) => ConfigError::UnknownKey {
-                    source: Source::File(path.to_owned()),
-                    key,
-                    known: FILE_KEYS.join(", "),
-                },
+                Some(key) => {
+                    // A rule's table lists its own keys.
+                    let in_rule = e.message().contains("expected one of `name`");
+                    ConfigError::UnknownKey {
+                        source: Source::File(path.to_owned()),
+                        key: if in_rule {
+                            format!("placement.{key}")
+                        } else {
+                            key
+                        },
+                        known: if in_rule {
+                            "name, core, node (in a [[placement]] rule)".to_owned()
+                        } else {
+                            FILE_KEYS.join(", ")
+                        },
+                    }
+                }
                 None => ConfigError::Syntax {
                     path: path.to_owned(),
                     why: why.trim_end().to_owned(),

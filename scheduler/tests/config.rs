@@ -364,6 +364,16 @@ fn an_unknown_key_is_refused_with_the_known_ones() {
 }
 
 #[test]
+fn an_unknown_key_in_a_rule_names_the_rule_keys() {
+    let message = file_error("rule-key", "[[placement]]\nname = \"x\"\ncor = 1\n");
+    assert!(
+        message.contains("unknown setting `placement.cor`"),
+        "{message}"
+    );
+    assert!(message.contains("name, core, node"), "{message}");
+}
+
+#[test]
 fn zero_workers_is_refused_from_every_source() {
     let message = file_error("zero", "workers = 0\n");
     assert!(message.contains("`workers` = 0"), "{message}");

@@ -175,3 +175,58 @@ fn bad_process_placements_are_refused() {
         errors.1
     );
 }
+
+/// A fork-join load, then the steal counters: on one node every steal is
+/// local; on two nodes with one worker each, every steal is remote.
+#[test]
+fn steals_are_counted_local_or_remote_by_node() {
+    fn fork_join(parent: ferrotp_scheduler::Pid, depth: u32) {
+        if depth == 0 {
+            send(&parent, 1u64);
+            return;
+        }
+        let me = self_pid();
+        for _ in 0..8 {
+            let me = me.clone();
+            ferrotp_scheduler::spawn(move || fork_join(me, depth - 1));
+        }
+        let sum: u64 = (0..8).map(|_| receive::<u64>()).sum();
+        send(&parent, sum);
+    }
+    let steals = |topology: Topology| {
+        let rt = Runtime::builder()
+            .environment([])
+            .workers(2)
+            .topology(topology)
+            .build()
+            .unwrap();
+        let leaves = rt.block_on(|| {
+            let me = self_pid();
+            ferrotp_scheduler::spawn(move || fork_join(me, 3));
+            receive::<u64>()
+        });
+        assert_eq!(leaves, 512);
+        let metrics = rt.metrics();
+        let all: u64 = metrics.workers.iter().map(|w| w.steals).sum();
+        let local: u64 = metrics.workers.iter().map(|w| w.local_steals).sum();
+        (all, local)
+    };
+    let (all, local) = steals(Topology::single_node(vec![0, 1]).unwrap());
+    assert_eq!(local, all, "one node: every steal is local");
+    let two_nodes = Topology::new(
+        vec![
+            Node {
+                id: 0,
+                cpus: vec![0],
+            },
+            Node {
+                id: 1,
+                cpus: vec![1],
+            },
+        ],
+        vec![vec![10, 21], vec![21, 10]],
+    )
+    .unwrap();
+    let (_, local) = steals(two_nodes);
+    assert_eq!(local, 0, "one worker per node: every steal is remote");
+}
