@@ -865,7 +865,13 @@ impl Runtime {
                 reason
             }
         };
-        let root = match spawn_on(&self.anchor, None, &SpawnOptions::new(), |_| {}, entry) {
+        let root = match spawn_on(
+            &self.anchor,
+            None,
+            &SpawnOptions::new(),
+            None::<fn(&Pid)>,
+            entry,
+        ) {
             Ok(root) => root,
             Err(error) => panic!("Runtime::block_on could not start its process: {error}"),
         };
@@ -909,16 +915,10 @@ impl Runtime {
     where
         F: FnOnce() + Send + 'static,
     {
-        spawn_on(
-            &self.anchor,
-            None,
-            &options,
-            |_| {},
-            move || {
-                f();
-                ExitReason::Normal
-            },
-        )
+        spawn_on(&self.anchor, None, &options, None::<fn(&Pid)>, move || {
+            f();
+            ExitReason::Normal
+        })
     }
 
     /// Messages sent to processes that had ended, so far.

@@ -241,7 +241,7 @@ pub fn spawn_opt<F>(options: SpawnOptions, f: F) -> Result<Pid, SpawnError>
 where
     F: FnOnce() + Send + 'static,
 {
-    spawn_with(options, |_| {}, f)
+    spawn_maybe_with(options, None::<fn(&Pid)>, f)
 }
 
 /// Spawns like [`spawn_opt`], and runs `setup` with the new pid before the
@@ -275,6 +275,17 @@ where
     S: FnOnce(&Pid),
     F: FnOnce() + Send + 'static,
 {
+    spawn_maybe_with(options, Some(setup), f)
+}
+
+/// `spawn_opt` (no set-up: no `catch_unwind` on the spawn path) and
+/// `spawn_with`.
+#[inline]
+fn spawn_maybe_with<S, F>(options: SpawnOptions, setup: Option<S>, f: F) -> Result<Pid, SpawnError>
+where
+    S: FnOnce(&Pid),
+    F: FnOnce() + Send + 'static,
+{
     let entry = move || {
         f();
         ExitReason::Normal
@@ -296,7 +307,25 @@ fn outside(function: &str) -> ! {
 
 /// The worker a pinned process goes to: by index, by CPU or by node (in
 /// that order of precedence); `None` for an unpinned process.
+#[inline]
 fn pinned_worker(
+    shared: &Shared,
+    core: Option<&WorkerCore>,
+    options: &SpawnOptions,
+) -> Result<Option<usize>, SpawnError> {
+    // The usual spawn: no pinning asked for, no rules to look at.
+    if options.worker.is_none()
+        && options.core.is_none()
+        && options.node.is_none()
+        && shared.rules.is_empty()
+    {
+        return Ok(None);
+    }
+    pinned_worker_asked(shared, core, options)
+}
+
+#[inline(never)]
+fn pinned_worker_asked(
     shared: &Shared,
     core: Option<&WorkerCore>,
     options: &SpawnOptions,
@@ -395,7 +424,7 @@ pub(crate) fn spawn_on<S, F>(
     anchor: &Arc<Anchor>,
     core: Option<&WorkerCore>,
     options: &SpawnOptions,
-    setup: S,
+    setup: Option<S>,
     entry: F,
 ) -> Result<Pid, SpawnError>
 where
@@ -438,7 +467,9 @@ where
     }
     // A panic in `setup` (or the spawner ending inside it) must not leave
     // a pid that never ends: the process ends unrun, its slot goes back.
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| setup(&pid))) {
+    if let Some(setup) = setup
+        && let Err(payload) = catch_unwind(AssertUnwindSafe(|| setup(&pid)))
+    {
         let reason = if crate::signal::is_exit_unwind(payload.as_ref()) {
             ExitReason::Shutdown
         } else {

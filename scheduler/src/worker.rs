@@ -834,27 +834,47 @@ impl WorkerLoop {
         self.rng ^= self.rng << 13;
         self.rng ^= self.rng >> 7;
         self.rng ^= self.rng << 17;
-        // Nearest tier first (module `placement`); a random start within
-        // each tier.
-        for tier in core.shared.steal_order.of(core.index) {
-            let start = (self.rng % tier.len() as u64) as usize;
-            for offset in 0..tier.len() {
-                let victim = tier[(start + offset) % tier.len()];
-                if victim == core.index {
-                    continue;
-                }
-                let stealer = &core.shared.stealers[victim];
-                if !take_lone && stealer.len() < 2 {
-                    saw_lone |= !stealer.is_empty();
-                    continue;
-                }
-                if let Some(task) = steal_into(stealer, &core.fresh) {
-                    let stats = core.stats();
-                    stats.steals.bump();
-                    if core.shared.places[victim].node == core.shared.places[core.index].node {
-                        stats.local_steals.bump();
-                    }
+        // Look at one victim: steal half its deque, unless it holds only a
+        // lone task still in its grace.
+        let look = |victim: usize, saw_lone: &mut bool| -> Option<Task> {
+            let stealer = &core.shared.stealers[victim];
+            if !take_lone && stealer.len() < 2 {
+                *saw_lone |= !stealer.is_empty();
+                return None;
+            }
+            let task = steal_into(stealer, &core.fresh)?;
+            let stats = core.stats();
+            stats.steals.bump();
+            if core.shared.places[victim].node == core.shared.places[core.index].node {
+                stats.local_steals.bump();
+            }
+            Some(task)
+        };
+        let order = &core.shared.steal_order;
+        if order.workers_by_node.len() == 1 {
+            // One node (the usual machine): one tier of every other worker.
+            let victims = core.shared.stealers.len();
+            let start = (self.rng % victims as u64) as usize;
+            for offset in 0..victims {
+                let victim = (start + offset) % victims;
+                if victim != core.index
+                    && let Some(task) = look(victim, &mut saw_lone)
+                {
                     return Some(Job::Task(task));
+                }
+            }
+        } else {
+            // Nearest tier first (module `placement`); a random start
+            // within each tier.
+            for tier in order.of(core.index) {
+                let start = (self.rng % tier.len() as u64) as usize;
+                for offset in 0..tier.len() {
+                    let victim = tier[(start + offset) % tier.len()];
+                    if victim != core.index
+                        && let Some(task) = look(victim, &mut saw_lone)
+                    {
+                        return Some(Job::Task(task));
+                    }
                 }
             }
         }
