@@ -28,26 +28,13 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group};
 use ferrotp::scheduler::placement::Binding;
-use ferrotp::scheduler::topology::{Node, Topology};
+use ferrotp::scheduler::topology::Topology;
 use ferrotp::{
     Pid, Runtime, SpawnOptions, receive, reduce, self_pid, send, spawn, spawn_opt, yield_now,
 };
 
 fn two_node_runtime() -> Runtime {
-    let two_nodes = Topology::new(
-        vec![
-            Node {
-                id: 0,
-                cpus: vec![0],
-            },
-            Node {
-                id: 1,
-                cpus: vec![1],
-            },
-        ],
-        vec![vec![10, 21], vec![21, 10]],
-    )
-    .unwrap();
+    let two_nodes = Topology::uniform(vec![vec![0], vec![1]], 21).unwrap();
     Runtime::builder()
         .environment([])
         .workers(4)

@@ -136,6 +136,30 @@ impl Topology {
         Ok(Self { nodes, distances })
     }
 
+    /// Nodes `0..n` holding the given CPUs, each `remote` away from every
+    /// other (10 = local): a made-up machine for tests and benchmarks.
+    ///
+    /// ```
+    /// use ferrotp_scheduler::topology::Topology;
+    /// let two = Topology::uniform(vec![vec![0], vec![1]], 21).unwrap();
+    /// assert_eq!((two.node_of(1), two.distance(0, 1)), (Some(1), Some(21)));
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Topology::new`].
+    pub fn uniform(cpus_by_node: Vec<Vec<usize>>, remote: u32) -> Result<Self, TopologyError> {
+        let n = cpus_by_node.len();
+        let nodes = cpus_by_node
+            .into_iter()
+            .enumerate()
+            .map(|(id, cpus)| Node { id, cpus })
+            .collect();
+        let distances = (0..n)
+            .map(|i| (0..n).map(|j| if i == j { 10 } else { remote }).collect())
+            .collect();
+        Self::new(nodes, distances)
+    }
+
     /// One node holding `cpus`.
     ///
     /// # Errors

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use ferrotp_scheduler::config::{ConfigError, NamePattern, PlaceOn};
 use ferrotp_scheduler::placement::Binding;
-use ferrotp_scheduler::topology::{Node, Topology, allowed_cpus};
+use ferrotp_scheduler::topology::{Topology, allowed_cpus};
 use ferrotp_scheduler::{
     BuildError, Runtime, SpawnError, SpawnOptions, process_info, receive, self_pid, send,
     spawn_opt, whereis,
@@ -219,20 +219,7 @@ fn ferrotp_config_names_a_file() {
 /// explicit spawn options win over a rule.
 #[test]
 fn placement_rules_pin_processes_by_name() {
-    let two_nodes = Topology::new(
-        vec![
-            Node {
-                id: 0,
-                cpus: vec![0],
-            },
-            Node {
-                id: 1,
-                cpus: vec![1],
-            },
-        ],
-        vec![vec![10, 21], vec![21, 10]],
-    )
-    .unwrap();
+    let two_nodes = Topology::uniform(vec![vec![0], vec![1]], 21).unwrap();
     let rt = Runtime::builder()
         .environment([])
         .workers(2)

@@ -4,7 +4,7 @@
 //! that say what is allowed.
 
 use ferrotp_scheduler::placement::{Binding, WorkerPlace};
-use ferrotp_scheduler::topology::{Node, Topology, allowed_cpus};
+use ferrotp_scheduler::topology::{Topology, allowed_cpus};
 use ferrotp_scheduler::{
     BuildError, Runtime, SpawnError, SpawnOptions, process_info, receive, self_pid, send,
     spawn_opt, yield_now,
@@ -87,20 +87,7 @@ fn a_process_pinned_to_a_core_always_runs_there() {
 /// runs on node 1's worker throughout.
 #[test]
 fn a_process_pinned_to_a_node_runs_on_that_nodes_worker() {
-    let two_nodes = Topology::new(
-        vec![
-            Node {
-                id: 0,
-                cpus: vec![0],
-            },
-            Node {
-                id: 1,
-                cpus: vec![1],
-            },
-        ],
-        vec![vec![10, 21], vec![21, 10]],
-    )
-    .unwrap();
+    let two_nodes = Topology::uniform(vec![vec![0], vec![1]], 21).unwrap();
     let rt = Runtime::builder()
         .environment([])
         .workers(2)
@@ -213,20 +200,7 @@ fn steals_are_counted_local_or_remote_by_node() {
     };
     let (all, local) = steals(Topology::single_node(vec![0, 1]).unwrap());
     assert_eq!(local, all, "one node: every steal is local");
-    let two_nodes = Topology::new(
-        vec![
-            Node {
-                id: 0,
-                cpus: vec![0],
-            },
-            Node {
-                id: 1,
-                cpus: vec![1],
-            },
-        ],
-        vec![vec![10, 21], vec![21, 10]],
-    )
-    .unwrap();
+    let two_nodes = Topology::uniform(vec![vec![0], vec![1]], 21).unwrap();
     let (_, local) = steals(two_nodes);
     assert_eq!(local, 0, "one worker per node: every steal is remote");
 }
