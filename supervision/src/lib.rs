@@ -49,6 +49,7 @@
 //! [`link_signal`]: ferrotp_scheduler::link_signal
 //! [`trap_exit`]: ferrotp_scheduler::trap_exit
 
+mod hook_slot;
 mod link;
 // The two state machines are public only for their loom models.
 #[doc(hidden)]

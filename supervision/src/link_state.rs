@@ -23,7 +23,9 @@
 //! is over, and never while it is active or fired (the survivor's hook is
 //! still needed then: it cleans up if the survivor ends before acting).
 
-use ferrotp_mailbox::sync::{AtomicU8, Mutex, MutexGuard, Ordering};
+use ferrotp_mailbox::sync::{AtomicU8, Ordering};
+
+use crate::hook_slot::HookSlot;
 
 const ACTIVE: u8 = 0;
 const FIRED: u8 = 1;
@@ -33,7 +35,7 @@ const CUT: u8 = 3;
 /// One link's state and its hook handles (module docs).
 pub struct LinkState<H> {
     state: AtomicU8,
-    hooks: Mutex<Option<H>>,
+    hooks: HookSlot<H>,
 }
 
 impl<H> Default for LinkState<H> {
@@ -47,25 +49,17 @@ impl<H> LinkState<H> {
     pub fn new() -> Self {
         Self {
             state: AtomicU8::new(ACTIVE),
-            hooks: Mutex::new(None),
+            hooks: HookSlot::new(),
         }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Option<H>> {
-        self.hooks.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The linker stores the handles; returns them back if the link is
     /// already over (the caller removes them).
     pub fn store_hooks(&self, hooks: H) -> Option<H> {
-        let mut slot = self.lock();
-        // Acquire: pairs with the AcqRel of the transition that made the
-        // link final, which its maker did before taking the (empty) slot.
-        if self.is_over() {
-            return Some(hooks);
-        }
-        *slot = Some(hooks);
-        None
+        // The Acquire load in `is_over` pairs with the AcqRel of the
+        // transition that made the link final, which its maker did before
+        // taking the (empty) slot.
+        self.hooks.store_unless(hooks, || self.is_over())
     }
 
     /// The hook of a process that ended: true if it must send the signal
@@ -86,7 +80,7 @@ impl<H> LinkState<H> {
         self.state
             .compare_exchange(FIRED, DONE, Ordering::AcqRel, Ordering::Acquire)
             .ok()?;
-        Some(self.lock().take())
+        Some(self.hooks.take())
     }
 
     /// `unlink`: makes the link final unless it already took effect, and
@@ -102,19 +96,18 @@ impl<H> LinkState<H> {
                 Err(now) => state = now,
             }
         }
-        self.lock().take()
+        self.hooks.take()
     }
 
     /// Takes the stored handles whatever the state (a process's hook
     /// cleaning up after both ended).
     pub fn take_hooks(&self) -> Option<H> {
-        self.lock().take()
+        self.hooks.take()
     }
 
     /// Whether the linker has stored the hooks, or the link is over.
     pub fn is_set_up(&self) -> bool {
-        let slot = self.lock();
-        slot.is_some() || self.is_over()
+        self.hooks.is_stored_or(|| self.is_over())
     }
 
     /// Whether the link still counts: active, or fired and not yet acted

@@ -17,7 +17,9 @@
 //! `link_state`: removed exactly once, by whoever ends the monitor or by
 //! the owner storing them late.
 
-use ferrotp_mailbox::sync::{AtomicU8, Backoff, Mutex, MutexGuard, Ordering};
+use ferrotp_mailbox::sync::{AtomicU8, Backoff, Ordering};
+
+use crate::hook_slot::HookSlot;
 
 const ACTIVE: u8 = 0;
 const FIRING: u8 = 1;
@@ -37,7 +39,7 @@ pub enum Cancelled {
 /// One monitor's state and its hook handles (module docs).
 pub struct MonitorState<H> {
     state: AtomicU8,
-    hooks: Mutex<Option<H>>,
+    hooks: HookSlot<H>,
 }
 
 impl<H> Default for MonitorState<H> {
@@ -51,12 +53,8 @@ impl<H> MonitorState<H> {
     pub fn new() -> Self {
         Self {
             state: AtomicU8::new(ACTIVE),
-            hooks: Mutex::new(None),
+            hooks: HookSlot::new(),
         }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Option<H>> {
-        self.hooks.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Whether it still watches.
@@ -67,12 +65,7 @@ impl<H> MonitorState<H> {
     /// The owner stores the handles; returns them back if the monitor is
     /// already over (the caller removes them).
     pub fn store_hooks(&self, hooks: H) -> Option<H> {
-        let mut slot = self.lock();
-        if !self.is_active() {
-            return Some(hooks);
-        }
-        *slot = Some(hooks);
-        None
+        self.hooks.store_unless(hooks, || !self.is_active())
     }
 
     /// The watched process ended: true if the caller must send the `Down`
@@ -87,7 +80,7 @@ impl<H> MonitorState<H> {
     pub fn fired(&self) -> Option<H> {
         // Release: the push happens before a `cancel` sees FIRED.
         self.state.store(FIRED, Ordering::Release);
-        self.lock().take()
+        self.hooks.take()
     }
 
     /// `demonitor`, or the owner's end: makes the monitor final and
@@ -102,7 +95,7 @@ impl<H> MonitorState<H> {
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
-                Ok(_) => return (Cancelled::WasActive, self.lock().take()),
+                Ok(_) => return (Cancelled::WasActive, self.hooks.take()),
                 // Another thread is pushing the Down: one push, then FIRED.
                 Err(FIRING) => backoff.snooze(),
                 Err(_) => return (Cancelled::AlreadyOver, None),
