@@ -380,7 +380,7 @@ impl<'y> ProcessCtx<'y> {
         }
         eprintln!(
             "ferrotp: process {} keeps catching the unwind that ends it; it is abandoned: its \
-             remaining destructors will not run and its stack is leaked",
+             remaining destructors will not run and its stack is quarantined (never reused nor unmapped)",
             self.pcb.id
         );
         let _ = self.yielder.suspend(Suspend::Abandon);

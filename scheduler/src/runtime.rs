@@ -445,7 +445,8 @@ impl Builder {
             effective,
         });
         // Held by the runtime and the workers' pools only (not by `Shared`,
-        // which pids keep alive): dropping the runtime unmaps every slab.
+        // which pids keep alive): dropping the runtime unmaps every slab but
+        // those a quarantined stack keeps (module `stack`).
         let stacks = StackAllocator::new();
         // A process's stack overflow is reported, not a bare SIGSEGV.
         crate::overflow::install();

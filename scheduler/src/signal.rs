@@ -43,7 +43,8 @@
 //! point unwinds again. Code that catches every time (a loop around
 //! `catch_unwind`) would never end: after `UNWIND_RETRIES` such retries the
 //! process is abandoned instead: it hands its worker back for good, its
-//! remaining destructors never run, its stack is leaked, and it ends with
+//! remaining destructors never run, its stack is quarantined (module
+//! `stack`: never reused nor unmapped), and it ends with
 //! its recorded reason (a message on standard error says so). A process
 //! that is already unwinding (a destructor that sends, say) is not unwound
 //! a second time.

@@ -25,11 +25,19 @@
 //!
 //! # Lifetime
 //!
-//! Slabs are unmapped only when the allocator is dropped, and a
-//! [`ProcessStack`] must not outlive its allocator: the runtime drops every
-//! process (returning its stack) before it drops the allocator. Stacks are
-//! plain address ranges, so they can be handed from one worker's pool to
-//! another's.
+//! Each [`ProcessStack`] keeps its slab mapped: it holds a counted
+//! reference to the slab's mapping, which is unmapped only when the last
+//! stack carved from it, and the allocator, are gone. So a stack can
+//! outlive its pool and its allocator (a coroutine running on it stays
+//! valid), and stacks, being plain address ranges, can be handed from one
+//! worker's pool to another's.
+//!
+//! A stack that something may still point into after its process is gone
+//! (a process abandoned mid-unwind, or ended by a stack overflow, whose
+//! frames a scoped thread may still write through) is
+//! [quarantined](ProcessStack::quarantine): never reused, and its slab never
+//! unmapped, for the life of the program. Address space is cheap; memory
+//! corrupted under a live borrow is not.
 //!
 //! # Trimming
 //!
@@ -174,8 +182,11 @@ fn max_map_count() -> Option<u64> {
 pub struct ProcessStack {
     limit: NonZeroUsize,
     base: NonZeroUsize,
-    /// The size class: usable bytes guaranteed (the colour adds more).
+    /// The size class: usable bytes guaranteed.
     class: usize,
+    /// Keeps the memory mapped for as long as the stack lives (module
+    /// docs: lifetime).
+    _slab: Arc<SlabMapping>,
 }
 
 impl ProcessStack {
@@ -189,13 +200,30 @@ impl ProcessStack {
     pub fn guard(&self) -> std::ops::Range<usize> {
         self.limit.get()..self.limit.get() + page_size()
     }
+
+    /// The usable range: from just above the guard page up to the base.
+    pub fn range(&self) -> std::ops::Range<usize> {
+        self.limit.get() + page_size()..self.base.get()
+    }
+
+    /// Takes the stack out of use for good: it is never handed out again
+    /// and its memory stays mapped until the program ends, so that a
+    /// reference still pointing into it (from a thread that outlived its
+    /// process) never sees another process's data nor an unmapped page.
+    /// For stacks whose frames were discarded without being unwound.
+    pub fn quarantine(self) {
+        // Leaking the slab's count keeps the mapping for good; the stack
+        // itself holds nothing else that needs dropping.
+        std::mem::forget(self);
+    }
 }
 
 // SAFETY: `base` and `limit` delimit memory reserved for this stack alone
-// (carved once from a slab, handed out to one owner at a time), mapped
-// read-write above a guard page for as long as the allocator lives; both are
-// page-aligned, hence aligned to STACK_ALIGNMENT, and `limit` includes the
-// guard page.
+// (carved once from a slab, and a `ProcessStack` is not `Clone`, so one
+// owner uses it at a time), mapped read-write above a guard page for as long
+// as this value lives (it holds its slab's mapping, which is unmapped only
+// when the last holder drops it); both are page-aligned, hence aligned to
+// STACK_ALIGNMENT, and `limit` includes the guard page.
 unsafe impl Stack for ProcessStack {
     #[inline]
     fn base(&self) -> StackPointer {
@@ -208,23 +236,37 @@ unsafe impl Stack for ProcessStack {
     }
 }
 
-/// One reserved region that stacks of one size are carved from.
-struct Slab {
+/// One reserved region that stacks of one size are carved from; unmapped
+/// when the last reference (the allocator's while it carves from it, and
+/// each stack's) is dropped.
+#[derive(Debug)]
+struct SlabMapping {
     addr: usize,
     bytes: usize,
+}
+
+impl Drop for SlabMapping {
+    fn drop(&mut self) {
+        // SAFETY: the region was mapped by `carve`, and no stack carved from
+        // it is left: each holds a reference to this mapping.
+        unsafe { libc::munmap(self.addr as *mut libc::c_void, self.bytes) };
+    }
 }
 
 /// Slabs of one stack size, and how far the newest one has been carved.
 struct SizeClass {
     usable: usize,
-    /// Address of the next uncarved stack span in the newest slab.
+    /// The slab being carved (`None` before the first).
+    slab: Option<Arc<SlabMapping>>,
+    /// Address of the next uncarved stack span in that slab.
     next: usize,
-    /// End of the newest slab.
+    /// End of that slab.
     end: usize,
 }
 
 struct AllocatorState {
-    slabs: Vec<Slab>,
+    /// Slabs reserved so far.
+    slabs: usize,
     classes: HashMap<usize, SizeClass>,
     /// Decided by the first guard installed (unless forced).
     mode: Option<GuardMode>,
@@ -240,7 +282,7 @@ impl fmt::Debug for StackAllocator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.lock();
         f.debug_struct("StackAllocator")
-            .field("slabs", &state.slabs.len())
+            .field("slabs", &state.slabs)
             .field("carved", &state.carved)
             .field("mode", &state.mode)
             .finish()
@@ -261,7 +303,7 @@ impl StackAllocator {
     fn build(mode: Option<GuardMode>) -> Arc<Self> {
         Arc::new(Self {
             state: Mutex::new(AllocatorState {
-                slabs: Vec::new(),
+                slabs: 0,
                 classes: HashMap::new(),
                 mode,
                 carved: 0,
@@ -289,7 +331,7 @@ impl StackAllocator {
 
     /// Slabs reserved so far.
     pub fn slabs(&self) -> usize {
-        self.lock().slabs.len()
+        self.lock().slabs
     }
 
     /// Carves a new stack of `usable` bytes (already page-rounded).
@@ -299,6 +341,7 @@ impl StackAllocator {
         let mut state = self.lock();
         let class = state.classes.entry(usable).or_insert(SizeClass {
             usable,
+            slab: None,
             next: 0,
             end: 0,
         });
@@ -325,7 +368,8 @@ impl StackAllocator {
             let addr = addr as usize;
             class.next = addr;
             class.end = addr + bytes;
-            state.slabs.push(Slab { addr, bytes });
+            class.slab = Some(Arc::new(SlabMapping { addr, bytes }));
+            state.slabs += 1;
         }
         let class = state
             .classes
@@ -348,26 +392,14 @@ impl StackAllocator {
             .get_mut(&usable)
             .expect("size class just made");
         class.next += span;
+        let slab = Arc::clone(class.slab.as_ref().expect("a slab is being carved"));
         state.carved += 1;
         Ok(ProcessStack {
             limit: NonZeroUsize::new(limit).expect("mmap never returns address 0"),
             base: NonZeroUsize::new(limit + span).expect("stack end above its start"),
             class: usable,
+            _slab: slab,
         })
-    }
-}
-
-impl Drop for StackAllocator {
-    fn drop(&mut self) {
-        let state = self
-            .state
-            .get_mut()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for slab in state.slabs.drain(..) {
-            // SAFETY: every slab was mapped by `carve` and, by the module's
-            // lifetime rule, no stack carved from it is still in use.
-            unsafe { libc::munmap(slab.addr as *mut libc::c_void, slab.bytes) };
-        }
     }
 }
 

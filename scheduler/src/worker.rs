@@ -1064,10 +1064,14 @@ impl WorkerLoop {
     }
 
     /// A dying process that kept catching its unwind: it is never resumed
-    /// again. Its stack is leaked (what is on it is not dropped), its
-    /// mailbox closed without dropping what is queued.
+    /// again. Its stack is quarantined (what is on it is not dropped, and
+    /// the memory is never reused nor unmapped: a thread it lent a
+    /// reference to may still write there), its mailbox closed without
+    /// dropping what is queued.
     fn abandon(&mut self, settled: Settled) {
         let Settled { coroutine, pcb } = settled;
+        // Leaking the coroutine leaks its `ProcessStack`, which holds its
+        // slab's mapping: the quarantine of module `stack`.
         std::mem::forget(coroutine);
         pcb.mailbox.close_abandoned();
         // SAFETY: this worker owns the process, which will never run again.

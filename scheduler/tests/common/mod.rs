@@ -19,3 +19,24 @@ pub fn wait_exit(pid: &Pid) -> ExitReason {
     }
     pid.exit_reason().unwrap()
 }
+
+/// Runs this test binary again with only the test named `test`, with
+/// `CHILD_MODE=mode` in its environment: for tests whose failure is a
+/// crash or an abort, which must not take the whole test binary down.
+/// The child's own test summary is not captured (so it is not counted as
+/// ours); what it prints and its exit status are.
+pub fn rerun_in_child(test: &str, mode: &str) -> std::process::Output {
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_MODE, mode)
+        .output()
+        .unwrap()
+}
+
+/// The variable [`rerun_in_child`] sets.
+pub const CHILD_MODE: &str = "SCHEDULER_TEST_CHILD";
+
+/// The mode this process was started in by [`rerun_in_child`], if any.
+pub fn child_mode() -> Option<String> {
+    std::env::var(CHILD_MODE).ok()
+}
