@@ -152,6 +152,14 @@ pub(crate) fn try_with_process<R>(f: impl FnOnce(&ProcessCtx<'_>) -> R) -> Optio
 }
 
 /// Runs `f` with the worker of this thread, if it is a worker thread.
+///
+/// `f` must not run user code: no closure, hook or destructor of the
+/// user's, and nothing that may suspend the running process. A process
+/// that suspends may resume on another thread (a migratable one), or
+/// after its worker has ended (shutdown), and the reference would then
+/// dangle. Callers only touch the core's queues, counters and timers in
+/// `f`, and drop what they take out (a cancelled timer's message) after
+/// `f` returns.
 #[inline]
 pub(crate) fn try_with_worker<R>(f: impl FnOnce(&WorkerCore) -> R) -> Option<R> {
     let core = worker_ptr();
@@ -159,8 +167,9 @@ pub(crate) fn try_with_worker<R>(f: impl FnOnce(&WorkerCore) -> R) -> Option<R> 
         return None;
     }
     // SAFETY: set by the run loop to the core it owns, cleared before that
-    // core drops; shared (`&`) only, and not kept past `f` (which never
-    // suspends a process).
+    // core drops; shared (`&`) only, and not kept past `f`, which by the
+    // contract above runs no user code, so the process cannot suspend (nor
+    // move, nor outlive the worker) while `f` holds it.
     Some(f(unsafe { &*core }))
 }
 
@@ -566,11 +575,15 @@ impl<'y> ProcessCtx<'y> {
 
     fn disarm(&self, armed: Armed) {
         // Only the wheel it sits in can take it out; elsewhere (a moved
-        // migratable process) it fires later, stale, and is ignored.
-        let _ = try_with_worker(|core| {
+        // migratable process) it fires later, stale, and is ignored. What
+        // comes out is dropped after `try_with_worker` returns.
+        let event = try_with_worker(|core| {
             if ptr::eq(core, armed.worker) {
-                core.cancel_timer(armed.key);
+                core.cancel_timer(armed.key)
+            } else {
+                None
             }
         });
+        drop(event);
     }
 }

@@ -866,13 +866,7 @@ impl Runtime {
                 reason
             }
         };
-        let root = match spawn_on(
-            &self.anchor,
-            None,
-            &SpawnOptions::new(),
-            None::<fn(&Pid)>,
-            entry,
-        ) {
+        let root = match spawn_on(&self.anchor, &SpawnOptions::new(), entry) {
             Ok(root) => root,
             Err(error) => panic!("Runtime::block_on could not start its process: {error}"),
         };
@@ -916,7 +910,7 @@ impl Runtime {
     where
         F: FnOnce() + Send + 'static,
     {
-        spawn_on(&self.anchor, None, &options, None::<fn(&Pid)>, move || {
+        spawn_on(&self.anchor, &options, move || {
             f();
             ExitReason::Normal
         })

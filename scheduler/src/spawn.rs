@@ -280,18 +280,31 @@ where
 
 /// `spawn_opt` (no set-up: no `catch_unwind` on the spawn path) and
 /// `spawn_with`.
+///
+/// No worker reference is held while user code runs: `setup` may suspend
+/// the spawner (a receive, a blocking send), after which a migratable
+/// spawner may resume on another worker, and dropping the closure (when
+/// the spawn fails) runs the destructors of what it captured, which may
+/// block too. So the worker is looked up once to reserve the process, and
+/// again to queue it; user code runs between the two.
 #[inline]
 fn spawn_maybe_with<S, F>(options: SpawnOptions, setup: Option<S>, f: F) -> Result<Pid, SpawnError>
 where
     S: FnOnce(&Pid),
     F: FnOnce() + Send + 'static,
 {
+    let reserved = try_with_worker(|core| Reserved::new(&core.anchor, Some(core), &options))
+        .unwrap_or_else(|| outside("spawn"))?;
     let entry = move || {
         f();
         ExitReason::Normal
     };
-    let pid = try_with_worker(|core| spawn_on(&core.anchor, Some(core), &options, setup, entry))
-        .unwrap_or_else(|| outside("spawn"))?;
+    let ready = reserved.ready(&options, entry)?;
+    let ready = match setup {
+        Some(setup) => ready.run_setup(setup),
+        None => ready,
+    };
+    let pid = ready.launch(true);
     // A reduction, as BEAM charges for spawn.
     let _ = try_with_process(|ctx| ctx.reduce(1));
     Ok(pid)
@@ -413,115 +426,186 @@ fn check(
     Ok((mailbox, stack_size))
 }
 
-/// Spawns a process: onto `core`'s deque when called on a worker, else
-/// through the global injector; onto its own worker's inbox if pinned.
+/// Spawns a process from outside the runtime's workers: through the
+/// global injector, or onto its own worker's inbox if pinned.
 ///
 /// While the runtime shuts down the new process ends at once with
 /// `Shutdown`, like every other process, its closure dropped unrun: an
 /// error would turn the cleanup code of a process being unwound into a
 /// panic during a panic, which aborts.
-pub(crate) fn spawn_on<S, F>(
+pub(crate) fn spawn_on<F>(
     anchor: &Arc<Anchor>,
-    core: Option<&WorkerCore>,
     options: &SpawnOptions,
-    setup: Option<S>,
     entry: F,
 ) -> Result<Pid, SpawnError>
 where
-    S: FnOnce(&Pid),
     F: FnOnce() -> ExitReason + Send + 'static,
 {
-    let shared = &anchor.shared;
-    let (mailbox, stack_size) = check(shared, options)?;
-    let pinned_to = pinned_worker(shared, core, options)?;
-    let shutting_down = shared.shutdown.load(std::sync::atomic::Ordering::Relaxed);
-    if !shutting_down {
-        match core {
-            Some(core) => core.take_slot(),
-            None => shared.reserve_slots(1).map(drop),
+    let ready = Reserved::new(anchor, None, options)?.ready(options, entry)?;
+    Ok(ready.launch(false))
+}
+
+/// A new process's control block, counted against the limit; made with
+/// the spawning worker at hand, and holding no user code yet.
+struct Reserved {
+    pcb: Arc<Pcb>,
+    pinned_to: Option<usize>,
+    /// The runtime was shutting down: no slot was taken, and the process
+    /// ends at once.
+    shutting_down: bool,
+}
+
+impl Reserved {
+    fn new(
+        anchor: &Arc<Anchor>,
+        core: Option<&WorkerCore>,
+        options: &SpawnOptions,
+    ) -> Result<Self, SpawnError> {
+        let shared = &anchor.shared;
+        let (mailbox, stack_size) = check(shared, options)?;
+        let pinned_to = pinned_worker(shared, core, options)?;
+        let shutting_down = shared.shutdown.load(std::sync::atomic::Ordering::Relaxed);
+        if !shutting_down {
+            match core {
+                Some(core) => core.take_slot(),
+                None => shared.reserve_slots(1).map(drop),
+            }
+            .map_err(|limit| SpawnError::TooManyProcesses { limit })?;
         }
-        .map_err(|limit| SpawnError::TooManyProcesses { limit })?;
-    }
-    let id = match core {
-        Some(core) => core.next_id(),
-        None => ProcessId::next_local(),
-    };
-    let pcb = Arc::new(Pcb::new(
-        id,
-        Arc::clone(anchor),
-        options.name.clone(),
-        mailbox,
-        stack_size,
-        options.migratable && pinned_to.is_none(),
-    ));
-    let launch = Launch::new(Arc::clone(&pcb), Entry::new(entry));
-    let pid = Pid(pcb);
-    // Not while shutting down: the process ends at once anyway, and an
-    // error here could turn cleanup code into a panic during a panic.
-    if let Some(name) = &options.register
-        && !shutting_down
-        && let Err(e) = crate::registry::register(name, &pid)
-    {
-        end_unrun(pid, launch, ExitReason::NoProc, shutting_down);
-        return Err(SpawnError::Register(e));
-    }
-    // A panic in `setup` (or the spawner ending inside it) must not leave
-    // a pid that never ends: the process ends unrun, its slot goes back.
-    if let Some(setup) = setup
-        && let Err(payload) = catch_unwind(AssertUnwindSafe(|| setup(&pid)))
-    {
-        let reason = if crate::signal::is_exit_unwind(payload.as_ref()) {
-            ExitReason::Shutdown
-        } else {
-            ExitReason::from_panic(payload.as_ref())
+        let id = match core {
+            Some(core) => core.next_id(),
+            None => ProcessId::next_local(),
         };
-        end_unrun(pid, launch, reason, shutting_down);
-        resume_unwind(payload);
+        let pcb = Arc::new(Pcb::new(
+            id,
+            Arc::clone(anchor),
+            options.name.clone(),
+            mailbox,
+            stack_size,
+            options.migratable && pinned_to.is_none(),
+        ));
+        Ok(Self {
+            pcb,
+            pinned_to,
+            shutting_down,
+        })
     }
-    let pcb = pid.0;
-    if shutting_down {
-        crate::worker::contain("dropping a never-run process's closure", move || {
-            drop(launch);
-        });
-        drop(ferrotp_mailbox::Receiver::new(crate::process::PcbMailbox(
-            &pcb,
-        )));
-        // SAFETY: the process was never queued: this thread alone has it.
-        unsafe { pcb.set_exited(ExitReason::Shutdown) };
-        return Ok(Pid(pcb));
+
+    /// Gives the process its closure, and its registered name if asked
+    /// (not while shutting down: the process ends at once anyway, and an
+    /// error could turn cleanup code into a panic during a panic).
+    fn ready<F>(self, options: &SpawnOptions, entry: F) -> Result<Ready, SpawnError>
+    where
+        F: FnOnce() -> ExitReason + Send + 'static,
+    {
+        let ready = Ready {
+            launch: Launch::new(Arc::clone(&self.pcb), Entry::new(entry)),
+            pid: Pid(self.pcb),
+            pinned_to: self.pinned_to,
+            shutting_down: self.shutting_down,
+        };
+        if let Some(name) = &options.register
+            && !ready.shutting_down
+            && let Err(e) = crate::registry::register(name, &ready.pid)
+        {
+            ready.end_unrun(ExitReason::NoProc);
+            return Err(SpawnError::Register(e));
+        }
+        Ok(ready)
     }
-    match (pinned_to, core) {
-        (Some(worker), _) => shared.remotes[worker].deliver(Delivery::Pinned(launch)),
-        (None, Some(core)) => core.push_task(Task::Fresh(launch)),
-        (None, None) => {
-            shared.injector.push(Task::Fresh(launch));
-            shared.notify_one();
+}
+
+/// A process ready to be queued: between the two, a spawner runs its
+/// set-up.
+struct Ready {
+    launch: Launch,
+    pid: Pid,
+    pinned_to: Option<usize>,
+    shutting_down: bool,
+}
+
+impl Ready {
+    /// Runs the spawner's set-up with the new pid. If it panics, or the
+    /// spawner is ended inside it (an exit signal unwinds it), the new
+    /// process ends unrun, its slot goes back, and the unwind goes on: a
+    /// panic ends it with the panic's reason, an ended spawner with
+    /// `Killed` (not a clean stop: a supervisor must not take it for one).
+    fn run_setup<S: FnOnce(&Pid)>(self, setup: S) -> Self {
+        match catch_unwind(AssertUnwindSafe(|| setup(&self.pid))) {
+            Ok(()) => self,
+            Err(payload) => {
+                let reason = if crate::signal::is_exit_unwind(payload.as_ref()) {
+                    ExitReason::Killed
+                } else {
+                    ExitReason::from_panic(payload.as_ref())
+                };
+                self.end_unrun(reason);
+                resume_unwind(payload)
+            }
         }
     }
-    match core {
-        Some(core) => core.stats().spawns.bump(),
-        None => {
+
+    /// Queues the process: on the worker the caller runs on now (if
+    /// `on_worker`), else through the injector; on its own worker's inbox
+    /// if pinned. Ends it at once if the runtime is shutting down.
+    fn launch(self, on_worker: bool) -> Pid {
+        let Ready {
+            launch,
+            pid,
+            pinned_to,
+            shutting_down,
+        } = self;
+        let shared = pid.0.shared();
+        if shutting_down || shared.shutdown.load(std::sync::atomic::Ordering::Relaxed) {
+            // If shutdown began during the set-up, a slot was taken.
+            end_unrun(launch, &pid, ExitReason::Shutdown, !shutting_down);
+            return pid;
+        }
+        match pinned_to {
+            // Not inside `try_with_worker`: a closed inbox (its worker has
+            // shut down) drops the closure, which runs user destructors.
+            Some(worker) => shared.remotes[worker].deliver(Delivery::Pinned(launch)),
+            None => {
+                let mut task = Some(Task::Fresh(launch));
+                if on_worker {
+                    // Pushing onto the deque runs no user code.
+                    let _ =
+                        try_with_worker(|core| core.push_task(task.take().expect("not pushed")));
+                }
+                if let Some(task) = task {
+                    shared.injector.push(task);
+                    shared.notify_one();
+                }
+            }
+        }
+        let counted = on_worker && try_with_worker(|core| core.stats().spawns.bump()).is_some();
+        if !counted {
             shared
                 .external_spawns
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
+        pid
     }
-    Ok(Pid(pcb))
+
+    /// Ends the process, which was never queued.
+    fn end_unrun(self, reason: ExitReason) {
+        end_unrun(self.launch, &self.pid, reason, !self.shutting_down);
+    }
 }
 
 /// Ends a process that was never queued: drops its closure and messages,
-/// records `reason` and gives its slot back.
-fn end_unrun(pid: Pid, launch: Launch, reason: ExitReason, shutting_down: bool) {
-    let pcb = pid.0;
+/// records `reason` and gives its slot back if it took one.
+fn end_unrun(launch: Launch, pid: &Pid, reason: ExitReason, took_slot: bool) {
+    let pcb = &pid.0;
     crate::worker::contain("dropping a never-run process's closure", move || {
         drop(launch);
     });
     drop(ferrotp_mailbox::Receiver::new(crate::process::PcbMailbox(
-        &pcb,
+        pcb,
     )));
     // SAFETY: the process was never queued: this thread alone has it.
     unsafe { pcb.set_exited(reason) };
-    if !shutting_down {
+    if took_slot {
         pcb.shared().return_slots(1);
     }
 }

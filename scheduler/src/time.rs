@@ -132,13 +132,17 @@ pub fn cancel_timer(timer: &TimerRef) -> bool {
         return false;
     }
     // Free the message now if the timer sits in this thread's wheel;
-    // elsewhere it is dropped when its deadline comes.
-    let _ = try_with_worker(|core| {
+    // elsewhere it is dropped when its deadline comes. Dropped outside
+    // `try_with_worker`: its destructor is user code, which may suspend.
+    let event = try_with_worker(|core| {
         if core.index == timer.worker
             && std::ptr::eq(Arc::as_ptr(&core.shared), timer.runtime.as_ptr())
         {
-            drop(core.cancel_timer(timer.key));
+            core.cancel_timer(timer.key)
+        } else {
+            None
         }
     });
+    drop(event);
     true
 }

@@ -157,10 +157,14 @@ pub(crate) struct Migrating(Settled);
 
 // SAFETY: only processes spawned through `SpawnOptions::migratable` are
 // wrapped, and that `unsafe` opt-in is the author's promise that the
-// process holds no `!Send` value and no thread-local reference across a
-// suspension point, which is exactly what moving its stack to another
-// thread needs. The coroutine's other state (stack bounds, saved stack
-// pointer) is plain data.
+// process's own code holds no `!Send` value and no thread-local reference
+// across a suspension point. The runtime's frames on its stack keep the
+// same rule: they read the thread-locals through `#[inline(never)]`
+// accessors at each use and hold no `&WorkerCore` across a suspension
+// (`try_with_worker` runs no user code; `spawn_with` looks its worker up
+// again after the set-up). That is exactly what moving the stack to
+// another thread needs. The coroutine's other state (stack bounds, saved
+// stack pointer) is plain data.
 unsafe impl Send for Migrating {}
 
 /// A unit of stealable work.

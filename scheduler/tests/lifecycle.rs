@@ -659,3 +659,33 @@ fn a_panicking_spawn_setup_ends_the_new_process() {
     assert!(caught);
     assert_eq!(reason, Some(ExitReason::Panic("set-up failed".into())));
 }
+
+/// A spawner ended inside `spawn_with`'s set-up (here a kill reaches it
+/// while the set-up waits) ends its never-run child with `Killed`: not
+/// `Shutdown`, which a supervisor takes for a clean stop of a transient
+/// child (issue 12, item 8).
+#[test]
+fn a_spawner_killed_during_its_setup_ends_the_child_with_killed() {
+    let rt = runtime(2);
+    let (spawner_reason, child_reason, ran) = rt.block_on(|| {
+        let me = self_pid();
+        let ran = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&ran);
+        let spawner = spawn(move || {
+            let _ = ferrotp_scheduler::spawn_with(
+                SpawnOptions::new(),
+                |child| {
+                    send(&me, child.clone());
+                    receive::<()>();
+                },
+                move || flag.store(true, Ordering::SeqCst),
+            );
+        });
+        let child = receive::<Pid>();
+        exit(&spawner, ExitReason::Kill);
+        (wait_exit(&spawner), wait_exit(&child), ran)
+    });
+    assert_eq!(spawner_reason, ExitReason::Killed);
+    assert_eq!(child_reason, ExitReason::Killed);
+    assert!(!ran.load(Ordering::SeqCst), "the child never ran");
+}

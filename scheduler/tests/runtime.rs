@@ -601,3 +601,102 @@ fn an_exit_reason_appears_only_once_the_process_has_ended() {
     assert_eq!(while_blocked, (false, None));
     assert_eq!(after, ExitReason::Panic("told to fail".into()));
 }
+
+/// In the child: a migratable spawner yields inside `spawn_with`'s
+/// set-up while a process pinned to its worker holds that worker, so the
+/// other worker steals the spawner, which finishes its set-up there and
+/// queues the child. Prints what happened.
+fn a_spawner_moves_during_its_setup() {
+    let rt = runtime(2);
+    let (moved, child_ran, root_worker, spawner_worker) = rt.block_on(|| {
+        let me = self_pid();
+        let root_worker = ferrotp_scheduler::process_info(&me)
+            .and_then(|info| info.worker)
+            .unwrap();
+        // SAFETY: the spawner holds only `Send` values (pids, Arcs) and
+        // touches no thread-local data across a suspension.
+        let options = unsafe { SpawnOptions::new().migratable() };
+        spawn_opt(options, move || {
+            let here = ferrotp_scheduler::process_info(&self_pid())
+                .and_then(|info| info.worker)
+                .unwrap();
+            let released = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let child_me = me.clone();
+            let mut moved = false;
+            ferrotp_scheduler::spawn_with(
+                SpawnOptions::new(),
+                |_| {
+                    let start = std::thread::current().id();
+                    // Holds worker `here` (no check point) until the
+                    // spawner runs elsewhere; gives up after 10 s so that
+                    // a failure shows as a failure, not a hang.
+                    let hold = Arc::clone(&released);
+                    spawn_opt(SpawnOptions::new().worker(here), move || {
+                        let since = std::time::Instant::now();
+                        while !hold.load(Ordering::SeqCst) && since.elapsed().as_secs() < 10 {
+                            std::hint::spin_loop();
+                        }
+                    })
+                    .unwrap();
+                    while std::thread::current().id() == start {
+                        yield_now();
+                        if released.load(Ordering::SeqCst) {
+                            break;
+                        }
+                    }
+                    moved = std::thread::current().id() != start;
+                    released.store(true, Ordering::SeqCst);
+                },
+                move || send(&child_me, "child ran"),
+            )
+            .unwrap();
+            send(&me, (moved, here));
+        })
+        .unwrap();
+        let (moved, here) = receive::<(bool, usize)>();
+        (moved, receive::<&str>(), root_worker, here)
+    });
+    // Spawns are counted by the worker that queued the process: the hog
+    // by the spawner's first worker, the spawner by the root's, and the
+    // child by the worker the spawner had moved to.
+    let other = 1 - spawner_worker;
+    let spawns_there = rt.metrics().workers[other].spawns;
+    let expected = 1 + u64::from(root_worker == other);
+    drop(rt);
+    println!(
+        "set-up resumed on another worker: {moved}; {child_ran}; queued by the worker it \
+         moved to: {}",
+        spawns_there == expected
+    );
+}
+
+/// Issue 12, item 3: a set-up that suspends lets a migratable spawner
+/// resume on another worker; the child is then queued by the worker the
+/// spawner runs on. Before the fix the spawner kept the first worker and
+/// pushed onto its owner-only deque from the other thread (SIGSEGV or a
+/// hang in 4 of 10 runs), so this runs in a child process.
+#[test]
+fn a_spawner_that_moves_during_its_setup_queues_the_child_where_it_runs() {
+    if common::child_mode().is_some() {
+        a_spawner_moves_during_its_setup();
+        return;
+    }
+    let out = common::rerun_in_child(
+        "a_spawner_that_moves_during_its_setup_queues_the_child_where_it_runs",
+        "move",
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(
+            "set-up resumed on another worker: true; child ran; queued by the worker it moved \
+             to: true"
+        ),
+        "{stdout}"
+    );
+}
