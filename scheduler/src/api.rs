@@ -472,6 +472,10 @@ type Handle<'a, R> = Box<dyn FnOnce(Envelope) -> R + 'a>;
 pub struct Select<'a, R> {
     clauses: Vec<(Test<'a>, Handle<'a, R>)>,
     after: Option<(Duration, Box<dyn FnOnce() -> R + 'a>)>,
+    /// The owners of the subjects of `on_subject` clauses: each must be
+    /// the waiting process (a subject's tag means nothing in another
+    /// process's mailbox).
+    subject_owners: Vec<Pid>,
     /// Where the scan starts: the oldest subject's mark when every clause
     /// is a subject clause (their messages cannot be older), else the
     /// start of the mailbox.
@@ -499,6 +503,7 @@ impl<'a, R> Select<'a, R> {
         Self {
             clauses: Vec::new(),
             after: None,
+            subject_owners: Vec::new(),
             start: None,
         }
     }
@@ -521,12 +526,13 @@ impl<'a, R> Select<'a, R> {
     }
 
     /// A clause taking a message sent through `subject` (which the
-    /// waiting process must own).
+    /// waiting process must own: [`wait`](Self::wait) panics otherwise).
     pub fn on_subject<T: Send + 'static>(
         mut self,
         subject: &Subject<T>,
         handle: impl FnOnce(T) -> R + 'a,
     ) -> Self {
+        self.subject_owners.push(subject.owner.clone());
         let tag = subject.tag;
         let test = move |e: &Envelope| e.downcast_ref::<Tagged<T>>().is_some_and(|t| t.tag == tag);
         let handle = move |e: Envelope| handle(take_typed::<Tagged<T>>(e).message);
@@ -560,14 +566,27 @@ impl<'a, R> Select<'a, R> {
     /// returns what its handler returns.
     ///
     /// # Panics
-    /// Outside a process; if a clause test itself receives.
+    /// Outside a process; if a clause test itself receives; if an
+    /// [`on_subject`](Self::on_subject) clause's subject is owned by
+    /// another process.
     pub fn wait(self) -> R {
         let Select {
             clauses,
             after,
+            subject_owners,
             start,
         } = self;
         let found = with_process("Select::wait", |ctx| {
+            if let Some(owner) = subject_owners
+                .iter()
+                .find(|owner| !Arc::ptr_eq(&owner.0, ctx.pcb))
+            {
+                panic!(
+                    "ferrotp::Select::wait: an on_subject clause waits on a subject owned by {owner}; \
+                     only the subject's owner can receive from it (this is {})",
+                    ctx.pcb.id
+                );
+            }
             let mut mark = start.unwrap_or(Mark::START);
             let deadline = match &after {
                 Some((timeout, _)) => deadline_after(*timeout),

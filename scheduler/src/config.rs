@@ -98,6 +98,8 @@ pub enum ConfigError {
         source: Source,
         /// The key.
         key: String,
+        /// Its value, as written.
+        value: String,
         /// The keys there are.
         known: String,
     },
@@ -129,10 +131,15 @@ impl fmt::Display for ConfigError {
                 f,
                 "invalid setting `{key}` = {value} (from {source}): allowed is {allowed}"
             ),
-            ConfigError::UnknownKey { source, key, known } => {
+            ConfigError::UnknownKey {
+                source,
+                key,
+                value,
+                known,
+            } => {
                 write!(
                     f,
-                    "unknown setting `{key}` (from {source}); the settings are {known}"
+                    "unknown setting `{key}` = {value} (from {source}); the settings are {known}"
                 )
             }
             ConfigError::Read { path, why } => write!(f, "reading {}: {why}", path.display()),
@@ -308,8 +315,13 @@ impl Settings {
                 Some(key) => {
                     // A rule's table lists its own keys.
                     let in_rule = e.message().contains("expected one of `name`");
+                    let value = e
+                        .span()
+                        .and_then(|span| written_value(text, span.start))
+                        .unwrap_or_else(|| "?".to_owned());
                     ConfigError::UnknownKey {
                         source: Source::File(path.to_owned()),
+                        value,
                         key: if in_rule {
                             format!("placement.{key}")
                         } else {
@@ -443,6 +455,7 @@ impl Settings {
                     return Err(ConfigError::UnknownKey {
                         source: Source::Environment,
                         key,
+                        value: quoted(&value),
                         known: ENV_KEYS.join(", "),
                     });
                 }
@@ -537,6 +550,21 @@ fn to_usize(n: u64) -> usize {
 
 /// The name of the unknown field in serde's message, if that is what it
 /// is about.
+/// The value written after the key at byte `at` of `text`, as written
+/// (up to the end of its line, without a trailing comment).
+fn written_value(text: &str, at: usize) -> Option<String> {
+    let line_start = text.get(..at)?.rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next()?;
+    let (_, value) = line.split_once('=')?;
+    let value = value.trim();
+    let end = match value.chars().next()? {
+        // A quoted value ends at its closing quote (a `#` inside is text).
+        quote @ ('"' | '\'') => value[1..].find(quote).map_or(value.len(), |i| i + 2),
+        _ => value.find('#').unwrap_or(value.len()),
+    };
+    Some(value[..end].trim().to_owned())
+}
+
 fn unknown_field(message: &str) -> Option<String> {
     let rest = message.split("unknown field `").nth(1)?;
     Some(rest.split('`').next()?.to_owned())

@@ -339,12 +339,20 @@ fn env_error(vars: &[(&str, &str)]) -> String {
 
 #[test]
 fn an_unknown_key_is_refused_with_the_known_ones() {
-    let message = file_error("unknown", "worker = 2\n");
-    assert!(message.contains("unknown setting `worker`"), "{message}");
+    let message = file_error("unknown", "worker = 2 # two\n");
+    assert!(
+        message.contains("unknown setting `worker` = 2 (from "),
+        "{message}"
+    );
     assert!(message.contains("workers, stack_size"), "{message}");
+    let message = file_error("unknown-text", "busy_wate = \"1ms # not a comment\"\n");
+    assert!(
+        message.contains("unknown setting `busy_wate` = \"1ms # not a comment\" (from "),
+        "{message}"
+    );
     let message = env_error(&[("FERROTP_WORKRS", "2")]);
     assert!(
-        message.contains("unknown setting `FERROTP_WORKRS`"),
+        message.contains("unknown setting `FERROTP_WORKRS` = \"2\" (from the environment)"),
         "{message}"
     );
     assert!(message.contains("FERROTP_WORKERS"), "{message}");
@@ -354,7 +362,7 @@ fn an_unknown_key_is_refused_with_the_known_ones() {
 fn an_unknown_key_in_a_rule_names_the_rule_keys() {
     let message = file_error("rule-key", "[[placement]]\nname = \"x\"\ncor = 1\n");
     assert!(
-        message.contains("unknown setting `placement.cor`"),
+        message.contains("unknown setting `placement.cor` = 1 (from "),
         "{message}"
     );
     assert!(message.contains("name, core, node"), "{message}");

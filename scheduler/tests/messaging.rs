@@ -243,6 +243,50 @@ fn only_the_owner_receives_from_a_subject() {
     assert!(message.contains("only the subject's owner"), "{message}");
 }
 
+/// Issue 12, item 7: a select clause on another process's subject would
+/// take messages sent to the waiting process's own subject with the same
+/// per-process tag (or block for ever); it is refused like
+/// `Subject::receive`, and the caller's message stays queued.
+#[test]
+fn a_select_on_another_process_subject_is_refused() {
+    let rt = runtime(1);
+    let (message, own) = rt.block_on(|| {
+        let foreign: Subject<u8> = Subject::new();
+        let me = self_pid();
+        spawn(move || {
+            // The child's first subject has the same tag as the root's.
+            let own: Subject<u8> = Subject::new();
+            own.send(5);
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                Select::new()
+                    .on_subject(&foreign, |n| n)
+                    .after(Duration::ZERO, || 0)
+                    .wait()
+            }));
+            let text = match result {
+                Ok(n) => format!("no panic; the select returned {n}"),
+                Err(payload) => payload
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .unwrap_or_default(),
+            };
+            send(&me, (text, own.receive_timeout(Duration::ZERO)));
+        });
+        receive::<(String, Option<u8>)>()
+    });
+    assert!(
+        message.starts_with(
+            "ferrotp::Select::wait: an on_subject clause waits on a subject owned by <0."
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("only the subject's owner can receive from it"),
+        "{message}"
+    );
+    assert_eq!(own, Some(5), "the caller's own message was not taken");
+}
+
 #[test]
 fn select_takes_the_oldest_accepted_message_and_the_first_clause() {
     let rt = runtime(1);
