@@ -20,7 +20,7 @@
 //! | `busy_wait`         | `FERROTP_BUSY_WAIT`         | a duration: `"100us"`, `"2ms"`, `"0s"`     |
 //! | `max_processes`     | `FERROTP_MAX_PROCESSES`     | at least 1                                 |
 //! | `long_schedule`     | `FERROTP_LONG_SCHEDULE`     | a duration above zero, or `"off"`          |
-//! | `on_stack_overflow` | `FERROTP_ON_STACK_OVERFLOW` | `"abort"` or `"exit_process"`              |
+//! | `on_stack_overflow` | `FERROTP_ON_STACK_OVERFLOW` | `"abort"` (the only choice outside code)   |
 //! | `pin_workers`       | `FERROTP_PIN_WORKERS`       | `true` or `false` (env: also `1` or `0`)   |
 //! | `binding`           | `FERROTP_BINDING`           | `"spread"` or `"pack"`                     |
 //! | `topology`          | `FERROTP_TOPOLOGY`          | a directory laid out like `/sys/devices/system` |
@@ -29,7 +29,11 @@
 //! `FERROTP_CONFIG` names a file that [`Builder::build`](crate::Builder::build)
 //! reads when the builder has none. Any other `FERROTP_*` variable is an
 //! error (a misspelt setting should not be silently ignored). The hooks
-//! (dead letters, long schedules) can only be set in code.
+//! (dead letters, long schedules) can only be set in code, and so can the
+//! `unsafe` opt-in that ends only the process that overflows its stack
+//! ([`Builder::exit_process_on_stack_overflow`](crate::Builder::exit_process_on_stack_overflow)):
+//! a file or a variable cannot take on the promise its safety contract
+//! asks for.
 //!
 //! # Placement rules
 //!
@@ -637,8 +641,12 @@ fn parse_long_schedule(text: &str, given: Given) -> Result<Option<Duration>, Con
 fn parse_on_stack_overflow(text: &str, given: Given) -> Result<OnStackOverflow, ConfigError> {
     match text.trim() {
         "abort" => Ok(OnStackOverflow::Abort),
-        "exit_process" => Ok(OnStackOverflow::ExitProcess),
-        _ => Err(given.refuse("\"abort\" or \"exit_process\"")),
+        "exit_process" => Err(given.refuse(
+            "only \"abort\" here: ending only the overflowing process is an unsafe opt-in \
+             that only code can make (Builder::exit_process_on_stack_overflow, whose safety \
+             contract says why)",
+        )),
+        _ => Err(given.refuse("\"abort\"")),
     }
 }
 

@@ -40,6 +40,7 @@ use ferrotp_mailbox::{Mark, Receiver, Wait};
 use crate::exit::ExitReason;
 use crate::process::{Envelope, Pcb, PcbMailbox, Pid};
 use crate::signal::{self, FORCED_EXIT, SIGNAL_QUEUED, SignalUnwind, Verdict};
+use crate::stack_depth::{StackBounds, stack_pointer};
 use crate::timer::TimerKey;
 use crate::worker::{TimerEvent, WorkerCore};
 
@@ -60,6 +61,9 @@ pub(crate) enum Suspend {
 pub(crate) struct Finished {
     pub(crate) reason: crate::exit::ExitReason,
     pub(crate) budget: u32,
+    /// The overflow handler ended it (module `overflow`): its frames were
+    /// discarded, not unwound.
+    pub(crate) trapped: bool,
 }
 
 thread_local! {
@@ -194,6 +198,11 @@ pub(crate) struct ProcessCtx<'y> {
     /// The budget the current slice started with (reductions used are
     /// published from it at each suspension).
     slice_start: Cell<u32>,
+    /// The stack the process runs on now (module `stack_depth`).
+    stack: Cell<StackBounds>,
+    /// The message of the red-zone panic this process raised, if any
+    /// (its exit reason is then `StackOverflow`).
+    stack_panic: Cell<Option<Box<str>>>,
 }
 
 /// A timer armed by a waiting process.
@@ -211,6 +220,12 @@ impl<'y> ProcessCtx<'y> {
         // when it is discarded; `PcbMailbox` is private to this crate.
         // SAFETY: so no other receiver exists or is being made.
         let receiver = unsafe { Receiver::new_sole(PcbMailbox(pcb)) };
+        let guard = pcb.guard_page();
+        let stack = if guard.is_empty() {
+            StackBounds::NONE
+        } else {
+            StackBounds::new(guard.end, crate::stack::usable_size(pcb.stack_size))
+        };
         Self {
             pcb,
             receiver: RefCell::new(receiver),
@@ -222,7 +237,30 @@ impl<'y> ProcessCtx<'y> {
             retries: Cell::new(0),
             ended: Cell::new(false),
             slice_start: Cell::new(budget),
+            stack: Cell::new(stack),
+            stack_panic: Cell::new(None),
         }
+    }
+
+    /// The stack the process runs on now.
+    pub(crate) fn stack_bounds(&self) -> StackBounds {
+        self.stack.get()
+    }
+
+    /// The process moves to (or back from) a stack segment; returns the
+    /// bounds it had.
+    pub(crate) fn set_stack_bounds(&self, bounds: StackBounds) -> StackBounds {
+        self.stack.replace(bounds)
+    }
+
+    /// Whether `payload` is the red-zone panic this process raised.
+    pub(crate) fn is_stack_panic(&self, payload: &(dyn std::any::Any + Send)) -> bool {
+        let raised = self.stack_panic.take();
+        let is = raised
+            .as_deref()
+            .is_some_and(|m| payload.downcast_ref::<String>().map(String::as_str) == Some(m));
+        self.stack_panic.set(raised);
+        is
     }
 
     /// Makes this the current process of this thread.
@@ -397,12 +435,17 @@ impl<'y> ProcessCtx<'y> {
     }
 
     /// Consumes `n` reductions; gives up the slice if the budget is spent.
+    /// A check point: signals, and the red zone (module `stack_depth`).
     #[inline]
     pub(crate) fn reduce(&self, n: u32) {
         let left = self.budget.get().saturating_sub(n);
         self.budget.set(left);
         // One test on the hot path; the rest out of line.
-        if left == 0 || self.dying.get() || self.pcb.signals.load(Ordering::Relaxed) != 0 {
+        if left == 0
+            || self.dying.get()
+            || self.pcb.signals.load(Ordering::Relaxed) != 0
+            || stack_pointer() < self.stack.get().floor
+        {
             self.slice_spent_or_signalled();
         }
     }
@@ -410,15 +453,50 @@ impl<'y> ProcessCtx<'y> {
     #[cold]
     #[inline(never)]
     fn slice_spent_or_signalled(&self) {
+        self.check_stack();
         if self.budget.get() == 0 {
             self.yield_slice();
         }
         self.check_signals();
     }
 
+    /// The red zone (module `stack_depth`): with less stack left than it,
+    /// a check point panics, unless the process already unwinds or has
+    /// ended (a second unwind would abort).
+    #[inline]
+    fn check_stack(&self) {
+        let sp = stack_pointer();
+        let stack = self.stack.get();
+        if sp < stack.floor && !std::thread::panicking() && !self.ended.get() {
+            self.stack_exhausted(sp - stack.low.min(sp), stack);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn stack_exhausted(&self, left: usize, stack: StackBounds) -> ! {
+        let name = self
+            .pcb
+            .name
+            .as_deref()
+            .map(|name| format!(" ({name:?})"))
+            .unwrap_or_default();
+        let message = format!(
+            "ferrotp: process {}{name} reached a check point with {left} bytes of stack left, \
+             inside its red zone of {} bytes: it panics, so that its stack unwinds; give it a \
+             bigger stack with SpawnOptions::stack_size (or every process one with \
+             Builder::stack_size), or run deep recursion under ferrotp::maybe_grow",
+            self.pcb.id,
+            stack.floor - stack.low,
+        );
+        self.stack_panic.set(Some(message.clone().into_boxed_str()));
+        crate::stack_depth::raise_stack_panic(message)
+    }
+
     /// Gives up the rest of the slice: to the back of the run queue.
     #[inline]
     pub(crate) fn yield_slice(&self) {
+        self.check_stack();
         // A process being unwound (a destructor calling send, say) cannot
         // suspend: the unwind would restart at the suspend, inside the
         // destructor. It finishes its cleanup on this slice instead.

@@ -32,7 +32,11 @@ pub enum ExitReason {
     Panic(Arc<str>),
     /// It did not exist: the reason given for a dead or unknown pid.
     NoProc,
-    /// It overflowed its stack (with `on_stack_overflow = exit_process`).
+    /// It ran out of stack: it reached a check point inside its red zone
+    /// (its stack unwound, module docs of
+    /// [`maybe_grow`](crate::maybe_grow)), or, with the `unsafe`
+    /// [`exit_process_on_stack_overflow`](crate::Builder::exit_process_on_stack_overflow)
+    /// opt-in, it ran into its guard page (its destructors did not run).
     StackOverflow,
     /// A reason of the program's own.
     Custom(Arc<str>),

@@ -86,6 +86,7 @@ mod runtime;
 mod signal;
 mod spawn;
 pub mod stack;
+mod stack_depth;
 mod time;
 pub mod timer;
 pub mod topology;
@@ -110,4 +111,5 @@ pub use runtime::{
 };
 pub use signal::{Exit, Link, exit, exit_self, is_exit_unwind, link_signal, trap_exit};
 pub use spawn::{SpawnError, SpawnOptions, spawn, spawn_opt, spawn_with};
+pub use stack_depth::{MAX_RED_ZONE, maybe_grow, remaining_stack};
 pub use time::{TimerRef, cancel_timer, send_after, sleep};

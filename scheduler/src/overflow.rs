@@ -1,5 +1,5 @@
 //! Stack overflow of a process: a clear report instead of a bare
-//! segmentation fault.
+//! segmentation fault, and the abort that Rust itself does for threads.
 //!
 //! Each process stack has a guard page below it (module `stack`); running
 //! off the end of the stack touches it and the kernel raises `SIGSEGV`.
@@ -7,18 +7,33 @@
 //! that runs on the thread's alternate signal stack (the overflowed stack
 //! has no room left). It reads the running process from the thread-local
 //! `CURRENT` and compares the fault address with that process's guard page
-//! (recorded in its control block when it got its stack):
+//! (recorded in its control block when it got its stack, or a stack
+//! segment):
 //!
 //! * a hit: it writes which process overflowed, its name and its stack
-//!   size, and how to raise it, to standard error, then aborts, as Rust
-//!   does for a thread that overflows its stack; or, with
-//!   [`OnStackOverflow::ExitProcess`], it ends only that process with
-//!   `StackOverflow`, through corosensei's trap API (the worker keeps the
-//!   running coroutine's trap handler at each resume in that mode);
+//!   size, and how to raise it, to standard error, then aborts;
 //! * anything else (a null pointer, a guard page of a thread's own stack):
 //!   it hands the signal to the handler that was installed before (Rust's
 //!   own, which reports thread stack overflows), or restores the default
 //!   action so that the fault kills the program as usual.
+//!
+//! # Why abort, and the safe alternatives
+//!
+//! Ending only the overflowing process from the signal handler cannot be
+//! made safe in general: its frames are discarded without unwinding, so a
+//! lock it held (its own, malloc's arena lock, the runtime's exit-hook
+//! table) stays locked for good and a structure it was changing stays
+//! half-changed, and no caller can know which calls take locks. So the
+//! default is to abort, and ending only the process
+//! ([`OnStackOverflow::ExitProcess`], through corosensei's trap API) is an
+//! `unsafe` opt-in in code whose caller promises that overflows happen
+//! only in plain computation
+//! ([`Builder::exit_process_on_stack_overflow`](crate::Builder::exit_process_on_stack_overflow));
+//! its stack is quarantined (module `stack`). Programs survive deep
+//! recursion safely with the red zone (a process that reaches a check point
+//! with little stack left panics, so its destructors run) and with
+//! [`maybe_grow`](crate::maybe_grow), which runs a closure on a fresh
+//! stack segment (module `stack_depth`).
 //!
 //! The handler only reads memory and calls `write` and `abort`, both
 //! async-signal-safe; the report is formatted into a buffer on the
@@ -36,7 +51,8 @@ use std::sync::OnceLock;
 use crate::context::{Finished, current_pcb_address, try_with_worker};
 use crate::exit::ExitReason;
 
-/// What a process's stack overflow does ([`Builder::on_stack_overflow`](crate::Builder::on_stack_overflow)).
+/// What a process's stack overflow does (module docs); see
+/// [`EffectiveSettings::on_stack_overflow`](crate::EffectiveSettings::on_stack_overflow).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum OnStackOverflow {
@@ -45,19 +61,10 @@ pub enum OnStackOverflow {
     #[default]
     Abort,
     /// Report it and end only that process, with exit reason
-    /// [`ExitReason::StackOverflow`], through corosensei's trap API; the
-    /// runtime and every other process go on (a supervisor can restart
-    /// it). Where that cannot be done safely (the process was already
-    /// unwinding, or the overflow hit inside the runtime's own queue
-    /// bookkeeping, or on a platform other than x86-64 Linux) it aborts as
-    /// `Abort` does.
-    ///
-    /// Caveats: the process's stack is discarded, **its destructors do
-    /// not run**. What it owned is leaked (memory, `Pid`s it held, the
-    /// messages still in its mailbox), a lock it held stays locked, and a
-    /// structure it was changing stays half-changed: prefer it for
-    /// processes that hold no locks across deep recursion. Its mailbox is
-    /// closed, so later sends are dead letters, and its exit hooks run.
+    /// [`ExitReason::StackOverflow`], without running its destructors:
+    /// the `unsafe` opt-in of
+    /// [`Builder::exit_process_on_stack_overflow`](crate::Builder::exit_process_on_stack_overflow),
+    /// whose safety contract says what the caller promises.
     ExitProcess,
 }
 
@@ -123,10 +130,12 @@ extern "C" fn on_fault(
         if guard.contains(&address) {
             let exit_process =
                 pcb.shared().config.on_stack_overflow == OnStackOverflow::ExitProcess;
-            report_overflow(pcb, exit_process);
+            // Decided before the report, so that it says what happens.
             // SAFETY: the fault is this process's stack overflow, on this
             // thread, and `context` is the interrupted register context.
-            if exit_process && unsafe { end_process(context) } {
+            let ended = exit_process && unsafe { end_process(context) };
+            report_overflow(pcb, ended);
+            if ended {
                 return;
             }
             // SAFETY: async-signal-safe, never returns.
@@ -169,15 +178,20 @@ unsafe fn end_process(context: *mut libc::c_void) -> bool {
     if !trap.stack_ptr_in_bounds(stack_pointer) {
         return false;
     }
-    // The interrupted code runs on this coroutine's stack (checked above);
-    // the registers are updated below as the returned values say, so that
-    // returning from the handler runs the trap function, which ends the
-    // coroutine with this result. No destructors run: that is the
-    // SAFETY: documented contract of `OnStackOverflow::ExitProcess`.
+    // SAFETY: the interrupted code runs on this coroutine's stack (checked
+    // above); the registers are updated below as the returned values say,
+    // so that returning from the handler runs the trap function, which
+    // ends the coroutine with this result. Its frames are discarded without
+    // running destructors: the caller of
+    // `Builder::exit_process_on_stack_overflow` promised that none of them
+    // holds a lock or half-changed state, and the worker quarantines the
+    // stack (`Finished::trapped`), so nothing still pointing into it is
+    // disturbed.
     let regs = unsafe {
         trap.setup_trap_handler(|| Finished {
             reason: ExitReason::StackOverflow,
             budget: 0,
+            trapped: true,
         })
     };
     registers[libc::REG_RIP as usize] = regs.rip as i64;
@@ -194,8 +208,9 @@ unsafe fn end_process(_context: *mut libc::c_void) -> bool {
     false
 }
 
-/// Writes the report to standard error, formatted without allocating.
-fn report_overflow(pcb: &crate::process::Pcb, exit_process: bool) {
+/// Writes the report to standard error, formatted without allocating;
+/// `ended`: only the process ends, else the program aborts.
+fn report_overflow(pcb: &crate::process::Pcb, ended: bool) {
     let mut out = Buffer::new();
     let _ = write!(out, "\nferrotp: process {}", pcb.id);
     if let Some(name) = &pcb.name {
@@ -207,7 +222,7 @@ fn report_overflow(pcb: &crate::process::Pcb, exit_process: bool) {
          SpawnOptions::stack_size, or every process one with Builder::stack_size",
         pcb.stack_size
     );
-    let _ = if exit_process {
+    let _ = if ended {
         writeln!(
             out,
             "ferrotp: ending that process with reason `stack overflow`"

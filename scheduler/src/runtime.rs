@@ -272,11 +272,39 @@ impl Builder {
         self
     }
 
-    /// What a process's stack overflow does (default
-    /// [`OnStackOverflow::Abort`]: report it and abort, as Rust does for
-    /// threads). See [`OnStackOverflow::ExitProcess`] for its caveats.
-    pub fn on_stack_overflow(mut self, action: OnStackOverflow) -> Self {
-        self.code.on_stack_overflow = Some(action);
+    /// Ends only the overflowing process, instead of the program, when a
+    /// process overflows its stack into its guard page (the default,
+    /// [`OnStackOverflow::Abort`], reports the process and aborts, as Rust
+    /// does for threads). The process ends with
+    /// [`ExitReason::StackOverflow`] through corosensei's trap API: its
+    /// frames are discarded, **not unwound**, so its destructors do not
+    /// run. Its stack is quarantined (never reused nor unmapped: a thread
+    /// it lent a local to may still write there), its mailbox is closed
+    /// (what was queued is leaked), and its exit hooks run. Where this
+    /// cannot be done (the process was already unwinding, the overflow hit
+    /// inside the worker's own bookkeeping or on a stack segment of
+    /// [`maybe_grow`](crate::maybe_grow), or the platform is not x86-64
+    /// Linux) the program aborts as by default.
+    ///
+    /// Settable in code only, never from a file or the environment: the
+    /// safe ways to survive deep recursion are the red zone (a check point
+    /// with little stack left panics, so destructors run) and
+    /// [`maybe_grow`](crate::maybe_grow).
+    ///
+    /// # Safety
+    /// The discarded frames may have held locks or been half-way through
+    /// changing shared state, and nothing will ever release or finish
+    /// them. The caller promises that no process of this runtime can
+    /// overflow its stack while it holds a lock (its own, the allocator's,
+    /// the runtime's) or is inside any call that may take one or that
+    /// leaves shared state inconsistent while it runs: any ferrotp
+    /// function, memory allocation, I/O, or library code. In practice: the
+    /// only code that may overflow is plain computation (deep recursion
+    /// over data the process owns) between such calls. An overflow that
+    /// breaks this promise leaves the runtime or the allocator deadlocked
+    /// or corrupt.
+    pub unsafe fn exit_process_on_stack_overflow(mut self) -> Self {
+        self.code.on_stack_overflow = Some(OnStackOverflow::ExitProcess);
         self
     }
 

@@ -223,6 +223,9 @@ pub(crate) struct WorkerCore {
     /// ends the process instead of the program (module `overflow`); read
     /// by the signal handler on this thread.
     pub(crate) trap: Cell<Option<CoroutineTrapHandler<Finished>>>,
+    /// Idle stacks: taken by processes as they first run, and by a
+    /// process for a stack segment (module `stack_depth`).
+    pub(crate) stacks: RefCell<StackPool>,
 }
 
 /// How long an idle worker leaves a victim's lone task alone (see
@@ -374,6 +377,8 @@ fn process_body(
                         // SAFETY: the process's own body, on the thread
                         // running it, before it exits.
                         unsafe { pcb.recorded_exit_reason() }.unwrap_or(ExitReason::Killed)
+                    } else if ctx.is_stack_panic(&*payload) {
+                        ExitReason::StackOverflow
                     } else {
                         ExitReason::from_panic(&*payload)
                     }
@@ -407,6 +412,7 @@ fn process_body(
         Finished {
             reason,
             budget: left,
+            trapped: false,
         }
     }
 }
@@ -457,7 +463,6 @@ pub(crate) struct WorkerLoop {
     core: Box<WorkerCore>,
     /// Never-run processes pinned here; they take a stack when they run.
     pinned: VecDeque<Launch>,
-    stacks: StackPool,
     inbox: Receiver<Delivery>,
     /// Budget the last process left for the LIFO slot's.
     carry: u32,
@@ -484,7 +489,7 @@ impl WorkerLoop {
             shared: Arc::clone(&shared),
         });
         let inbox = Receiver::new(Arc::clone(&shared.remotes[index].inbox));
-        let stacks = StackPool::new(stacks);
+        let stacks = RefCell::new(StackPool::new(stacks));
         let exit_on_overflow =
             shared.config.on_stack_overflow == crate::overflow::OnStackOverflow::ExitProcess;
         let core = Box::new(WorkerCore {
@@ -500,12 +505,12 @@ impl WorkerLoop {
             ids: Cell::new((0, 0)),
             credit: Cell::new(0),
             trap: Cell::new(None),
+            stacks,
         });
         Self {
             slab: Slab::new(),
             core,
             pinned: VecDeque::new(),
-            stacks,
             inbox,
             carry: 0,
             tick: 0,
@@ -716,7 +721,8 @@ impl WorkerLoop {
         let settled = match task {
             Task::Moving(Migrating(settled)) => settled,
             Task::Fresh(launch) => {
-                let stack = match self.stacks.take(launch.pcb().stack_size) {
+                let taken = self.core.stacks.borrow_mut().take(launch.pcb().stack_size);
+                let stack = match taken {
                     Ok(stack) => stack,
                     Err(error) => {
                         self.fail_start(launch, &error);
@@ -777,7 +783,7 @@ impl WorkerLoop {
             }
             CoroutineResult::Return(finished) => {
                 self.carry = finished.budget.saturating_sub(1);
-                self.finish(key, finished.reason);
+                self.finish(key, finished);
             }
             CoroutineResult::Yield(Suspend::Abandon) => {
                 self.carry = 0;
@@ -787,14 +793,20 @@ impl WorkerLoop {
         }
     }
 
-    fn finish(&mut self, key: usize, reason: ExitReason) {
+    fn finish(&mut self, key: usize, finished: Finished) {
         let settled = self.slab.remove(key);
-        self.stacks.give(settled.coroutine.into_stack());
-        if reason == ExitReason::StackOverflow {
-            // Ended by the overflow handler: its stack, receiver included,
-            // was discarded without running destructors. Later sends
-            // become dead letters; what was queued is leaked.
+        let stack = settled.coroutine.into_stack();
+        let reason = finished.reason;
+        if finished.trapped {
+            // Ended by the overflow handler (module `overflow`): its stack
+            // was discarded without running destructors, so something may
+            // still point into it (a scoped thread it lent a local to):
+            // quarantined. Its receiver went with it: later sends become
+            // dead letters; what was queued is leaked.
+            stack.quarantine();
             settled.pcb.mailbox.close_abandoned();
+        } else {
+            self.core.stacks.borrow_mut().give(stack);
         }
         // SAFETY: this worker owns the settled process, which just returned.
         unsafe { settled.pcb.set_exited(reason) };
@@ -927,7 +939,7 @@ impl WorkerLoop {
     fn park(&mut self) {
         // Trim idle stacks while still counted as awake: once registered as
         // parked, a notifier could pick this worker and wait for the trim.
-        self.stacks.trim();
+        self.core.stacks.borrow_mut().trim();
         let shared = Arc::clone(&self.core.shared);
         let me = self.core.index;
         shared.idle.transition_to_parked(me, self.searching);
@@ -1058,7 +1070,7 @@ impl WorkerLoop {
             match step(&self.core, self.exit_on_overflow, &mut settled, budget) {
                 CoroutineResult::Return(finished) => {
                     let key = self.slab.insert(settled);
-                    return self.finish(key, finished.reason);
+                    return self.finish(key, finished);
                 }
                 CoroutineResult::Yield(Suspend::Abandon) => return self.abandon(settled),
                 // Not at a check point yet (it was between them): again.

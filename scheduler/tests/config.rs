@@ -68,7 +68,7 @@ reductions = 100
 busy_wait = "0s"
 max_processes = 1000
 long_schedule = "off"
-on_stack_overflow = "exit_process"
+on_stack_overflow = "abort"
 pin_workers = false
 binding = "pack"
 topology = "{}"
@@ -94,7 +94,7 @@ node = 0
     assert_eq!(settings.long_schedule, None);
     assert_eq!(
         settings.on_stack_overflow,
-        ferrotp_scheduler::OnStackOverflow::ExitProcess
+        ferrotp_scheduler::OnStackOverflow::Abort
     );
     assert!(!settings.pin_workers);
     assert_eq!(settings.binding, Binding::Pack);
@@ -405,8 +405,14 @@ fn bad_values_name_what_is_allowed() {
         ),
         (
             "on_stack_overflow = \"ignore\"\n",
-            "`on_stack_overflow`",
-            "\"abort\" or \"exit_process\"",
+            "`on_stack_overflow` = \"ignore\"",
+            "allowed is \"abort\"",
+        ),
+        (
+            "on_stack_overflow = \"exit_process\"\n",
+            "`on_stack_overflow` = \"exit_process\"",
+            "only \"abort\" here: ending only the overflowing process is an unsafe opt-in that \
+             only code can make (Builder::exit_process_on_stack_overflow",
         ),
         ("stack_size = 100\n", "`stack_size` = 100", "bytes"),
         ("reductions = 0\n", "`reductions` = 0", "at least 1"),
@@ -493,4 +499,32 @@ fn errors_are_config_errors_from_the_file() {
     let file = File::new("typed", "workers = 0\n");
     let error = Runtime::from_config_file(&file.0).unwrap_err();
     assert!(matches!(error, ConfigError::Value { ref key, .. } if key == "workers"));
+}
+
+/// Issue 12, item 1: ending only the overflowing process is an `unsafe`
+/// opt-in in code; neither a file nor the environment can switch it on.
+#[test]
+fn exit_process_on_overflow_cannot_come_from_a_file_or_the_environment() {
+    let from_file = file_error("exit-process", "on_stack_overflow = \"exit_process\"\n");
+    let from_env = env_error(&[("FERROTP_ON_STACK_OVERFLOW", "exit_process")]);
+    for message in [from_file, from_env] {
+        assert!(
+            message.contains("Builder::exit_process_on_stack_overflow"),
+            "{message}"
+        );
+        assert!(
+            message.contains("`on_stack_overflow` = \"exit_process\"")
+                || message.contains("`FERROTP_ON_STACK_OVERFLOW` = \"exit_process\""),
+            "{message}"
+        );
+    }
+    let rt = Runtime::builder()
+        .environment(env(&[("FERROTP_ON_STACK_OVERFLOW", "abort")]))
+        .workers(1)
+        .build()
+        .unwrap();
+    assert_eq!(
+        rt.settings().on_stack_overflow,
+        ferrotp_scheduler::OnStackOverflow::Abort
+    );
 }

@@ -6,8 +6,10 @@ use std::hint::black_box;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Output};
 
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
 use ferrotp_scheduler::{
-    ExitReason, OnStackOverflow, Runtime, SpawnOptions, receive, self_pid, send, spawn, spawn_opt,
+    ExitReason, Runtime, SpawnOptions, receive, self_pid, send, spawn, spawn_opt, yield_now,
 };
 
 /// Which fault the child should make.
@@ -58,14 +60,23 @@ fn fault_in_a_process(fault: &str) -> ! {
     unreachable!("the child dies of its fault")
 }
 
-/// In the child, with `OnStackOverflow::ExitProcess`: a process
-/// overflows; the runtime goes on. Prints what the root saw.
+/// A runtime that ends only the overflowing process.
+fn exit_process_runtime() -> Runtime {
+    // SAFETY: the only overflows in these tests are `recurse`'s plain
+    // computation: no lock held, no runtime or library call under way.
+    unsafe {
+        Runtime::builder()
+            .workers(1)
+            .exit_process_on_stack_overflow()
+    }
+    .build()
+    .unwrap()
+}
+
+/// In the child, with the `exit_process` opt-in: a process overflows;
+/// the runtime goes on. Prints what the root saw.
 fn overflow_and_go_on() {
-    let rt = Runtime::builder()
-        .workers(1)
-        .on_stack_overflow(OnStackOverflow::ExitProcess)
-        .build()
-        .unwrap();
+    let rt = exit_process_runtime();
     let (reason, after) = rt.block_on(|| {
         let me = self_pid();
         let options = SpawnOptions::new().name("deep").stack_size(64 * 1024);
@@ -143,4 +154,140 @@ fn exit_process_mode_ends_only_the_overflowing_process() {
         stderr.contains("ferrotp: ending that process with reason `stack overflow`"),
         "{stderr}"
     );
+}
+
+/// Writes of the scoped thread of the overflowing process.
+static WRITES: AtomicU64 = AtomicU64::new(0);
+const POISON: u64 = 0xDEAD_BEEF_DEAD_BEEF;
+
+/// In the child, with the `exit_process` opt-in: a process lends a local
+/// to a scoped thread that writes it for ever, then overflows. Its stack
+/// must not go back to the pool: processes started after it would have
+/// their locals changed under them (before the fix: 3 runs of 3).
+fn overflow_with_a_lent_local() {
+    let rt = exit_process_runtime();
+    let (reason, clean) = rt.block_on(|| {
+        let deep = spawn_opt(SpawnOptions::new().stack_size(64 * 1024), || {
+            let mut cell = [0u64; 16];
+            std::thread::scope(|scope| {
+                let lent = &mut cell;
+                scope.spawn(move || {
+                    loop {
+                        for slot in lent.iter_mut() {
+                            // SAFETY: a valid, exclusive reference.
+                            unsafe { std::ptr::write_volatile(slot, POISON) };
+                        }
+                        WRITES.fetch_add(1, Ordering::SeqCst);
+                        std::thread::yield_now();
+                    }
+                });
+                while WRITES.load(Ordering::SeqCst) == 0 {
+                    std::hint::spin_loop();
+                }
+                black_box(recurse(0));
+            });
+        })
+        .unwrap();
+        let reason = common_wait(&deep);
+        let me = self_pid();
+        let clean = std::sync::Arc::new(AtomicUsize::new(0));
+        for _ in 0..32 {
+            let (me, clean) = (me.clone(), std::sync::Arc::clone(&clean));
+            spawn(move || {
+                let local = black_box([1u64; 512]);
+                let seen = WRITES.load(Ordering::SeqCst);
+                while WRITES.load(Ordering::SeqCst) < seen + 3 {
+                    yield_now();
+                }
+                if black_box(&local).iter().all(|&v| v == 1) {
+                    clean.fetch_add(1, Ordering::SeqCst);
+                }
+                send(&me, ());
+            });
+        }
+        for _ in 0..32 {
+            receive::<()>();
+        }
+        (reason, clean.load(Ordering::SeqCst))
+    });
+    drop(rt);
+    let seen = WRITES.load(Ordering::SeqCst);
+    while WRITES.load(Ordering::SeqCst) < seen + 100 {
+        std::thread::yield_now();
+    }
+    println!("overflowed: {reason}; clean locals: {clean} of 32");
+}
+
+fn common_wait(pid: &ferrotp_scheduler::Pid) -> ExitReason {
+    while !pid.has_exited() {
+        yield_now();
+    }
+    pid.exit_reason().unwrap()
+}
+
+#[test]
+fn an_overflowed_stack_is_quarantined() {
+    if std::env::var(CHILD).is_ok() {
+        overflow_with_a_lent_local();
+        return;
+    }
+    let out = child("an_overflowed_stack_is_quarantined", "lent");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(
+        stdout.contains("overflowed: stack overflow; clean locals: 32 of 32"),
+        "{stdout}"
+    );
+}
+
+/// Drops by recursing until the stack runs out.
+struct DeepDrop;
+
+impl Drop for DeepDrop {
+    fn drop(&mut self) {
+        black_box(recurse(0));
+    }
+}
+
+/// In the child, with the `exit_process` opt-in: a process overflows while
+/// it unwinds (a destructor recurses during a panic). It cannot be ended
+/// alone (its unwind would never finish), so the program aborts, and the
+/// report says so (before the fix it said it ended only the process).
+fn overflow_while_unwinding() {
+    let rt = exit_process_runtime();
+    rt.block_on(|| {
+        spawn_opt(
+            SpawnOptions::new().name("deep").stack_size(64 * 1024),
+            || {
+                let _deep = DeepDrop;
+                panic!("unwinding");
+            },
+        )
+        .unwrap();
+        receive::<()>();
+    });
+}
+
+#[test]
+fn an_overflow_while_unwinding_aborts_and_says_so() {
+    if std::env::var(CHILD).is_ok() {
+        overflow_while_unwinding();
+        return;
+    }
+    let out = child(
+        "an_overflow_while_unwinding_aborts_and_says_so",
+        "unwinding",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{stderr}");
+    assert!(
+        stderr.contains("(\"deep\") has overflowed its stack of 65536 bytes"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("fatal runtime error: stack overflow in a ferrotp process, aborting"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("ending that process"), "{stderr}");
 }

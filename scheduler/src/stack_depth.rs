@@ -1,0 +1,265 @@
+//! Deep recursion without a stack overflow: the red zone, and stack
+//! segments ([`maybe_grow`]).
+//!
+//! A process runs on a fixed-size stack (64 KiB by default) with a guard
+//! page below it; running into the guard page aborts the program (module
+//! `overflow` says why it cannot be made safe in general). Two safe ways
+//! keep a process off its guard page.
+//!
+//! # The red zone
+//!
+//! Every runtime check point (send, receive, spawn, [`reduce`](crate::reduce),
+//! [`yield_now`](crate::yield_now)) also compares the stack pointer with the
+//! process's *red zone*: the lowest quarter of its stack, at most
+//! [`MAX_RED_ZONE`] bytes. A process that reaches a check point inside it
+//! panics: an ordinary panic, so its stack unwinds, its destructors run,
+//! and it ends with [`ExitReason::StackOverflow`](crate::ExitReason::StackOverflow)
+//! (code that catches the panic may go on: the unwind has given the stack
+//! back). The panic is raised on a fresh segment, so that the panic hook
+//! (which may format, print and capture a backtrace) does not need the
+//! little stack that is left; the unwinding and the destructors then run
+//! on the red zone. A process that is already unwinding, or whose body
+//! has ended, does not panic again (a second unwind inside the first would
+//! abort). Recursion that reaches no check point can still run into the
+//! guard page: give such code a [`maybe_grow`] call at each level.
+//!
+//! # Segments
+//!
+//! [`maybe_grow`] (the `stacker` crate's helper, for processes) runs a
+//! closure on a fresh stack segment from the worker's stack pool when the
+//! stack left is below the red zone the caller names, and on the current
+//! stack otherwise. While it runs there, the segment is the process's
+//! stack for every purpose: the red zone and the overflow report look at
+//! the segment, and the process may block, be killed (the unwind crosses
+//! back to the stack below, and the segment returns to the pool) or be
+//! abandoned (the segment is quarantined with the rest of the process's
+//! stack, module `stack`).
+
+use corosensei::stack::{Stack, StackPointer};
+
+use crate::context::{try_with_process, try_with_worker};
+use crate::runtime::MAX_STACK_SIZE;
+use crate::stack::ProcessStack;
+
+/// The largest red zone: a quarter of the stack up to this many bytes.
+pub const MAX_RED_ZONE: usize = 16 * 1024;
+
+/// The stack segment a red-zone panic's hook runs on.
+const PANIC_SEGMENT: usize = 64 * 1024;
+
+/// The red zone of a stack with `usable` bytes.
+pub(crate) fn red_zone(usable: usize) -> usize {
+    (usable / 4).min(MAX_RED_ZONE)
+}
+
+/// The current stack pointer (an address in the running frame).
+#[inline(always)]
+pub(crate) fn stack_pointer() -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let sp: usize;
+        // SAFETY: reads a register into a local; touches no memory, no
+        // stack, no flags.
+        unsafe {
+            std::arch::asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags));
+        }
+        sp
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        let sp: usize;
+        // SAFETY: as above.
+        unsafe {
+            std::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags));
+        }
+        sp
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        let marker = 0u8;
+        std::hint::black_box(&marker) as *const u8 as usize
+    }
+}
+
+/// The stack a process runs on now, as its context sees it: the lowest
+/// usable address, and the red zone's top (a check point below it
+/// panics).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StackBounds {
+    pub(crate) low: usize,
+    pub(crate) floor: usize,
+}
+
+impl StackBounds {
+    /// The bounds of `usable` bytes above the guard page ending at
+    /// `guard_end`.
+    pub(crate) fn new(guard_end: usize, usable: usize) -> Self {
+        Self {
+            low: guard_end,
+            floor: guard_end + red_zone(usable),
+        }
+    }
+
+    /// Bounds that never trip (a process whose stack is not known).
+    pub(crate) const NONE: Self = Self { low: 0, floor: 0 };
+}
+
+/// Bytes of stack left to the running process, down to its guard page (on
+/// a [`maybe_grow`] segment: left on the segment); `None` outside a
+/// process.
+///
+/// ```
+/// let (left, deeper) = ferrotp_scheduler::run(|| {
+///     fn nested(depth: u32) -> usize {
+///         let frame = std::hint::black_box([0u8; 1024]);
+///         if depth == 0 {
+///             ferrotp_scheduler::remaining_stack().unwrap() + frame[0] as usize
+///         } else {
+///             nested(depth - 1)
+///         }
+///     }
+///     (ferrotp_scheduler::remaining_stack().unwrap(), nested(8))
+/// }).unwrap();
+/// assert!(left <= 64 * 1024 && deeper < left);
+/// assert_eq!(ferrotp_scheduler::remaining_stack(), None);
+/// ```
+pub fn remaining_stack() -> Option<usize> {
+    try_with_process(|ctx| stack_pointer().saturating_sub(ctx.stack_bounds().low))
+}
+
+/// Runs `f` on a fresh stack segment of `stack_size` bytes if the running
+/// process has less than `red_zone` bytes of stack left, and on the
+/// current stack otherwise (the `stacker` crate's `maybe_grow`, for
+/// ferrotp processes). Put it at each level of a deep recursion:
+///
+/// ```
+/// fn depth_first(n: u64) -> u64 {
+///     // 32 KiB left or more: go on here; less: on a new 256 KiB segment.
+///     ferrotp_scheduler::maybe_grow(32 * 1024, 256 * 1024, || {
+///         let frame = std::hint::black_box([n; 64]); // 512 bytes a level
+///         if n == 0 { 0 } else { frame[0] + depth_first(n - 1) - n + 1 }
+///     })
+/// }
+/// // 20,000 levels of 512 bytes: 10 MB, on a 64 KiB process stack.
+/// let levels = ferrotp_scheduler::run(|| depth_first(20_000)).unwrap();
+/// assert_eq!(levels, 20_000);
+/// ```
+///
+/// The segment comes from the worker's stack pool and goes back to it when
+/// `f` returns or unwinds. `f` may block, and the process may be killed
+/// while it runs (module docs). Outside a process `f` runs on the current
+/// thread's stack.
+///
+/// # Panics
+/// If `stack_size` is above the largest process stack (256 MiB), or no
+/// stack can be had (the message says why and what to change). A panic
+/// of `f` goes on from here.
+pub fn maybe_grow<R>(red_zone: usize, stack_size: usize, f: impl FnOnce() -> R) -> R {
+    match remaining_stack() {
+        Some(left) if left < red_zone => on_segment(stack_size, f),
+        _ => f(),
+    }
+}
+
+/// Runs `f` on a new segment (the slow half of [`maybe_grow`]).
+#[cold]
+#[inline(never)]
+fn on_segment<R>(stack_size: usize, f: impl FnOnce() -> R) -> R {
+    assert!(
+        stack_size <= MAX_STACK_SIZE,
+        "ferrotp::maybe_grow: a stack segment of {stack_size} bytes was asked for; at most \
+         {MAX_STACK_SIZE} are allowed"
+    );
+    let segment = match take_segment(stack_size) {
+        Ok(segment) => segment,
+        Err(error) => panic!("ferrotp::maybe_grow: system_limit: {error}"),
+    };
+    let on = Switched::to(segment);
+    corosensei::on_stack(on.stack(), f)
+}
+
+/// A stack from this worker's pool.
+fn take_segment(stack_size: usize) -> Result<ProcessStack, crate::stack::StackError> {
+    try_with_worker(|core| core.stacks.borrow_mut().take(stack_size))
+        .expect("a process runs on a worker")
+}
+
+/// The running process works on `segment`: its context's stack bounds
+/// and its control block's guard page say so until this is dropped (as
+/// `f` returns or unwinds); then the segment goes back to the pool of the
+/// worker the process is on.
+struct Switched {
+    /// `Some` until dropped.
+    segment: Option<ProcessStack>,
+    saved: StackBounds,
+    saved_guard: usize,
+}
+
+impl Switched {
+    fn to(segment: ProcessStack) -> Self {
+        let bounds = StackBounds::new(segment.range().start, segment.usable());
+        let (saved, saved_guard) = try_with_process(|ctx| {
+            let saved_guard = ctx.pcb.guard_page().start;
+            ctx.pcb.set_guard(segment.guard().start);
+            (ctx.set_stack_bounds(bounds), saved_guard)
+        })
+        .expect("maybe_grow found a process");
+        Self {
+            segment: Some(segment),
+            saved,
+            saved_guard,
+        }
+    }
+
+    /// The segment, lent to `on_stack`.
+    fn stack(&self) -> SegmentStack<'_> {
+        SegmentStack(self.segment.as_ref().expect("not dropped"))
+    }
+}
+
+impl Drop for Switched {
+    fn drop(&mut self) {
+        let _ = try_with_process(|ctx| {
+            ctx.set_stack_bounds(self.saved);
+            ctx.pcb.set_guard(self.saved_guard);
+        });
+        if let Some(segment) = self.segment.take() {
+            // Giving a stack to the pool runs no user code.
+            let _ = try_with_worker(move |core| core.stacks.borrow_mut().give(segment));
+        }
+    }
+}
+
+/// A segment lent to `corosensei::on_stack` for one call.
+struct SegmentStack<'a>(&'a ProcessStack);
+
+// SAFETY: delegates to a `ProcessStack` (whose own impl holds: its memory
+// is mapped read-write above a guard page while it lives), which the
+// borrow keeps alive for as long as `on_stack` runs on it; it was taken
+// from the pool for this call alone, so nothing else uses it meanwhile.
+unsafe impl Stack for SegmentStack<'_> {
+    #[inline]
+    fn base(&self) -> StackPointer {
+        self.0.base()
+    }
+
+    #[inline]
+    fn limit(&self) -> StackPointer {
+        self.0.limit()
+    }
+}
+
+/// Raises the red-zone panic with `message`: on a fresh segment if one
+/// can be had (the panic hook gets room), else right here.
+#[cold]
+#[inline(never)]
+pub(crate) fn raise_stack_panic(message: String) -> ! {
+    match take_segment(PANIC_SEGMENT) {
+        Ok(segment) => {
+            let on = Switched::to(segment);
+            corosensei::on_stack(on.stack(), move || std::panic::panic_any(message));
+            unreachable!("the panic is thrown on from the segment")
+        }
+        Err(_) => std::panic::panic_any(message),
+    }
+}
