@@ -51,13 +51,20 @@
 
 mod hook_slot;
 mod link;
-// The two state machines are public only for their loom models.
+// The state machines, the link map, the monitor record and the process
+// trait they are generic over are public only for their loom models.
+#[doc(hidden)]
+pub mod link_map;
 #[doc(hidden)]
 pub mod link_state;
 mod monitor;
 #[doc(hidden)]
+pub mod monitor_record;
+#[doc(hidden)]
 pub mod monitor_state;
 mod supervisor;
+#[doc(hidden)]
+pub mod watch;
 
 pub use link::{is_linked, link, spawn_link, spawn_link_opt, unlink};
 pub use monitor::{

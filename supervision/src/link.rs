@@ -7,10 +7,12 @@
 //!
 //! # The record
 //!
-//! One [`LinkRecord`] per linked pair, kept in a sharded map under the
-//! pair's ordered ids (so linking twice, from either side, finds it), with
-//! an exit hook on each process. Its state machine is in `link_state`
-//! (with a loom model):
+//! One record per linked pair, kept in a sharded map under the pair's
+//! ordered ids (so linking twice, from either side, finds it), with an
+//! exit hook on each process. The map and the protocol that makes and
+//! removes records are in `link_map` (generic over the processes, with a
+//! loom model); the record's state machine is in `link_state` (with its
+//! own loom model):
 //!
 //! * The hook of the process that ends first fires the link (`ACTIVE →
 //!   FIRED`) and sends the signal; the other hook then finds it fired and
@@ -29,99 +31,21 @@
 //!
 //! The two hooks are registered after the record is in the map, outside
 //! its lock (a hook on an ended process runs at once, and takes the lock).
+//!
+//! [`Link::take_effect`]: ferrotp_scheduler::Link::take_effect
+//! [`link_signal`]: ferrotp_scheduler::link_signal
 
-use std::collections::HashMap;
-use std::hash::BuildHasher;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::OnceLock;
 
-use crate::link_state::LinkState;
-use ferrotp_mailbox::sync::Backoff;
-use ferrotp_scheduler::{
-    ExitHook, ExitReason, Link, Pid, ProcessId, SpawnError, SpawnOptions, link_signal, reduce,
-    spawn_with, try_self_pid,
-};
-
-/// The two processes of a link, smaller id first.
-type PairKey = (ProcessId, ProcessId);
-
-fn key(a: &Pid, b: &Pid) -> PairKey {
-    let (a, b) = (a.id(), b.id());
-    if a <= b { (a, b) } else { (b, a) }
-}
+use crate::link_map::{self, LinkMap};
+use ferrotp_scheduler::{Pid, SpawnError, SpawnOptions, reduce, spawn_with, try_self_pid};
 
 const SHARDS: usize = 64;
 
-type Shard = Mutex<HashMap<PairKey, Arc<LinkRecord>>>;
-
-/// The map of links, sharded so that unrelated pairs rarely share a lock.
-fn shard(key: &PairKey) -> MutexGuard<'static, HashMap<PairKey, Arc<LinkRecord>>> {
-    static MAP: OnceLock<(Vec<Shard>, std::collections::hash_map::RandomState)> = OnceLock::new();
-    let (shards, hasher) = MAP.get_or_init(|| {
-        (
-            (0..SHARDS).map(|_| Shard::default()).collect(),
-            Default::default(),
-        )
-    });
-    let index = (hasher.hash_one(key) as usize) % SHARDS;
-    // A poisoned shard: a panic while holding it can only come from an
-    // allocation failure in the map; its data is still consistent.
-    shards[index].lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// One link between two processes (module docs).
-pub(crate) struct LinkRecord {
-    key: PairKey,
-    state: LinkState<[ExitHook; 2]>,
-}
-
-/// Unregisters the exit hooks of a link or a monitor (one that has run
-/// is not there any more: removing it does nothing).
-pub(crate) fn remove_hooks(hooks: Option<[ExitHook; 2]>) {
-    for hook in hooks.into_iter().flatten() {
-        hook.remove();
-    }
-}
-
-impl LinkRecord {
-    /// Takes this record out of the map, unless a newer link of the same
-    /// pair has replaced it.
-    fn forget(&self) {
-        let mut map = shard(&self.key);
-        if map
-            .get(&self.key)
-            .is_some_and(|r| std::ptr::eq(Arc::as_ptr(r), self))
-        {
-            map.remove(&self.key);
-        }
-    }
-
-    /// The hook on `gone`, which has ended with `reason`: signal `other`,
-    /// or clean up if the link already fired or was cut.
-    fn on_exit(self: &Arc<Self>, gone: &Pid, other: &Pid, reason: &ExitReason) {
-        if self.state.fire() {
-            let link: Arc<dyn Link> = self.clone();
-            link_signal(other, gone, reason.clone(), link);
-        } else {
-            // The other side ended first (its signal to `gone` is dropped
-            // with its mailbox), or the link is over: nobody will ask the
-            // link any more.
-            self.forget();
-            remove_hooks(self.state.take_hooks());
-        }
-    }
-}
-
-impl Link for LinkRecord {
-    fn take_effect(&self) -> bool {
-        match self.state.take_effect() {
-            Some(hooks) => {
-                self.forget();
-                remove_hooks(hooks);
-                true
-            }
-            None => false,
-        }
-    }
+/// The runtime's links.
+pub(crate) fn links() -> &'static LinkMap<Pid> {
+    static LINKS: OnceLock<LinkMap<Pid>> = OnceLock::new();
+    LINKS.get_or_init(|| LinkMap::new(SHARDS))
 }
 
 /// Links the calling process to `pid` (Erlang's `link/1`): when either
@@ -132,6 +56,8 @@ impl Link for LinkRecord {
 /// If `pid` has already ended, the caller receives an exit signal with
 /// [`ExitReason::NoProc`] from it at once: a caller that traps exits gets
 /// the `Exit` message; any other ends with `NoProc` inside this call.
+///
+/// [`ExitReason::NoProc`]: ferrotp_scheduler::ExitReason::NoProc
 ///
 /// # Panics
 /// Outside a process.
@@ -157,43 +83,7 @@ pub fn link(pid: &Pid) {
 
 /// Links `me` (the caller) and `pid` (module docs).
 pub(crate) fn link_pair(me: &Pid, pid: &Pid) {
-    if me == pid {
-        return;
-    }
-    let key = key(me, pid);
-    let record = {
-        let mut map = shard(&key);
-        if let Some(existing) = map.get(&key)
-            && existing.state.is_linked()
-        {
-            // Linked already, perhaps by the other process this instant:
-            // wait until its hooks are in place, so that when this returns
-            // the link watches both ends. That linker never suspends
-            // between putting the record here and storing its hooks.
-            let existing = Arc::clone(existing);
-            drop(map);
-            let mut backoff = Backoff::new();
-            while !existing.state.is_set_up() {
-                backoff.snooze();
-            }
-            return;
-        }
-        let record = Arc::new(LinkRecord {
-            key,
-            state: LinkState::new(),
-        });
-        map.insert(key, Arc::clone(&record));
-        record
-    };
-    let hook_on = |watched: &Pid, other: &Pid| {
-        let (gone, to, record) = (watched.clone(), other.clone(), Arc::clone(&record));
-        watched.on_exit(move |reason| record.on_exit(&gone, &to, reason))
-    };
-    let on_pid = hook_on(pid, me);
-    let on_me = hook_on(me, pid);
-    // Over already (cut meanwhile, or fired at once and acted on): the
-    // hooks are ours to remove.
-    remove_hooks(record.state.store_hooks([on_pid, on_me]));
+    link_map::link(me, pid);
 }
 
 /// Removes the link between the caller and `pid`, if there is one
@@ -220,16 +110,7 @@ pub(crate) fn link_pair(me: &Pid, pid: &Pid) {
 /// ```
 pub fn unlink(pid: &Pid) {
     let me = self_pid_for("unlink");
-    if &me == pid {
-        return;
-    }
-    let key = key(&me, pid);
-    let Some(record) = shard(&key).remove(&key) else {
-        return;
-    };
-    // Active: no signal will be sent. Fired: the one sent is dropped when
-    // the caller acts on it. Done: it already took effect.
-    remove_hooks(record.state.cut());
+    link_map::unlink(&me, pid);
 }
 
 /// Whether the caller is linked to `pid` (an exit signal from the link
@@ -239,10 +120,7 @@ pub fn unlink(pid: &Pid) {
 /// Outside a process.
 pub fn is_linked(pid: &Pid) -> bool {
     let me = self_pid_for("is_linked");
-    let key = key(&me, pid);
-    shard(&key)
-        .get(&key)
-        .is_some_and(|record| record.state.is_linked())
+    link_map::is_linked(&me, pid)
 }
 
 /// Spawns `f` linked to the caller (Erlang's `spawn_link/1`): the link

@@ -12,65 +12,47 @@
 //! A [`MonitorRef`] shares a record with two exit hooks: one on the
 //! watched process (sends the `Down`) and one on the owner (if the owner
 //! ends first, it withdraws the first hook, so a long-lived process does
-//! not collect the hooks of its dead monitors). Its state machine is in
-//! `monitor_state` (with a loom model): `demonitor` that finds the `Down`
-//! being sent waits for the push to finish, so that once it returns no
-//! `Down` of this monitor will arrive later, as Erlang guarantees; with
-//! [`Demonitor::Flush`] it then removes one that has.
+//! not collect the hooks of its dead monitors). Setting it up and taking
+//! it down is in `monitor_record` (generic over the processes, with a loom
+//! model); its state machine is in `monitor_state` (with its own loom
+//! model): `demonitor` that finds the `Down` being sent waits for the
+//! push to finish, so that once it returns no `Down` of this monitor will
+//! arrive later, as Erlang guarantees; with [`Demonitor::Flush`] it then
+//! removes one that has.
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use ferrotp_scheduler::{
-    ExitHook, ExitReason, Pid, ProcessId, SpawnError, SpawnOptions, receive_match_timeout,
-    send_signal_message, spawn_with,
+    ExitReason, Pid, SpawnError, SpawnOptions, receive_match_timeout, spawn_with,
 };
 
-use crate::link::{remove_hooks, self_pid_for};
-use crate::monitor_state::{Cancelled, MonitorState};
+use crate::link::self_pid_for;
+use crate::monitor_record::{self, MonitorRecord};
 
 /// A monitor's identity: what [`monitor`] returns and [`Down`] carries.
 /// Each call to `monitor` makes a new one. Cheap to clone; equal only to
 /// its own clones.
 #[derive(Clone)]
-pub struct MonitorRef(Arc<MonitorRecord>);
-
-struct MonitorRecord {
-    id: u64,
-    /// The process that made it: only it may `demonitor`.
-    owner: ProcessId,
-    /// The hooks on the watched process and on the owner.
-    state: MonitorState<[ExitHook; 2]>,
-}
+pub struct MonitorRef(pub(crate) Arc<MonitorRecord<Pid>>);
 
 impl MonitorRef {
-    fn new(owner: &Pid) -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        MonitorRef(Arc::new(MonitorRecord {
-            // Relaxed: uniqueness needs only the atomic increment.
-            id: NEXT.fetch_add(1, Ordering::Relaxed),
-            owner: owner.id(),
-            state: MonitorState::new(),
-        }))
-    }
-
     /// The monitor's number, unique in this OS process.
     pub(crate) fn id(&self) -> u64 {
-        self.0.id
+        self.0.id()
     }
 
     /// Whether the monitor still watches (no `Down` sent, not removed).
     pub fn is_active(&self) -> bool {
-        self.0.state.is_active()
+        self.0.is_active()
     }
 }
 
 impl PartialEq for MonitorRef {
     fn eq(&self, other: &Self) -> bool {
-        self.0.id == other.0.id
+        self.id() == other.id()
     }
 }
 
@@ -78,13 +60,13 @@ impl Eq for MonitorRef {}
 
 impl Hash for MonitorRef {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.id.hash(state);
+        self.id().hash(state);
     }
 }
 
 impl fmt::Debug for MonitorRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#Ref<0.{}>", self.0.id)
+        write!(f, "#Ref<0.{}>", self.id())
     }
 }
 
@@ -131,37 +113,7 @@ pub fn monitor(pid: &Pid) -> MonitorRef {
 
 /// Makes a monitor of `pid` owned by `owner` (module docs).
 pub(crate) fn monitor_from(owner: &Pid, pid: &Pid) -> MonitorRef {
-    let monitor = MonitorRef::new(owner);
-    let on_pid = {
-        let (monitor, owner, watched) = (monitor.clone(), owner.clone(), pid.clone());
-        pid.on_exit(move |reason| {
-            let record = &monitor.0;
-            if !record.state.fire() {
-                return;
-            }
-            let down = Down {
-                monitor: monitor.clone(),
-                pid: watched,
-                reason: reason.clone(),
-            };
-            send_signal_message(&owner, down);
-            remove_hooks(record.state.fired());
-        })
-    };
-    if !monitor.is_active() {
-        // `pid` had ended: the hook ran at once.
-        return monitor;
-    }
-    let on_owner = {
-        let weak = Arc::downgrade(&monitor.0);
-        owner.on_exit(move |_| {
-            if let Some(record) = weak.upgrade() {
-                remove_hooks(record.state.cancel().1);
-            }
-        })
-    };
-    remove_hooks(monitor.0.state.store_hooks([on_pid, on_owner]));
-    monitor
+    MonitorRef(monitor_record::monitor(owner, pid))
 }
 
 /// What [`demonitor`] does about a `Down` already in the mailbox.
@@ -198,14 +150,12 @@ pub enum Demonitor {
 /// ```
 pub fn demonitor(monitor: &MonitorRef, flush: Demonitor) -> bool {
     let me = self_pid_for("demonitor");
-    if me.id() != monitor.0.owner {
+    if me.id() != monitor.0.owner() {
         // Another process's monitor: not ours to remove (Erlang ignores
         // such a demonitor too).
         return false;
     }
-    let (cancelled, hooks) = monitor.0.state.cancel();
-    remove_hooks(hooks);
-    let was_active = cancelled == Cancelled::WasActive;
+    let was_active = monitor.0.demonitor();
     if !was_active && flush == Demonitor::Flush {
         let _ = receive_match_timeout::<Down>(|down| down.monitor == *monitor, Duration::ZERO);
     }

@@ -1,0 +1,105 @@
+//! What links and monitors need of a process, as a trait, so that their
+//! protocols (modules `link_map` and `monitor_record`) run unchanged on
+//! fake processes in loom models (`tests/loom_link_setup.rs`,
+//! `tests/loom_monitor_setup.rs`). [`Pid`] is the implementation that
+//! ships.
+//!
+//! # The exit-hook contract
+//!
+//! An implementation keeps the contract of the scheduler's exit hooks
+//! (`ferrotp_scheduler::exit_hooks`, which has its own loom model); the
+//! protocols rely on every point of it:
+//!
+//! * A hook registered with [`Watch::on_exit`] runs exactly once, when
+//!   the process ends, with its exit reason, unless it is removed first.
+//! * Registered on a process that has already ended, it runs at once,
+//!   inside `on_exit`, with [`ExitReason::NoProc`], and `on_exit` returns
+//!   a handle whose removal does nothing.
+//! * [`Watch::remove_hook`] takes a hook out before it runs; once it has
+//!   run, or is running, removal does nothing.
+//! * Hooks run without any lock of the process held: a hook may register
+//!   and remove hooks, and take the locks of this crate.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use ferrotp_scheduler::{ExitHook, ExitReason, Link, Pid, ProcessId, send_signal_message};
+
+use crate::link_map::LinkMap;
+use crate::monitor::{Down, MonitorRef};
+use crate::monitor_record::MonitorRecord;
+
+/// A process, as links and monitors use it (module docs).
+pub trait Watch: Clone + Send + Sync + 'static {
+    /// The handle of a registered exit hook.
+    type Hook: Send + 'static;
+
+    /// The process's identity.
+    fn id(&self) -> ProcessId;
+
+    /// Registers `hook` to run when the process ends; runs it at once with
+    /// `NoProc` if it has ended already (module docs).
+    fn on_exit(&self, hook: impl FnOnce(&ExitReason) + Send + 'static) -> Self::Hook;
+
+    /// Unregisters a hook; does nothing if it has run or is running.
+    fn remove_hook(hook: Self::Hook);
+
+    /// A handle on the map that holds this process's links (one map for
+    /// all processes): `&'static` in the runtime.
+    type Links: Deref<Target = LinkMap<Self>> + Send + Sync + 'static;
+
+    /// The map that holds this process's links.
+    fn links(&self) -> Self::Links;
+
+    /// Sends this process the exit signal of a link: `from` ended with
+    /// `reason`; `link` decides, when this process acts on the signal,
+    /// whether it still takes effect.
+    fn link_signal(&self, from: &Self, reason: ExitReason, link: Arc<dyn Link>);
+
+    /// Sends this process, the owner of `monitor`, its `Down`: `from`
+    /// ended with `reason`.
+    fn send_down(&self, monitor: &Arc<MonitorRecord<Self>>, from: Self, reason: &ExitReason);
+}
+
+/// Unregisters the exit hooks of a link or a monitor (one that has run is
+/// not there any more: removing it does nothing).
+pub(crate) fn remove_hooks<W: Watch>(hooks: Option<[W::Hook; 2]>) {
+    for hook in hooks.into_iter().flatten() {
+        W::remove_hook(hook);
+    }
+}
+
+impl Watch for Pid {
+    type Hook = ExitHook;
+
+    fn id(&self) -> ProcessId {
+        Pid::id(self)
+    }
+
+    fn on_exit(&self, hook: impl FnOnce(&ExitReason) + Send + 'static) -> ExitHook {
+        Pid::on_exit(self, hook)
+    }
+
+    fn remove_hook(hook: ExitHook) {
+        hook.remove();
+    }
+
+    type Links = &'static LinkMap<Pid>;
+
+    fn links(&self) -> Self::Links {
+        crate::link::links()
+    }
+
+    fn link_signal(&self, from: &Self, reason: ExitReason, link: Arc<dyn Link>) {
+        ferrotp_scheduler::link_signal(self, from, reason, link);
+    }
+
+    fn send_down(&self, monitor: &Arc<MonitorRecord<Self>>, from: Self, reason: &ExitReason) {
+        let down = Down {
+            monitor: MonitorRef(Arc::clone(monitor)),
+            pid: from,
+            reason: reason.clone(),
+        };
+        send_signal_message(self, down);
+    }
+}
