@@ -127,9 +127,9 @@ impl Wake for ThreadWaker {
 fn send_when_room(to: &Arc<Pcb>, envelope: Envelope) {
     let sender = try_with_process(|ctx| Arc::clone(ctx.pcb));
     let waker = match &sender {
-        // A process unwinding cannot suspend, and a process cannot wait
-        // for room in its own mailbox: both exceed the bound instead.
-        Some(me) if std::thread::panicking() || Arc::ptr_eq(me, to) => {
+        // A process cannot wait for room in its own mailbox: it exceeds
+        // the bound instead.
+        Some(me) if Arc::ptr_eq(me, to) => {
             return deliver(to, envelope);
         }
         Some(me) => Waker::from(Arc::clone(me)),
@@ -152,7 +152,7 @@ fn send_when_room(to: &Arc<Pcb>, envelope: Envelope) {
             Err(TryPushError::Full(refused)) => {
                 envelope = refused;
                 if sender.is_some() {
-                    with_process("send", |ctx| ctx.wait_checked("send"));
+                    with_process("send", |ctx| ctx.wait_checked());
                 } else {
                     std::thread::park();
                 }

@@ -20,6 +20,7 @@
 //! | `busy_wait`         | `FERROTP_BUSY_WAIT`         | a duration: `"100us"`, `"2ms"`, `"0s"`     |
 //! | `max_processes`     | `FERROTP_MAX_PROCESSES`     | at least 1                                 |
 //! | `long_schedule`     | `FERROTP_LONG_SCHEDULE`     | a duration above zero, or `"off"`          |
+//! | `cleanup_timeout`   | `FERROTP_CLEANUP_TIMEOUT`   | a duration above zero                      |
 //! | `on_stack_overflow` | `FERROTP_ON_STACK_OVERFLOW` | `"abort"` (the only choice outside code)   |
 //! | `pin_workers`       | `FERROTP_PIN_WORKERS`       | `true` or `false` (env: also `1` or `0`)   |
 //! | `binding`           | `FERROTP_BINDING`           | `"spread"` or `"pack"`                     |
@@ -276,6 +277,7 @@ pub(crate) struct Settings {
     pub(crate) busy_wait: Option<Duration>,
     pub(crate) max_processes: Option<usize>,
     pub(crate) long_schedule: Option<Option<Duration>>,
+    pub(crate) cleanup_timeout: Option<Duration>,
     pub(crate) on_stack_overflow: Option<OnStackOverflow>,
     pub(crate) pin_workers: Option<bool>,
     pub(crate) binding: Option<Binding>,
@@ -293,6 +295,7 @@ impl Settings {
             busy_wait: self.busy_wait.or(lower.busy_wait),
             max_processes: self.max_processes.or(lower.max_processes),
             long_schedule: self.long_schedule.or(lower.long_schedule),
+            cleanup_timeout: self.cleanup_timeout.or(lower.cleanup_timeout),
             on_stack_overflow: self.on_stack_overflow.or(lower.on_stack_overflow),
             pin_workers: self.pin_workers.or(lower.pin_workers),
             binding: self.binding.or(lower.binding),
@@ -369,6 +372,12 @@ impl Settings {
                 given("max_processes", n.to_string()),
             )?);
         }
+        if let Some(text) = file.cleanup_timeout {
+            settings.cleanup_timeout = Some(parse_cleanup_timeout(
+                &text,
+                given("cleanup_timeout", quoted(&text)),
+            )?);
+        }
         if let Some(text) = file.long_schedule {
             settings.long_schedule = Some(parse_long_schedule(
                 &text,
@@ -437,6 +446,9 @@ impl Settings {
                     let n = number(&given)?;
                     settings.max_processes = Some(check_max_processes(to_usize(n), given)?);
                 }
+                "CLEANUP_TIMEOUT" => {
+                    settings.cleanup_timeout = Some(parse_cleanup_timeout(&value, given)?);
+                }
                 "LONG_SCHEDULE" => {
                     settings.long_schedule = Some(parse_long_schedule(&value, given)?);
                 }
@@ -479,6 +491,7 @@ struct FileSettings {
     busy_wait: Option<String>,
     max_processes: Option<usize>,
     long_schedule: Option<String>,
+    cleanup_timeout: Option<String>,
     on_stack_overflow: Option<String>,
     pin_workers: Option<bool>,
     binding: Option<String>,
@@ -494,13 +507,14 @@ struct FileRule {
     node: Option<usize>,
 }
 
-const FILE_KEYS: [&str; 11] = [
+const FILE_KEYS: [&str; 12] = [
     "workers",
     "stack_size",
     "reductions",
     "busy_wait",
     "max_processes",
     "long_schedule",
+    "cleanup_timeout",
     "on_stack_overflow",
     "pin_workers",
     "binding",
@@ -508,13 +522,14 @@ const FILE_KEYS: [&str; 11] = [
     "[[placement]] (name, core, node)",
 ];
 
-const ENV_KEYS: [&str; 11] = [
+const ENV_KEYS: [&str; 12] = [
     "FERROTP_WORKERS",
     "FERROTP_STACK_SIZE",
     "FERROTP_REDUCTIONS",
     "FERROTP_BUSY_WAIT",
     "FERROTP_MAX_PROCESSES",
     "FERROTP_LONG_SCHEDULE",
+    "FERROTP_CLEANUP_TIMEOUT",
     "FERROTP_ON_STACK_OVERFLOW",
     "FERROTP_PIN_WORKERS",
     "FERROTP_BINDING",
@@ -626,6 +641,14 @@ pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
 
 fn parse_busy_wait(text: &str, given: Given) -> Result<Duration, ConfigError> {
     parse_duration(text).ok_or_else(|| given.refuse(DURATION_FORMS))
+}
+
+/// Parses a clean-up timeout (above zero).
+fn parse_cleanup_timeout(text: &str, given: Given) -> Result<Duration, ConfigError> {
+    match parse_duration(text) {
+        Some(d) if !d.is_zero() => Ok(d),
+        _ => Err(given.refuse(format!("{DURATION_FORMS} above zero"))),
+    }
 }
 
 fn parse_long_schedule(text: &str, given: Given) -> Result<Option<Duration>, ConfigError> {

@@ -26,6 +26,32 @@
 //! receive predicate may call `self_pid`, say), so the mutable parts are
 //! `Cell`s and a `RefCell`; a receive called from inside a receive
 //! predicate gets a clear panic, not aliasing.
+//!
+//! # Clean-up
+//!
+//! A process's clean-up is what runs as it ends: the destructors its
+//! unwind runs (an exit signal, a panic, shutdown), then, once its body is
+//! over, the destructors of the messages it left unread. Clean-up is part
+//! of the process: it may block (receive, call another process, sleep) as
+//! code that is not ending does. Suspending in the middle of an unwind is
+//! safe because the process carries its own panic count (module
+//! `unwind_units`).
+//!
+//! * The first time a process blocks in its clean-up, it arms a timer for
+//!   its clean-up deadline (`Builder::cleanup_timeout`, 5 s by default).
+//!   If the deadline passes while it is still in its clean-up, it is
+//!   abandoned at its next check point (the timer wakes it): a report on
+//!   standard error, its remaining destructors never run, its stack is
+//!   quarantined, and it ends with the reason recorded so far. The
+//!   program is never aborted. If user code catches the panic and goes
+//!   on, the deadline is dropped.
+//! * While it unwinds, an exit signal cannot interrupt it (a second unwind
+//!   started inside a destructor that runs during the first would abort
+//!   the program): the deadline bounds it.
+//! * Once its body is over and it drops its unread messages, a kill (or
+//!   shutdown) still acts: it unwinds out of the destructor that blocks,
+//!   and the other unread messages are dropped, each unwound at once if
+//!   it blocks too.
 
 use std::cell::{Cell, RefCell};
 use std::panic::resume_unwind;
@@ -39,7 +65,7 @@ use ferrotp_mailbox::{Mark, Receiver, Wait};
 
 use crate::exit::ExitReason;
 use crate::process::{Envelope, Pcb, PcbMailbox, Pid};
-use crate::signal::{self, FORCED_EXIT, SIGNAL_QUEUED, SignalUnwind, Verdict};
+use crate::signal::{self, CLEANUP_EXPIRED, FORCED_EXIT, SIGNAL_QUEUED, SignalUnwind, Verdict};
 use crate::stack_depth::{StackBounds, stack_pointer};
 use crate::timer::TimerKey;
 use crate::worker::{TimerEvent, WorkerCore};
@@ -117,16 +143,6 @@ pub(crate) fn with_process<R>(function: &str, f: impl FnOnce(&ProcessCtx<'_>) ->
 
 #[cold]
 #[inline(never)]
-fn exit_self_while_unwinding(id: crate::ProcessId, reason: &ExitReason) -> ! {
-    eprintln!(
-        "ferrotp: process {id} called exit_self({reason}) while unwinding (from a destructor); a \
-         second unwind cannot start during the first, so the program aborts"
-    );
-    std::process::abort()
-}
-
-#[cold]
-#[inline(never)]
 fn receive_in_predicate(function: &str) -> ! {
     panic!(
         "ferrotp::{function} was called from inside a receive predicate or select clause \
@@ -192,9 +208,12 @@ pub(crate) struct ProcessCtx<'y> {
     dying: Cell<bool>,
     /// Unwinds started again after user code caught one.
     retries: Cell<u8>,
-    /// The body has ended (its unread messages are being dropped): no
-    /// check point acts any more.
+    /// The body has ended (its unread messages are being dropped): only
+    /// a kill or shutdown (`FORCED_EXIT`) still acts.
     ended: Cell<bool>,
+    /// The clean-up timer, armed the first time the process blocks while
+    /// it ends (module docs: clean-up).
+    cleanup_timer: Cell<Option<Armed>>,
     /// The budget the current slice started with (reductions used are
     /// published from it at each suspension).
     slice_start: Cell<u32>,
@@ -206,6 +225,7 @@ pub(crate) struct ProcessCtx<'y> {
 }
 
 /// A timer armed by a waiting process.
+#[derive(Clone, Copy)]
 struct Armed {
     seq: u64,
     key: TimerKey,
@@ -236,6 +256,7 @@ impl<'y> ProcessCtx<'y> {
             dying: Cell::new(false),
             retries: Cell::new(0),
             ended: Cell::new(false),
+            cleanup_timer: Cell::new(None),
             slice_start: Cell::new(budget),
             stack: Cell::new(stack),
             stack_panic: Cell::new(None),
@@ -319,10 +340,34 @@ impl<'y> ProcessCtx<'y> {
     }
 
     /// The body has returned or unwound: from now on (dropping its unread
-    /// messages) signals are moot and check points do nothing.
+    /// messages) only a kill or shutdown acts, and the unwind of an exit
+    /// signal that ended the body is over.
     pub(crate) fn mark_ended(&self) {
         self.mark_exiting();
         self.ended.set(true);
+        self.dying.set(false);
+        self.retries.set(0);
+    }
+
+    /// Closes the mailbox and drops what was unread, each message under
+    /// its own net: a destructor's panic is reported, and a kill or
+    /// shutdown that interrupts a destructor (it blocked) lets the rest
+    /// be dropped, each unwound at once if it blocks too (module `signal`).
+    pub(crate) fn drop_unread(&self) {
+        for message in self.close_mailbox() {
+            let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                drop(message);
+            }));
+            if let Err(payload) = dropped
+                && !payload.is::<SignalUnwind>()
+            {
+                eprintln!(
+                    "ferrotp: dropping an unread message of process {} panicked: {}",
+                    self.pcb.id,
+                    ExitReason::from_panic(&*payload)
+                );
+            }
+        }
     }
 
     /// A check point (module `signal`): acts on exit signals that arrived,
@@ -345,9 +390,17 @@ impl<'y> ProcessCtx<'y> {
     #[cold]
     #[inline(never)]
     fn act_on_signals(&self, held: Option<&mut Receiver<Envelope, PcbMailbox<'y>>>) {
-        // An unwinding process finishes its cleanup; a second unwind would
-        // abort. An ended one has nothing left to stop.
-        if std::thread::panicking() || self.ended.get() {
+        if self.pcb.signals.load(Ordering::Relaxed) & CLEANUP_EXPIRED != 0 {
+            if self.in_cleanup() {
+                self.abandon_in_cleanup();
+            }
+            // It fired after the process left its clean-up.
+            self.disarm_cleanup_deadline();
+        }
+        // An unwinding process finishes its clean-up (bounded by the
+        // clean-up deadline); a second unwind, started inside a destructor
+        // that runs during the first, would abort.
+        if std::thread::panicking() {
             return;
         }
         if self.dying.get() {
@@ -360,10 +413,13 @@ impl<'y> ProcessCtx<'y> {
         // message still being written) must look again later.
         let arrived = self.pcb.mailbox.arrived();
         if signals & FORCED_EXIT != 0 {
-            // Shutdown: the worker recorded the reason.
+            // Shutdown, or a kill after the body ended: the reason is
+            // recorded.
             self.die(None);
         }
-        if signals & SIGNAL_QUEUED == 0 {
+        // After the body the mailbox is closed: no signal message is left
+        // to scan.
+        if signals & SIGNAL_QUEUED == 0 || self.ended.get() {
             return;
         }
         let me = Pid(Arc::clone(self.pcb));
@@ -407,7 +463,13 @@ impl<'y> ProcessCtx<'y> {
     /// Ends the process now with `reason` ([`crate::exit_self`]).
     pub(crate) fn exit_now(&self, reason: ExitReason) -> ! {
         if std::thread::panicking() {
-            exit_self_while_unwinding(self.pcb.id, &reason);
+            // SAFETY: the process's own code, on the thread running it,
+            // before it exits.
+            unsafe { self.pcb.set_exit_reason(reason.clone()) };
+            self.abandon(&format!(
+                "called exit_self({reason}) while unwinding (from a destructor); a second \
+                 unwind cannot start during the first"
+            ));
         }
         if self.dying.get() {
             // Already ending (user code caught the unwind): the first
@@ -418,20 +480,86 @@ impl<'y> ProcessCtx<'y> {
     }
 
     /// A dying process reached a check point again: user code caught the
-    /// unwind. Unwind again, a few times; then abandon it.
+    /// unwind. Unwind again, a few times; then abandon it. After the body
+    /// (dropping unread messages) the runtime's own net catches each
+    /// unwind, so it is not counted.
     fn unwind_again(&self) -> ! {
         let retries = self.retries.get();
-        if retries < signal::UNWIND_RETRIES {
+        if retries < signal::UNWIND_RETRIES || self.ended.get() {
             self.retries.set(retries + 1);
             resume_unwind(Box::new(SignalUnwind));
         }
+        self.abandon("keeps catching the unwind that ends it")
+    }
+
+    /// Gives the worker up for good (module `worker`: abandon), saying why
+    /// on standard error.
+    #[cold]
+    fn abandon(&self, why: &str) -> ! {
         eprintln!(
-            "ferrotp: process {} keeps catching the unwind that ends it; it is abandoned: its \
-             remaining destructors will not run and its stack is quarantined (never reused nor unmapped)",
+            "ferrotp: process {} {why}; it is abandoned: its remaining destructors will not run \
+             and its stack is quarantined (never reused nor unmapped)",
             self.pcb.id
         );
         let _ = self.yielder.suspend(Suspend::Abandon);
         unreachable!("an abandoned process is never resumed")
+    }
+
+    /// Whether the process is ending: unwinding (an exit signal, a panic,
+    /// shutdown) or past its body. Blocking then is its clean-up.
+    fn in_cleanup(&self) -> bool {
+        self.dying.get() || self.ended.get() || std::thread::panicking()
+    }
+
+    /// The process blocks in its clean-up: the first time, arm the timer
+    /// of its clean-up deadline (`Builder::cleanup_timeout` from now).
+    #[cold]
+    fn arm_cleanup_deadline(&self) {
+        if self.cleanup_timer.get().is_some() {
+            return;
+        }
+        let deadline = Instant::now()
+            .checked_add(self.pcb.shared().config.cleanup_timeout)
+            .unwrap_or_else(|| Instant::now() + std::time::Duration::from_secs(1 << 32));
+        let pcb = Arc::clone(self.pcb);
+        let armed = try_with_worker(|core| Armed {
+            seq: 0,
+            key: core.add_timer(deadline, TimerEvent::CleanupDeadline { pcb }),
+            worker: ptr::from_ref(core),
+        });
+        self.cleanup_timer.set(armed);
+    }
+
+    /// The process is no longer ending (user code caught the panic whose
+    /// clean-up blocked, and went on), or has ended: its clean-up deadline
+    /// no longer applies.
+    #[cold]
+    pub(crate) fn disarm_cleanup_deadline(&self) {
+        if let Some(armed) = self.cleanup_timer.take() {
+            self.disarm(armed);
+        }
+        self.pcb
+            .signals
+            .fetch_and(!CLEANUP_EXPIRED, Ordering::Relaxed);
+    }
+
+    /// The clean-up deadline passed while the process still blocked in its
+    /// clean-up: abandon it (module docs: clean-up).
+    #[cold]
+    fn abandon_in_cleanup(&self) -> ! {
+        // SAFETY: the process's own code, on the thread running it,
+        // before it exits. A reason recorded earlier (a kill, shutdown)
+        // stands; a panic's unwind recorded none.
+        unsafe {
+            self.pcb
+                .set_exit_reason(ExitReason::custom("cleanup_timeout"))
+        };
+        self.abandon(&format!(
+            "is still blocked in its clean-up (a destructor, or an unread message's, that runs as \
+             it ends) {:?} after it first blocked there; raise Builder::cleanup_timeout if its \
+             clean-up needs longer",
+            self.pcb.shared().config.cleanup_timeout
+        ))
     }
 
     /// Consumes `n` reductions; gives up the slice if the budget is spent.
@@ -497,45 +625,27 @@ impl<'y> ProcessCtx<'y> {
     #[inline]
     pub(crate) fn yield_slice(&self) {
         self.check_stack();
-        // A process being unwound (a destructor calling send, say) cannot
-        // suspend: the unwind would restart at the suspend, inside the
-        // destructor. It finishes its cleanup on this slice instead.
-        if std::thread::panicking() {
-            return;
-        }
         self.suspend(Suspend::Yield);
     }
 
     /// Suspends until woken. The caller looks at what it waits for again
-    /// afterwards (wake-ups are permits, not events).
-    ///
-    /// # Panics
-    /// While the process unwinds (a destructor blocking without a
-    /// deadline): it could never be resumed. Waits with a deadline check
-    /// [`ProcessCtx::unwinding`] first and time out at once instead.
+    /// afterwards (wake-ups are permits, not events). A process that is
+    /// ending (its clean-up) may block too, up to its clean-up deadline
+    /// (module docs).
     #[inline(always)]
-    pub(crate) fn wait(&self, function: &str) {
-        if self.unwinding() {
-            panic!(
-                "ferrotp::{function} would block while process {} is unwinding (a destructor \
-                 running at its exit); destructors of processes must not block without a \
-                 timeout",
-                self.pcb.id
-            );
+    pub(crate) fn wait(&self) {
+        if self.in_cleanup() {
+            self.arm_cleanup_deadline();
+        } else if self.cleanup_timer.get().is_some() {
+            self.disarm_cleanup_deadline();
         }
         self.suspend(Suspend::Wait(self.budget.get()));
     }
 
     /// [`ProcessCtx::wait`], then a check point.
-    pub(crate) fn wait_checked(&self, function: &str) {
-        self.wait(function);
+    pub(crate) fn wait_checked(&self) {
+        self.wait();
         self.check_signals();
-    }
-
-    /// Whether the process is unwinding (its destructors run): it cannot
-    /// suspend any more.
-    pub(crate) fn unwinding(&self) -> bool {
-        std::thread::panicking()
     }
 
     #[inline]
@@ -589,10 +699,6 @@ impl<'y> ProcessCtx<'y> {
                 return Some(message);
             }
             if let Some(deadline) = deadline {
-                if self.unwinding() {
-                    // Cannot suspend: a timeout, now.
-                    return None;
-                }
                 match &timer {
                     None => {
                         if deadline <= Instant::now() {
@@ -611,7 +717,7 @@ impl<'y> ProcessCtx<'y> {
                 Wait::Closed => unreachable!("a running process's mailbox is open"),
             }
             self.pcb.taken.store(receiver.taken(), Ordering::Relaxed);
-            self.wait(function);
+            self.wait();
             let _ = receiver.cancel_wait();
             self.check_signals_holding(&mut receiver);
         }
@@ -620,14 +726,14 @@ impl<'y> ProcessCtx<'y> {
     /// Suspends until `deadline`, ignoring messages.
     pub(crate) fn sleep_until(&self, deadline: Instant) {
         self.reduce(1);
-        if deadline <= Instant::now() || self.unwinding() {
+        if deadline <= Instant::now() {
             return;
         }
         let armed = self.arm("sleep", deadline);
         while !self.fired(&armed) {
             // A signal that ends the process unwinds from here; its timer
             // then fires later, stale, and is ignored.
-            self.wait_checked("sleep");
+            self.wait_checked();
         }
     }
 

@@ -90,6 +90,7 @@ mod stack_depth;
 mod time;
 pub mod timer;
 pub mod topology;
+mod unwind_units;
 mod worker;
 
 pub use api::{
@@ -105,9 +106,9 @@ pub use process::{DeadLetter, ExitHook, Pid};
 pub use process_id::ProcessId;
 pub use registry::{NotRegistered, RegisterError, register, send_named, unregister, whereis};
 pub use runtime::{
-    BuildError, Builder, DEFAULT_BUSY_WAIT, DEFAULT_LONG_SCHEDULE, DEFAULT_MAX_PROCESSES,
-    DEFAULT_REDUCTIONS, DEFAULT_STACK_SIZE, EffectiveSettings, ExitCounts, MAX_STACK_SIZE, Metrics,
-    Runtime, WorkerMetrics, run,
+    BuildError, Builder, DEFAULT_BUSY_WAIT, DEFAULT_CLEANUP_TIMEOUT, DEFAULT_LONG_SCHEDULE,
+    DEFAULT_MAX_PROCESSES, DEFAULT_REDUCTIONS, DEFAULT_STACK_SIZE, EffectiveSettings, ExitCounts,
+    MAX_STACK_SIZE, Metrics, Runtime, WorkerMetrics, run,
 };
 pub use signal::{Exit, Link, exit, exit_self, is_exit_unwind, link_signal, trap_exit};
 pub use spawn::{SpawnError, SpawnOptions, spawn, spawn_opt, spawn_with};

@@ -44,6 +44,10 @@ pub const DEFAULT_REDUCTIONS: u32 = 4000;
 /// when it is busy.
 pub const DEFAULT_BUSY_WAIT: Duration = Duration::from_micros(100);
 
+/// The default clean-up timeout ([`Builder::cleanup_timeout`]): as long as
+/// OTP gives a worker to shut down.
+pub const DEFAULT_CLEANUP_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The default long-schedule threshold ([`Builder::long_schedule`]).
 pub const DEFAULT_LONG_SCHEDULE: Duration = Duration::from_millis(100);
 /// Default limit on live processes.
@@ -60,6 +64,7 @@ pub(crate) struct Config {
     pub(crate) busy_wait: Duration,
     pub(crate) max_processes: usize,
     pub(crate) on_stack_overflow: OnStackOverflow,
+    pub(crate) cleanup_timeout: Duration,
 }
 
 /// The settings a runtime runs with, once code, environment and file have
@@ -81,6 +86,8 @@ pub struct EffectiveSettings {
     pub long_schedule: Option<Duration>,
     /// What a stack overflow does.
     pub on_stack_overflow: OnStackOverflow,
+    /// How long a process may block in its clean-up.
+    pub cleanup_timeout: Duration,
     /// Whether workers are pinned to their CPUs.
     pub pin_workers: bool,
     /// How workers are laid out over nodes.
@@ -103,6 +110,8 @@ pub enum BuildError {
     MaxProcesses,
     /// `long_schedule` is `Some(0)` (`None` turns detection off).
     LongSchedule,
+    /// `cleanup_timeout` is 0.
+    CleanupTimeout,
     /// A worker thread could not be started.
     Thread(std::io::Error),
     /// The machine's topology could not be read.
@@ -144,6 +153,11 @@ impl fmt::Display for BuildError {
                 f,
                 "invalid runtime setting `long_schedule` = 0: give a positive threshold, or None \
                  to turn long-schedule detection off"
+            ),
+            BuildError::CleanupTimeout => write!(
+                f,
+                "invalid runtime setting `cleanup_timeout` = 0: give a positive duration (a \
+                 process blocked in its clean-up longer than this is abandoned)"
             ),
             BuildError::Thread(e) => write!(f, "could not start a worker thread: {e}"),
             BuildError::Topology(e) => write!(f, "could not read the machine's topology: {e}"),
@@ -260,6 +274,20 @@ impl Builder {
     /// call) stalls every process queued behind it.
     pub fn long_schedule(mut self, threshold: Option<Duration>) -> Self {
         self.code.long_schedule = Some(threshold);
+        self
+    }
+
+    /// How long a process may block in its clean-up (default 5 s, see
+    /// [`DEFAULT_CLEANUP_TIMEOUT`]). A process's clean-up is what runs as
+    /// it ends: the destructors that its unwind runs (after a kill, a
+    /// panic, or at shutdown) and the destructors of its unread messages.
+    /// They may block (receive, call a supervisor, sleep) as code that is
+    /// not ending does; a process still blocked there this long after it
+    /// first blocked is abandoned, with a report: its remaining
+    /// destructors do not run and its stack is quarantined. The program
+    /// goes on, and shutdown waits no longer than this for it.
+    pub fn cleanup_timeout(mut self, timeout: Duration) -> Self {
+        self.code.cleanup_timeout = Some(timeout);
         self
     }
 
@@ -391,6 +419,10 @@ impl Builder {
         if long_schedule == Some(Duration::ZERO) {
             return Err(BuildError::LongSchedule);
         }
+        let cleanup_timeout = settings.cleanup_timeout.unwrap_or(DEFAULT_CLEANUP_TIMEOUT);
+        if cleanup_timeout.is_zero() {
+            return Err(BuildError::CleanupTimeout);
+        }
         let busy_wait = settings.busy_wait.unwrap_or(DEFAULT_BUSY_WAIT);
         let on_stack_overflow = settings.on_stack_overflow.unwrap_or_default();
         let pin_workers = settings.pin_workers.unwrap_or(false);
@@ -431,6 +463,7 @@ impl Builder {
             max_processes,
             long_schedule,
             on_stack_overflow,
+            cleanup_timeout,
             pin_workers,
             binding,
             placement_rules: rules.clone(),
@@ -442,6 +475,7 @@ impl Builder {
             busy_wait,
             max_processes,
             on_stack_overflow,
+            cleanup_timeout,
         };
         let deques: Vec<Worker<Task>> = (0..workers).map(|_| Worker::new_lifo()).collect();
         let shared = Arc::new(Shared {

@@ -52,8 +52,12 @@
 //! # Shutdown
 //!
 //! Runtime shutdown takes the same path: the worker records `Shutdown`,
-//! raises `FORCED_EXIT` (which trapping cannot stop) and resumes the
-//! process, which unwinds from where it was suspended.
+//! raises `FORCED_EXIT` (which trapping cannot stop) and wakes the
+//! process, which unwinds from where it was suspended. A kill sent after
+//! the process's body has ended (it is dropping its unread messages, so
+//! its mailbox is closed) raises `FORCED_EXIT` too: the process keeps the
+//! reason it ended with, and the destructor that blocks is unwound
+//! (module `context`: clean-up).
 
 use std::any::TypeId;
 use std::cell::Cell;
@@ -143,9 +147,12 @@ pub(crate) struct SignalUnwind;
 
 /// `Pcb::signals`: an exit signal's message is in the mailbox.
 pub(crate) const SIGNAL_QUEUED: u8 = 1;
-/// `Pcb::signals`: end now with the recorded reason (shutdown; cannot be
-/// trapped, needs no message).
+/// `Pcb::signals`: end now with the recorded reason (shutdown, or a kill
+/// after the body ended; cannot be trapped, needs no message).
 pub(crate) const FORCED_EXIT: u8 = 2;
+/// `Pcb::signals`: the clean-up deadline passed (module `context`): a
+/// process still blocked in its clean-up is abandoned.
+pub(crate) const CLEANUP_EXPIRED: u8 = 4;
 
 /// How many times a dying process is unwound again after user code caught
 /// the unwind, before the runtime gives up on unwinding it and abandons
@@ -218,10 +225,21 @@ pub fn link_signal(to: &Pid, from: &Pid, reason: ExitReason, link: Arc<dyn Link>
 fn send_signal(pid: &Pid, signal: Exit) {
     let to = &pid.0;
     // Past any bound, like every signal; a closed mailbox (the process has
-    // ended) drops it, as Erlang drops signals to dead processes.
+    // ended) drops it, as Erlang drops signals to dead processes, except
+    // that a kill still reaches a process whose body has ended but which
+    // is still dropping its unread messages: a destructor of theirs that
+    // blocks is part of the process, and a kill must be able to end it.
+    let kill = signal.reason == ExitReason::Kill;
     match to.mailbox.push(Envelope::new(signal)) {
         Ok(Pushed::WakeReceiver) | Ok(Pushed::Queued) => {}
-        Err(_) => return,
+        Err(_) => {
+            if kill && !to.is_exited() {
+                // Release: pairs with the process's Acquire swap.
+                to.signals.fetch_or(FORCED_EXIT, Ordering::Release);
+                to.wake();
+            }
+            return;
+        }
     }
     // Release: the message above is in the mailbox before the flag says so.
     to.signals.fetch_or(SIGNAL_QUEUED, Ordering::Release);

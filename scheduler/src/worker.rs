@@ -51,13 +51,18 @@
 //! 2. A worker sees the flag between two processes (a process that never
 //!    suspends holds it up, as a blocking task holds up tokio).
 //! 3. It discards its never-run tasks (their closures are dropped, their
-//!    exit reason is `Shutdown`) and ends each settled process the way an
-//!    exit signal does (module `signal`): it records `Shutdown`, raises
-//!    `FORCED_EXIT` and resumes the process, which unwinds from where it
-//!    was suspended (destructors run), or is abandoned if it keeps
-//!    catching the unwind; repeating while the destructors spawn or wake
-//!    more.
-//! 4. It closes its inbox, drops its timers, returns every stack; the
+//!    exit reason is `Shutdown`; processes spawned from now on end at
+//!    once) and tells each settled process to end the way an exit signal
+//!    does (module `signal`): it records `Shutdown`, raises `FORCED_EXIT`
+//!    and wakes the process, which unwinds from where it waits when it
+//!    next runs (destructors run).
+//! 4. It goes on running its processes, without stealing, until none is
+//!    left: their clean-up may block (on messages from processes of any
+//!    worker, on timers), bounded by the clean-up deadline (module
+//!    `context`); one that keeps catching its unwind is abandoned. A
+//!    worker with nothing to run parks until its inbox or its next timer
+//!    wakes it.
+//! 5. It closes its inbox, drops its timers, returns every stack; the
 //!    thread ends and `Runtime::drop` joins it, then empties the injector.
 
 use std::cell::{Cell, RefCell};
@@ -96,6 +101,9 @@ pub(crate) enum TimerEvent {
         message: Envelope,
         state: Arc<TimerState>,
     },
+    /// A process blocked in its clean-up reached its deadline (module
+    /// `context`).
+    CleanupDeadline { pcb: Arc<Pcb> },
 }
 
 /// A never-run process: its control block and its entry closure.
@@ -122,6 +130,10 @@ pub(crate) struct Settled {
     /// block through a [`BorrowedPcb`] that `pcb` keeps valid.
     coroutine: ProcessCoroutine,
     pcb: Arc<Pcb>,
+    /// Panics in flight in the suspended process (it handed its worker
+    /// back in the middle of an unwind): taken off the worker's thread,
+    /// put back when it resumes (module `unwind_units`).
+    units: u32,
 }
 
 /// The coroutine body's handle to its control block: an `Arc<Pcb>` that
@@ -385,13 +397,15 @@ fn process_body(
                 }
             };
             ctx.mark_ended();
-            ctx.publish_reductions();
             // SAFETY: the process's own body, on the thread running it, before it exits.
             unsafe { pcb.set_exit_reason(reason.clone()) };
-            left = ctx.budget();
             // Unread messages are dropped while the context still stands,
-            // so their destructors may call into the runtime.
-            drop(ctx.close_mailbox());
+            // so their destructors may call into the runtime, and block:
+            // that is part of the process (a kill or shutdown still acts).
+            ctx.drop_unread();
+            ctx.disarm_cleanup_deadline();
+            ctx.publish_reductions();
+            left = ctx.budget();
             set_current(ptr::null());
             reason
         }));
@@ -399,7 +413,7 @@ fn process_body(
             Ok(reason) => reason,
             Err(payload) => {
                 eprintln!(
-                    "ferrotp: dropping the unread messages of process {} panicked: {}",
+                    "ferrotp: process {} panicked as it ended: {}",
                     pcb.id,
                     ExitReason::from_panic(&*payload)
                 );
@@ -431,10 +445,20 @@ fn step(
         // For the stack-overflow handler (module `overflow`).
         core.trap.set(Some(settled.coroutine.trap_handler()));
     }
+    if settled.units != 0 {
+        crate::unwind_units::put_units(settled.units);
+    }
     core.in_process.set(true);
     let result = settled.coroutine.resume(budget);
     core.in_process.set(false);
     set_current(ptr::null());
+    // Between processes this thread's panic count is zero: what is left
+    // is the suspended process's own (module `unwind_units`).
+    settled.units = if std::thread::panicking() {
+        crate::unwind_units::take_units()
+    } else {
+        0
+    };
     result
 }
 
@@ -471,6 +495,8 @@ pub(crate) struct WorkerLoop {
     /// `OnStackOverflow::ExitProcess`: keep each resumed process's trap
     /// handler in the core.
     exit_on_overflow: bool,
+    /// Shutting down (`teardown`): migratable processes stay here.
+    draining: bool,
     /// Since when this worker has seen a victim's lone task (see
     /// `search`).
     lone_since: Option<Instant>,
@@ -516,6 +542,7 @@ impl WorkerLoop {
             tick: 0,
             searching: false,
             exit_on_overflow,
+            draining: false,
             lone_since: None,
             rng: 0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1),
             fired: Vec::new(),
@@ -682,7 +709,7 @@ impl WorkerLoop {
     /// A settled process is runnable again: to the back of `runnable`, or,
     /// if it may migrate, out of the slab into the stealable deque.
     fn requeue(&mut self, key: usize) {
-        if self.slab[key].pcb.migratable {
+        if self.slab[key].pcb.migratable && !self.draining {
             let settled = self.slab.remove(key);
             self.core.push_task(Task::Moving(Migrating(settled)));
         } else {
@@ -739,6 +766,7 @@ impl WorkerLoop {
                 Settled {
                     coroutine: Coroutine::with_stack(stack, process_body(borrowed, entry)),
                     pcb,
+                    units: 0,
                 }
             }
         };
@@ -1031,6 +1059,12 @@ impl WorkerLoop {
                         }
                     });
                 }
+                TimerEvent::CleanupDeadline { pcb } => {
+                    // Release: pairs with the process's Acquire swap.
+                    pcb.signals
+                        .fetch_or(crate::signal::CLEANUP_EXPIRED, Ordering::Release);
+                    pcb.wake();
+                }
             }
         }
         self.fired = fired;
@@ -1055,28 +1089,19 @@ impl WorkerLoop {
         self.core.return_slot();
     }
 
-    /// Ends a settled process the way an exit signal does (module
-    /// `signal`): records `reason`, raises `FORCED_EXIT` and resumes it
-    /// until it has unwound (its destructors run) or was abandoned.
-    fn unwind(&mut self, mut settled: Settled, reason: ExitReason) {
-        // SAFETY: this worker owns the settled process it unwinds.
-        unsafe { settled.pcb.set_exit_reason(reason) };
-        settled
-            .pcb
-            .signals
+    /// Shutdown, step 3: tells a settled process to end, the way an exit
+    /// signal does (module `signal`): records `Shutdown`, raises
+    /// `FORCED_EXIT` and wakes it, so that it unwinds from where it waits
+    /// when it next runs.
+    fn tell_to_end(&self, key: usize) {
+        let pcb = &self.slab[key].pcb;
+        // SAFETY: this worker owns the settled process, suspended in its
+        // slab.
+        unsafe { pcb.set_exit_reason(ExitReason::Shutdown) };
+        // Release: pairs with the process's Acquire swap of its signals.
+        pcb.signals
             .fetch_or(crate::signal::FORCED_EXIT, Ordering::Release);
-        let budget = self.shared().config.reductions;
-        loop {
-            match step(&self.core, self.exit_on_overflow, &mut settled, budget) {
-                CoroutineResult::Return(finished) => {
-                    let key = self.slab.insert(settled);
-                    return self.finish(key, finished);
-                }
-                CoroutineResult::Yield(Suspend::Abandon) => return self.abandon(settled),
-                // Not at a check point yet (it was between them): again.
-                CoroutineResult::Yield(_) => {}
-            }
-        }
+        pcb.wake();
     }
 
     /// A dying process that kept catching its unwind: it is never resumed
@@ -1085,7 +1110,9 @@ impl WorkerLoop {
     /// reference to may still write there), its mailbox closed without
     /// dropping what is queued.
     fn abandon(&mut self, settled: Settled) {
-        let Settled { coroutine, pcb } = settled;
+        // Its panic units, if it was unwinding, were taken off the thread
+        // when it suspended, and are never put back.
+        let Settled { coroutine, pcb, .. } = settled;
         // Leaking the coroutine leaks its `ProcessStack`, which holds its
         // slab's mapping: the quarantine of module `stack`.
         std::mem::forget(coroutine);
@@ -1105,43 +1132,30 @@ impl WorkerLoop {
         self.core.stats().count_exit(reason);
     }
 
+    /// Shutdown, steps 3 and 4 (module docs): never-run processes end
+    /// unrun; every settled one is told to end, and the worker goes on
+    /// running them (their clean-up may block, on messages from any
+    /// worker, on timers) until none is left, each bounded by the
+    /// clean-up deadline. Then it closes its inbox and drops its timers.
     fn teardown(&mut self) {
+        self.draining = true;
+        self.flush_moves();
+        let keys: Vec<usize> = self.slab.iter().map(|(key, _)| key).collect();
+        for key in keys {
+            self.tell_to_end(key);
+        }
         loop {
-            let mut progressed = false;
-            while let Some(task) = self.core.fresh.pop() {
-                progressed = true;
-                match task {
-                    Task::Fresh(launch) => self.discard_fresh(launch, ExitReason::Shutdown),
-                    Task::Moving(Migrating(settled)) => self.unwind(settled, ExitReason::Shutdown),
-                }
-            }
-            while let Some(delivery) = self.inbox.pop() {
-                if let Delivery::Pinned(launch) = delivery {
-                    progressed = true;
-                    self.pinned.push_back(launch);
-                }
-            }
-            self.core.lifo.set(None);
-            self.core.runnable.borrow_mut().clear();
-            self.core.to_move.borrow_mut().clear();
-            let keys: Vec<usize> = self.slab.iter().map(|(key, _)| key).collect();
-            for key in keys {
-                progressed = true;
-                let settled = self.slab.remove(key);
-                self.unwind(settled, ExitReason::Shutdown);
-            }
-            let timers = std::mem::replace(
-                &mut *self.core.timers.borrow_mut(),
-                TimerWheel::new(Instant::now()),
-            );
-            progressed |= !timers.is_empty();
-            contain("dropping pending timers' messages", move || drop(timers));
-            while let Some(launch) = self.pinned.pop_front() {
-                progressed = true;
-                self.discard_fresh(launch, ExitReason::Shutdown);
-            }
-            if !progressed {
-                break;
+            // Housekeeping first: the inbox may hold pinned newcomers.
+            self.housekeeping();
+            self.discard_unstarted();
+            let job = match self.lifo_job() {
+                Some(job) => Some(job),
+                None => self.local_pick(),
+            };
+            match job {
+                Some(job) => self.run_job(job),
+                None if self.slab.is_empty() && self.core.fresh.is_empty() => break,
+                None => self.park_while_draining(),
             }
         }
         let leftovers = self.inbox.close();
@@ -1150,7 +1164,52 @@ impl WorkerLoop {
                 self.discard_fresh(launch, ExitReason::Shutdown);
             }
         }
+        let timers = std::mem::replace(
+            &mut *self.core.timers.borrow_mut(),
+            TimerWheel::new(Instant::now()),
+        );
+        contain("dropping pending timers' messages", move || drop(timers));
         self.return_credit();
+    }
+
+    /// While draining: never-run processes (in the deque, pinned here, or
+    /// arriving in the inbox) end unrun with `Shutdown`; a migratable
+    /// process on its way is settled here and told to end.
+    fn discard_unstarted(&mut self) {
+        let mut moving = Vec::new();
+        while let Some(task) = self.core.fresh.pop() {
+            match task {
+                Task::Fresh(launch) => self.discard_fresh(launch, ExitReason::Shutdown),
+                Task::Moving(migrating) => moving.push(migrating),
+            }
+        }
+        for Migrating(settled) in moving {
+            // Runnable (it was in the deque), so `tell_to_end`'s wake-up
+            // does not queue it: this does.
+            let key = self.slab.insert(settled);
+            self.slab[key].pcb.settle(self.core.index, key);
+            self.tell_to_end(key);
+            self.core.runnable.borrow_mut().push_back(key);
+        }
+        while let Some(launch) = self.pinned.pop_front() {
+            self.discard_fresh(launch, ExitReason::Shutdown);
+        }
+    }
+
+    /// While draining: parks until the inbox has a delivery (a process of
+    /// this worker woken elsewhere) or the next timer is due.
+    fn park_while_draining(&mut self) {
+        match self.inbox.announce_wait() {
+            Wait::Sleep => match self.core.timers.borrow().next_deadline() {
+                Some(deadline) => {
+                    std::thread::park_timeout(deadline.saturating_duration_since(Instant::now()));
+                }
+                None => std::thread::park(),
+            },
+            Wait::Ready | Wait::Closed => {}
+        }
+        let _ = self.inbox.cancel_wait();
+        self.fire_timers();
     }
 }
 
