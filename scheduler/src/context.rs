@@ -65,7 +65,8 @@ use ferrotp_mailbox::{Mark, Receiver, Wait};
 
 use crate::exit::ExitReason;
 use crate::process::{Envelope, Pcb, PcbMailbox, Pid};
-use crate::signal::{self, CLEANUP_EXPIRED, FORCED_EXIT, SIGNAL_QUEUED, SignalUnwind, Verdict};
+use crate::signal::{self, SignalUnwind, Verdict};
+use crate::signal_flags::SignalFlags;
 use crate::stack_depth::{StackBounds, stack_pointer};
 use crate::timer::TimerKey;
 use crate::worker::{TimerEvent, WorkerCore};
@@ -374,7 +375,7 @@ impl<'y> ProcessCtx<'y> {
     /// and unwinds again a process that is dying.
     #[inline]
     pub(crate) fn check_signals(&self) {
-        if self.dying.get() || self.pcb.signals.load(Ordering::Relaxed) != 0 {
+        if self.dying.get() || self.pcb.signals.any() {
             self.act_on_signals(None);
         }
     }
@@ -382,7 +383,7 @@ impl<'y> ProcessCtx<'y> {
     /// `check_signals` for a receive, which holds the receiver.
     #[inline]
     fn check_signals_holding(&self, receiver: &mut Receiver<Envelope, PcbMailbox<'y>>) {
-        if self.dying.get() || self.pcb.signals.load(Ordering::Relaxed) != 0 {
+        if self.dying.get() || self.pcb.signals.any() {
             self.act_on_signals(Some(receiver));
         }
     }
@@ -390,7 +391,7 @@ impl<'y> ProcessCtx<'y> {
     #[cold]
     #[inline(never)]
     fn act_on_signals(&self, held: Option<&mut Receiver<Envelope, PcbMailbox<'y>>>) {
-        if self.pcb.signals.load(Ordering::Relaxed) & CLEANUP_EXPIRED != 0 {
+        if self.pcb.signals.contains(SignalFlags::CLEANUP_EXPIRED) {
             if self.in_cleanup() {
                 self.abandon_in_cleanup();
             }
@@ -406,20 +407,20 @@ impl<'y> ProcessCtx<'y> {
         if self.dying.get() {
             self.unwind_again();
         }
-        // Acquire: the signal's message, pushed before the flag was
-        // raised, is visible to the scan.
-        let signals = self.pcb.signals.swap(0, Ordering::Acquire);
+        // The signal's message, pushed before the flag was raised, is
+        // visible to the scan (module `signal_flags`).
+        let signals = self.pcb.signals.take();
         // Everything reserved by now; a scan that stops short of it (at a
         // message still being written) must look again later.
         let arrived = self.pcb.mailbox.arrived();
-        if signals & FORCED_EXIT != 0 {
+        if signals & SignalFlags::FORCED_EXIT != 0 {
             // Shutdown, or a kill after the body ended: the reason is
             // recorded.
             self.die(None);
         }
         // After the body the mailbox is closed: no signal message is left
         // to scan.
-        if signals & SIGNAL_QUEUED == 0 || self.ended.get() {
+        if signals & SignalFlags::QUEUED == 0 || self.ended.get() {
             return;
         }
         let me = Pid(Arc::clone(self.pcb));
@@ -431,7 +432,7 @@ impl<'y> ProcessCtx<'y> {
                 Err(_) => {
                     // Inside a receive predicate, or a receive's own
                     // suspension: the receive's check point, or the next.
-                    self.pcb.signals.fetch_or(SIGNAL_QUEUED, Ordering::Relaxed);
+                    self.pcb.signals.look_again();
                     return;
                 }
             },
@@ -538,9 +539,7 @@ impl<'y> ProcessCtx<'y> {
         if let Some(armed) = self.cleanup_timer.take() {
             self.disarm(armed);
         }
-        self.pcb
-            .signals
-            .fetch_and(!CLEANUP_EXPIRED, Ordering::Relaxed);
+        self.pcb.signals.clear(SignalFlags::CLEANUP_EXPIRED);
     }
 
     /// The clean-up deadline passed while the process still blocked in its
@@ -571,7 +570,7 @@ impl<'y> ProcessCtx<'y> {
         // One test on the hot path; the rest out of line.
         if left == 0
             || self.dying.get()
-            || self.pcb.signals.load(Ordering::Relaxed) != 0
+            || self.pcb.signals.any()
             || stack_pointer() < self.stack.get().floor
         {
             self.slice_spent_or_signalled();
@@ -750,11 +749,7 @@ impl<'y> ProcessCtx<'y> {
     }
 
     fn fired(&self, armed: &Armed) -> bool {
-        // Acquire: pairs with the worker's Release store when it fires.
-        self.pcb
-            .timer_fired
-            .load(std::sync::atomic::Ordering::Acquire)
-            == armed.seq
+        self.pcb.timer_fired.has_fired(armed.seq)
     }
 
     fn disarm(&self, armed: Armed) {

@@ -10,6 +10,10 @@ use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
+use ferrotp_mailbox::sync::UnsafeCell;
+
+use crate::run_state::RunState;
+
 /// Why a process ended.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ExitReason {
@@ -100,5 +104,85 @@ impl fmt::Display for ExitReason {
             ExitReason::StackOverflow => f.write_str("stack overflow"),
             ExitReason::Custom(reason) => f.write_str(reason),
         }
+    }
+}
+
+/// The exit reason of one process, and its publication: written by the
+/// process's owner (the thread running it, or the worker holding it
+/// suspended or never run) until the process is marked `EXITED` in its
+/// run state, read by anyone after (the loom model
+/// `tests/loom_exit_reason.rs` checks it).
+///
+/// The first reason recorded stands: a kill records `Killed` before the
+/// unwind it starts, and the body's own result does not replace it.
+pub struct ExitRecord(UnsafeCell<Option<ExitReason>>);
+
+// SAFETY: the cell is written only by the process's owner, one thread at a
+// time (the callers of the `unsafe` methods promise it), before the
+// `Release` store of `EXITED` (`publish`); other threads read it only
+// after an `Acquire` load that saw `EXITED` (`published`), and nobody
+// writes it after. `ExitReason` is `Send + Sync`.
+unsafe impl Sync for ExitRecord {}
+
+impl Default for ExitRecord {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for ExitRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ExitRecord")
+    }
+}
+
+impl ExitRecord {
+    /// No reason recorded.
+    pub fn new() -> Self {
+        Self(UnsafeCell::new(None))
+    }
+
+    /// Records `reason`, unless a reason is recorded already.
+    ///
+    /// # Safety
+    /// The caller owns the process, which has not been published as
+    /// exited: no other thread reads or writes the record meanwhile.
+    pub unsafe fn record(&self, reason: ExitReason) {
+        self.0.with_mut(|slot| {
+            // SAFETY: the caller is the only thread touching the cell.
+            let slot = unsafe { &mut *slot };
+            if slot.is_none() {
+                *slot = Some(reason);
+            }
+        });
+    }
+
+    /// The reason recorded so far.
+    ///
+    /// # Safety
+    /// As for [`record`](Self::record).
+    pub unsafe fn recorded(&self) -> Option<ExitReason> {
+        // SAFETY: the caller is the only thread touching the cell.
+        self.0.with(|slot| unsafe { (*slot).clone() })
+    }
+
+    /// Marks the process exited in `state`, publishing what was recorded.
+    ///
+    /// # Safety
+    /// As for [`record`](Self::record); nothing is recorded after.
+    pub unsafe fn publish(&self, state: &RunState) {
+        // Release: the recorded reason is visible to whoever sees EXITED.
+        state.set_exited();
+    }
+
+    /// The reason, once `state` says the process has exited.
+    pub fn published(&self, state: &RunState) -> Option<ExitReason> {
+        // Acquire: pairs with the Release in `publish`.
+        if !state.is_exited() {
+            return None;
+        }
+        // SAFETY: the owner wrote the reason before its Release store of
+        // EXITED, which `is_exited` acquired, and nobody writes it after.
+        self.0.with(|slot| unsafe { (*slot).clone() })
     }
 }

@@ -18,20 +18,21 @@
 //! worker" exactly once (module `run_state`).
 
 use std::any::Any;
-use std::cell::UnsafeCell;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::task::Wake;
 
 use ferrotp_mailbox::{Mailbox, MailboxRef, Pushed, TryPushError};
 
-use crate::exit::ExitReason;
+use crate::exit::{ExitReason, ExitRecord};
 use crate::exit_hooks::ExitHooks;
 use crate::process_id::ProcessId;
 use crate::run_state::RunState;
 use crate::runtime::Shared;
+use crate::signal_flags::SignalFlags;
+use crate::timer_state::TimerFired;
 
 pub(crate) use crate::envelope::Envelope;
 
@@ -60,10 +61,8 @@ pub(crate) struct Pcb {
     guard: AtomicUsize,
     /// Spawned with the `unsafe` migratable opt-in.
     pub(crate) migratable: bool,
-    /// Signals not yet acted on (module `signal`): `SIGNAL_QUEUED` (an
-    /// exit signal's message is in the mailbox) and `FORCED_EXIT` (end
-    /// with the recorded reason, untrappable: shutdown).
-    pub(crate) signals: AtomicU8,
+    /// Signals not yet acted on (module `signal_flags`).
+    pub(crate) signals: SignalFlags,
     /// The process traps exits (written by the process itself).
     pub(crate) trap_exit: AtomicBool,
     /// The process is ending (destructors running); for `process_info`.
@@ -73,10 +72,10 @@ pub(crate) struct Pcb {
     /// Messages its receiver had taken when it last waited (module `info`).
     pub(crate) taken: AtomicU64,
     /// The sequence number of the process's last timer that fired.
-    pub(crate) timer_fired: AtomicU64,
+    pub(crate) timer_fired: TimerFired,
     /// Written by the process's owner only, before `EXITED` (see
-    /// [`Pcb::set_exit_reason`]); `Pcb` is `Sync` through the impl below.
-    exit: UnsafeCell<Option<ExitReason>>,
+    /// [`ExitRecord`]).
+    exit: ExitRecord,
     /// Run once, with the exit reason, when the process ends.
     pub(crate) hooks: ExitHooks,
     anchor: Arc<Anchor>,
@@ -101,13 +100,13 @@ impl Pcb {
             stack_size,
             guard: AtomicUsize::new(0),
             migratable,
-            signals: AtomicU8::new(0),
+            signals: SignalFlags::new(),
             trap_exit: AtomicBool::new(false),
             exiting: AtomicBool::new(false),
             reductions: AtomicU64::new(0),
             taken: AtomicU64::new(0),
-            timer_fired: AtomicU64::new(0),
-            exit: UnsafeCell::new(None),
+            timer_fired: TimerFired::new(),
+            exit: ExitRecord::new(),
             hooks: ExitHooks::new(),
             anchor,
         }
@@ -156,9 +155,10 @@ impl Pcb {
     /// As for [`Pcb::set_exit_reason`].
     pub(crate) unsafe fn set_exited(&self, reason: ExitReason) {
         // SAFETY: forwarded.
-        unsafe { self.set_exit_reason(reason) };
-        // Release: publishes the reason to `exit_reason` readers.
-        self.state.set_exited();
+        unsafe {
+            self.exit.record(reason);
+            self.exit.publish(&self.state);
+        }
         // After EXITED: a hook that looks at the pid sees it has ended.
         let hooks = self.hooks.close();
         if !hooks.is_empty() {
@@ -168,7 +168,7 @@ impl Pcb {
 
     #[cold]
     fn run_exit_hooks(&self, hooks: Vec<crate::exit_hooks::Hook>) {
-        let reason = self.exit_reason().cloned().unwrap_or(ExitReason::NoProc);
+        let reason = self.exit_reason().unwrap_or(ExitReason::NoProc);
         for hook in hooks {
             crate::worker::contain("an exit hook", || hook(&reason));
         }
@@ -183,21 +183,13 @@ impl Pcb {
     /// `worker`). So no other thread writes the reason at the same time,
     /// and none reads it ([`Pcb::exit_reason`] reads only after `EXITED`).
     pub(crate) unsafe fn set_exit_reason(&self, reason: ExitReason) {
-        // SAFETY: the caller is the only thread touching the cell (above).
-        let slot = unsafe { &mut *self.exit.get() };
-        if slot.is_none() {
-            *slot = Some(reason);
-        }
+        // SAFETY: forwarded.
+        unsafe { self.exit.record(reason) };
     }
 
     /// The exit reason, once the process has ended.
-    pub(crate) fn exit_reason(&self) -> Option<&ExitReason> {
-        if !self.state.is_exited() {
-            return None;
-        }
-        // SAFETY: the owner wrote the reason before its Release store of
-        // EXITED, which `is_exited` acquired, and nobody writes it after.
-        unsafe { (*self.exit.get()).as_ref() }
+    pub(crate) fn exit_reason(&self) -> Option<ExitReason> {
+        self.exit.published(&self.state)
     }
 
     /// The reason recorded so far, read by the process's owner.
@@ -205,8 +197,8 @@ impl Pcb {
     /// # Safety
     /// As for [`Pcb::set_exit_reason`].
     pub(crate) unsafe fn recorded_exit_reason(&self) -> Option<ExitReason> {
-        // SAFETY: the caller is the only thread touching the cell.
-        unsafe { (*self.exit.get()).clone() }
+        // SAFETY: forwarded.
+        unsafe { self.exit.recorded() }
     }
 
     pub(crate) fn is_exited(&self) -> bool {
@@ -222,12 +214,6 @@ impl Pcb {
         }
     }
 }
-
-// SAFETY: every field but `exit` is `Sync`; `exit` is written only by the
-// process's owner before the Release store of `EXITED` and read by other
-// threads only after acquiring it (`Pcb::set_exit_reason`,
-// `Pcb::exit_reason`).
-unsafe impl Sync for Pcb {}
 
 /// A [`Waker`](std::task::Waker) for a process: used by bounded mailboxes
 /// to wake a sender when room appears.
@@ -289,7 +275,7 @@ impl Pid {
 
     /// Why the process ended; `None` while it runs.
     pub fn exit_reason(&self) -> Option<ExitReason> {
-        self.0.exit_reason().cloned()
+        self.0.exit_reason()
     }
 
     /// Registers `hook` to run once, with the exit reason, when the

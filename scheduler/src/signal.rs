@@ -5,7 +5,7 @@
 //!
 //! An exit signal travels as an [`Exit`] message through the target's
 //! mailbox, so signals and messages from one sender keep their order.
-//! After pushing it, the sender raises the target's `SIGNAL_QUEUED` bit
+//! After pushing it, the sender raises the target's `QUEUED` bit
 //! (`Release`) and wakes it (a permit, so a target asleep in `sleep` or in
 //! a blocking `send` wakes too).
 //!
@@ -70,6 +70,7 @@ use ferrotp_mailbox::{Mark, Pushed};
 use crate::context::{try_with_process, with_process};
 use crate::exit::ExitReason;
 use crate::process::{Envelope, Pid};
+use crate::signal_flags::SignalFlags;
 
 /// An exit signal that a process trapping exits receives as a message:
 /// `receive::<Exit>()` (Erlang's `{'EXIT', From, Reason}`).
@@ -144,15 +145,6 @@ impl fmt::Debug for Exit {
 /// The panic payload with which a process unwinds itself to end on a
 /// signal; its exit reason is recorded before.
 pub(crate) struct SignalUnwind;
-
-/// `Pcb::signals`: an exit signal's message is in the mailbox.
-pub(crate) const SIGNAL_QUEUED: u8 = 1;
-/// `Pcb::signals`: end now with the recorded reason (shutdown, or a kill
-/// after the body ended; cannot be trapped, needs no message).
-pub(crate) const FORCED_EXIT: u8 = 2;
-/// `Pcb::signals`: the clean-up deadline passed (module `context`): a
-/// process still blocked in its clean-up is abandoned.
-pub(crate) const CLEANUP_EXPIRED: u8 = 4;
 
 /// How many times a dying process is unwound again after user code caught
 /// the unwind, before the runtime gives up on unwinding it and abandons
@@ -234,15 +226,15 @@ fn send_signal(pid: &Pid, signal: Exit) {
         Ok(Pushed::WakeReceiver) | Ok(Pushed::Queued) => {}
         Err(_) => {
             if kill && !to.is_exited() {
-                // Release: pairs with the process's Acquire swap.
-                to.signals.fetch_or(FORCED_EXIT, Ordering::Release);
+                to.signals.raise(SignalFlags::FORCED_EXIT);
                 to.wake();
             }
             return;
         }
     }
-    // Release: the message above is in the mailbox before the flag says so.
-    to.signals.fetch_or(SIGNAL_QUEUED, Ordering::Release);
+    // The message above is in the mailbox before the flag says so
+    // (module `signal_flags`).
+    to.signals.raise(SignalFlags::QUEUED);
     to.wake();
 }
 
@@ -342,8 +334,8 @@ pub(crate) fn scan<R: ferrotp_mailbox::MailboxRef<Envelope>>(
     arrived: u64,
 ) -> Verdict {
     let verdict = scan_now(receiver, me, trapping);
-    if matches!(verdict, Verdict::Live) && receiver.scanned_to() < arrived {
-        me.0.signals.fetch_or(SIGNAL_QUEUED, Ordering::Relaxed);
+    if matches!(verdict, Verdict::Live) {
+        me.0.signals.look_again_if_short(receiver, arrived);
     }
     verdict
 }

@@ -5,7 +5,6 @@
 //! it (module `timer`); the worker fires due timers between processes, and
 //! a parked worker sleeps no longer than its next deadline.
 
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -13,6 +12,7 @@ use crate::context::{try_with_worker, with_process};
 use crate::process::Pid;
 use crate::runtime::Shared;
 use crate::timer::TimerKey;
+use crate::timer_state::SendTimerState;
 use crate::worker::TimerEvent;
 
 /// Suspends the running process for `duration` (at millisecond
@@ -42,50 +42,16 @@ pub fn sleep(duration: Duration) {
     });
 }
 
-const PENDING: u8 = 0;
-const FIRED: u8 = 1;
-const CANCELLED: u8 = 2;
-
-/// Whether a `send_after` timer has fired or was cancelled: the two race,
-/// and exactly one wins.
-pub(crate) struct TimerState(AtomicU8);
-
-impl TimerState {
-    /// The worker fires the timer; false if it was cancelled first.
-    pub(crate) fn fire(&self) -> bool {
-        self.0
-            .compare_exchange(PENDING, FIRED, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-    }
-
-    fn cancel(&self) -> bool {
-        self.0
-            .compare_exchange(PENDING, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-    }
-}
-
 /// A message on its way later ([`send_after`]); cancel it with
 /// [`cancel_timer`].
 #[derive(Debug)]
 pub struct TimerRef {
-    state: Arc<TimerState>,
+    state: Arc<SendTimerState>,
     key: TimerKey,
     worker: usize,
     /// Keeps the runtime's address from being reused while this reference
     /// lives, so comparing it with the current worker's is sound.
     runtime: Weak<Shared>,
-}
-
-impl std::fmt::Debug for TimerState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let state = match self.0.load(Ordering::Relaxed) {
-            PENDING => "pending",
-            FIRED => "fired",
-            _ => "cancelled",
-        };
-        f.write_str(state)
-    }
 }
 
 /// Sends `message` to `to` after `delay` (Erlang's `erlang:send_after`).
@@ -109,7 +75,7 @@ pub fn send_after<M: Send + 'static>(delay: Duration, to: &Pid, message: M) -> T
     let deadline = Instant::now()
         .checked_add(delay)
         .unwrap_or_else(|| Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600));
-    let state = Arc::new(TimerState(AtomicU8::new(PENDING)));
+    let state = Arc::new(SendTimerState::new());
     let event = TimerEvent::Send {
         to: Arc::clone(&to.0),
         message: crate::process::Envelope::new(message),

@@ -88,8 +88,8 @@ use crate::process_id::ProcessId;
 use crate::runtime::Shared;
 use crate::signal::SignalUnwind;
 use crate::stack::{ProcessStack, StackPool};
-use crate::time::TimerState;
 use crate::timer::{TimerKey, TimerWheel};
+use crate::timer_state::SendTimerState;
 
 /// What a timer does when it fires.
 pub(crate) enum TimerEvent {
@@ -99,7 +99,7 @@ pub(crate) enum TimerEvent {
     Send {
         to: Arc<Pcb>,
         message: Envelope,
-        state: Arc<TimerState>,
+        state: Arc<SendTimerState>,
     },
     /// A process blocked in its clean-up reached its deadline (module
     /// `context`).
@@ -1046,10 +1046,8 @@ impl WorkerLoop {
         for event in fired.drain(..) {
             match event {
                 TimerEvent::Wake { pcb, seq } => {
-                    // Release: pairs with the Acquire in the process's
-                    // `fired` check. `fetch_max`: a stale timer of a moved
-                    // migratable process must not hide a newer one.
-                    pcb.timer_fired.fetch_max(seq, Ordering::Release);
+                    // Module `timer_state`.
+                    pcb.timer_fired.fire(seq);
                     pcb.wake();
                 }
                 TimerEvent::Send { to, message, state } => {
@@ -1060,9 +1058,8 @@ impl WorkerLoop {
                     });
                 }
                 TimerEvent::CleanupDeadline { pcb } => {
-                    // Release: pairs with the process's Acquire swap.
                     pcb.signals
-                        .fetch_or(crate::signal::CLEANUP_EXPIRED, Ordering::Release);
+                        .raise(crate::signal_flags::SignalFlags::CLEANUP_EXPIRED);
                     pcb.wake();
                 }
             }
@@ -1098,9 +1095,8 @@ impl WorkerLoop {
         // SAFETY: this worker owns the settled process, suspended in its
         // slab.
         unsafe { pcb.set_exit_reason(ExitReason::Shutdown) };
-        // Release: pairs with the process's Acquire swap of its signals.
         pcb.signals
-            .fetch_or(crate::signal::FORCED_EXIT, Ordering::Release);
+            .raise(crate::signal_flags::SignalFlags::FORCED_EXIT);
         pcb.wake();
     }
 
@@ -1128,8 +1124,8 @@ impl WorkerLoop {
     /// Counts an ended process under the reason it ended with (the first
     /// recorded, which may differ from what its body returned).
     fn count_exit(&self, pcb: &Pcb) {
-        let reason = pcb.exit_reason().unwrap_or(&ExitReason::NoProc);
-        self.core.stats().count_exit(reason);
+        let reason = pcb.exit_reason().unwrap_or(ExitReason::NoProc);
+        self.core.stats().count_exit(&reason);
     }
 
     /// Shutdown, steps 3 and 4 (module docs): never-run processes end
