@@ -396,7 +396,8 @@ impl<'y> ProcessCtx<'y> {
                 self.abandon_in_cleanup();
             }
             // It fired after the process left its clean-up.
-            self.disarm_cleanup_deadline();
+            self.cleanup_timer.set(None);
+            self.pcb.signals.clear(SignalFlags::CLEANUP_EXPIRED);
         }
         // An unwinding process finishes its clean-up (bounded by the
         // clean-up deadline); a second unwind, started inside a destructor
@@ -534,12 +535,12 @@ impl<'y> ProcessCtx<'y> {
     /// The process is no longer ending (user code caught the panic whose
     /// clean-up blocked, and went on), or has ended: its clean-up deadline
     /// no longer applies.
-    #[cold]
+    #[inline]
     pub(crate) fn disarm_cleanup_deadline(&self) {
         if let Some(armed) = self.cleanup_timer.take() {
             self.disarm(armed);
+            self.pcb.signals.clear(SignalFlags::CLEANUP_EXPIRED);
         }
-        self.pcb.signals.clear(SignalFlags::CLEANUP_EXPIRED);
     }
 
     /// The clean-up deadline passed while the process still blocked in its

@@ -177,12 +177,22 @@ impl ExitRecord {
 
     /// The reason, once `state` says the process has exited.
     pub fn published(&self, state: &RunState) -> Option<ExitReason> {
+        self.with_published(state, |reason| reason.cloned())
+    }
+
+    /// Runs `f` with the reason, once `state` says the process has exited
+    /// (`None` before).
+    pub fn with_published<R>(
+        &self,
+        state: &RunState,
+        f: impl FnOnce(Option<&ExitReason>) -> R,
+    ) -> R {
         // Acquire: pairs with the Release in `publish`.
         if !state.is_exited() {
-            return None;
+            return f(None);
         }
         // SAFETY: the owner wrote the reason before its Release store of
         // EXITED, which `is_exited` acquired, and nobody writes it after.
-        self.0.with(|slot| unsafe { (*slot).clone() })
+        self.0.with(|slot| f(unsafe { (*slot).as_ref() }))
     }
 }

@@ -192,6 +192,11 @@ impl Pcb {
         self.exit.published(&self.state)
     }
 
+    /// Runs `f` with the exit reason, once the process has ended.
+    pub(crate) fn with_exit_reason<R>(&self, f: impl FnOnce(Option<&ExitReason>) -> R) -> R {
+        self.exit.with_published(&self.state, f)
+    }
+
     /// The reason recorded so far, read by the process's owner.
     ///
     /// # Safety

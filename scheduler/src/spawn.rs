@@ -561,24 +561,29 @@ impl Ready {
             end_unrun(launch, &pid, ExitReason::Shutdown, !shutting_down);
             return pid;
         }
-        match pinned_to {
+        let task = match pinned_to {
             // Not inside `try_with_worker`: a closed inbox (its worker has
             // shut down) drops the closure, which runs user destructors.
-            Some(worker) => shared.remotes[worker].deliver(Delivery::Pinned(launch)),
-            None => {
-                let mut task = Some(Task::Fresh(launch));
-                if on_worker {
-                    // Pushing onto the deque runs no user code.
-                    let _ =
-                        try_with_worker(|core| core.push_task(task.take().expect("not pushed")));
-                }
-                if let Some(task) = task {
-                    shared.injector.push(task);
-                    shared.notify_one();
-                }
+            Some(worker) => {
+                shared.remotes[worker].deliver(Delivery::Pinned(launch));
+                None
             }
+            None => Some(Task::Fresh(launch)),
+        };
+        let mut task = task;
+        let counted = on_worker
+            && try_with_worker(|core| {
+                // Queue operations and a counter: no user code.
+                if let Some(task) = task.take() {
+                    core.push_task(task);
+                }
+                core.stats().spawns.bump();
+            })
+            .is_some();
+        if let Some(task) = task {
+            shared.injector.push(task);
+            shared.notify_one();
         }
-        let counted = on_worker && try_with_worker(|core| core.stats().spawns.bump()).is_some();
         if !counted {
             shared
                 .external_spawns

@@ -1124,8 +1124,8 @@ impl WorkerLoop {
     /// Counts an ended process under the reason it ended with (the first
     /// recorded, which may differ from what its body returned).
     fn count_exit(&self, pcb: &Pcb) {
-        let reason = pcb.exit_reason().unwrap_or(ExitReason::NoProc);
-        self.core.stats().count_exit(&reason);
+        let stats = self.core.stats();
+        pcb.with_exit_reason(|reason| stats.count_exit(reason.unwrap_or(&ExitReason::NoProc)));
     }
 
     /// Shutdown, steps 3 and 4 (module docs): never-run processes end
