@@ -958,3 +958,56 @@ fn a_supervisor_child_defaults_to_infinity_shutdown() {
         .kind(ChildKind::Supervisor);
     assert_eq!(spec.shutdown_policy(), Shutdown::BrutalKill);
 }
+
+/// Clean-up may call a supervisor (issue 12, item 5): a destructor run by
+/// a kill gets its answer; one run at shutdown gets an answer too (the
+/// supervisor may be gone by then: an error, not an abort or a hang).
+#[test]
+fn a_destructor_can_call_a_supervisor_during_a_kill_and_at_shutdown() {
+    struct AsksOnDrop(Supervisor, Arc<Mutex<Vec<String>>>);
+    impl Drop for AsksOnDrop {
+        fn drop(&mut self) {
+            let answer = match self.0.which_children() {
+                Ok(children) => format!("{} children", children.len()),
+                Err(error) => format!("error: {error}"),
+            };
+            self.1.lock().unwrap().push(answer);
+        }
+    }
+    let rt = runtime(2);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let logged = Arc::clone(&log);
+    rt.block_on(move || {
+        let sup = SupervisorSpec::new(Strategy::OneForOne)
+            .child(worker("a"))
+            .child(worker("b"))
+            .start_link()
+            .unwrap();
+        let me = self_pid();
+        let (asking_sup, asking_log) = (sup.clone(), Arc::clone(&logged));
+        let killed = spawn(move || {
+            let _asks = AsksOnDrop(asking_sup, asking_log);
+            send(&me, ());
+            receive::<u64>();
+        });
+        receive::<()>();
+        exit(&killed, ExitReason::Kill);
+        assert_eq!(wait_exit(&killed), ExitReason::Killed);
+        // One more, still blocked when the runtime is dropped.
+        let me = self_pid();
+        spawn(move || {
+            let _asks = AsksOnDrop(sup, logged);
+            send(&me, ());
+            receive::<u64>();
+        });
+        receive::<()>();
+    });
+    drop(rt);
+    let log = log.lock().unwrap().clone();
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert_eq!(log[0], "2 children");
+    assert!(
+        log[1] == "2 children" || log[1].starts_with("error: "),
+        "{log:?}"
+    );
+}
