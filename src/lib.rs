@@ -50,9 +50,10 @@ pub use ferrotp_scheduler::{
     BuildError, Builder, DeadLetter, Exit, ExitHook, ExitReason, Metrics, NotRegistered,
     OnStackOverflow, Pid, ProcessId, ProcessInfo, ProcessStatus, RegisterError, Runtime, Select,
     SpawnError, SpawnOptions, Subject, TimerRef, TrySendError, WorkerMetrics, cancel_timer, exit,
-    exit_self, mailbox_len, process_info, receive, receive_match, receive_match_timeout,
-    receive_timeout, reduce, register, run, self_pid, send, send_after, send_named, sleep, spawn,
-    spawn_opt, trap_exit, try_send, unregister, whereis, yield_now,
+    exit_self, mailbox_len, maybe_grow, process_info, receive, receive_match,
+    receive_match_timeout, receive_timeout, reduce, register, remaining_stack, run, self_pid, send,
+    send_after, send_named, sleep, spawn, spawn_opt, trap_exit, try_send, unregister, whereis,
+    yield_now,
 };
 pub use ferrotp_supervision as supervision;
 pub use ferrotp_supervision::{
