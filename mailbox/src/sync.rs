@@ -139,6 +139,7 @@ mod loom_atomics {
 
     macro_rules! loom_atomic {
         ($name:ident, $int:ty, $never:expr) => {
+            #[derive(Debug, Default)]
             pub struct $name(loom::sync::atomic::$name);
 
             impl $name {
@@ -211,18 +212,25 @@ mod loom_atomics {
                 pub fn fetch_or(&self, value: $int, order: Ordering) -> $int {
                     self.0.fetch_or(value, order)
                 }
+
+                #[track_caller]
+                pub fn fetch_max(&self, value: $int, order: Ordering) -> $int {
+                    self.0.fetch_max(value, order)
+                }
             }
         };
     }
 
     // The impossible values: no counter, index or state of this crate ever
     // reaches its type's maximum (slot states are 0, 1 or 2; the tail index
-    // would need 2^62 messages).
+    // would need 2^62 messages), nor of the scheduler (run states are 0 to
+    // 4, signal bits at most 7, timer numbers count timers).
     loom_atomic!(AtomicU64, u64, u64::MAX);
     loom_arithmetic!(AtomicU64, u64);
     loom_atomic!(AtomicUsize, usize, usize::MAX);
     loom_arithmetic!(AtomicUsize, usize);
     loom_atomic!(AtomicU8, u8, u8::MAX);
+    loom_arithmetic!(AtomicU8, u8);
 
     /// Booleans are only stored and swapped (no value is impossible for a
     /// `bool`, so there is no modelled `load`).
