@@ -1,0 +1,356 @@
+//! loom model of exit-signal delivery (module `signal_flags`): a signal's
+//! message goes through the target's real mailbox, its flag through the
+//! real [`SignalFlags`], its wake-up through the real [`RunState`].
+//!
+//! Run with:
+//! `RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 CARGO_TARGET_DIR=target/loom cargo test -p ferrotp-scheduler --test loom_signals --release`
+//!
+//! # The protocol
+//!
+//! A sender (`signal::send_signal`) pushes the signal's message into the
+//! target's [`Mailbox`], *then* raises [`SignalFlags::QUEUED`] (`Release`),
+//! then wakes the target (`Pcb::wake` → [`RunState::wake`]; true means the
+//! waker queues the process). Shutdown, or a kill that finds the mailbox
+//! closed, raises [`SignalFlags::FORCED_EXIT`] (no message) and wakes.
+//!
+//! The target acts at its check points (`ProcessCtx::check_signals` →
+//! `act_on_signals` → `signal::scan`): [`SignalFlags::any`] (the `Relaxed`
+//! fast path), then [`SignalFlags::take`] (`Acquire`), then
+//! [`Mailbox::arrived`]; `FORCED_EXIT` ends it; with `QUEUED` it scans its
+//! [`Receiver`] from [`Mark::START`] with `take_first_since`, and, if the
+//! scan found nothing more, [`SignalFlags::look_again_if_short`]: a scan
+//! that stopped at a message still being written raises `QUEUED` again,
+//! and that message's push wakes the process for its next check point.
+//!
+//! A process blocked in `receive` (`ProcessCtx::receive`) loops: its own
+//! look (`take_first_since` with the receive's predicate), then
+//! [`Receiver::announce_wait`] (`Ready`: look again; `Sleep`: wait), the
+//! wait ([`RunState::suspended_waiting`]: true means it is `WAITING` and in
+//! no queue until a waker queues it; false means it was woken while still
+//! running and its worker requeues it), [`Receiver::cancel_wait`], and a
+//! check point. Each `receive` starts with a check point (`reduce`).
+//!
+//! In the model the target is one loom thread standing for the process
+//! *and* its worker: a `wake` that returns true unparks it, and returning
+//! from `park` is its worker resuming it ([`RunState::set_running`]).
+//! The shared state is the shipped code: [`SignalFlags`], [`Mailbox`] and
+//! [`Receiver`], [`RunState`]. The steps around them (`send_signal`,
+//! `act_on_signals`, `scan_now`, `receive`) are crate-private and run
+//! inside a process's coroutine context, so the model follows them step
+//! by step, in the same order. The scan's predicate is the model's: the
+//! real one matches the crate-private `Exit` inside an `Envelope`; here the
+//! message type is the model's own [`Msg`], and the signal is one the
+//! process drops when it acts on it (a `Normal` signal from another
+//! process, not trapping: `scan_now` takes it out and goes on), so that
+//! the process lives on and its later check points show it acts on the
+//! signal only once.
+//!
+//! # The invariants
+//!
+//! * The target acts on every signal, exactly once. A lost signal leaves
+//!   the target waiting forever (it ends only once it has acted on the
+//!   signal and received its ordinary messages): loom reports a deadlock.
+//! * A `FORCED_EXIT` raised at any moment, also while the process waits
+//!   and while it is taking a `QUEUED` signal, ends the process.
+//! * Each wait is ended by exactly one queueing.
+//!
+//! # Mutations this model catches
+//!
+//! In `SignalFlags`: dropping `look_again_if_short` (a deadlock in the
+//! first model), and a `take` that loads then stores 0 (a `FORCED_EXIT`
+//! raised in between is lost: a deadlock in the second). In the model's
+//! `send_signal` and `force_exit`: raising the flag before pushing the
+//! message, and skipping the wake-up after raising (deadlocks). A `Relaxed` raise passes: under loom the
+//! mailbox's loads are modelled as read-modify-writes (`mailbox/src/sync.rs`),
+//! which always read the latest value, so the scan sees the message (and
+//! `arrived` counts it) whatever the flag's ordering; the message's
+//! contents are published by the slot's own `Release` / `Acquire`. On real
+//! hardware the `Release` / `Acquire` pair is what keeps `arrived` and the
+//! slot from being read stale after taking the flag.
+#![cfg(loom)]
+
+use std::sync::Arc;
+
+use ferrotp_mailbox::sync::{AtomicUsize, Ordering};
+use ferrotp_mailbox::{Mailbox, Mark, Receiver, Wait};
+use ferrotp_scheduler::run_state::RunState;
+use ferrotp_scheduler::signal_flags::SignalFlags;
+use loom::thread;
+
+/// A message in the target's mailbox.
+#[derive(Debug, PartialEq, Eq)]
+enum Msg {
+    /// An ordinary message, which the process's `receive` takes.
+    Ordinary(u8),
+    /// An exit signal's message (the real one is an `Envelope` holding an
+    /// `Exit`).
+    Signal,
+}
+
+/// The parts of the target's control block (`Pcb`) that the protocol
+/// touches.
+struct Pcb {
+    mailbox: Arc<Mailbox<Msg>>,
+    signals: SignalFlags,
+    state: RunState,
+    /// Wakes that returned true: a waker queued the process.
+    queued: AtomicUsize,
+}
+
+impl Pcb {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            mailbox: Arc::new(Mailbox::new()),
+            signals: SignalFlags::new(),
+            state: RunState::new(),
+            queued: AtomicUsize::new(0),
+        })
+    }
+
+    /// `Pcb::wake`: a wake that returns true queues the process on its
+    /// worker (here: unparks the thread that stands for both).
+    fn wake(&self, process: &thread::Thread) {
+        if self.state.wake() {
+            self.queued.fetch_add(1, Ordering::Relaxed);
+            process.unpark();
+        }
+    }
+}
+
+/// `signal::send_signal` for a target whose mailbox is open.
+fn send_signal(pcb: &Pcb, process: &thread::Thread) {
+    // The push's answer is not used: the wake below covers it.
+    match pcb.mailbox.push(Msg::Signal) {
+        Ok(_) => {}
+        Err(_) => unreachable!("the target lives until it has acted on the signal"),
+    }
+    // The message above is in the mailbox before the flag says so.
+    pcb.signals.raise(SignalFlags::QUEUED);
+    pcb.wake(process);
+}
+
+/// `send`: a push, and the wake-up it may ask for.
+fn send(pcb: &Pcb, process: &thread::Thread, n: u8) {
+    match pcb.mailbox.push(Msg::Ordinary(n)) {
+        Ok(pushed) => {
+            if pushed.must_wake() {
+                pcb.wake(process);
+            }
+        }
+        Err(_) => unreachable!("the target lives until it has its messages"),
+    }
+}
+
+/// Shutdown (or a kill after the body ended): a bit with no message.
+fn force_exit(pcb: &Pcb, process: &thread::Thread) {
+    pcb.signals.raise(SignalFlags::FORCED_EXIT);
+    pcb.wake(process);
+}
+
+/// What a check point decided.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    Live,
+    /// `FORCED_EXIT`: the process ends.
+    Die,
+}
+
+/// The target process, on its own thread (which is also its worker's).
+struct Process {
+    pcb: Arc<Pcb>,
+    receiver: Receiver<Msg>,
+    /// Signals acted on.
+    acted: usize,
+    /// Ordinary messages received.
+    got: Vec<u8>,
+    /// Waits that suspended in `WAITING`.
+    waits: usize,
+}
+
+impl Process {
+    /// A process that its worker (the thread that will run it) has
+    /// started: `RUNNING`.
+    fn new(pcb: &Arc<Pcb>) -> Self {
+        pcb.state.set_running();
+        Self {
+            pcb: Arc::clone(pcb),
+            receiver: Receiver::new(Arc::clone(&pcb.mailbox)),
+            acted: 0,
+            got: Vec::new(),
+            waits: 0,
+        }
+    }
+
+    /// `check_signals` → `act_on_signals` → `signal::scan`.
+    fn check_point(&mut self) -> Verdict {
+        if !self.pcb.signals.any() {
+            return Verdict::Live;
+        }
+        let signals = self.pcb.signals.take();
+        let arrived = self.pcb.mailbox.arrived();
+        if signals & SignalFlags::FORCED_EXIT != 0 {
+            return Verdict::Die;
+        }
+        if signals & SignalFlags::QUEUED == 0 {
+            return Verdict::Live;
+        }
+        // `scan_now`, with the model's predicate: each signal found is
+        // taken out and dropped (`continue`), and the scan goes on.
+        let mut start = Mark::START;
+        while let Some(signal) = self
+            .receiver
+            .take_first_since(&mut start, |m| *m == Msg::Signal)
+        {
+            assert_eq!(signal, Msg::Signal);
+            self.acted += 1;
+        }
+        self.pcb
+            .signals
+            .look_again_if_short(&self.receiver, arrived);
+        Verdict::Live
+    }
+
+    /// `ProcessCtx::wait` as its worker runs it: suspended in `WAITING`
+    /// until a waker queues it, or requeued at once if it was woken while
+    /// running; then resumed.
+    fn wait(&mut self) {
+        if self.pcb.state.suspended_waiting() {
+            self.waits += 1;
+            thread::park();
+        }
+        self.pcb.state.set_running();
+    }
+
+    /// `receive::<Ordinary>()`, ended early (`None`) when `stop` holds
+    /// after a check point or the process dies. `Some(None)`: the process
+    /// died.
+    fn receive(&mut self, stop: &impl Fn(&Self) -> bool) -> Option<Option<u8>> {
+        // `reduce(1)`.
+        if self.check_point() == Verdict::Die {
+            return Some(None);
+        }
+        if stop(self) {
+            return None;
+        }
+        let mut mark = Mark::START;
+        loop {
+            if let Some(message) = self
+                .receiver
+                .take_first_since(&mut mark, |m| matches!(m, Msg::Ordinary(_)))
+            {
+                let Msg::Ordinary(n) = message else {
+                    unreachable!("the predicate matched an ordinary message")
+                };
+                return Some(Some(n));
+            }
+            match self.receiver.announce_wait() {
+                Wait::Ready => continue,
+                Wait::Sleep => {}
+                Wait::Closed => unreachable!("a running process's mailbox is open"),
+            }
+            self.wait();
+            let _ = self.receiver.cancel_wait();
+            if self.check_point() == Verdict::Die {
+                return Some(None);
+            }
+            if stop(self) {
+                return None;
+            }
+        }
+    }
+
+    /// The body `loop { receive::<Ordinary>() }` until `stop`; returns
+    /// whether the process died of `FORCED_EXIT`.
+    fn run(&mut self, stop: impl Fn(&Self) -> bool) -> bool {
+        loop {
+            match self.receive(&stop) {
+                None => return false,
+                Some(None) => return true,
+                Some(Some(n)) => self.got.push(n),
+            }
+        }
+    }
+}
+
+/// Runs `f` under loom and prints how many executions it explored.
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let executions = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&executions);
+    loom::model(move || {
+        counter.fetch_add(1, Ordering::Relaxed);
+        f();
+    });
+    eprintln!("{} executions explored", executions.load(Ordering::Relaxed));
+}
+
+/// A signal sent while another sender pushes two ordinary messages: the
+/// scan may stop at an ordinary message reserved before the signal and
+/// still being written. The process ends only once it has acted on the
+/// signal and received both ordinary messages; it acts on the signal once.
+#[test]
+fn a_signal_is_acted_on_exactly_once_even_behind_a_message_being_written() {
+    model(|| {
+        let pcb = Pcb::new();
+        let mut process = Process::new(&pcb);
+        let target = thread::spawn(move || {
+            let died = process.run(|p| p.acted >= 1 && p.got.len() == 2);
+            assert!(!died);
+            process
+        });
+        let sender = {
+            let pcb = Arc::clone(&pcb);
+            let to = target.thread().clone();
+            thread::spawn(move || {
+                send(&pcb, &to, 7);
+                send(&pcb, &to, 8);
+            })
+        };
+        send_signal(&pcb, target.thread());
+        sender.join().unwrap();
+        let mut process = target.join().unwrap();
+        assert_eq!(process.acted, 1, "the signal is acted on exactly once");
+        assert_eq!(process.got, vec![7, 8]);
+        assert_eq!(
+            pcb.queued.load(Ordering::Relaxed),
+            process.waits,
+            "each wait is ended by exactly one queueing"
+        );
+        // A check point after the fact finds nothing more to act on.
+        process.check_point();
+        assert_eq!(process.acted, 1);
+        assert_eq!(process.receiver.pop(), None);
+    });
+}
+
+/// Shutdown raises `FORCED_EXIT` (no message) while the process waits in
+/// `receive`, or runs, or takes a signal that a sender delivers at the
+/// same moment: it always ends. A raise lost to a non-atomic `take`
+/// leaves it waiting forever.
+#[test]
+fn a_forced_exit_raised_at_any_moment_ends_the_process() {
+    model(|| {
+        let pcb = Pcb::new();
+        let mut process = Process::new(&pcb);
+        let target = thread::spawn(move || {
+            let died = process.run(|_| false);
+            assert!(died, "only FORCED_EXIT ends this process");
+            process
+        });
+        let sender = {
+            let pcb = Arc::clone(&pcb);
+            let to = target.thread().clone();
+            thread::spawn(move || send_signal(&pcb, &to))
+        };
+        force_exit(&pcb, target.thread());
+        sender.join().unwrap();
+        let process = target.join().unwrap();
+        assert!(process.acted <= 1);
+        assert!(process.got.is_empty());
+        assert_eq!(
+            pcb.queued.load(Ordering::Relaxed),
+            process.waits,
+            "each wait is ended by exactly one queueing"
+        );
+    });
+}
