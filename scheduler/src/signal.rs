@@ -65,7 +65,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use ferrotp_mailbox::{Mark, Pushed};
+use ferrotp_mailbox::Mark;
 
 use crate::context::{try_with_process, with_process};
 use crate::exit::ExitReason;
@@ -222,19 +222,13 @@ fn send_signal(pid: &Pid, signal: Exit) {
     // is still dropping its unread messages: a destructor of theirs that
     // blocks is part of the process, and a kill must be able to end it.
     let kill = signal.reason == ExitReason::Kill;
-    match to.mailbox.push(Envelope::new(signal)) {
-        Ok(Pushed::WakeReceiver) | Ok(Pushed::Queued) => {}
-        Err(_) => {
-            if kill && !to.is_exited() {
-                to.signals.raise(SignalFlags::FORCED_EXIT);
-                to.wake();
-            }
-            return;
+    if to.signals.post(&to.mailbox, Envelope::new(signal)).is_err() {
+        if kill && !to.is_exited() {
+            to.signals.raise(SignalFlags::FORCED_EXIT);
+            to.wake();
         }
+        return;
     }
-    // The message above is in the mailbox before the flag says so
-    // (module `signal_flags`).
-    to.signals.raise(SignalFlags::QUEUED);
     to.wake();
 }
 

@@ -29,7 +29,7 @@
 //! short and looks again.
 
 use ferrotp_mailbox::sync::{AtomicU8, Ordering};
-use ferrotp_mailbox::{MailboxRef, Receiver};
+use ferrotp_mailbox::{Mailbox, MailboxRef, Receiver};
 
 /// The pending-signal bits of one process (module docs).
 #[derive(Debug, Default)]
@@ -47,6 +47,24 @@ impl SignalFlags {
     /// No bit raised.
     pub fn new() -> Self {
         Self(AtomicU8::new(0))
+    }
+
+    /// Posts an exit signal: pushes its `message` into `mailbox` (past any
+    /// bound, as every signal), *then* raises `QUEUED`. The caller then
+    /// wakes the process. A closed mailbox (the process has ended, or its
+    /// body has) gives the message back and raises nothing.
+    ///
+    /// # Errors
+    /// The message, if the mailbox is closed.
+    pub fn post<T>(&self, mailbox: &Mailbox<T>, message: T) -> Result<(), T> {
+        // The push says whether the receiver must be woken; the caller wakes
+        // the process regardless (a permit).
+        let _ = mailbox
+            .push(message)
+            .map_err(|closed| closed.into_inner())?;
+        // The message above is in the mailbox before the flag says so.
+        self.raise(Self::QUEUED);
+        Ok(())
     }
 
     /// Raises `bits`, after pushing the message they stand for, if any.

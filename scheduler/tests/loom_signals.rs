@@ -57,10 +57,11 @@
 //! # Mutations this model catches
 //!
 //! In `SignalFlags`: dropping `look_again_if_short` (a deadlock in the
-//! first model), and a `take` that loads then stores 0 (a `FORCED_EXIT`
-//! raised in between is lost: a deadlock in the second). In the model's
-//! `send_signal` and `force_exit`: raising the flag before pushing the
-//! message, and skipping the wake-up after raising (deadlocks). A `Relaxed` raise passes: under loom the
+//! first model), a `take` that loads then stores 0 (a `FORCED_EXIT`
+//! raised in between is lost: a deadlock in the second), and a `post`
+//! that raises the flag before pushing the message (a deadlock). In the
+//! model's `send_signal` and `force_exit`: skipping the wake-up after
+//! raising (deadlocks). A `Relaxed` raise passes: under loom the
 //! mailbox's loads are modelled as read-modify-writes (`mailbox/src/sync.rs`),
 //! which always read the latest value, so the scan sees the message (and
 //! `arrived` counts it) whatever the flag's ordering; the message's
@@ -117,15 +118,12 @@ impl Pcb {
     }
 }
 
-/// `signal::send_signal` for a target whose mailbox is open.
+/// `signal::send_signal` for a target whose mailbox is open: the shipped
+/// `SignalFlags::post` (push, then raise), then the wake-up.
 fn send_signal(pcb: &Pcb, process: &thread::Thread) {
-    // The push's answer is not used: the wake below covers it.
-    match pcb.mailbox.push(Msg::Signal) {
-        Ok(_) => {}
-        Err(_) => unreachable!("the target lives until it has acted on the signal"),
+    if pcb.signals.post(&pcb.mailbox, Msg::Signal).is_err() {
+        unreachable!("the target lives until it has acted on the signal");
     }
-    // The message above is in the mailbox before the flag says so.
-    pcb.signals.raise(SignalFlags::QUEUED);
     pcb.wake(process);
 }
 
