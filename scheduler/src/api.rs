@@ -125,23 +125,24 @@ impl Wake for ThreadWaker {
 /// The blocking half of `send` to a full bounded mailbox.
 #[cold]
 fn send_when_room(to: &Arc<Pcb>, envelope: Envelope) {
-    let sender = try_with_process(|ctx| Arc::clone(ctx.pcb));
+    let sender = try_with_process(|ctx| (Arc::clone(ctx.pcb), ctx.in_panic_hook()));
     let waker = match &sender {
-        // A process cannot wait for room in its own mailbox: it exceeds
-        // the bound instead.
-        Some(me) if Arc::ptr_eq(me, to) => {
+        // A process cannot wait for room in its own mailbox, and one that
+        // runs the panic hook must not give its worker up (std holds its
+        // hook lock): both exceed the bound instead.
+        Some((me, in_hook)) if Arc::ptr_eq(me, to) || *in_hook => {
             return deliver(to, envelope);
         }
-        Some(me) => Waker::from(Arc::clone(me)),
+        Some((me, _)) => Waker::from(Arc::clone(me)),
         // A worker thread outside any process (a dead-letter hook, say)
         // must not block its worker.
         None if try_with_worker(|_| ()).is_some() => return deliver(to, envelope),
         None => Waker::from(Arc::new(ThreadWaker(std::thread::current()))),
     };
-    let mut waiter = to.mailbox.room_waiter(waker);
+    let waiting = WaitingForRoom::new(to, waker, sender.is_some());
     let mut envelope = envelope;
     loop {
-        match waiter.try_push(envelope) {
+        match waiting.try_push(envelope) {
             Ok(pushed) => {
                 if pushed.must_wake() {
                     to.wake();
@@ -158,6 +159,57 @@ fn send_when_room(to: &Arc<Pcb>, envelope: Envelope) {
                 }
             }
         }
+    }
+}
+
+/// A sender's registration for room in a bounded mailbox, boxed, and owed
+/// to the mailbox by the sending process until dropped: if the process is
+/// abandoned while it waits (its clean-up ran past its deadline), this
+/// frame never finishes, and the process pays the debt instead
+/// ([`Owed::RoomWait`](crate::context::Owed)), so that its place in the
+/// queue of waiters never swallows another sender's wake-up.
+struct WaitingForRoom {
+    /// Owned (`Box::into_raw`); only reached through short borrows, none
+    /// held while the process waits.
+    waiter: *mut ferrotp_mailbox::RoomWaiter<'static, Envelope>,
+    /// Recorded as a debt of the running process.
+    owed: bool,
+}
+
+impl WaitingForRoom {
+    fn new(to: &Arc<Pcb>, waker: Waker, in_process: bool) -> Self {
+        let waiter = to.mailbox.room_waiter(waker);
+        // SAFETY: only the lifetime changes: the waiter borrows `to`'s
+        // mailbox, which the caller's `Arc` keeps alive for longer than
+        // this value (or for ever, if the process is abandoned and its
+        // frames leaked).
+        let waiter: ferrotp_mailbox::RoomWaiter<'static, Envelope> =
+            unsafe { std::mem::transmute(waiter) };
+        let waiter = Box::into_raw(Box::new(waiter));
+        let owed = in_process
+            && try_with_process(|ctx| ctx.owe(crate::context::Owed::RoomWait(waiter))).is_some();
+        Self { waiter, owed }
+    }
+
+    fn try_push(
+        &self,
+        envelope: Envelope,
+    ) -> Result<ferrotp_mailbox::Pushed, TryPushError<Envelope>> {
+        // SAFETY: owned by `self`, and this borrow ends before the caller
+        // may suspend.
+        unsafe { (*self.waiter).try_push(envelope) }
+    }
+}
+
+impl Drop for WaitingForRoom {
+    fn drop(&mut self) {
+        if self.owed {
+            let _ = try_with_process(|ctx| ctx.paid());
+        }
+        // SAFETY: made by `Box::into_raw` in `new`, and dropped once: here,
+        // or by `ProcessCtx::abandon` when this frame never finishes (then
+        // this drop never runs).
+        drop(unsafe { Box::from_raw(self.waiter) });
     }
 }
 

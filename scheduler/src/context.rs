@@ -37,21 +37,34 @@
 //! safe because the process carries its own panic count (module
 //! `unwind_units`).
 //!
-//! * The first time a process blocks in its clean-up, it arms a timer for
-//!   its clean-up deadline (`Builder::cleanup_timeout`, 5 s by default).
-//!   If the deadline passes while it is still in its clean-up, it is
-//!   abandoned at its next check point (the timer wakes it): a report on
-//!   standard error, its remaining destructors never run, its stack is
-//!   quarantined, and it ends with the reason recorded so far. The
-//!   program is never aborted. If user code catches the panic and goes
-//!   on, the deadline is dropped.
+//! * The first time a process suspends in its clean-up (it blocks, or
+//!   polls with `yield_now`), its clean-up deadline is set
+//!   (`Builder::cleanup_timeout`, 5 s by default), with a timer in the
+//!   wheel of the worker it is on (armed again on the worker it moves to,
+//!   for a migratable process, since a worker drops its timers as it
+//!   shuts down). If the deadline passes while it is still in its
+//!   clean-up, it is abandoned at its next check point (the timer wakes
+//!   it): a report on standard error, its remaining destructors never run,
+//!   its stack is quarantined, and it ends with the reason recorded so far.
+//!   What the runtime's own frames on its stack owe others is paid then
+//!   ([`Owed`]: the child of a `spawn_with` set-up ends, a blocking send's
+//!   place among the mailbox's waiters is given up). The program is never
+//!   aborted. If user code catches the panic and goes on, the deadline is
+//!   dropped at its next suspension.
 //! * While it unwinds, an exit signal cannot interrupt it (a second unwind
 //!   started inside a destructor that runs during the first would abort
 //!   the program): the deadline bounds it.
-//! * Once its body is over and it drops its unread messages, a kill (or
-//!   shutdown) still acts: it unwinds out of the destructor that blocks,
-//!   and the other unread messages are dropped, each unwound at once if
-//!   it blocks too.
+//! * Once its body is over it drops its unread messages, the oldest first,
+//!   with its mailbox still open (a destructor may call another process
+//!   and get the reply), then closes it. A kill (or shutdown) still acts
+//!   there, one sent before the body ended included: it unwinds out of
+//!   the destructor that blocks, and the other unread messages are
+//!   dropped, each unwound at once if it blocks too.
+//! * While the panic hook runs, std holds its hook lock: a process that
+//!   gave its worker up there would block any thread that sets or takes
+//!   the hook. So, in ferrotp's hook (module `stack_depth`), a send to a
+//!   full mailbox exceeds its bound and a spent slice does not yield; a
+//!   hook must still not receive or sleep.
 
 use std::cell::{Cell, RefCell};
 use std::panic::resume_unwind;
@@ -212,9 +225,17 @@ pub(crate) struct ProcessCtx<'y> {
     /// The body has ended (its unread messages are being dropped): only
     /// a kill or shutdown (`FORCED_EXIT`) still acts.
     ended: Cell<bool>,
-    /// The clean-up timer, armed the first time the process blocks while
-    /// it ends (module docs: clean-up).
+    /// The clean-up deadline, set the first time the process suspends
+    /// while it ends, and its timer, in the wheel of the worker it last
+    /// suspended on (module docs: clean-up).
+    cleanup_deadline: Cell<Option<Instant>>,
     cleanup_timer: Cell<Option<Armed>>,
+    /// What the runtime's own frames on this stack owe others, should the
+    /// process be abandoned there (their destructors would never run).
+    owed: RefCell<Vec<Owed>>,
+    /// The process runs the panic hook (module `stack_depth`): std holds
+    /// its hook lock meanwhile, so the process avoids suspending.
+    in_panic_hook: Cell<bool>,
     /// The budget the current slice started with (reductions used are
     /// published from it at each suspension).
     slice_start: Cell<u32>,
@@ -223,6 +244,20 @@ pub(crate) struct ProcessCtx<'y> {
     /// The message of the red-zone panic this process raised, if any
     /// (its exit reason is then `StackOverflow`).
     stack_panic: Cell<Option<Box<str>>>,
+}
+
+/// What a runtime frame on a process's stack owes others, paid by
+/// [`ProcessCtx::abandon`] when that frame will never finish (an abandoned
+/// process's stack is never resumed nor unwound, so no destructor of
+/// its frames runs).
+pub(crate) enum Owed {
+    /// `spawn_with`'s set-up runs: the child, made but never queued,
+    /// must end (module `spawn`).
+    SetupChild { pcb: Arc<Pcb>, took_slot: bool },
+    /// A blocking send waits for room: its registration must leave the
+    /// mailbox's queue of waiters, passing on a wake-up it got (module
+    /// `api`). The waiter is on the heap, owned by the frame's guard.
+    RoomWait(*mut ferrotp_mailbox::RoomWaiter<'static, Envelope>),
 }
 
 /// A timer armed by a waiting process.
@@ -257,7 +292,10 @@ impl<'y> ProcessCtx<'y> {
             dying: Cell::new(false),
             retries: Cell::new(0),
             ended: Cell::new(false),
+            cleanup_deadline: Cell::new(None),
             cleanup_timer: Cell::new(None),
+            owed: RefCell::new(Vec::new()),
+            in_panic_hook: Cell::new(false),
             slice_start: Cell::new(budget),
             stack: Cell::new(stack),
             stack_panic: Cell::new(None),
@@ -314,6 +352,13 @@ impl<'y> ProcessCtx<'y> {
             }
         }
         let _reenter = Reenter(ptr::from_ref(self).cast());
+        // Every suspension of a process that is ending counts against its
+        // clean-up deadline, whether it waits or polls (module docs).
+        if self.in_cleanup() {
+            self.arm_cleanup_deadline();
+        } else if self.cleanup_timer.get().is_some() {
+            self.disarm_cleanup_deadline();
+        }
         self.publish_reductions();
         let budget = self.yielder.suspend(why);
         self.budget.set(budget);
@@ -350,24 +395,47 @@ impl<'y> ProcessCtx<'y> {
         self.retries.set(0);
     }
 
-    /// Closes the mailbox and drops what was unread, each message under
-    /// its own net: a destructor's panic is reported, and a kill or
-    /// shutdown that interrupts a destructor (it blocked) lets the rest
-    /// be dropped, each unwound at once if it blocks too (module `signal`).
+    /// Drops the messages left unread, each under its own net: a
+    /// destructor's panic is reported, and a kill or shutdown that
+    /// interrupts a destructor (it blocked) lets the rest be dropped. The
+    /// mailbox stays open meanwhile, so that a destructor may call another
+    /// process and get its reply; what arrives meanwhile is unread too.
+    /// Then it closes, and what slipped in is dropped as well.
     pub(crate) fn drop_unread(&self) {
-        for message in self.close_mailbox() {
-            let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-                drop(message);
-            }));
-            if let Err(payload) = dropped
-                && !payload.is::<SignalUnwind>()
-            {
-                eprintln!(
-                    "ferrotp: dropping an unread message of process {} panicked: {}",
-                    self.pcb.id,
-                    ExitReason::from_panic(&*payload)
-                );
+        loop {
+            let mut from = Mark::START;
+            let next = self
+                .receiver("exit")
+                .take_first_since(&mut from, &mut |_: &Envelope| true);
+            match next {
+                Some(message) => self.drop_one_unread(message),
+                None => break,
             }
+        }
+        for message in self.close_mailbox() {
+            self.drop_one_unread(message);
+        }
+    }
+
+    fn drop_one_unread(&self, message: Envelope) {
+        // Each message gets the retries a body gets (module `signal`).
+        self.retries.set(0);
+        if signal::is_undelivered_kill(&message) {
+            // A kill that came before the body ended and was not acted
+            // on: the clean-up is interrupted from now on.
+            self.dying.set(true);
+        }
+        let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            drop(message);
+        }));
+        if let Err(payload) = dropped
+            && !payload.is::<SignalUnwind>()
+        {
+            eprintln!(
+                "ferrotp: dropping an unread message of process {} panicked: {}",
+                self.pcb.id,
+                ExitReason::from_panic(&*payload)
+            );
         }
     }
 
@@ -397,6 +465,7 @@ impl<'y> ProcessCtx<'y> {
             }
             // It fired after the process left its clean-up.
             self.cleanup_timer.set(None);
+            self.cleanup_deadline.set(None);
             self.pcb.signals.clear(SignalFlags::CLEANUP_EXPIRED);
         }
         // An unwinding process finishes its clean-up (bounded by the
@@ -419,13 +488,14 @@ impl<'y> ProcessCtx<'y> {
             // recorded.
             self.die(None);
         }
-        // After the body the mailbox is closed: no signal message is left
-        // to scan.
-        if signals & SignalFlags::QUEUED == 0 || self.ended.get() {
+        if signals & SignalFlags::QUEUED == 0 {
             return;
         }
         let me = Pid(Arc::clone(self.pcb));
-        let trapping = self.pcb.trap_exit.load(Ordering::Relaxed);
+        // Once the body has ended only a kill still acts (its unread
+        // messages are being dropped): scanned as if trapping, every other
+        // signal becomes a message, dropped with the rest.
+        let trapping = self.ended.get() || self.pcb.trap_exit.load(Ordering::Relaxed);
         let verdict = match held {
             Some(receiver) => signal::scan(receiver, &me, trapping, arrived),
             None => match self.receiver.try_borrow_mut() {
@@ -483,28 +553,85 @@ impl<'y> ProcessCtx<'y> {
 
     /// A dying process reached a check point again: user code caught the
     /// unwind. Unwind again, a few times; then abandon it. After the body
-    /// (dropping unread messages) the runtime's own net catches each
-    /// unwind, so it is not counted.
+    /// the count starts again with each unread message (the runtime's own
+    /// net catches the unwind that interrupts one).
     fn unwind_again(&self) -> ! {
         let retries = self.retries.get();
-        if retries < signal::UNWIND_RETRIES || self.ended.get() {
+        if retries < signal::UNWIND_RETRIES {
             self.retries.set(retries + 1);
             resume_unwind(Box::new(SignalUnwind));
         }
         self.abandon("keeps catching the unwind that ends it")
     }
 
+    /// Records what a runtime frame owes until it finishes (see
+    /// [`Owed`]); the frame calls [`ProcessCtx::paid`] as it finishes or
+    /// unwinds.
+    pub(crate) fn owe(&self, owed: Owed) {
+        self.owed.borrow_mut().push(owed);
+    }
+
+    /// The frame that recorded the last debt finished.
+    pub(crate) fn paid(&self) {
+        self.owed.borrow_mut().pop();
+    }
+
     /// Gives the worker up for good (module `worker`: abandon), saying why
-    /// on standard error.
+    /// on standard error, after paying what the runtime's frames on the
+    /// stack owe (their destructors will never run).
     #[cold]
     fn abandon(&self, why: &str) -> ! {
+        let in_hook = if self.in_panic_hook.get() {
+            " (inside the panic hook: std keeps its hook lock, so setting or taking the hook \
+             will block for ever)"
+        } else {
+            ""
+        };
         eprintln!(
-            "ferrotp: process {} {why}; it is abandoned: its remaining destructors will not run \
-             and its stack is quarantined (never reused nor unmapped)",
+            "ferrotp: process {} {why}; it is abandoned{in_hook}: its remaining destructors will \
+             not run and its stack is quarantined (never reused nor unmapped)",
             self.pcb.id
         );
+        let owed = std::mem::take(&mut *self.owed.borrow_mut());
+        for owed in owed.into_iter().rev() {
+            match owed {
+                Owed::SetupChild { pcb, took_slot } => {
+                    // Its closure stays on this stack, leaked; what was
+                    // sent to it is leaked with its mailbox.
+                    pcb.mailbox.close_abandoned();
+                    // SAFETY: the child was never queued, and the set-up
+                    // that holds it never runs again: no other thread has
+                    // it.
+                    unsafe { pcb.set_exited(ExitReason::Killed) };
+                    if took_slot {
+                        pcb.shared().return_slots(1);
+                    }
+                }
+                Owed::RoomWait(waiter) => {
+                    // SAFETY: the waiter was boxed by the blocking send's
+                    // guard, which owns it and would free it when its
+                    // frame ends; that frame never runs again, and holds no
+                    // reference to the waiter while it waits (module `api`),
+                    // so this is its only drop. The mailbox it borrows is
+                    // kept alive by the frame's leaked `Arc`.
+                    drop(unsafe { Box::from_raw(waiter) });
+                }
+            }
+        }
         let _ = self.yielder.suspend(Suspend::Abandon);
         unreachable!("an abandoned process is never resumed")
+    }
+
+    /// The panic hook starts or stops running in this process (module
+    /// `stack_depth`).
+    pub(crate) fn set_in_panic_hook(&self, running: bool) -> bool {
+        self.in_panic_hook.replace(running)
+    }
+
+    /// Whether the process runs the panic hook: std holds its hook lock,
+    /// so the process does not give its worker up where it can avoid it.
+    pub(crate) fn in_panic_hook(&self) -> bool {
+        self.in_panic_hook.get()
     }
 
     /// Whether the process is ending: unwinding (an exit signal, a panic,
@@ -517,12 +644,25 @@ impl<'y> ProcessCtx<'y> {
     /// of its clean-up deadline (`Builder::cleanup_timeout` from now).
     #[cold]
     fn arm_cleanup_deadline(&self) {
-        if self.cleanup_timer.get().is_some() {
+        let here = try_with_worker(ptr::from_ref);
+        if let Some(armed) = self.cleanup_timer.get()
+            && Some(armed.worker) == here
+        {
             return;
         }
-        let deadline = Instant::now()
-            .checked_add(self.pcb.shared().config.cleanup_timeout)
-            .unwrap_or_else(|| Instant::now() + std::time::Duration::from_secs(1 << 32));
+        // First suspension of this clean-up, or the process moved (a
+        // migratable one): its timer must be in the wheel of the worker
+        // that has it now, which may shut down after the other.
+        let deadline = match self.cleanup_deadline.get() {
+            Some(deadline) => deadline,
+            None => {
+                let deadline = Instant::now()
+                    .checked_add(self.pcb.shared().config.cleanup_timeout)
+                    .unwrap_or_else(|| Instant::now() + std::time::Duration::from_secs(1 << 32));
+                self.cleanup_deadline.set(Some(deadline));
+                deadline
+            }
+        };
         let pcb = Arc::clone(self.pcb);
         let armed = try_with_worker(|core| Armed {
             seq: 0,
@@ -539,6 +679,7 @@ impl<'y> ProcessCtx<'y> {
     pub(crate) fn disarm_cleanup_deadline(&self) {
         if let Some(armed) = self.cleanup_timer.take() {
             self.disarm(armed);
+            self.cleanup_deadline.set(None);
             self.pcb.signals.clear(SignalFlags::CLEANUP_EXPIRED);
         }
     }
@@ -595,7 +736,7 @@ impl<'y> ProcessCtx<'y> {
     fn check_stack(&self) {
         let sp = stack_pointer();
         let stack = self.stack.get();
-        if sp < stack.floor && !std::thread::panicking() && !self.ended.get() {
+        if sp < stack.floor && !std::thread::panicking() {
             self.stack_exhausted(sp - stack.low.min(sp), stack);
         }
     }
@@ -625,6 +766,9 @@ impl<'y> ProcessCtx<'y> {
     #[inline]
     pub(crate) fn yield_slice(&self) {
         self.check_stack();
+        if self.in_panic_hook.get() {
+            return;
+        }
         self.suspend(Suspend::Yield);
     }
 
@@ -634,11 +778,6 @@ impl<'y> ProcessCtx<'y> {
     /// (module docs).
     #[inline(always)]
     pub(crate) fn wait(&self) {
-        if self.in_cleanup() {
-            self.arm_cleanup_deadline();
-        } else if self.cleanup_timer.get().is_some() {
-            self.disarm_cleanup_deadline();
-        }
         self.suspend(Suspend::Wait(self.budget.get()));
     }
 
@@ -713,8 +852,10 @@ impl<'y> ProcessCtx<'y> {
             match receiver.announce_wait() {
                 Wait::Ready => continue,
                 Wait::Sleep => {}
-                // The mailbox closes only when the process has ended.
-                Wait::Closed => unreachable!("a running process's mailbox is open"),
+                // Closed as the process's body ended: a destructor that
+                // runs after that (an unread message's) waits for its
+                // timeout, a kill, or its clean-up deadline.
+                Wait::Closed => {}
             }
             self.pcb.taken.store(receiver.taken(), Ordering::Relaxed);
             self.wait();

@@ -512,6 +512,8 @@ impl Builder {
         let stacks = StackAllocator::new();
         // A process's stack overflow is reported, not a bare SIGSEGV.
         crate::overflow::install();
+        // Panic hooks run with room, even on a nearly spent process stack.
+        crate::stack_depth::install_panic_hook();
         let mut runtime = Runtime {
             stacks: Arc::clone(&stacks),
             anchor: Arc::new(Anchor {

@@ -343,6 +343,12 @@ pub(crate) fn receivable<T: 'static>(e: &Envelope) -> bool {
     TypeId::of::<T>() != TypeId::of::<Exit>() || !undelivered(e)
 }
 
+/// An exit signal `Kill` not yet acted on.
+pub(crate) fn is_undelivered_kill(e: &Envelope) -> bool {
+    e.downcast_ref::<Exit>()
+        .is_some_and(|exit| !exit.delivered.get() && exit.reason == ExitReason::Kill)
+}
+
 /// An exit signal not yet acted on (not yet delivered as a message).
 #[inline]
 pub(crate) fn undelivered(e: &Envelope) -> bool {

@@ -529,15 +529,46 @@ impl Ready {
     /// spawner is ended inside it (an exit signal unwinds it), the new
     /// process ends unrun, its slot goes back, and the unwind goes on: a
     /// panic ends it with the panic's reason, an ended spawner with
-    /// `Killed` (not a clean stop: a supervisor must not take it for one).
+    /// `Killed` (not a clean stop: a supervisor must not take it for one),
+    /// or `Shutdown` if the runtime is shutting down. If the spawner is
+    /// abandoned inside it, the child is ended by the abandonment
+    /// ([`Owed::SetupChild`](crate::context::Owed)).
     fn run_setup<S: FnOnce(&Pid)>(self, setup: S) -> Self {
-        match catch_unwind(AssertUnwindSafe(|| setup(&self.pid))) {
+        /// Takes the debt back as the set-up returns or unwinds.
+        struct Owing(bool);
+        impl Drop for Owing {
+            fn drop(&mut self) {
+                if self.0 {
+                    let _ = try_with_process(|ctx| ctx.paid());
+                }
+            }
+        }
+        let owing = Owing(
+            try_with_process(|ctx| {
+                ctx.owe(crate::context::Owed::SetupChild {
+                    pcb: Arc::clone(&self.pid.0),
+                    took_slot: !self.shutting_down,
+                });
+            })
+            .is_some(),
+        );
+        let result = catch_unwind(AssertUnwindSafe(|| setup(&self.pid)));
+        drop(owing);
+        match result {
             Ok(()) => self,
             Err(payload) => {
-                let reason = if crate::signal::is_exit_unwind(payload.as_ref()) {
-                    ExitReason::Killed
-                } else {
+                let reason = if !crate::signal::is_exit_unwind(payload.as_ref()) {
                     ExitReason::from_panic(payload.as_ref())
+                } else if self
+                    .pid
+                    .0
+                    .shared()
+                    .shutdown
+                    .load(std::sync::atomic::Ordering::Relaxed)
+                {
+                    ExitReason::Shutdown
+                } else {
+                    ExitReason::Killed
                 };
                 self.end_unrun(reason);
                 resume_unwind(payload)

@@ -10,18 +10,29 @@
 //!
 //! Every runtime check point (send, receive, spawn, [`reduce`](crate::reduce),
 //! [`yield_now`](crate::yield_now)) also compares the stack pointer with the
-//! process's *red zone*: the lowest quarter of its stack, at most
-//! [`MAX_RED_ZONE`] bytes. A process that reaches a check point inside it
-//! panics: an ordinary panic, so its stack unwinds, its destructors run,
-//! and it ends with [`ExitReason::StackOverflow`](crate::ExitReason::StackOverflow)
-//! (code that catches the panic may go on: the unwind has given the stack
-//! back). The panic is raised on a fresh segment, so that the panic hook
-//! (which may format, print and capture a backtrace) does not need the
-//! little stack that is left; the unwinding and the destructors then run
-//! on the red zone. A process that is already unwinding, or whose body
-//! has ended, does not panic again (a second unwind inside the first would
-//! abort). Recursion that reaches no check point can still run into the
-//! guard page: give such code a [`maybe_grow`] call at each level.
+//! process's *red zone*: the lowest quarter of its stack, from
+//! [`MIN_RED_ZONE`] (at most half the stack) to [`MAX_RED_ZONE`] bytes. A
+//! process that reaches a check point inside it panics: an ordinary panic,
+//! so its stack unwinds, its destructors run, and it ends with
+//! [`ExitReason::StackOverflow`](crate::ExitReason::StackOverflow) (code
+//! that catches the panic may go on: the unwind has given the stack back).
+//! The panic hook runs on a fresh segment (below), and the unwind and the
+//! destructors then run on the red zone. A process that is already
+//! unwinding does not panic again (a second unwind inside the first would
+//! abort). Recursion that reaches no check point, or whose frames between
+//! two check points are bigger than the red zone, can still run into the
+//! guard page (the program then aborts with a report naming the process):
+//! give such code a [`maybe_grow`] call at each level.
+//!
+//! # Panic hooks
+//!
+//! Any panic's hook runs on the panicking process's stack, and the default
+//! hook symbolising a backtrace (`RUST_BACKTRACE=1`) needs about 20 KiB,
+//! more than a small process stack, or one deep in recursion, has left. So
+//! the runtime wraps the panic hook installed before it is built: in a
+//! process with less than 64 KiB of stack left, the hook runs on a fresh
+//! 128 KiB segment. A hook installed after the runtime is built replaces
+//! the wrapper.
 //!
 //! # Segments
 //!
@@ -35,6 +46,8 @@
 //! abandoned (the segment is quarantined with the rest of the process's
 //! stack, module `stack`).
 
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+
 use corosensei::stack::{Stack, StackPointer};
 
 use crate::context::{try_with_process, try_with_worker};
@@ -44,12 +57,22 @@ use crate::stack::ProcessStack;
 /// The largest red zone: a quarter of the stack up to this many bytes.
 pub const MAX_RED_ZONE: usize = 16 * 1024;
 
-/// The stack segment a red-zone panic's hook runs on.
-const PANIC_SEGMENT: usize = 64 * 1024;
+/// The smallest red zone: room for the unwind that a red-zone panic
+/// starts (the unwinder needs about 2.5 KiB, then the landing pads and
+/// the destructors they run) below a frame of a few KiB.
+pub const MIN_RED_ZONE: usize = 8 * 1024;
 
-/// The red zone of a stack with `usable` bytes.
+/// The stack segment a panic hook runs on (a backtrace to symbolise
+/// takes about 20 KiB).
+const HOOK_SEGMENT: usize = 128 * 1024;
+
+/// Below this much stack left, a process's panic hook runs on a segment.
+const HOOK_ROOM: usize = 64 * 1024;
+
+/// The red zone of a stack with `usable` bytes: a quarter of it, within
+/// [`MIN_RED_ZONE`]..=[`MAX_RED_ZONE`] (at most half the stack).
 pub(crate) fn red_zone(usable: usize) -> usize {
-    (usable / 4).min(MAX_RED_ZONE)
+    (usable / 4).clamp(MIN_RED_ZONE.min(usable / 2), MAX_RED_ZONE)
 }
 
 /// The current stack pointer (an address in the running frame).
@@ -175,7 +198,16 @@ fn on_segment<R>(stack_size: usize, f: impl FnOnce() -> R) -> R {
         Err(error) => panic!("ferrotp::maybe_grow: system_limit: {error}"),
     };
     let on = Switched::to(segment);
-    corosensei::on_stack(on.stack(), f)
+    // A panic (or a kill's unwind) is caught on the segment and thrown on
+    // from here once the process is back on its own stack, so that the
+    // overflow handler knows which guard page is the process's while the
+    // unwind goes on below.
+    let result = corosensei::on_stack(on.stack(), || catch_unwind(AssertUnwindSafe(f)));
+    drop(on);
+    match result {
+        Ok(value) => value,
+        Err(payload) => resume_unwind(payload),
+    }
 }
 
 /// A stack from this worker's pool.
@@ -249,17 +281,70 @@ unsafe impl Stack for SegmentStack<'_> {
     }
 }
 
-/// Raises the red-zone panic with `message`: on a fresh segment if one
-/// can be had (the panic hook gets room), else right here.
+/// Raises the red-zone panic with `message`: its hook runs on a fresh
+/// segment (see [`install_panic_hook`]; here too, should a hook set later
+/// have replaced ferrotp's), then the unwind goes on from the process's
+/// own stack, back in its own bounds.
 #[cold]
 #[inline(never)]
 pub(crate) fn raise_stack_panic(message: String) -> ! {
-    match take_segment(PANIC_SEGMENT) {
-        Ok(segment) => {
-            let on = Switched::to(segment);
-            corosensei::on_stack(on.stack(), move || std::panic::panic_any(message));
-            unreachable!("the panic is thrown on from the segment")
-        }
-        Err(_) => std::panic::panic_any(message),
+    let Ok(segment) = take_segment(HOOK_SEGMENT) else {
+        std::panic::panic_any(message)
+    };
+    let on = Switched::to(segment);
+    let raised = corosensei::on_stack(on.stack(), move || {
+        catch_unwind(AssertUnwindSafe(move || std::panic::panic_any(message)))
+    });
+    drop(on);
+    match raised {
+        Err(payload) => resume_unwind(payload),
+        Ok(never) => never,
     }
+}
+
+/// Makes every panic hook run with room, once per OS process: ferrotp's
+/// hook wraps the one installed before and, in a process with less than
+/// 64 KiB of stack left, runs it on a fresh 128 KiB segment (the default
+/// hook symbolising a backtrace, `RUST_BACKTRACE=1`, takes about 20 KiB,
+/// which a small process stack, or one deep in recursion, does not have).
+/// While the hook runs, the process does not give its worker up where it
+/// can avoid it: std holds its hook lock meanwhile. A hook installed after
+/// the runtime is built replaces this one and runs on the process's own
+/// stack.
+pub(crate) fn install_panic_hook() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    if std::thread::panicking() {
+        // `take_hook` would panic: the next runtime built will install it.
+        return;
+    }
+    INSTALLED.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let was = try_with_process(|ctx| ctx.set_in_panic_hook(true));
+            let roomy = remaining_stack().is_none_or(|left| left >= HOOK_ROOM);
+            let segment = if roomy {
+                None
+            } else {
+                // A panic inside the pool's own borrow (never user code)
+                // runs the hook where it is.
+                try_with_worker(|core| {
+                    core.stacks
+                        .try_borrow_mut()
+                        .ok()
+                        .and_then(|mut pool| pool.take(HOOK_SEGMENT).ok())
+                })
+                .flatten()
+            };
+            match segment {
+                Some(segment) => {
+                    let on = Switched::to(segment);
+                    corosensei::on_stack(on.stack(), || previous(info));
+                }
+                None => previous(info),
+            }
+            if let Some(was) = was {
+                let _ = try_with_process(|ctx| ctx.set_in_panic_hook(was));
+            }
+        }));
+    });
 }

@@ -465,7 +465,15 @@ fn step(
 /// Runs `f`, reporting instead of propagating a panic: for user code
 /// (destructors, hooks) that the run loop calls outside any process.
 pub(crate) fn contain(what: &str, f: impl FnOnce()) {
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
+    let result = catch_unwind(AssertUnwindSafe(f));
+    // Outside a process, user code that left a panic in flight (a
+    // coroutine of its own, parked in its unwind and leaked) would leave
+    // it on this worker's thread, where the next process would take it for
+    // its own (module `unwind_units`): take it off.
+    if std::thread::panicking() && crate::context::try_with_process(|_| ()).is_none() {
+        let _ = crate::unwind_units::take_units();
+    }
+    if let Err(payload) = result {
         if payload.is::<SignalUnwind>() {
             // A hook run inside a process that is being ended (it sent,
             // and the send's check point unwound): not the hook's fault;
@@ -1091,10 +1099,16 @@ impl WorkerLoop {
     /// `FORCED_EXIT` and wakes it, so that it unwinds from where it waits
     /// when it next runs.
     fn tell_to_end(&self, key: usize) {
-        let pcb = &self.slab[key].pcb;
-        // SAFETY: this worker owns the settled process, suspended in its
-        // slab.
-        unsafe { pcb.set_exit_reason(ExitReason::Shutdown) };
+        let settled = &self.slab[key];
+        let pcb = &settled.pcb;
+        // A process suspended in the middle of an unwind (its clean-up)
+        // keeps its reason: a kill's was recorded, and a panic's is the
+        // panic's (recorded as its body catches it), not a clean stop.
+        if settled.units == 0 {
+            // SAFETY: this worker owns the settled process, suspended in
+            // its slab.
+            unsafe { pcb.set_exit_reason(ExitReason::Shutdown) };
+        }
         pcb.signals
             .raise(crate::signal_flags::SignalFlags::FORCED_EXIT);
         pcb.wake();
@@ -1141,8 +1155,10 @@ impl WorkerLoop {
             self.tell_to_end(key);
         }
         loop {
-            // Housekeeping first: the inbox may hold pinned newcomers.
+            // Housekeeping first: the inbox may hold pinned newcomers. And
+            // timers every round: clean-up may wait on them.
             self.housekeeping();
+            self.fire_timers();
             self.discard_unstarted();
             let job = match self.lifo_job() {
                 Some(job) => Some(job),

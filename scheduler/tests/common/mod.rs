@@ -26,9 +26,15 @@ pub fn wait_exit(pid: &Pid) -> ExitReason {
 /// The child's own test summary is not captured (so it is not counted as
 /// ours); what it prints and its exit status are.
 pub fn rerun_in_child(test: &str, mode: &str) -> std::process::Output {
+    rerun_in_child_with(test, mode, &[])
+}
+
+/// [`rerun_in_child`] with more environment variables.
+pub fn rerun_in_child_with(test: &str, mode: &str, vars: &[(&str, &str)]) -> std::process::Output {
     std::process::Command::new(std::env::current_exe().unwrap())
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_MODE, mode)
+        .envs(vars.iter().copied())
         .output()
         .unwrap()
 }
