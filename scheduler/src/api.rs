@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use ferrotp_mailbox::{Mark, TryPushError};
 
 use crate::context::{try_with_process, try_with_worker, with_process};
+use crate::debt::Debt;
 use crate::process::{Envelope, Pcb, Pid, dead_letter, deliver, try_deliver};
 use crate::signal::receivable;
 
@@ -56,7 +57,8 @@ pub fn send_signal_message<M: Send + 'static>(to: &Pid, message: M) {
     let pcb = &to.0;
     match pcb.mailbox.push(Envelope::new(message)) {
         Ok(ferrotp_mailbox::Pushed::WakeReceiver) => pcb.wake(),
-        Ok(ferrotp_mailbox::Pushed::Queued) | Err(_) => {}
+        Ok(ferrotp_mailbox::Pushed::Queued) => {}
+        Err(closed) => drop(crate::process::unless_recursing(pcb, closed.into_inner())),
     }
 }
 
@@ -162,54 +164,37 @@ fn send_when_room(to: &Arc<Pcb>, envelope: Envelope) {
     }
 }
 
-/// A sender's registration for room in a bounded mailbox, boxed, and owed
-/// to the mailbox by the sending process until dropped: if the process is
-/// abandoned while it waits (its clean-up ran past its deadline), this
-/// frame never finishes, and the process pays the debt instead
-/// ([`Owed::RoomWait`](crate::context::Owed)), so that its place in the
-/// queue of waiters never swallows another sender's wake-up.
+/// A sender's registration for room in a bounded mailbox. Inside a
+/// process it is a debt of the process until dropped (module `debt`): if
+/// the process is abandoned while it waits (its clean-up ran past its
+/// deadline), this frame never finishes, and the worker withdraws the
+/// registration instead, so that its place among the waiting senders never
+/// swallows another sender's wake-up.
 struct WaitingForRoom {
-    /// Owned (`Box::into_raw`); only reached through short borrows, none
-    /// held while the process waits.
-    waiter: *mut ferrotp_mailbox::RoomWaiter<'static, Envelope>,
-    /// Recorded as a debt of the running process.
-    owed: bool,
+    debt: Arc<Debt>,
 }
 
 impl WaitingForRoom {
     fn new(to: &Arc<Pcb>, waker: Waker, in_process: bool) -> Self {
-        let waiter = to.mailbox.room_waiter(waker);
-        // SAFETY: only the lifetime changes: the waiter borrows `to`'s
-        // mailbox, which the caller's `Arc` keeps alive for longer than
-        // this value (or for ever, if the process is abandoned and its
-        // frames leaked).
-        let waiter: ferrotp_mailbox::RoomWaiter<'static, Envelope> =
-            unsafe { std::mem::transmute(waiter) };
-        let waiter = Box::into_raw(Box::new(waiter));
-        let owed = in_process
-            && try_with_process(|ctx| ctx.owe(crate::context::Owed::RoomWait(waiter))).is_some();
-        Self { waiter, owed }
+        let debt = Debt::room_wait(to, waker);
+        if in_process {
+            let _ = try_with_process(|ctx| ctx.owe(&debt));
+        }
+        Self { debt }
     }
 
     fn try_push(
         &self,
         envelope: Envelope,
     ) -> Result<ferrotp_mailbox::Pushed, TryPushError<Envelope>> {
-        // SAFETY: owned by `self`, and this borrow ends before the caller
-        // may suspend.
-        unsafe { (*self.waiter).try_push(envelope) }
+        self.debt.try_push(envelope)
     }
 }
 
 impl Drop for WaitingForRoom {
     fn drop(&mut self) {
-        if self.owed {
-            let _ = try_with_process(|ctx| ctx.paid());
-        }
-        // SAFETY: made by `Box::into_raw` in `new`, and dropped once: here,
-        // or by `ProcessCtx::abandon` when this frame never finishes (then
-        // this drop never runs).
-        drop(unsafe { Box::from_raw(self.waiter) });
+        // Withdraws the registration, passing on a wake-up it received.
+        drop(self.debt.settle());
     }
 }
 
@@ -341,7 +326,7 @@ pub fn reduce(n: u32) {
 /// Outside a process.
 #[inline]
 pub fn yield_now() {
-    with_process("yield_now", |ctx| ctx.yield_slice());
+    with_process("yield_now", |ctx| ctx.yield_polling());
 }
 
 /// A message sent through a [`Subject`].

@@ -37,26 +37,36 @@
 //! safe because the process carries its own panic count (module
 //! `unwind_units`).
 //!
-//! * The first time a process suspends in its clean-up (it blocks, or
-//!   polls with `yield_now`), its clean-up deadline is set
-//!   (`Builder::cleanup_timeout`, 5 s by default), with a timer in the
-//!   wheel of the worker it is on (armed again on the worker it moves to,
-//!   for a migratable process, since a worker drops its timers as it
-//!   shuts down). If the deadline passes while it is still in its
-//!   clean-up, it is abandoned at its next check point (the timer wakes
-//!   it): a report on standard error, its remaining destructors never run,
-//!   its stack is quarantined, and it ends with the reason recorded so far.
-//!   What the runtime's own frames on its stack owe others is paid then
-//!   ([`Owed`]: the child of a `spawn_with` set-up ends, a blocking send's
-//!   place among the mailbox's waiters is given up). The program is never
-//!   aborted. If user code catches the panic and goes on, the deadline is
-//!   dropped at its next suspension.
+//! * The first time a process blocks in its clean-up (it waits: receive,
+//!   sleep, a blocking send; or polls: `yield_now`, or a spent slice after
+//!   a receive or sleep whose time was up at once), its clean-up deadline
+//!   starts (`Builder::cleanup_timeout`, 5 s by default), with a timer in
+//!   the wheel of the worker it is on (armed again on the worker it moves
+//!   to, for a migratable process, since a worker drops its timers as it
+//!   shuts down). Being preempted otherwise (a spent slice) does not start
+//!   it: a clean-up that only computes is not bounded. If the
+//!   deadline passes while the process is still in that clean-up, it is
+//!   abandoned at its next check point (the timer wakes it): a report on
+//!   standard error, its remaining destructors never run, its stack is
+//!   quarantined, and it ends with the reason recorded so far. What the
+//!   runtime's own frames on its stack owe others is paid then, by the
+//!   worker (module `debt`: the child of a `spawn_with` set-up ends, a
+//!   blocking send's place among the mailbox's waiting senders is given
+//!   up). The program is never aborted.
+//! * A clean-up is over when the process is seen out of it, at its next
+//!   check point or suspension (user code caught the panic and went on):
+//!   its deadline ends there. Each clean-up has its own expiry flag, so a
+//!   timer left over from an earlier one (in another worker's wheel) is
+//!   never taken for the current one's. Two clean-ups with no call into
+//!   the runtime between them count as one.
 //! * While it unwinds, an exit signal cannot interrupt it (a second unwind
 //!   started inside a destructor that runs during the first would abort
 //!   the program): the deadline bounds it.
 //! * Once its body is over it drops its unread messages, the oldest first,
-//!   with its mailbox still open (a destructor may call another process
-//!   and get the reply), then closes it. A kill (or shutdown) still acts
+//!   those queued as the body ended with its mailbox still open (a
+//!   destructor may call another process and get the reply), then closes
+//!   it and drops what came meanwhile (senders that keep sending cannot
+//!   keep it from ending). A kill (or shutdown) still acts
 //!   there, one sent before the body ended included: it unwinds out of
 //!   the destructor that blocks, and the other unread messages are
 //!   dropped, each unwound at once if it blocks too.
@@ -70,12 +80,13 @@ use std::cell::{Cell, RefCell};
 use std::panic::resume_unwind;
 use std::ptr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use corosensei::Yielder;
 use ferrotp_mailbox::{Mark, Receiver, Wait};
 
+use crate::debt::Debt;
 use crate::exit::ExitReason;
 use crate::process::{Envelope, Pcb, PcbMailbox, Pid};
 use crate::signal::{self, SignalUnwind, Verdict};
@@ -91,9 +102,10 @@ pub(crate) enum Suspend {
     /// Waiting to be woken; carries the unused budget (a process woken by
     /// this one into the LIFO slot runs on it).
     Wait(u32),
-    /// Dying, but user code keeps catching the unwind: never resume it
-    /// (module `signal`).
-    Abandon,
+    /// Given up for good (module `worker`: abandon): never resume it. The
+    /// worker pays what the runtime's frames on its stack owed (module
+    /// `debt`).
+    Abandon(Vec<Arc<Debt>>),
 }
 
 /// How a process ended: its reason is decided by the body; the unused
@@ -185,6 +197,30 @@ pub(crate) fn try_with_process<R>(f: impl FnOnce(&ProcessCtx<'_>) -> R) -> Optio
     Some(f(unsafe { &*ctx }))
 }
 
+/// Runs `f`, which the running process (if any) runs for another process
+/// (the exit hooks of a child that never ran), so that no exit signal
+/// unwinds it from a check point in the middle: every hook runs, each
+/// told of the child's end. A signal acts at the first check point after.
+pub(crate) fn shielded(f: impl FnOnce()) {
+    /// Lowers the shield as `f` returns or unwinds.
+    struct Lower<'a>(&'a Cell<bool>, bool);
+    impl Drop for Lower<'_> {
+        fn drop(&mut self) {
+            self.0.set(self.1);
+        }
+    }
+    let mut f = Some(f);
+    let _ = try_with_process(|ctx| {
+        let _lower = Lower(&ctx.shielded, ctx.shielded.replace(true));
+        if let Some(f) = f.take() {
+            f();
+        }
+    });
+    if let Some(f) = f {
+        f();
+    }
+}
+
 /// Runs `f` with the worker of this thread, if it is a worker thread.
 ///
 /// `f` must not run user code: no closure, hook or destructor of the
@@ -217,25 +253,33 @@ pub(crate) struct ProcessCtx<'y> {
     timer_seq: Cell<u64>,
     /// Tags of this process's subjects.
     subject_tag: Cell<u64>,
-    /// The process is ending on an exit signal: every check point unwinds
-    /// it again (a `catch_unwind` cannot keep it alive).
-    dying: Cell<bool>,
+    /// What makes every check point take its slow path: [`DYING`] (the
+    /// process is ending on an exit signal: every check point unwinds it
+    /// again, a `catch_unwind` cannot keep it alive) and [`CLEANUP_ARMED`]
+    /// (a clean-up deadline runs: each check point sees whether it passed,
+    /// or whether the clean-up is over). One test on the hot path.
+    attention: Cell<u8>,
     /// Unwinds started again after user code caught one.
     retries: Cell<u8>,
     /// The body has ended (its unread messages are being dropped): only
     /// a kill or shutdown (`FORCED_EXIT`) still acts.
     ended: Cell<bool>,
-    /// The clean-up deadline, set the first time the process suspends
-    /// while it ends, and its timer, in the wheel of the worker it last
-    /// suspended on (module docs: clean-up).
-    cleanup_deadline: Cell<Option<Instant>>,
-    cleanup_timer: Cell<Option<Armed>>,
+    /// The clean-up under way, once it has blocked or polled (module docs:
+    /// clean-up).
+    cleanup: RefCell<Option<Cleanup>>,
+    /// A receive or sleep returned at once, its time up, since the last
+    /// suspension: the process polls (its next spent slice counts as a
+    /// wait for the clean-up deadline).
+    polled: Cell<bool>,
     /// What the runtime's own frames on this stack owe others, should the
-    /// process be abandoned there (their destructors would never run).
-    owed: RefCell<Vec<Owed>>,
+    /// process be abandoned there (module `debt`).
+    debts: RefCell<Vec<Arc<Debt>>>,
     /// The process runs the panic hook (module `stack_depth`): std holds
     /// its hook lock meanwhile, so the process avoids suspending.
     in_panic_hook: Cell<bool>,
+    /// The process runs code for another (a never-run child's exit hooks):
+    /// its check points do not unwind it meanwhile ([`shielded`]).
+    shielded: Cell<bool>,
     /// The budget the current slice started with (reductions used are
     /// published from it at each suspension).
     slice_start: Cell<u32>,
@@ -246,18 +290,21 @@ pub(crate) struct ProcessCtx<'y> {
     stack_panic: Cell<Option<Box<str>>>,
 }
 
-/// What a runtime frame on a process's stack owes others, paid by
-/// [`ProcessCtx::abandon`] when that frame will never finish (an abandoned
-/// process's stack is never resumed nor unwound, so no destructor of
-/// its frames runs).
-pub(crate) enum Owed {
-    /// `spawn_with`'s set-up runs: the child, made but never queued,
-    /// must end (module `spawn`).
-    SetupChild { pcb: Arc<Pcb>, took_slot: bool },
-    /// A blocking send waits for room: its registration must leave the
-    /// mailbox's queue of waiters, passing on a wake-up it got (module
-    /// `api`). The waiter is on the heap, owned by the frame's guard.
-    RoomWait(*mut ferrotp_mailbox::RoomWaiter<'static, Envelope>),
+/// [`ProcessCtx::attention`]: an exit signal is ending the process.
+const DYING: u8 = 1;
+/// [`ProcessCtx::attention`]: a clean-up deadline runs.
+const CLEANUP_ARMED: u8 = 2;
+
+/// A clean-up that has blocked or polled: its deadline, and its timer.
+struct Cleanup {
+    deadline: Instant,
+    /// Set by the timer as it fires. Each clean-up has its own: a timer of
+    /// an earlier one, left in another worker's wheel (a migratable process
+    /// moved), sets a flag that nobody reads any more.
+    expired: Arc<AtomicBool>,
+    /// In the wheel of the worker the process last blocked on (a worker
+    /// drops its timers as it shuts down).
+    timer: Option<Armed>,
 }
 
 /// A timer armed by a waiting process.
@@ -289,13 +336,14 @@ impl<'y> ProcessCtx<'y> {
             budget: Cell::new(budget),
             timer_seq: Cell::new(0),
             subject_tag: Cell::new(0),
-            dying: Cell::new(false),
+            attention: Cell::new(0),
             retries: Cell::new(0),
             ended: Cell::new(false),
-            cleanup_deadline: Cell::new(None),
-            cleanup_timer: Cell::new(None),
-            owed: RefCell::new(Vec::new()),
+            cleanup: RefCell::new(None),
+            polled: Cell::new(false),
+            debts: RefCell::new(Vec::new()),
             in_panic_hook: Cell::new(false),
+            shielded: Cell::new(false),
             slice_start: Cell::new(budget),
             stack: Cell::new(stack),
             stack_panic: Cell::new(None),
@@ -341,8 +389,13 @@ impl<'y> ProcessCtx<'y> {
 
     /// Hands the worker back; returns when the process is resumed (with a
     /// fresh budget), or unwinds if the worker forces an unwind.
+    ///
+    /// `waits` (a wait, or a poll by `yield_now`, not a spent slice), or a
+    /// spent slice after a receive or sleep that polled: in its clean-up,
+    /// the process's clean-up deadline starts, if it has not (module docs:
+    /// clean-up).
     #[inline(always)]
-    pub(crate) fn suspend(&self, why: Suspend) {
+    pub(crate) fn suspend(&self, why: Suspend, waits: bool) {
         /// Makes this process current again when the suspend returns *or
         /// unwinds*, so destructors run by a forced unwind see it.
         struct Reenter(*const ProcessCtx<'static>);
@@ -352,12 +405,15 @@ impl<'y> ProcessCtx<'y> {
             }
         }
         let _reenter = Reenter(ptr::from_ref(self).cast());
-        // Every suspension of a process that is ending counts against its
-        // clean-up deadline, whether it waits or polls (module docs).
+        // A process that is ending and waits, or polls, starts its clean-up
+        // deadline; one that is no longer ending ends the deadline.
+        let polled = self.polled.replace(false);
         if self.in_cleanup() {
-            self.arm_cleanup_deadline();
-        } else if self.cleanup_timer.get().is_some() {
-            self.disarm_cleanup_deadline();
+            if waits || polled {
+                self.arm_cleanup_deadline();
+            }
+        } else if self.attention.get() & CLEANUP_ARMED != 0 {
+            self.end_cleanup();
         }
         self.publish_reductions();
         let budget = self.yielder.suspend(why);
@@ -380,6 +436,18 @@ impl<'y> ProcessCtx<'y> {
         );
     }
 
+    /// Whether an exit signal (or shutdown) is ending the process: its
+    /// check points unwind it.
+    pub(crate) fn is_dying(&self) -> bool {
+        self.attention.get() & DYING != 0
+    }
+
+    fn set_dying(&self, dying: bool) {
+        let attention = self.attention.get() & !DYING;
+        self.attention
+            .set(if dying { attention | DYING } else { attention });
+    }
+
     /// The process is ending (for `process_info`).
     pub(crate) fn mark_exiting(&self) {
         self.pcb.exiting.store(true, Ordering::Relaxed);
@@ -391,18 +459,21 @@ impl<'y> ProcessCtx<'y> {
     pub(crate) fn mark_ended(&self) {
         self.mark_exiting();
         self.ended.set(true);
-        self.dying.set(false);
+        self.set_dying(false);
         self.retries.set(0);
     }
 
     /// Drops the messages left unread, each under its own net: a
     /// destructor's panic is reported, and a kill or shutdown that
     /// interrupts a destructor (it blocked) lets the rest be dropped. The
-    /// mailbox stays open meanwhile, so that a destructor may call another
-    /// process and get its reply; what arrives meanwhile is unread too.
-    /// Then it closes, and what slipped in is dropped as well.
+    /// mailbox stays open while the messages queued as the body ended are
+    /// dropped, the oldest first, so that a destructor may call another
+    /// process and get its reply; then it closes (later sends are dead
+    /// letters), and what arrived meanwhile is dropped too. So senders that
+    /// keep sending cannot keep the process from ending.
     pub(crate) fn drop_unread(&self) {
-        loop {
+        let queued = self.receiver("exit").len();
+        for _ in 0..queued {
             let mut from = Mark::START;
             let next = self
                 .receiver("exit")
@@ -423,7 +494,7 @@ impl<'y> ProcessCtx<'y> {
         if signal::is_undelivered_kill(&message) {
             // A kill that came before the body ended and was not acted
             // on: the clean-up is interrupted from now on.
-            self.dying.set(true);
+            self.set_dying(true);
         }
         let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
             drop(message);
@@ -443,7 +514,7 @@ impl<'y> ProcessCtx<'y> {
     /// and unwinds again a process that is dying.
     #[inline]
     pub(crate) fn check_signals(&self) {
-        if self.dying.get() || self.pcb.signals.any() {
+        if self.attention.get() != 0 || self.pcb.signals.any() {
             self.act_on_signals(None);
         }
     }
@@ -451,7 +522,7 @@ impl<'y> ProcessCtx<'y> {
     /// `check_signals` for a receive, which holds the receiver.
     #[inline]
     fn check_signals_holding(&self, receiver: &mut Receiver<Envelope, PcbMailbox<'y>>) {
-        if self.dying.get() || self.pcb.signals.any() {
+        if self.attention.get() != 0 || self.pcb.signals.any() {
             self.act_on_signals(Some(receiver));
         }
     }
@@ -459,22 +530,17 @@ impl<'y> ProcessCtx<'y> {
     #[cold]
     #[inline(never)]
     fn act_on_signals(&self, held: Option<&mut Receiver<Envelope, PcbMailbox<'y>>>) {
-        if self.pcb.signals.contains(SignalFlags::CLEANUP_EXPIRED) {
-            if self.in_cleanup() {
-                self.abandon_in_cleanup();
-            }
-            // It fired after the process left its clean-up.
-            self.cleanup_timer.set(None);
-            self.cleanup_deadline.set(None);
-            self.pcb.signals.clear(SignalFlags::CLEANUP_EXPIRED);
+        if self.attention.get() & CLEANUP_ARMED != 0 {
+            self.check_cleanup_deadline();
         }
         // An unwinding process finishes its clean-up (bounded by the
         // clean-up deadline); a second unwind, started inside a destructor
-        // that runs during the first, would abort.
-        if std::thread::panicking() {
+        // that runs during the first, would abort. A shielded one acts at
+        // its first check point after.
+        if std::thread::panicking() || self.shielded.get() {
             return;
         }
-        if self.dying.get() {
+        if self.is_dying() {
             self.unwind_again();
         }
         // The signal's message, pushed before the flag was raised, is
@@ -484,9 +550,13 @@ impl<'y> ProcessCtx<'y> {
         // message still being written) must look again later.
         let arrived = self.pcb.mailbox.arrived();
         if signals & SignalFlags::FORCED_EXIT != 0 {
-            // Shutdown, or a kill after the body ended: the reason is
-            // recorded.
-            self.die(None);
+            // A kill after the body ended (its reason is recorded), or
+            // shutdown: recorded as it was told to end, unless it was in
+            // the middle of an unwind then (a panic's, whose reason is
+            // recorded as the body catches it; this one caught it and went
+            // on). The first reason recorded stands.
+            let shutdown = self.pcb.shared().shutdown.load(Ordering::Relaxed);
+            self.die(shutdown.then_some(ExitReason::Shutdown));
         }
         if signals & SignalFlags::QUEUED == 0 {
             return;
@@ -528,7 +598,7 @@ impl<'y> ProcessCtx<'y> {
             // before it exits.
             unsafe { self.pcb.set_exit_reason(reason) };
         }
-        self.dying.set(true);
+        self.set_dying(true);
         resume_unwind(Box::new(SignalUnwind))
     }
 
@@ -543,7 +613,7 @@ impl<'y> ProcessCtx<'y> {
                  unwind cannot start during the first"
             ));
         }
-        if self.dying.get() {
+        if self.is_dying() {
             // Already ending (user code caught the unwind): the first
             // reason stands.
             self.unwind_again();
@@ -564,61 +634,44 @@ impl<'y> ProcessCtx<'y> {
         self.abandon("keeps catching the unwind that ends it")
     }
 
-    /// Records what a runtime frame owes until it finishes (see
-    /// [`Owed`]); the frame calls [`ProcessCtx::paid`] as it finishes or
-    /// unwinds.
-    pub(crate) fn owe(&self, owed: Owed) {
-        self.owed.borrow_mut().push(owed);
+    /// Records what a runtime frame owes until it finishes (module
+    /// `debt`); the frame settles it as it finishes or unwinds.
+    pub(crate) fn owe(&self, debt: &Arc<Debt>) {
+        self.debts.borrow_mut().push(Arc::clone(debt));
     }
 
-    /// The frame that recorded the last debt finished.
-    pub(crate) fn paid(&self) {
-        self.owed.borrow_mut().pop();
+    /// Takes a settled debt off the list, if this process listed it (a
+    /// frame on a coroutine of the user's may finish in another process).
+    pub(crate) fn forget_debt(&self, debt: &Arc<Debt>) {
+        let mut debts = self.debts.borrow_mut();
+        if let Some(at) = debts.iter().rposition(|listed| Arc::ptr_eq(listed, debt)) {
+            debts.remove(at);
+        }
     }
 
     /// Gives the worker up for good (module `worker`: abandon), saying why
-    /// on standard error, after paying what the runtime's frames on the
-    /// stack owe (their destructors will never run).
+    /// on standard error. The worker pays what the runtime's frames on the
+    /// stack owe (their destructors will never run), outside this
+    /// process: no user code runs here, so nothing can unwind out of this
+    /// call or reach a check point inside it.
     #[cold]
     fn abandon(&self, why: &str) -> ! {
+        use std::io::Write as _;
         let in_hook = if self.in_panic_hook.get() {
             " (inside the panic hook: std keeps its hook lock, so setting or taking the hook \
              will block for ever)"
         } else {
             ""
         };
-        eprintln!(
+        // Not `eprintln!`, which panics if standard error is gone.
+        let _ = writeln!(
+            std::io::stderr(),
             "ferrotp: process {} {why}; it is abandoned{in_hook}: its remaining destructors will \
              not run and its stack is quarantined (never reused nor unmapped)",
             self.pcb.id
         );
-        let owed = std::mem::take(&mut *self.owed.borrow_mut());
-        for owed in owed.into_iter().rev() {
-            match owed {
-                Owed::SetupChild { pcb, took_slot } => {
-                    // Its closure stays on this stack, leaked; what was
-                    // sent to it is leaked with its mailbox.
-                    pcb.mailbox.close_abandoned();
-                    // SAFETY: the child was never queued, and the set-up
-                    // that holds it never runs again: no other thread has
-                    // it.
-                    unsafe { pcb.set_exited(ExitReason::Killed) };
-                    if took_slot {
-                        pcb.shared().return_slots(1);
-                    }
-                }
-                Owed::RoomWait(waiter) => {
-                    // SAFETY: the waiter was boxed by the blocking send's
-                    // guard, which owns it and would free it when its
-                    // frame ends; that frame never runs again, and holds no
-                    // reference to the waiter while it waits (module `api`),
-                    // so this is its only drop. The mailbox it borrows is
-                    // kept alive by the frame's leaked `Arc`.
-                    drop(unsafe { Box::from_raw(waiter) });
-                }
-            }
-        }
-        let _ = self.yielder.suspend(Suspend::Abandon);
+        let debts = std::mem::take(&mut *self.debts.borrow_mut());
+        let _ = self.yielder.suspend(Suspend::Abandon(debts));
         unreachable!("an abandoned process is never resumed")
     }
 
@@ -637,54 +690,75 @@ impl<'y> ProcessCtx<'y> {
     /// Whether the process is ending: unwinding (an exit signal, a panic,
     /// shutdown) or past its body. Blocking then is its clean-up.
     fn in_cleanup(&self) -> bool {
-        self.dying.get() || self.ended.get() || std::thread::panicking()
+        self.is_dying() || self.ended.get() || std::thread::panicking()
     }
 
-    /// The process blocks in its clean-up: the first time, arm the timer
-    /// of its clean-up deadline (`Builder::cleanup_timeout` from now).
+    /// The process blocks or polls in its clean-up: the first time, its
+    /// clean-up deadline starts (`Builder::cleanup_timeout` from now), with
+    /// a timer in this worker's wheel; a migratable process that moved
+    /// arms it again in the wheel of the worker it is on now.
     #[cold]
     fn arm_cleanup_deadline(&self) {
         let here = try_with_worker(ptr::from_ref);
-        if let Some(armed) = self.cleanup_timer.get()
-            && Some(armed.worker) == here
+        let mut cleanup = self.cleanup.borrow_mut();
+        let cleanup = cleanup.get_or_insert_with(|| Cleanup {
+            deadline: Instant::now()
+                .checked_add(self.pcb.shared().config.cleanup_timeout)
+                .unwrap_or_else(|| Instant::now() + std::time::Duration::from_secs(1 << 32)),
+            expired: Arc::new(AtomicBool::new(false)),
+            timer: None,
+        });
+        if cleanup
+            .timer
+            .is_some_and(|armed| Some(armed.worker) == here)
         {
             return;
         }
-        // First suspension of this clean-up, or the process moved (a
-        // migratable one): its timer must be in the wheel of the worker
-        // that has it now, which may shut down after the other.
-        let deadline = match self.cleanup_deadline.get() {
-            Some(deadline) => deadline,
-            None => {
-                let deadline = Instant::now()
-                    .checked_add(self.pcb.shared().config.cleanup_timeout)
-                    .unwrap_or_else(|| Instant::now() + std::time::Duration::from_secs(1 << 32));
-                self.cleanup_deadline.set(Some(deadline));
-                deadline
-            }
-        };
+        // A timer left in the wheel of the worker it moved from fires at
+        // the same deadline, and sets the same flag.
         let pcb = Arc::clone(self.pcb);
-        let armed = try_with_worker(|core| Armed {
+        let expired = Arc::clone(&cleanup.expired);
+        let deadline = cleanup.deadline;
+        cleanup.timer = try_with_worker(|core| Armed {
             seq: 0,
-            key: core.add_timer(deadline, TimerEvent::CleanupDeadline { pcb }),
+            key: core.add_timer(deadline, TimerEvent::CleanupDeadline { pcb, expired }),
             worker: ptr::from_ref(core),
         });
-        self.cleanup_timer.set(armed);
+        self.attention.set(self.attention.get() | CLEANUP_ARMED);
     }
 
-    /// The process is no longer ending (user code caught the panic whose
-    /// clean-up blocked, and went on), or has ended: its clean-up deadline
-    /// no longer applies.
-    #[inline]
-    pub(crate) fn disarm_cleanup_deadline(&self) {
-        if let Some(armed) = self.cleanup_timer.take() {
-            self.disarm(armed);
-            self.cleanup_deadline.set(None);
-            self.pcb.signals.clear(SignalFlags::CLEANUP_EXPIRED);
+    /// A check point while a clean-up deadline runs: abandon the process if
+    /// the deadline passed while it was still in its clean-up; end the
+    /// deadline if the clean-up is over (user code caught the panic whose
+    /// clean-up blocked, and went on).
+    #[cold]
+    fn check_cleanup_deadline(&self) {
+        if !self.in_cleanup() {
+            self.end_cleanup();
+            return;
+        }
+        let expired = self
+            .cleanup
+            .borrow()
+            .as_ref()
+            .is_some_and(|cleanup| cleanup.expired.load(Ordering::Acquire));
+        if expired {
+            self.abandon_in_cleanup();
         }
     }
 
-    /// The clean-up deadline passed while the process still blocked in its
+    /// The clean-up is over (the process is no longer ending, or has
+    /// ended): its deadline no longer applies. Its timer is cancelled if it
+    /// is in this worker's wheel; elsewhere it fires later, for nobody.
+    pub(crate) fn end_cleanup(&self) {
+        self.attention.set(self.attention.get() & !CLEANUP_ARMED);
+        let ended = self.cleanup.borrow_mut().take();
+        if let Some(armed) = ended.and_then(|cleanup| cleanup.timer) {
+            self.disarm(armed);
+        }
+    }
+
+    /// The clean-up deadline passed while the process was still in its
     /// clean-up: abandon it (module docs: clean-up).
     #[cold]
     fn abandon_in_cleanup(&self) -> ! {
@@ -696,9 +770,9 @@ impl<'y> ProcessCtx<'y> {
                 .set_exit_reason(ExitReason::custom("cleanup_timeout"))
         };
         self.abandon(&format!(
-            "is still blocked in its clean-up (a destructor, or an unread message's, that runs as \
-             it ends) {:?} after it first blocked there; raise Builder::cleanup_timeout if its \
-             clean-up needs longer",
+            "is still in its clean-up (the destructors that run as it ends, its unread \
+             messages' included) {:?} after it first blocked or polled there; raise \
+             Builder::cleanup_timeout if its clean-up needs longer",
             self.pcb.shared().config.cleanup_timeout
         ))
     }
@@ -711,7 +785,7 @@ impl<'y> ProcessCtx<'y> {
         self.budget.set(left);
         // One test on the hot path; the rest out of line.
         if left == 0
-            || self.dying.get()
+            || self.attention.get() != 0
             || self.pcb.signals.any()
             || stack_pointer() < self.stack.get().floor
         {
@@ -729,11 +803,16 @@ impl<'y> ProcessCtx<'y> {
         self.check_signals();
     }
 
+    /// Whether the process has less stack left than its red zone.
+    pub(crate) fn in_red_zone(&self) -> bool {
+        stack_pointer() < self.stack.get().floor
+    }
+
     /// The red zone (module `stack_depth`): with less stack left than it,
     /// a check point panics, unless the process already unwinds or has
     /// ended (a second unwind would abort).
     #[inline]
-    fn check_stack(&self) {
+    pub(crate) fn check_stack(&self) {
         let sp = stack_pointer();
         let stack = self.stack.get();
         if sp < stack.floor && !std::thread::panicking() {
@@ -762,14 +841,26 @@ impl<'y> ProcessCtx<'y> {
         crate::stack_depth::raise_stack_panic(message)
     }
 
-    /// Gives up the rest of the slice: to the back of the run queue.
+    /// Gives up the rest of the slice, which is spent: to the back of the
+    /// run queue.
     #[inline]
     pub(crate) fn yield_slice(&self) {
         self.check_stack();
         if self.in_panic_hook.get() {
             return;
         }
-        self.suspend(Suspend::Yield);
+        self.suspend(Suspend::Yield, false);
+    }
+
+    /// `yield_now`: gives up the rest of the slice, to the back of the run
+    /// queue. A process that polls in its clean-up (with `yield_now`, as
+    /// it would wait) is bounded by its clean-up deadline.
+    pub(crate) fn yield_polling(&self) {
+        self.check_stack();
+        if self.in_panic_hook.get() {
+            return;
+        }
+        self.suspend(Suspend::Yield, true);
     }
 
     /// Suspends until woken. The caller looks at what it waits for again
@@ -778,7 +869,7 @@ impl<'y> ProcessCtx<'y> {
     /// (module docs).
     #[inline(always)]
     pub(crate) fn wait(&self) {
-        self.suspend(Suspend::Wait(self.budget.get()));
+        self.suspend(Suspend::Wait(self.budget.get()), true);
     }
 
     /// [`ProcessCtx::wait`], then a check point.
@@ -841,6 +932,7 @@ impl<'y> ProcessCtx<'y> {
                 match &timer {
                     None => {
                         if deadline <= Instant::now() {
+                            self.polled.set(true);
                             return None;
                         }
                         timer = Some(self.arm(function, deadline));
@@ -868,6 +960,7 @@ impl<'y> ProcessCtx<'y> {
     pub(crate) fn sleep_until(&self, deadline: Instant) {
         self.reduce(1);
         if deadline <= Instant::now() {
+            self.polled.set(true);
             return;
         }
         let armed = self.arm("sleep", deadline);

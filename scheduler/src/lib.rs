@@ -68,6 +68,7 @@
 mod api;
 pub mod config;
 mod context;
+mod debt;
 mod entry;
 mod envelope;
 pub mod exit;

@@ -20,6 +20,7 @@
 use std::any::Any;
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::io::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::task::Wake;
@@ -169,8 +170,15 @@ impl Pcb {
     #[cold]
     fn run_exit_hooks(&self, hooks: Vec<crate::exit_hooks::Hook>) {
         let reason = self.exit_reason().unwrap_or(ExitReason::NoProc);
+        // Every hook runs: an exit signal that ends the process running
+        // them (a hook called exit_self) goes on after the last.
+        let mut unwind = None;
         for hook in hooks {
-            crate::worker::contain("an exit hook", || hook(&reason));
+            let deferred = crate::worker::contain_deferring("an exit hook", || hook(&reason));
+            unwind = unwind.or(deferred);
+        }
+        if let Some(unwind) = unwind {
+            std::panic::resume_unwind(unwind);
         }
     }
 
@@ -448,6 +456,9 @@ pub(crate) fn try_deliver(to: &Arc<Pcb>, message: Envelope) -> Result<(), Envelo
 
 #[cold]
 pub(crate) fn dead_letter(to: &Arc<Pcb>, message: Envelope) {
+    let Some(message) = unless_recursing(to, message) else {
+        return;
+    };
     let shared = to.shared();
     // Counted by the sending worker (its own counter), or, from any other
     // thread, in the runtime-wide one.
@@ -468,6 +479,28 @@ pub(crate) fn dead_letter(to: &Arc<Pcb>, message: Envelope) {
         };
         crate::worker::contain("the dead-letter hook", move || hook(letter));
     }
+}
+
+/// A message that nobody will receive (a dead letter, a signal message
+/// to an ended process), unless its sender is in the red zone of its
+/// stack: a destructor that sends its own value again to a process that
+/// has ended recurses through here. Then the message is leaked rather
+/// than dropped, and the sender panics (unless already unwinding) as the
+/// red zone does at any check point.
+#[cold]
+pub(crate) fn unless_recursing(to: &Pcb, message: Envelope) -> Option<Envelope> {
+    if crate::context::try_with_process(|ctx| ctx.in_red_zone()) != Some(true) {
+        return Some(message);
+    }
+    std::mem::forget(message);
+    let _ = writeln!(
+        std::io::stderr(),
+        "ferrotp: a message to ended process {} was leaked, not dropped: its sender is in the \
+         red zone of its stack (a destructor that sends again as it drops recurses)",
+        to.id
+    );
+    let _ = crate::context::try_with_process(|ctx| ctx.check_stack());
+    None
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use crate::process::{Anchor, DeadLetter, Pid};
 use crate::spawn::{SpawnError, SpawnOptions, spawn_on};
 use crate::stack::{MIN_STACK_SIZE, StackAllocator, StackError};
 use crate::topology::Topology;
-use crate::worker::{Delivery, Task, WorkerLoop, discard_orphan, try_with_worker_serving};
+use crate::worker::{Delivery, Launch, Task, WorkerLoop, discard_orphan, try_with_worker_serving};
 
 /// Default usable stack bytes of a process.
 pub const DEFAULT_STACK_SIZE: usize = 64 * 1024;
@@ -666,18 +666,21 @@ impl Remote {
     }
 
     /// Hands a process to this worker from another thread.
-    pub(crate) fn deliver(&self, delivery: Delivery) {
+    ///
+    /// # Errors
+    /// The worker has shut down: a woken process is gone already; a pinned
+    /// one comes back, never to run (the caller ends it).
+    pub(crate) fn deliver(&self, delivery: Delivery) -> Result<(), Launch> {
         match self.inbox.push(delivery) {
             Ok(pushed) => {
                 if pushed.must_wake() {
                     self.unpark();
                 }
+                Ok(())
             }
-            // The worker has shut down: a woken process is gone already;
-            // a pinned one never runs.
             Err(closed) => match closed.into_inner() {
-                Delivery::Pinned(launch) => discard_orphan(Task::Fresh(launch)),
-                Delivery::Woken(_) => {}
+                Delivery::Pinned(launch) => Err(launch),
+                Delivery::Woken(_) => Ok(()),
             },
         }
     }

@@ -53,7 +53,10 @@
 //!
 //! Runtime shutdown takes the same path: the worker records `Shutdown`,
 //! raises `FORCED_EXIT` (which trapping cannot stop) and wakes the
-//! process, which unwinds from where it was suspended. A kill sent after
+//! process, which unwinds from where it was suspended. A process suspended
+//! in the middle of an unwind (a panic's clean-up that blocked) records
+//! nothing then: if the panic ends it, its reason is the panic's; if user
+//! code catches the panic, `Shutdown` is recorded as `FORCED_EXIT` acts. A kill sent after
 //! the process's body has ended (it is dropping its unread messages, so
 //! its mailbox is closed) raises `FORCED_EXIT` too: the process keeps the
 //! reason it ended with, and the destructor that blocks is unwound

@@ -7,9 +7,9 @@
 //! * **Sending** an exit signal pushes its message into the target's
 //!   mailbox, *then* raises [`SignalFlags::QUEUED`] (`Release`), then wakes
 //!   the target (a permit: a target asleep anywhere, in a receive, `sleep`
-//!   or a blocking send, wakes). Shutdown, a kill that finds the mailbox
-//!   closed, and the clean-up deadline raise a bit that needs no message
-//!   ([`SignalFlags::FORCED_EXIT`], [`SignalFlags::CLEANUP_EXPIRED`]).
+//!   or a blocking send, wakes). Shutdown and a kill that finds the
+//!   mailbox closed raise a bit that needs no message
+//!   ([`SignalFlags::FORCED_EXIT`]).
 //! * **A check point** looks at the bits with a `Relaxed` load
 //!   ([`SignalFlags::any`]): one test on the hot path. A stale zero only
 //!   delays the signal: every wait ends in a check point after the wake-up
@@ -41,8 +41,6 @@ impl SignalFlags {
     /// End now with the recorded reason (shutdown, or a kill after the
     /// body ended); needs no message and cannot be trapped.
     pub const FORCED_EXIT: u8 = 2;
-    /// The clean-up deadline passed (module `context`).
-    pub const CLEANUP_EXPIRED: u8 = 4;
 
     /// No bit raised.
     pub fn new() -> Self {
@@ -93,11 +91,6 @@ impl SignalFlags {
     pub fn take(&self) -> u8 {
         // Acquire: pairs with `raise`.
         self.0.swap(0, Ordering::Acquire)
-    }
-
-    /// Lowers `bits` (one that no longer applies).
-    pub fn clear(&self, bits: u8) {
-        self.0.fetch_and(!bits, Ordering::Relaxed);
     }
 
     /// After a scan of `receiver` for signal messages, begun when the

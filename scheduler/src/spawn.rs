@@ -12,6 +12,7 @@ use std::sync::Arc;
 use ferrotp_mailbox::Mailbox;
 
 use crate::context::{try_with_process, try_with_worker};
+use crate::debt::{Debt, Owed};
 use crate::entry::Entry;
 use crate::exit::ExitReason;
 use crate::process::{Anchor, Pcb, Pid};
@@ -503,6 +504,7 @@ impl Reserved {
             pid: Pid(self.pcb),
             pinned_to: self.pinned_to,
             shutting_down: self.shutting_down,
+            debt: None,
         };
         if let Some(name) = &options.register
             && !ready.shutting_down
@@ -522,6 +524,9 @@ struct Ready {
     pid: Pid,
     pinned_to: Option<usize>,
     shutting_down: bool,
+    /// While the set-up runs: the running process owes the child's end,
+    /// should it be abandoned inside the set-up (module `debt`).
+    debt: Option<Arc<Debt>>,
 }
 
 impl Ready {
@@ -531,29 +536,10 @@ impl Ready {
     /// panic ends it with the panic's reason, an ended spawner with
     /// `Killed` (not a clean stop: a supervisor must not take it for one),
     /// or `Shutdown` if the runtime is shutting down. If the spawner is
-    /// abandoned inside it, the child is ended by the abandonment
-    /// ([`Owed::SetupChild`](crate::context::Owed)).
-    fn run_setup<S: FnOnce(&Pid)>(self, setup: S) -> Self {
-        /// Takes the debt back as the set-up returns or unwinds.
-        struct Owing(bool);
-        impl Drop for Owing {
-            fn drop(&mut self) {
-                if self.0 {
-                    let _ = try_with_process(|ctx| ctx.paid());
-                }
-            }
-        }
-        let owing = Owing(
-            try_with_process(|ctx| {
-                ctx.owe(crate::context::Owed::SetupChild {
-                    pcb: Arc::clone(&self.pid.0),
-                    took_slot: !self.shutting_down,
-                });
-            })
-            .is_some(),
-        );
+    /// abandoned inside it, the worker ends the child (module `debt`).
+    fn run_setup<S: FnOnce(&Pid)>(mut self, setup: S) -> Self {
+        self.debt = owe_child(&self.pid, !self.shutting_down);
         let result = catch_unwind(AssertUnwindSafe(|| setup(&self.pid)));
-        drop(owing);
         match result {
             Ok(()) => self,
             Err(payload) => {
@@ -585,18 +571,34 @@ impl Ready {
             pid,
             pinned_to,
             shutting_down,
+            debt,
         } = self;
         let shared = pid.0.shared();
+        let took_slot = !shutting_down;
         if shutting_down || shared.shutdown.load(std::sync::atomic::Ordering::Relaxed) {
             // If shutdown began during the set-up, a slot was taken.
-            end_unrun(launch, &pid, ExitReason::Shutdown, !shutting_down);
+            end_unrun(launch, &pid, ExitReason::Shutdown, took_slot, debt);
+            return pid;
+        }
+        // Queued from here on: the spawner owes nothing more. A debt that
+        // was paid already (its set-up ran on a coroutine of the user's,
+        // resumed after the process that listed the debt was abandoned)
+        // ended the child: it must not run.
+        if let Some(debt) = debt
+            && debt.settle().is_none()
+        {
+            drop_paid_child(launch);
             return pid;
         }
         let task = match pinned_to {
             // Not inside `try_with_worker`: a closed inbox (its worker has
-            // shut down) drops the closure, which runs user destructors.
+            // shut down) gives the process back, whose closure runs user
+            // destructors as it drops.
             Some(worker) => {
-                shared.remotes[worker].deliver(Delivery::Pinned(launch));
+                if let Err(launch) = shared.remotes[worker].deliver(Delivery::Pinned(launch)) {
+                    end_unrun(launch, &pid, ExitReason::Shutdown, took_slot, None);
+                    return pid;
+                }
                 None
             }
             None => Some(Task::Fresh(launch)),
@@ -625,23 +627,74 @@ impl Ready {
 
     /// Ends the process, which was never queued.
     fn end_unrun(self, reason: ExitReason) {
-        end_unrun(self.launch, &self.pid, reason, !self.shutting_down);
+        end_unrun(
+            self.launch,
+            &self.pid,
+            reason,
+            !self.shutting_down,
+            self.debt,
+        );
     }
+}
+
+/// Lists the child's end as a debt of the running process, if any, while
+/// user code runs with the child held (module `debt`).
+fn owe_child(pid: &Pid, took_slot: bool) -> Option<Arc<Debt>> {
+    try_with_process(|ctx| {
+        let debt = Debt::new(Owed::SetupChild {
+            pcb: Arc::clone(&pid.0),
+            took_slot,
+        });
+        ctx.owe(&debt);
+        debt
+    })
 }
 
 /// Ends a process that was never queued: drops its closure and messages,
 /// records `reason` and gives its slot back if it took one.
-fn end_unrun(launch: Launch, pid: &Pid, reason: ExitReason, took_slot: bool) {
-    let pcb = &pid.0;
+///
+/// The drops run user destructors, which may block; the process running
+/// them owes the child's end meanwhile (module `debt`), and an exit
+/// signal that ends it there goes on only once the child has ended. A
+/// `listed` debt is taken back first; if it was paid already, the child
+/// has ended, and only its closure is dropped here.
+fn end_unrun(
+    launch: Launch,
+    pid: &Pid,
+    reason: ExitReason,
+    took_slot: bool,
+    listed: Option<Arc<Debt>>,
+) {
+    if let Some(listed) = listed
+        && listed.settle().is_none()
+    {
+        drop_paid_child(launch);
+        return;
+    }
+    let held = owe_child(pid, took_slot);
+    let unwind = crate::worker::drop_never_run(launch);
+    if held.is_none_or(|held| held.settle().is_some()) {
+        let pcb = &pid.0;
+        // Its exit hooks (its links, monitors) all run, even if the caller
+        // is being ended.
+        crate::context::shielded(|| {
+            // SAFETY: the process was never queued, and its debt, if
+            // listed, was taken back above: this thread alone has it.
+            unsafe { pcb.set_exited(reason) };
+        });
+        if took_slot {
+            pcb.shared().return_slots(1);
+        }
+    }
+    if let Some(unwind) = unwind {
+        resume_unwind(unwind);
+    }
+}
+
+/// The closure of a child whose debt an abandonment paid: the child has
+/// ended (module `debt`); its mailbox is closed and not to be touched.
+fn drop_paid_child(launch: Launch) {
     crate::worker::contain("dropping a never-run process's closure", move || {
         drop(launch);
     });
-    drop(ferrotp_mailbox::Receiver::new(crate::process::PcbMailbox(
-        pcb,
-    )));
-    // SAFETY: the process was never queued: this thread alone has it.
-    unsafe { pcb.set_exited(reason) };
-    if took_slot {
-        pcb.shared().return_slots(1);
-    }
 }

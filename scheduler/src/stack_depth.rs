@@ -29,10 +29,11 @@
 //! Any panic's hook runs on the panicking process's stack, and the default
 //! hook symbolising a backtrace (`RUST_BACKTRACE=1`) needs about 20 KiB,
 //! more than a small process stack, or one deep in recursion, has left. So
-//! the runtime wraps the panic hook installed before it is built: in a
-//! process with less than 64 KiB of stack left, the hook runs on a fresh
-//! 128 KiB segment. A hook installed after the runtime is built replaces
-//! the wrapper.
+//! each runtime, as it is built, wraps the panic hook installed then
+//! (unless it is the wrapper already): in a process with less than 64 KiB
+//! of stack left, the hook runs on a fresh 128 KiB segment. A hook
+//! installed after the runtime is built replaces the wrapper until the
+//! next runtime is built.
 //!
 //! # Segments
 //!
@@ -302,49 +303,69 @@ pub(crate) fn raise_stack_panic(message: String) -> ! {
     }
 }
 
-/// Makes every panic hook run with room, once per OS process: ferrotp's
-/// hook wraps the one installed before and, in a process with less than
-/// 64 KiB of stack left, runs it on a fresh 128 KiB segment (the default
-/// hook symbolising a backtrace, `RUST_BACKTRACE=1`, takes about 20 KiB,
-/// which a small process stack, or one deep in recursion, does not have).
-/// While the hook runs, the process does not give its worker up where it
-/// can avoid it: std holds its hook lock meanwhile. A hook installed after
-/// the runtime is built replaces this one and runs on the process's own
+/// Makes every panic hook run with room: ferrotp's hook wraps the one
+/// installed now and, in a process with less than 64 KiB of stack left,
+/// runs it on a fresh 128 KiB segment (the default hook symbolising a
+/// backtrace, `RUST_BACKTRACE=1`, takes about 20 KiB, which a small
+/// process stack, or one deep in recursion, does not have). While the hook
+/// runs, the process does not give its worker up where it can avoid it:
+/// std holds its hook lock meanwhile. Called as each runtime is built:
+/// the hook installed then is wrapped unless it is the wrapper already (a
+/// hook installed since an earlier runtime, the default hook restored by a
+/// test harness say, is wrapped in its turn). A hook installed after the
+/// runtime is built replaces the wrapper and runs on the process's own
 /// stack.
 pub(crate) fn install_panic_hook() {
-    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    type Hook = dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send + 'static;
+    /// The wrapper installed last, by address: data pointer and vtable
+    /// (another hook allocated where a dropped wrapper was has another
+    /// vtable). Only compared, never dereferenced.
+    struct Installed(*const Hook);
+    // SAFETY: the pointer is never dereferenced, only compared.
+    unsafe impl Send for Installed {}
+    static INSTALLED: std::sync::Mutex<Option<Installed>> = std::sync::Mutex::new(None);
     if std::thread::panicking() {
-        // `take_hook` would panic: the next runtime built will install it.
+        // `take_hook` would panic: the next runtime built will wrap it.
         return;
     }
-    INSTALLED.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let was = try_with_process(|ctx| ctx.set_in_panic_hook(true));
-            let roomy = remaining_stack().is_none_or(|left| left >= HOOK_ROOM);
-            let segment = if roomy {
-                None
-            } else {
-                // A panic inside the pool's own borrow (never user code)
-                // runs the hook where it is.
-                try_with_worker(|core| {
-                    core.stacks
-                        .try_borrow_mut()
-                        .ok()
-                        .and_then(|mut pool| pool.take(HOOK_SEGMENT).ok())
-                })
-                .flatten()
-            };
-            match segment {
-                Some(segment) => {
-                    let on = Switched::to(segment);
-                    corosensei::on_stack(on.stack(), || previous(info));
-                }
-                None => previous(info),
+    let mut installed = INSTALLED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let current = std::panic::take_hook();
+    if let Some(Installed(ours)) = *installed
+        && std::ptr::eq(&raw const *current, ours)
+    {
+        std::panic::set_hook(current);
+        return;
+    }
+    let previous = current;
+    let wrapper: Box<Hook> = Box::new(move |info| {
+        let was = try_with_process(|ctx| ctx.set_in_panic_hook(true));
+        let roomy = remaining_stack().is_none_or(|left| left >= HOOK_ROOM);
+        let segment = if roomy {
+            None
+        } else {
+            // A panic inside the pool's own borrow (never user code)
+            // runs the hook where it is.
+            try_with_worker(|core| {
+                core.stacks
+                    .try_borrow_mut()
+                    .ok()
+                    .and_then(|mut pool| pool.take(HOOK_SEGMENT).ok())
+            })
+            .flatten()
+        };
+        match segment {
+            Some(segment) => {
+                let on = Switched::to(segment);
+                corosensei::on_stack(on.stack(), || previous(info));
             }
-            if let Some(was) = was {
-                let _ = try_with_process(|ctx| ctx.set_in_panic_hook(was));
-            }
-        }));
+            None => previous(info),
+        }
+        if let Some(was) = was {
+            let _ = try_with_process(|ctx| ctx.set_in_panic_hook(was));
+        }
     });
+    *installed = Some(Installed(&raw const *wrapper));
+    std::panic::set_hook(wrapper);
 }

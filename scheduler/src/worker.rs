@@ -67,6 +67,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::io::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 use std::sync::Arc;
@@ -101,9 +102,13 @@ pub(crate) enum TimerEvent {
         message: Envelope,
         state: Arc<SendTimerState>,
     },
-    /// A process blocked in its clean-up reached its deadline (module
-    /// `context`).
-    CleanupDeadline { pcb: Arc<Pcb> },
+    /// A process's clean-up deadline passed (module `context`): its
+    /// clean-up's flag is set, and the process woken, so that its next
+    /// check point abandons it if it is still in that clean-up.
+    CleanupDeadline {
+        pcb: Arc<Pcb>,
+        expired: Arc<std::sync::atomic::AtomicBool>,
+    },
 }
 
 /// A never-run process: its control block and its entry closure.
@@ -356,7 +361,7 @@ pub(crate) fn schedule_woken(pcb: &Arc<Pcb>) {
 /// worker's inbox.
 #[inline(never)]
 fn wake_remote(pcb: &Arc<Pcb>, home: usize) {
-    pcb.shared().remotes[home].deliver(Delivery::Woken(Arc::clone(pcb)));
+    let _ = pcb.shared().remotes[home].deliver(Delivery::Woken(Arc::clone(pcb)));
 }
 
 /// The coroutine body shared by every process.
@@ -403,7 +408,7 @@ fn process_body(
             // so their destructors may call into the runtime, and block:
             // that is part of the process (a kill or shutdown still acts).
             ctx.drop_unread();
-            ctx.disarm_cleanup_deadline();
+            ctx.end_cleanup();
             ctx.publish_reductions();
             left = ctx.budget();
             set_current(ptr::null());
@@ -463,28 +468,51 @@ fn step(
 }
 
 /// Runs `f`, reporting instead of propagating a panic: for user code
-/// (destructors, hooks) that the run loop calls outside any process.
+/// (destructors, hooks) that the runtime runs on behalf of others. Inside
+/// a process that an exit signal is ending, the unwind of that signal goes
+/// on (a hook sent, and the send's check point unwound): it is not the
+/// hook's fault. See [`contain_deferring`].
 pub(crate) fn contain(what: &str, f: impl FnOnce()) {
+    if let Some(unwind) = contain_deferring(what, f) {
+        std::panic::resume_unwind(unwind);
+    }
+}
+
+/// [`contain`], handing the exit signal's unwind back instead of going on
+/// with it, so that the caller can finish its bookkeeping first and then
+/// resume it.
+///
+/// Only the running process's own exit unwind is handed back. Anywhere
+/// else (a worker between processes, a thread of the user's, a process
+/// that is not ending) a `SignalUnwind` payload is one that user code
+/// caught earlier and raised again: it is reported like a panic, and
+/// never reaches a run loop.
+#[must_use]
+pub(crate) fn contain_deferring(
+    what: &str,
+    f: impl FnOnce(),
+) -> Option<Box<dyn std::any::Any + Send>> {
     let result = catch_unwind(AssertUnwindSafe(f));
-    // Outside a process, user code that left a panic in flight (a
-    // coroutine of its own, parked in its unwind and leaked) would leave
-    // it on this worker's thread, where the next process would take it for
-    // its own (module `unwind_units`): take it off.
-    if std::thread::panicking() && crate::context::try_with_process(|_| ()).is_none() {
+    let dying = crate::context::try_with_process(|ctx| ctx.is_dying());
+    // On a worker between processes this thread's panic count is zero
+    // (module `unwind_units`): user code that left a panic in flight (a
+    // coroutine of its own, parked in its unwind and leaked) would leave it
+    // for the next process to take for its own. Take it off. Nowhere else:
+    // a thread of the user's may be unwinding for real.
+    if dying.is_none() && std::thread::panicking() && try_with_worker(|_| ()).is_some() {
         let _ = crate::unwind_units::take_units();
     }
-    if let Err(payload) = result {
-        if payload.is::<SignalUnwind>() {
-            // A hook run inside a process that is being ended (it sent,
-            // and the send's check point unwound): not the hook's fault;
-            // the unwind goes on.
-            std::panic::resume_unwind(payload);
-        }
-        eprintln!(
-            "ferrotp: {what} panicked: {}",
-            ExitReason::from_panic(&*payload)
-        );
+    let payload = result.err()?;
+    if dying == Some(true) && payload.is::<SignalUnwind>() {
+        return Some(payload);
     }
+    let why = if payload.is::<SignalUnwind>() {
+        "raised again the unwind of an exit signal that ended another process".into()
+    } else {
+        ExitReason::from_panic(&*payload).to_string()
+    };
+    let _ = writeln!(std::io::stderr(), "ferrotp: {what} panicked: {why}");
+    None
 }
 
 /// The run loop of one worker thread, and what only it touches.
@@ -821,10 +849,10 @@ impl WorkerLoop {
                 self.carry = finished.budget.saturating_sub(1);
                 self.finish(key, finished);
             }
-            CoroutineResult::Yield(Suspend::Abandon) => {
+            CoroutineResult::Yield(Suspend::Abandon(debts)) => {
                 self.carry = 0;
                 let settled = self.slab.remove(key);
-                self.abandon(settled);
+                self.abandon(settled, debts);
             }
         }
     }
@@ -1065,9 +1093,10 @@ impl WorkerLoop {
                         }
                     });
                 }
-                TimerEvent::CleanupDeadline { pcb } => {
-                    pcb.signals
-                        .raise(crate::signal_flags::SignalFlags::CLEANUP_EXPIRED);
+                TimerEvent::CleanupDeadline { pcb, expired } => {
+                    // Release: pairs with the process's Acquire load; the
+                    // wake-up after it makes the process look.
+                    expired.store(true, Ordering::Release);
                     pcb.wake();
                 }
             }
@@ -1080,14 +1109,8 @@ impl WorkerLoop {
         let pcb = Arc::clone(launch.pcb());
         // SAFETY: this worker holds the never-run process.
         unsafe { pcb.set_exit_reason(reason.clone()) };
-        // Dropping the closure and the queued messages runs user
-        // destructors. Closing the mailbox makes later sends dead letters.
-        contain("dropping a never-run process's closure", move || {
-            drop(launch)
-        });
-        contain("dropping a never-run process's messages", || {
-            drop(Receiver::new(PcbMailbox(&pcb)));
-        });
+        // Outside any process: no exit unwind to hand back.
+        let _ = drop_never_run(launch);
         // SAFETY: this worker holds the never-run process.
         unsafe { pcb.set_exited(reason) };
         self.count_exit(&pcb);
@@ -1114,12 +1137,22 @@ impl WorkerLoop {
         pcb.wake();
     }
 
-    /// A dying process that kept catching its unwind: it is never resumed
-    /// again. Its stack is quarantined (what is on it is not dropped, and
-    /// the memory is never reused nor unmapped: a thread it lent a
-    /// reference to may still write there), its mailbox closed without
-    /// dropping what is queued.
-    fn abandon(&mut self, settled: Settled) {
+    /// A process given up for good (a dying one that kept catching its
+    /// unwind, one past its clean-up deadline): it is never resumed again.
+    /// Its stack is quarantined (what is on it is not dropped, and the
+    /// memory is never reused nor unmapped: a thread it lent a reference to
+    /// may still write there), its mailbox closed without dropping what is
+    /// queued, and what the runtime's frames on it owed is paid, the
+    /// innermost first (module `debt`).
+    fn abandon(&mut self, settled: Settled, debts: Vec<Arc<crate::debt::Debt>>) {
+        for debt in debts.into_iter().rev() {
+            contain(
+                "an abandoned process's debt (an exit hook of its set-up child)",
+                || {
+                    debt.pay();
+                },
+            );
+        }
         // Its panic units, if it was unwinding, were taken off the thread
         // when it suspended, and are never put back.
         let Settled { coroutine, pcb, .. } = settled;
@@ -1274,23 +1307,42 @@ pub(crate) fn discard_orphan(task: Task) {
     let pcb = Arc::clone(task.pcb());
     // SAFETY: the caller took the task out of the injector: nobody else has it.
     unsafe { pcb.set_exit_reason(ExitReason::Shutdown) };
-    match task {
-        Task::Fresh(launch) => contain("dropping a never-run process's closure", move || {
-            drop(launch);
-        }),
+    let unwind = match task {
+        Task::Fresh(launch) => drop_never_run(launch),
         // Workers put moving processes only in their own deques, which
         // they empty at teardown; should one ever get here, its stack is
         // leaked rather than unwound on a thread that is not a worker.
-        Task::Moving(Migrating(settled)) => std::mem::forget(settled),
-    }
-    contain("dropping a never-run process's messages", || {
-        drop(Receiver::new(PcbMailbox(&pcb)));
-    });
+        Task::Moving(Migrating(settled)) => {
+            std::mem::forget(settled);
+            None
+        }
+    };
     // SAFETY: the caller took the task out of the injector: nobody else has it.
     unsafe { pcb.set_exited(ExitReason::Shutdown) };
     let shared = pcb.shared();
     shared.return_slots(1);
     shared.external_exits.fetch_add(1, Ordering::Relaxed);
+    if let Some(unwind) = unwind {
+        std::panic::resume_unwind(unwind);
+    }
+}
+
+/// Drops a never-run process's closure and queued messages, each under
+/// [`contain_deferring`]: user destructors, which may panic, block, or be
+/// interrupted by an exit signal that ends the caller. Closing the mailbox
+/// makes later sends dead letters. Hands back that exit signal's unwind:
+/// the caller ends the process first (records its exit, gives its slot
+/// back), then resumes it.
+#[must_use]
+pub(crate) fn drop_never_run(launch: Launch) -> Option<Box<dyn std::any::Any + Send>> {
+    let pcb = Arc::clone(launch.pcb());
+    let closure = contain_deferring("dropping a never-run process's closure", move || {
+        drop(launch);
+    });
+    let messages = contain_deferring("dropping a never-run process's messages", || {
+        drop(Receiver::new(PcbMailbox(&pcb)));
+    });
+    closure.or(messages)
 }
 
 /// Pins the calling worker thread to `cpu` (the runtime checked that this
