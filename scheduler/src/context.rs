@@ -104,8 +104,8 @@ pub(crate) enum Suspend {
     Wait(u32),
     /// Given up for good (module `worker`: abandon): never resume it. The
     /// worker pays what the runtime's frames on its stack owed (module
-    /// `debt`).
-    Abandon(Vec<Arc<Debt>>),
+    /// `debt`), left with it by [`WorkerCore::leave_debts`].
+    Abandon,
 }
 
 /// How a process ended: its reason is decided by the body; the unused
@@ -671,7 +671,9 @@ impl<'y> ProcessCtx<'y> {
             self.pcb.id
         );
         let debts = std::mem::take(&mut *self.debts.borrow_mut());
-        let _ = self.yielder.suspend(Suspend::Abandon(debts));
+        // No user code inside; what comes back is dropped outside.
+        drop(try_with_worker(|core| core.leave_debts(debts)));
+        let _ = self.yielder.suspend(Suspend::Abandon);
         unreachable!("an abandoned process is never resumed")
     }
 

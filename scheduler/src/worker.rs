@@ -243,6 +243,10 @@ pub(crate) struct WorkerCore {
     /// Idle stacks: taken by processes as they first run, and by a
     /// process for a stack segment (module `stack_depth`).
     pub(crate) stacks: RefCell<StackPool>,
+    /// What the runtime's frames on the stack of the process that just gave
+    /// this worker up for good owed (module `debt`), left here by it on its
+    /// way out, for the run loop to pay.
+    abandoned_debts: Cell<Vec<Arc<crate::debt::Debt>>>,
 }
 
 /// How long an idle worker leaves a victim's lone task alone (see
@@ -253,6 +257,18 @@ const LONE_TASK_GRACE: std::time::Duration = std::time::Duration::from_micros(5)
 const ID_BLOCK: u64 = 1024;
 
 impl WorkerCore {
+    /// The running process gives this worker up for good, leaving what the
+    /// runtime's frames on its stack owe (module `debt`).
+    /// Returns what was there (nothing: the run loop takes each list as
+    /// the process leaves), to be dropped outside `try_with_worker`.
+    #[must_use]
+    pub(crate) fn leave_debts(
+        &self,
+        debts: Vec<Arc<crate::debt::Debt>>,
+    ) -> Vec<Arc<crate::debt::Debt>> {
+        self.abandoned_debts.replace(debts)
+    }
+
     /// Queues a never-run process here and tells an idle worker about it.
     ///
     /// Even a lone child is announced: skipping that (as tokio's LIFO slot
@@ -564,6 +580,7 @@ impl WorkerLoop {
             to_move: RefCell::new(Vec::new()),
             timers: RefCell::new(TimerWheel::new(Instant::now())),
             in_process: Cell::new(false),
+            abandoned_debts: Cell::new(Vec::new()),
             ids: Cell::new((0, 0)),
             credit: Cell::new(0),
             trap: Cell::new(None),
@@ -849,9 +866,10 @@ impl WorkerLoop {
                 self.carry = finished.budget.saturating_sub(1);
                 self.finish(key, finished);
             }
-            CoroutineResult::Yield(Suspend::Abandon(debts)) => {
+            CoroutineResult::Yield(Suspend::Abandon) => {
                 self.carry = 0;
                 let settled = self.slab.remove(key);
+                let debts = self.core.abandoned_debts.take();
                 self.abandon(settled, debts);
             }
         }
