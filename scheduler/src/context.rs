@@ -121,6 +121,9 @@ pub(crate) struct Finished {
 thread_local! {
     static CURRENT: Cell<*const ProcessCtx<'static>> = const { Cell::new(ptr::null()) };
     static WORKER: Cell<*const WorkerCore> = const { Cell::new(ptr::null()) };
+    /// The process running [`shielded`] code on this thread, not current
+    /// meanwhile.
+    static SHIELDED: Cell<*const ProcessCtx<'static>> = const { Cell::new(ptr::null()) };
 }
 
 #[inline(never)]
@@ -197,28 +200,47 @@ pub(crate) fn try_with_process<R>(f: impl FnOnce(&ProcessCtx<'_>) -> R) -> Optio
     Some(f(unsafe { &*ctx }))
 }
 
-/// Runs `f`, which the running process (if any) runs for another process
-/// (the exit hooks of a child that never ran), so that no exit signal
-/// unwinds it from a check point in the middle: every hook runs, each
-/// told of the child's end. A signal acts at the first check point after.
+/// Runs `f`, code that the running process (if any) runs for another
+/// process: the exit hooks of a child that never ran. They run as exit
+/// hooks run everywhere else, outside any process (the process is not
+/// current meanwhile: a send exceeds a full mailbox's bound rather than
+/// block, a receive panics, and no check point unwinds or abandons the
+/// process in the middle), so every hook runs, each told of the child's
+/// end. A signal for the process acts at its first check point after.
 pub(crate) fn shielded(f: impl FnOnce()) {
-    /// Lowers the shield as `f` returns or unwinds.
-    struct Lower<'a>(&'a Cell<bool>, bool);
-    impl Drop for Lower<'_> {
+    /// Makes the process current again as `f` returns or unwinds.
+    struct Restore(*const ProcessCtx<'static>);
+    impl Drop for Restore {
         fn drop(&mut self) {
-            self.0.set(self.1);
+            SHIELDED.with(|c| c.set(ptr::null()));
+            set_current(self.0);
         }
     }
-    let mut f = Some(f);
-    let _ = try_with_process(|ctx| {
-        let _lower = Lower(&ctx.shielded, ctx.shielded.replace(true));
-        if let Some(f) = f.take() {
-            f();
-        }
-    });
-    if let Some(f) = f {
-        f();
+    let ctx = current_ptr();
+    if ctx.is_null() {
+        return f();
     }
+    let _restore = Restore(ctx);
+    SHIELDED.with(|c| c.set(ctx));
+    set_current(ptr::null());
+    f();
+}
+
+/// Runs `f` with the context of the process that runs on this thread,
+/// current or [`shielded`]: for the runtime's own bookkeeping (the panic
+/// units of module `unwind_units`, the stack the panic hook runs on),
+/// never to run process functions.
+pub(crate) fn try_with_running_process<R>(f: impl FnOnce(&ProcessCtx<'_>) -> R) -> Option<R> {
+    let mut ctx = current_ptr();
+    if ctx.is_null() {
+        ctx = SHIELDED.with(Cell::get);
+    }
+    if ctx.is_null() {
+        return None;
+    }
+    // SAFETY: as in `try_with_process`; a shielded process is suspended
+    // nowhere: it runs `f`'s caller on this thread.
+    Some(f(unsafe { &*ctx }))
 }
 
 /// Runs `f` with the worker of this thread, if it is a worker thread.
@@ -277,9 +299,6 @@ pub(crate) struct ProcessCtx<'y> {
     /// The process runs the panic hook (module `stack_depth`): std holds
     /// its hook lock meanwhile, so the process avoids suspending.
     in_panic_hook: Cell<bool>,
-    /// The process runs code for another (a never-run child's exit hooks):
-    /// its check points do not unwind it meanwhile ([`shielded`]).
-    shielded: Cell<bool>,
     /// The budget the current slice started with (reductions used are
     /// published from it at each suspension).
     slice_start: Cell<u32>,
@@ -343,7 +362,6 @@ impl<'y> ProcessCtx<'y> {
             polled: Cell::new(false),
             debts: RefCell::new(Vec::new()),
             in_panic_hook: Cell::new(false),
-            shielded: Cell::new(false),
             slice_start: Cell::new(budget),
             stack: Cell::new(stack),
             stack_panic: Cell::new(None),
@@ -535,9 +553,8 @@ impl<'y> ProcessCtx<'y> {
         }
         // An unwinding process finishes its clean-up (bounded by the
         // clean-up deadline); a second unwind, started inside a destructor
-        // that runs during the first, would abort. A shielded one acts at
-        // its first check point after.
-        if std::thread::panicking() || self.shielded.get() {
+        // that runs during the first, would abort.
+        if std::thread::panicking() {
             return;
         }
         if self.is_dying() {

@@ -282,10 +282,13 @@ impl Builder {
     /// it ends: the destructors that its unwind runs (after a kill, a
     /// panic, or at shutdown) and the destructors of its unread messages.
     /// They may block (receive, call a supervisor, sleep) as code that is
-    /// not ending does; a process still blocked there this long after it
-    /// first blocked is abandoned, with a report: its remaining
-    /// destructors do not run and its stack is quarantined. The program
-    /// goes on, and shutdown waits no longer than this for it.
+    /// not ending does; a process still in its clean-up this long after it
+    /// first blocked or polled there (`yield_now`, a receive or sleep
+    /// whose time was up at once) is abandoned, with a report: its
+    /// remaining destructors do not run and its stack is quarantined. The
+    /// program goes on, and shutdown waits no longer than this for it. A
+    /// clean-up that only computes is not bounded (as a body that only
+    /// computes is not).
     pub fn cleanup_timeout(mut self, timeout: Duration) -> Self {
         self.code.cleanup_timeout = Some(timeout);
         self

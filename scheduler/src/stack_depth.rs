@@ -47,6 +47,7 @@
 //! abandoned (the segment is quarantined with the rest of the process's
 //! stack, module `stack`).
 
+use std::io::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 use corosensei::stack::{Stack, StackPointer};
@@ -231,12 +232,14 @@ struct Switched {
 impl Switched {
     fn to(segment: ProcessStack) -> Self {
         let bounds = StackBounds::new(segment.range().start, segment.usable());
-        let (saved, saved_guard) = try_with_process(|ctx| {
+        // The running process, even while it runs another's exit hooks
+        // (`context::shielded`), as the panic hook may then.
+        let (saved, saved_guard) = crate::context::try_with_running_process(|ctx| {
             let saved_guard = ctx.pcb.guard_page().start;
             ctx.pcb.set_guard(segment.guard().start);
             (ctx.set_stack_bounds(bounds), saved_guard)
         })
-        .expect("maybe_grow found a process");
+        .expect("a segment is taken for a running process");
         Self {
             segment: Some(segment),
             saved,
@@ -252,7 +255,7 @@ impl Switched {
 
 impl Drop for Switched {
     fn drop(&mut self) {
-        let _ = try_with_process(|ctx| {
+        let _ = crate::context::try_with_running_process(|ctx| {
             ctx.set_stack_bounds(self.saved);
             ctx.pcb.set_guard(self.saved_guard);
         });
@@ -325,7 +328,19 @@ pub(crate) fn install_panic_hook() {
     unsafe impl Send for Installed {}
     static INSTALLED: std::sync::Mutex<Option<Installed>> = std::sync::Mutex::new(None);
     if std::thread::panicking() {
-        // `take_hook` would panic: the next runtime built will wrap it.
+        // `take_hook` and `set_hook` panic on a panicking thread: another
+        // thread does it.
+        let wrapped = std::thread::Builder::new()
+            .name("ferrotp-panic-hook".into())
+            .spawn(install_panic_hook)
+            .map(|thread| thread.join());
+        if !matches!(wrapped, Ok(Ok(()))) {
+            let _ = writeln!(
+                std::io::stderr(),
+                "ferrotp: could not wrap the panic hook (the runtime is built during a panic): \
+                 panics in small process stacks may not have room for their hook"
+            );
+        }
         return;
     }
     let mut installed = INSTALLED
@@ -341,7 +356,12 @@ pub(crate) fn install_panic_hook() {
     let previous = current;
     let wrapper: Box<Hook> = Box::new(move |info| {
         let was = try_with_process(|ctx| ctx.set_in_panic_hook(true));
-        let roomy = remaining_stack().is_none_or(|left| left >= HOOK_ROOM);
+        // The process's stack, even while it runs another's exit hooks
+        // (`context::shielded`).
+        let left = crate::context::try_with_running_process(|ctx| {
+            stack_pointer().saturating_sub(ctx.stack_bounds().low)
+        });
+        let roomy = left.is_none_or(|left| left >= HOOK_ROOM);
         let segment = if roomy {
             None
         } else {

@@ -510,12 +510,13 @@ pub(crate) fn contain_deferring(
 ) -> Option<Box<dyn std::any::Any + Send>> {
     let result = catch_unwind(AssertUnwindSafe(f));
     let dying = crate::context::try_with_process(|ctx| ctx.is_dying());
+    let in_process = crate::context::try_with_running_process(|_| ()).is_some();
     // On a worker between processes this thread's panic count is zero
     // (module `unwind_units`): user code that left a panic in flight (a
     // coroutine of its own, parked in its unwind and leaked) would leave it
     // for the next process to take for its own. Take it off. Nowhere else:
     // a thread of the user's may be unwinding for real.
-    if dying.is_none() && std::thread::panicking() && try_with_worker(|_| ()).is_some() {
+    if !in_process && std::thread::panicking() && try_with_worker(|_| ()).is_some() {
         let _ = crate::unwind_units::take_units();
     }
     let payload = result.err()?;

@@ -46,3 +46,64 @@ pub const CHILD_MODE: &str = "SCHEDULER_TEST_CHILD";
 pub fn child_mode() -> Option<String> {
     std::env::var(CHILD_MODE).ok()
 }
+
+/// In a child started by [`rerun_in_child`]: ends the child with status 3
+/// if it is still running after `limit`, so that a hang fails its test
+/// instead of hanging it.
+pub fn watchdog(limit: std::time::Duration) {
+    std::thread::spawn(move || {
+        std::thread::sleep(limit);
+        eprintln!("watchdog: the child still runs after {limit:?} (a hang)");
+        std::process::exit(3);
+    });
+}
+
+/// Asserts that a child started by [`rerun_in_child`] passed, showing what
+/// it printed if not (a crash shows as a signal, a hang as status 3).
+pub fn assert_child_passed(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "the child failed: {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Yields until `pid` is suspended in a blocking call (a deterministic
+/// wait, not a sleep). Call it from a process.
+///
+/// # Panics
+/// If `pid` ends first.
+pub fn wait_until_waiting(pid: &Pid) {
+    loop {
+        match ferrotp_scheduler::process_info(pid) {
+            Some(info) if info.status == ferrotp_scheduler::ProcessStatus::Waiting => return,
+            Some(_) => yield_now(),
+            None => panic!("{pid:?} ended ({:?}) before it waited", pid.exit_reason()),
+        }
+    }
+}
+
+/// How long a child started by [`in_child`] may run before its watchdog
+/// calls it a hang.
+pub const CHILD_LIMIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Runs `scenario` in a child process (this test binary again, with only
+/// the test named `test`, and `mode` as [`child_mode`]), under a
+/// [`watchdog`]: the test fails if the child fails, crashes or hangs, and
+/// the test binary itself survives.
+pub fn in_child(test: &str, mode: &str, scenario: impl FnOnce(&str)) {
+    in_child_with(test, mode, &[], scenario);
+}
+
+/// [`in_child`] with more environment variables for the child.
+pub fn in_child_with(test: &str, mode: &str, vars: &[(&str, &str)], scenario: impl FnOnce(&str)) {
+    match child_mode() {
+        Some(mode) => {
+            watchdog(CHILD_LIMIT);
+            scenario(&mode);
+        }
+        None => assert_child_passed(&rerun_in_child_with(test, mode, vars)),
+    }
+}

@@ -1,0 +1,303 @@
+//! User hooks the runtime runs outside any process (an exit hook run at
+//! once for an ended pid, the dead-letter hook of a send from a plain
+//! thread, exit hooks and timers' dead letters run by a worker, the
+//! closures of never-run processes discarded by `Runtime::drop`): a
+//! panic or unwind from them is contained without touching the thread's
+//! own panic count, a kill's unwind payload resumed by a hook does not
+//! take a worker down, and the panic hook a runtime wraps is the one
+//! installed when it is built.
+//!
+//! Second adversarial review, programs b01, b15 and b17. Each scenario
+//! runs in a child process under a watchdog: before the fixes they left
+//! the thread "panicking" for good, or aborted.
+
+mod common;
+
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{in_child, in_child_with, wait_exit};
+use ferrotp_scheduler::{
+    ExitReason, Pid, Runtime, SpawnOptions, exit, is_exit_unwind, receive, self_pid, send,
+    send_after, spawn, spawn_opt, spawn_with,
+};
+
+/// Runs `f` when dropped.
+struct OnDrop<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for OnDrop<F> {
+    fn drop(&mut self) {
+        (self.0)();
+    }
+}
+
+/// What a plain thread's state is after a panic it caught: whether it
+/// still reads as panicking, and whether a mutex it locked before the
+/// panic and unlocked after is poisoned.
+fn after_a_caught_panic(during_the_unwind: impl FnOnce()) -> (bool, bool) {
+    let mutex = Mutex::new(0);
+    let guard = mutex.lock().unwrap();
+    let mut during_the_unwind = Some(during_the_unwind);
+    let caught = catch_unwind(AssertUnwindSafe(|| {
+        let _calls = OnDrop(|| (during_the_unwind.take().unwrap())());
+        panic!("a plain panic on a plain thread");
+    }));
+    assert!(caught.is_err());
+    let panicking = std::thread::panicking();
+    drop(guard);
+    (panicking, mutex.is_poisoned())
+}
+
+/// The line the child prints, and the parent looks for.
+fn state_line(panicking: bool, poisoned: bool) -> String {
+    format!("after the caught panic: panicking {panicking}, mutex poisoned {poisoned}")
+}
+
+/// b01: from a destructor running during a plain thread's own unwind, a
+/// call that runs a user hook on that thread (inside the runtime's
+/// `contain`). Before the fix `contain` took the thread's real panic
+/// count: after the catch the thread read as panicking for good, and its
+/// mutexes were poisoned.
+fn hook_during_a_plain_threads_unwind(mode: &str) {
+    let rt = Runtime::builder()
+        .workers(2)
+        .dead_letter_hook(|_| {})
+        .build()
+        .unwrap();
+    let ended = rt.block_on(|| {
+        let pid = spawn(|| {});
+        wait_exit(&pid);
+        pid
+    });
+    let (panicking, poisoned) = after_a_caught_panic(|| match mode {
+        // The hook runs at once, here, with `NoProc`.
+        "on_exit" => {
+            let _ = ended.on_exit(|_| {});
+        }
+        // A dead letter: the hook runs here.
+        "dead_letter" => send(&ended, 1u32),
+        _ => unreachable!(),
+    });
+    println!("{}", state_line(panicking, poisoned));
+    drop(rt);
+}
+
+fn check_child_state(test: &str, mode: &str, scenario: impl FnOnce(&str)) {
+    if common::child_mode().is_some() {
+        in_child(test, mode, scenario);
+        return;
+    }
+    let out = common::rerun_in_child(test, mode);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&state_line(false, false)),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    common::assert_child_passed(&out);
+}
+
+#[test]
+fn an_exit_hook_run_at_once_during_a_plain_threads_unwind_leaves_its_panic_count_alone() {
+    check_child_state(
+        "an_exit_hook_run_at_once_during_a_plain_threads_unwind_leaves_its_panic_count_alone",
+        "on_exit",
+        hook_during_a_plain_threads_unwind,
+    );
+}
+
+#[test]
+fn a_dead_letter_hook_run_during_a_plain_threads_unwind_leaves_its_panic_count_alone() {
+    check_child_state(
+        "a_dead_letter_hook_run_during_a_plain_threads_unwind_leaves_its_panic_count_alone",
+        "dead_letter",
+        hook_during_a_plain_threads_unwind,
+    );
+}
+
+/// b01, with no explicit call: a runtime dropped during a thread's
+/// unwind (a failing test) discards the never-run processes left in its
+/// injector on that thread.
+#[test]
+fn a_runtime_dropped_during_an_unwind_leaves_the_threads_panic_count_alone() {
+    check_child_state(
+        "a_runtime_dropped_during_an_unwind_leaves_the_threads_panic_count_alone",
+        "run",
+        |_| {
+            let mutex = Mutex::new(0);
+            let guard = mutex.lock().unwrap();
+            let caught = catch_unwind(AssertUnwindSafe(|| {
+                let rt = Runtime::builder().workers(1).build().unwrap();
+                let release = Arc::new(AtomicBool::new(false));
+                let started = Arc::new(AtomicBool::new(false));
+                let (released, has_started) = (Arc::clone(&release), Arc::clone(&started));
+                // Holds the only worker, with no check point, until the
+                // unwind below starts: what is spawned meanwhile stays in
+                // the injector (so many that the worker cannot run them
+                // all before it sees the shutdown).
+                rt.spawn(move || {
+                    has_started.store(true, Ordering::SeqCst);
+                    while !released.load(Ordering::SeqCst) {
+                        std::hint::spin_loop();
+                    }
+                });
+                while !started.load(Ordering::SeqCst) {
+                    std::thread::yield_now();
+                }
+                for _ in 0..10_000 {
+                    rt.spawn(|| {});
+                }
+                // Dropped before `rt`.
+                let _release = OnDrop(move || release.store(true, Ordering::SeqCst));
+                panic!("a test fails while its runtime is up");
+            }));
+            assert!(caught.is_err());
+            let panicking = std::thread::panicking();
+            drop(guard);
+            println!("{}", state_line(panicking, mutex.is_poisoned()));
+        },
+    );
+}
+
+/// A kill's unwind payload, caught by its process in safe code and kept.
+static STASH: Mutex<Option<Box<dyn Any + Send>>> = Mutex::new(None);
+
+/// Where [`resume_stashed`] reports that it resumed the payload.
+static REPORT_TO: Mutex<Option<Pid>> = Mutex::new(None);
+
+/// Sent as the resumed payload unwinds out of the hook.
+struct HookUnwinds;
+
+struct Ready;
+
+struct Go;
+
+/// A hook's body: resumes the stashed kill unwind, if any, reporting it
+/// as it unwinds.
+fn resume_stashed() {
+    let stashed = STASH.lock().unwrap().take();
+    let Some(payload) = stashed else {
+        return;
+    };
+    let _report = OnDrop(|| {
+        if let Some(to) = REPORT_TO.lock().unwrap().as_ref() {
+            send(to, HookUnwinds);
+        }
+    });
+    resume_unwind(payload);
+}
+
+/// b15: an exit hook, or a timer's dead-letter hook, run by a worker
+/// outside any process, resumes a kill's unwind payload. Before the fix
+/// it unwound into the worker's run loop, which aborted the program.
+fn worker_hook_resumes_a_kill_unwind(mode: &str) {
+    let rt = Runtime::builder()
+        .workers(2)
+        .dead_letter_hook(|_| resume_stashed())
+        .build()
+        .unwrap();
+    let exit_hook = mode == "exit_hook";
+    rt.block_on(move || {
+        let me = self_pid();
+        *REPORT_TO.lock().unwrap() = Some(me.clone());
+        let to = me.clone();
+        let victim = spawn(move || {
+            let payload = catch_unwind(AssertUnwindSafe(|| {
+                send(&to, Ready);
+                loop {
+                    receive::<Go>();
+                }
+            }))
+            .unwrap_err();
+            assert!(is_exit_unwind(payload.as_ref()));
+            *STASH.lock().unwrap() = Some(payload);
+        });
+        receive::<Ready>();
+        exit(&victim, ExitReason::Kill);
+        assert_eq!(wait_exit(&victim), ExitReason::Killed);
+        if exit_hook {
+            // It ends normally: its worker runs the hook.
+            let ends = spawn_with(
+                SpawnOptions::new(),
+                |pid| {
+                    let _ = pid.on_exit(|_| resume_stashed());
+                },
+                || {
+                    receive::<Go>();
+                },
+            )
+            .unwrap();
+            send(&ends, Go);
+            assert_eq!(wait_exit(&ends), ExitReason::Normal);
+        } else {
+            // Delivered to an ended process by the worker's timers.
+            let ended = spawn(|| {});
+            wait_exit(&ended);
+            send_after(Duration::ZERO, &ended, 1u8);
+        }
+        receive::<HookUnwinds>();
+        // Both workers still run processes.
+        for worker in 0..2 {
+            let to = me.clone();
+            spawn_opt(SpawnOptions::new().worker(worker), move || {
+                send(&to, worker)
+            })
+            .unwrap();
+        }
+        let mut answers = [receive::<usize>(), receive::<usize>()];
+        answers.sort_unstable();
+        assert_eq!(answers, [0, 1]);
+    });
+    drop(rt);
+}
+
+#[test]
+fn an_exit_hook_run_by_a_worker_that_resumes_a_kill_unwind_does_not_take_the_runtime_down() {
+    in_child(
+        "an_exit_hook_run_by_a_worker_that_resumes_a_kill_unwind_does_not_take_the_runtime_down",
+        "exit_hook",
+        worker_hook_resumes_a_kill_unwind,
+    );
+}
+
+#[test]
+fn a_timers_dead_letter_hook_that_resumes_a_kill_unwind_does_not_take_the_runtime_down() {
+    in_child(
+        "a_timers_dead_letter_hook_that_resumes_a_kill_unwind_does_not_take_the_runtime_down",
+        "dead_letter",
+        worker_hook_resumes_a_kill_unwind,
+    );
+}
+
+/// b17: a runtime wraps the panic hook installed when it is built, also
+/// when an earlier runtime wrapped another one (here the default hook,
+/// restored with `take_hook`, as test harnesses and command-line tools
+/// do). Before the fix the wrapper was installed once per program: with
+/// `RUST_BACKTRACE=1` a 16 KiB process's panic ran the default hook on
+/// its own small stack, and the program aborted.
+#[test]
+fn a_second_runtime_wraps_the_hook_installed_after_the_first() {
+    in_child_with(
+        "a_second_runtime_wraps_the_hook_installed_after_the_first",
+        "run",
+        &[("RUST_BACKTRACE", "1")],
+        |_| {
+            let first = Runtime::builder().workers(1).build().unwrap();
+            first.block_on(|| ());
+            drop(first);
+            drop(std::panic::take_hook());
+            let second = Runtime::builder().workers(1).build().unwrap();
+            let reason = second.block_on(|| {
+                let small = spawn_opt(SpawnOptions::new().stack_size(16 * 1024), || {
+                    panic!("at once")
+                })
+                .unwrap();
+                wait_exit(&small)
+            });
+            assert_eq!(reason, ExitReason::Panic("at once".into()));
+        },
+    );
+}
