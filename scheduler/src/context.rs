@@ -131,16 +131,22 @@ fn current_ptr() -> *const ProcessCtx<'static> {
     CURRENT.with(Cell::get)
 }
 
-/// The control block of the process running on this thread, if any (for
-/// the stack-overflow handler: a plain thread-local read).
-pub(crate) fn current_pcb_address() -> Option<*const Pcb> {
-    let ctx = current_ptr();
+/// The control block of the process running on this thread, if any, and
+/// whether it runs [`shielded`] code (for the stack-overflow handler:
+/// plain thread-local reads).
+pub(crate) fn current_pcb_address() -> Option<(*const Pcb, bool)> {
+    let mut ctx = current_ptr();
+    let mut shielded = false;
+    if ctx.is_null() {
+        ctx = SHIELDED.with(Cell::get);
+        shielded = true;
+    }
     if ctx.is_null() {
         return None;
     }
-    // SAFETY: non-null only while its process runs on this thread; the
-    // context is only read.
-    Some(Arc::as_ptr(unsafe { (*ctx).pcb }))
+    // SAFETY: non-null only while its process runs on this thread
+    // (current, or running [`shielded`] code); the context is only read.
+    Some((Arc::as_ptr(unsafe { (*ctx).pcb }), shielded))
 }
 
 #[inline(never)]
@@ -207,23 +213,49 @@ pub(crate) fn try_with_process<R>(f: impl FnOnce(&ProcessCtx<'_>) -> R) -> Optio
 /// block, a receive panics, and no check point unwinds or abandons the
 /// process in the middle), so every hook runs, each told of the child's
 /// end. A signal for the process acts at its first check point after.
+///
+/// Outside a process also as to the thread's panic count (module
+/// `unwind_units`): the process's own (it may be unwinding) is taken off
+/// while `f` runs and put back after, and what `f` leaves (a panic of its
+/// own kept in flight: a coroutine parked in its unwind and leaked) is
+/// taken off first, as a worker does between processes, so that it
+/// never becomes the process's.
 pub(crate) fn shielded(f: impl FnOnce()) {
-    /// Makes the process current again as `f` returns or unwinds.
-    struct Restore(*const ProcessCtx<'static>);
+    /// Makes the process current again, with its own panic units, as `f`
+    /// returns or unwinds.
+    struct Restore {
+        ctx: *const ProcessCtx<'static>,
+        units: u32,
+    }
     impl Drop for Restore {
         fn drop(&mut self) {
             SHIELDED.with(|c| c.set(ptr::null()));
-            set_current(self.0);
+            set_current(self.ctx);
+            if self.units != 0 {
+                crate::unwind_units::put_units(self.units);
+            }
         }
     }
     let ctx = current_ptr();
     if ctx.is_null() {
         return f();
     }
-    let _restore = Restore(ctx);
+    let units = if std::thread::panicking() {
+        crate::unwind_units::take_units()
+    } else {
+        0
+    };
+    let restore = Restore { ctx, units };
     SHIELDED.with(|c| c.set(ctx));
     set_current(ptr::null());
     f();
+    // Returned: nothing of the process's is in flight, so what is left
+    // is `f`'s. (Were `f` unwinding instead, its unwind would be counted
+    // too: it is left alone.)
+    if std::thread::panicking() {
+        let _ = crate::unwind_units::take_units();
+    }
+    drop(restore);
 }
 
 /// Runs `f` with the context of the process that runs on this thread,
@@ -517,14 +549,15 @@ impl<'y> ProcessCtx<'y> {
         let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
             drop(message);
         }));
-        if let Err(payload) = dropped
-            && !payload.is::<SignalUnwind>()
-        {
-            eprintln!(
-                "ferrotp: dropping an unread message of process {} panicked: {}",
-                self.pcb.id,
-                ExitReason::from_panic(&*payload)
-            );
+        if let Err(payload) = dropped {
+            if !payload.is::<SignalUnwind>() {
+                eprintln!(
+                    "ferrotp: dropping an unread message of process {} panicked: {}",
+                    self.pcb.id,
+                    ExitReason::from_panic(&*payload)
+                );
+            }
+            crate::worker::drop_payload(payload);
         }
     }
 

@@ -121,15 +121,18 @@ extern "C" fn on_fault(
     // SAFETY: the kernel passes a valid `siginfo_t` for SA_SIGINFO
     // handlers; for SIGSEGV and SIGBUS `si_addr` is the fault address.
     let address = unsafe { (*info).si_addr() } as usize;
-    if let Some(pcb) = current_pcb_address() {
-        // SAFETY: `CURRENT` points at the running process's context only
-        // while that process runs on this thread, and its control block
-        // outlives it; we only read plain fields.
+    if let Some((pcb, shielded)) = current_pcb_address() {
+        // SAFETY: `CURRENT` (or `SHIELDED`) points at the running
+        // process's context only while that process runs on this thread,
+        // and its control block outlives it; we only read plain fields.
         let pcb = unsafe { &*pcb };
         let guard = pcb.guard_page();
         if guard.contains(&address) {
+            // Not while it runs another's exit hooks (`context::shielded`):
+            // their bookkeeping (the rest of the hooks, the slot's return)
+            // would be cut off. Abort with the report instead.
             let exit_process =
-                pcb.shared().config.on_stack_overflow == OnStackOverflow::ExitProcess;
+                !shielded && pcb.shared().config.on_stack_overflow == OnStackOverflow::ExitProcess;
             // Decided before the report, so that it says what happens.
             // SAFETY: the fault is this process's stack overflow, on this
             // thread, and `context` is the interrupted register context.

@@ -131,7 +131,9 @@ impl StackBounds {
 
 /// Bytes of stack left to the running process, down to its guard page (on
 /// a [`maybe_grow`] segment: left on the segment); `None` outside a
-/// process.
+/// process. Exit hooks that a process runs for a child that never ran
+/// (they run outside any process, on the spawner's stack) see the
+/// spawner's stack, and [`maybe_grow`] grows it for them.
 ///
 /// ```
 /// let (left, deeper) = ferrotp_scheduler::run(|| {
@@ -149,7 +151,9 @@ impl StackBounds {
 /// assert_eq!(ferrotp_scheduler::remaining_stack(), None);
 /// ```
 pub fn remaining_stack() -> Option<usize> {
-    try_with_process(|ctx| stack_pointer().saturating_sub(ctx.stack_bounds().low))
+    crate::context::try_with_running_process(|ctx| {
+        stack_pointer().saturating_sub(ctx.stack_bounds().low)
+    })
 }
 
 /// Runs `f` on a fresh stack segment of `stack_size` bytes if the running
@@ -306,6 +310,42 @@ pub(crate) fn raise_stack_panic(message: String) -> ! {
     }
 }
 
+/// How long a runtime built on a panicking thread waits for another
+/// thread to wrap the panic hook ([`install_from_another_thread`]).
+const WRAP_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// [`install_panic_hook`] for a panicking thread, where `take_hook` and
+/// `set_hook` panic: another thread does it. That thread waits for std's
+/// hook lock, which this thread holds if it is running the panic hook (a
+/// hook that builds a runtime): so this thread waits a bounded time, not
+/// for the join, and goes on without the wrapper if the time is up (the
+/// other thread installs it once the hook has returned).
+#[cold]
+fn install_from_another_thread() {
+    let (done, wrapped) = std::sync::mpsc::sync_channel(1);
+    let spawned = std::thread::Builder::new()
+        .name("ferrotp-panic-hook".into())
+        .spawn(move || {
+            install_panic_hook();
+            let _ = done.send(());
+        });
+    let why = match spawned {
+        Err(_) => "no thread could be started to do it",
+        Ok(_) => match wrapped.recv_timeout(WRAP_WAIT) {
+            Ok(()) => return,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                "the runtime is built inside the panic hook; it is wrapped once that hook returns"
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => "wrapping it panicked",
+        },
+    };
+    let _ = writeln!(
+        std::io::stderr(),
+        "ferrotp: could not wrap the panic hook yet ({why}): panics in small process stacks \
+         may not have room for their hook"
+    );
+}
+
 /// Makes every panic hook run with room: ferrotp's hook wraps the one
 /// installed now and, in a process with less than 64 KiB of stack left,
 /// runs it on a fresh 128 KiB segment (the default hook symbolising a
@@ -328,19 +368,7 @@ pub(crate) fn install_panic_hook() {
     unsafe impl Send for Installed {}
     static INSTALLED: std::sync::Mutex<Option<Installed>> = std::sync::Mutex::new(None);
     if std::thread::panicking() {
-        // `take_hook` and `set_hook` panic on a panicking thread: another
-        // thread does it.
-        let wrapped = std::thread::Builder::new()
-            .name("ferrotp-panic-hook".into())
-            .spawn(install_panic_hook)
-            .map(|thread| thread.join());
-        if !matches!(wrapped, Ok(Ok(()))) {
-            let _ = writeln!(
-                std::io::stderr(),
-                "ferrotp: could not wrap the panic hook (the runtime is built during a panic): \
-                 panics in small process stacks may not have room for their hook"
-            );
-        }
+        install_from_another_thread();
         return;
     }
     let mut installed = INSTALLED

@@ -413,7 +413,9 @@ fn process_body(
                     } else if ctx.is_stack_panic(&*payload) {
                         ExitReason::StackOverflow
                     } else {
-                        ExitReason::from_panic(&*payload)
+                        let reason = ExitReason::from_panic(&*payload);
+                        drop_payload(payload);
+                        reason
                     }
                 }
             };
@@ -440,8 +442,10 @@ fn process_body(
                 );
                 // SAFETY: the process's own body, on the thread running
                 // it, before it exits.
-                unsafe { pcb.recorded_exit_reason() }
-                    .unwrap_or_else(|| ExitReason::from_panic(&*payload))
+                let reason = unsafe { pcb.recorded_exit_reason() }
+                    .unwrap_or_else(|| ExitReason::from_panic(&*payload));
+                drop_payload(payload);
+                reason
             }
         };
         Finished {
@@ -529,7 +533,25 @@ pub(crate) fn contain_deferring(
         ExitReason::from_panic(&*payload).to_string()
     };
     let _ = writeln!(std::io::stderr(), "ferrotp: {what} panicked: {why}");
+    drop_payload(payload);
     None
+}
+
+/// Drops a panic payload the runtime caught. A payload of the user's type
+/// may panic as it drops; that panic is contained and reported, and its
+/// own payload is leaked rather than dropped (its destructor could panic
+/// in turn, for ever). Without this, the second panic would unwind out of
+/// whatever net caught the first: past a never-run child's remaining exit
+/// hooks and its slot's return, or into a run loop.
+pub(crate) fn drop_payload(payload: Box<dyn std::any::Any + Send>) {
+    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        let _ = writeln!(
+            std::io::stderr(),
+            "ferrotp: a panic payload's destructor panicked: {}",
+            ExitReason::from_panic(&*again)
+        );
+        std::mem::forget(again);
+    }
 }
 
 /// The run loop of one worker thread, and what only it touches.

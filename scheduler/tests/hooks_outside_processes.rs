@@ -7,9 +7,11 @@
 //! take a worker down, and the panic hook a runtime wraps is the one
 //! installed when it is built.
 //!
-//! Second adversarial review, programs b01, b15 and b17. Each scenario
-//! runs in a child process under a watchdog: before the fixes they left
-//! the thread "panicking" for good, or aborted.
+//! Second adversarial review, programs b01, b15 and b17; fourth, a09
+//! and a11 (a runtime built inside a panic hook; a panic payload whose
+//! destructor panics). Each scenario runs in a child process under a
+//! watchdog: before the fixes they left the thread "panicking" for good,
+//! aborted, or deadlocked.
 
 mod common;
 
@@ -298,6 +300,88 @@ fn a_second_runtime_wraps_the_hook_installed_after_the_first() {
                 wait_exit(&small)
             });
             assert_eq!(reason, ExitReason::Panic("at once".into()));
+        },
+    );
+}
+
+/// a09: a panic hook installed before any runtime builds one (a logger
+/// started lazily, say). On a panicking thread std refuses `take_hook`,
+/// so another thread wraps the hook; before the fix this thread joined
+/// it, while holding std's hook lock that the other waited for: a
+/// deadlock. Now it waits a bounded time and goes on without the wrapper.
+#[test]
+fn a_runtime_built_inside_a_panic_hook_does_not_deadlock() {
+    in_child(
+        "a_runtime_built_inside_a_panic_hook_does_not_deadlock",
+        "run",
+        |_| {
+            static ANSWERS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+            std::panic::set_hook(Box::new(|_| {
+                let rt = Runtime::builder().workers(1).build().unwrap();
+                let answer = rt.block_on(|| {
+                    let me = self_pid();
+                    spawn(move || send(&me, 42u32));
+                    receive::<u32>()
+                });
+                drop(rt);
+                ANSWERS.lock().unwrap().push(answer);
+            }));
+            let caught = catch_unwind(|| panic!("a panic whose hook builds a runtime"));
+            assert!(caught.is_err());
+            drop(std::panic::take_hook());
+            assert_eq!(*ANSWERS.lock().unwrap(), [42]);
+        },
+    );
+}
+
+/// A panic payload whose destructor panics (when it is not itself
+/// dropped during an unwind).
+struct PanicsAsItDrops;
+
+impl Drop for PanicsAsItDrops {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("the payload's destructor panics");
+        }
+    }
+}
+
+/// a11, run by a worker: a process's exit hook panics with a payload
+/// whose destructor panics. Before the fix the runtime dropped the
+/// payload outside its net: the second panic reached the worker's run
+/// loop, and the program aborted. Now both are reported, the next hook
+/// runs, and a process whose body panics so ends with its first panic.
+#[test]
+fn a_panic_payload_that_panics_as_it_drops_takes_no_worker_down() {
+    in_child(
+        "a_panic_payload_that_panics_as_it_drops_takes_no_worker_down",
+        "run",
+        |_| {
+            struct SecondHookRan(ExitReason);
+            let rt = Runtime::builder().workers(1).build().unwrap();
+            rt.block_on(|| {
+                let me = self_pid();
+                let ends = spawn_with(
+                    SpawnOptions::new(),
+                    |pid| {
+                        let _ = pid.on_exit(|_| std::panic::panic_any(PanicsAsItDrops));
+                        let _ = pid.on_exit(move |reason| send(&me, SecondHookRan(reason.clone())));
+                    },
+                    || {
+                        receive::<Go>();
+                    },
+                )
+                .unwrap();
+                send(&ends, Go);
+                let SecondHookRan(reason) = receive::<SecondHookRan>();
+                assert_eq!(reason, ExitReason::Normal);
+                let panics = spawn(|| std::panic::panic_any(PanicsAsItDrops));
+                assert_eq!(
+                    wait_exit(&panics),
+                    ExitReason::Panic("panic with a non-string payload".into())
+                );
+            });
+            drop(rt);
         },
     );
 }

@@ -5,19 +5,26 @@
 //! back, every other hook runs, and the spawner stays killable. And a
 //! runtime built during a panic still wraps the panic hook.
 //!
-//! Third adversarial review, programs c01, c02, c03 and c05. Each
-//! scenario runs in a child process under a watchdog: before the fixes
-//! they leaked a slot, hung, lost exit hooks, or aborted.
+//! Third adversarial review, programs c01, c02, c03 and c05; fourth,
+//! programs a01, a02, a10 and a11 (the hooks run on the spawner's stack,
+//! may leave a panic in flight, or panic with a payload whose destructor
+//! panics). Each scenario runs in a child process under a watchdog:
+//! before the fixes they leaked a slot, hung, lost exit hooks, crashed
+//! with no report, or left the spawner unkillable.
 
 mod common;
 
+use std::os::unix::process::ExitStatusExt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
+
+use corosensei::{Coroutine, Yielder};
 
 use common::{in_child, wait_exit, wait_until_waiting};
 use ferrotp_scheduler::{
-    ExitReason, Pid, Runtime, SpawnError, SpawnOptions, exit, exit_self, receive, self_pid, send,
-    send_signal_message, spawn, spawn_opt, spawn_with,
+    ExitReason, Pid, Runtime, SpawnError, SpawnOptions, exit, exit_self, maybe_grow, receive,
+    remaining_stack, self_pid, send, send_signal_message, spawn, spawn_opt, spawn_with,
 };
 
 /// Tells a waiting process to go on.
@@ -248,4 +255,232 @@ fn a_runtime_built_during_a_panic_still_gives_the_panic_hook_room() {
         });
         assert!(caught.is_err());
     });
+}
+
+/// The spawner's stack in the tests of hooks that need more: room for the
+/// set-up's failure and the child's end (debug builds' frames are big),
+/// not for a recursion of half a megabyte.
+const SPAWNER_STACK: usize = 64 * 1024;
+
+/// Spawns, from a process with a [`SPAWNER_STACK`], a child whose set-up
+/// gives it `hook` and fails; returns the spawner's exit reason.
+fn never_run_child_of_a_spawner(hook: impl FnOnce(&ExitReason) + Send + 'static) -> ExitReason {
+    let spawner = spawn_opt(SpawnOptions::new().stack_size(SPAWNER_STACK), move || {
+        let _ = spawn_with(
+            SpawnOptions::new(),
+            move |child| {
+                let _ = child.on_exit(hook);
+                panic!("set-up fails");
+            },
+            || {},
+        );
+    })
+    .unwrap();
+    wait_exit(&spawner)
+}
+
+/// 1,000 levels of 512 bytes (half a megabyte), each under `maybe_grow`.
+fn depth_first(n: u64) -> u64 {
+    maybe_grow(32 * 1024, 256 * 1024, || {
+        let frame = std::hint::black_box([n; 64]);
+        if n == 0 {
+            0
+        } else {
+            frame[0] + depth_first(n - 1) - n + 1
+        }
+    })
+}
+
+/// a01: a never-run child's hook recurses deeply under `maybe_grow`, on
+/// a spawner with a 64 KiB stack. The hooks run on the spawner's stack; before the fix
+/// `remaining_stack` (so `maybe_grow`) saw no process there and never
+/// grew it: a bare SIGSEGV with no report.
+#[test]
+fn maybe_grow_grows_the_spawners_stack_for_a_never_run_childs_hook() {
+    in_child(
+        "maybe_grow_grows_the_spawners_stack_for_a_never_run_childs_hook",
+        "run",
+        |_| {
+            let rt = Runtime::builder().workers(1).build().unwrap();
+            rt.block_on(|| {
+                let me = self_pid();
+                let reason = never_run_child_of_a_spawner(move |reason| {
+                    let left = remaining_stack();
+                    send(&me, (reason.clone(), left.is_some(), depth_first(1000)));
+                });
+                assert_eq!(reason, setup_failed());
+                assert_eq!(
+                    receive::<(ExitReason, bool, u64)>(),
+                    (setup_failed(), true, 1000)
+                );
+            });
+            drop(rt);
+        },
+    );
+}
+
+/// A frame bigger than the spawner's whole stack.
+#[inline(never)]
+fn big_frame() -> u64 {
+    let frame = std::hint::black_box([7u8; 96 * 1024]);
+    frame.iter().map(|&b| u64::from(b)).sum()
+}
+
+/// a02: a never-run child's hook overflows the spawner's stack. Before
+/// the fix the overflow handler saw no process (the hooks run outside
+/// any), and the program died of a bare SIGSEGV; now it aborts with the
+/// overflow report, as for any process.
+#[test]
+fn a_never_run_childs_hook_that_overflows_the_spawners_stack_is_reported() {
+    const TEST: &str = "a_never_run_childs_hook_that_overflows_the_spawners_stack_is_reported";
+    if common::child_mode().is_some() {
+        common::watchdog(common::CHILD_LIMIT);
+        let rt = Runtime::builder().workers(1).build().unwrap();
+        rt.block_on(|| {
+            let me = self_pid();
+            never_run_child_of_a_spawner(move |_| send(&me, big_frame()));
+            unreachable!("the overflow aborts the program");
+        });
+        return;
+    }
+    let out = common::rerun_in_child(TEST, "run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{stderr}");
+    assert!(
+        stderr.contains("has overflowed its stack of 65536 bytes"),
+        "{stderr}"
+    );
+}
+
+/// Parks its coroutine as it drops: in a panic's unwind, the panic stays
+/// in flight for as long as the coroutine is parked.
+struct ParkOnDrop<'a>(&'a Yielder<(), ()>);
+
+impl Drop for ParkOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.suspend(());
+    }
+}
+
+/// Leaves a panic in flight on this thread for good (safe code): a
+/// coroutine parked in its unwind, leaked.
+fn leave_a_panic_in_flight() {
+    let mut coroutine: Coroutine<(), (), ()> = Coroutine::new(|yielder, ()| {
+        let _park = ParkOnDrop(yielder);
+        panic!("parked in its unwind");
+    });
+    let _ = coroutine.resume(());
+    std::mem::forget(coroutine);
+}
+
+/// a10: a never-run child's hook leaves a panic in flight. Before the
+/// fix that count became the spawner's: it read as panicking for good,
+/// so its next wait counted as clean-up and it was abandoned at the
+/// clean-up deadline, and a kill could not reach it. Now the count is
+/// taken off as the hooks end, as a worker does for hooks it runs.
+#[test]
+fn a_panic_left_in_flight_by_a_never_run_childs_hook_is_not_the_spawners() {
+    in_child(
+        "a_panic_left_in_flight_by_a_never_run_childs_hook_is_not_the_spawners",
+        "run",
+        |_| {
+            let rt = Runtime::builder()
+                .workers(1)
+                .cleanup_timeout(Duration::from_millis(1))
+                .build()
+                .unwrap();
+            rt.block_on(|| {
+                let me = self_pid();
+                let spawner = spawn(move || {
+                    let failed = catch_unwind(AssertUnwindSafe(|| {
+                        spawn_with(
+                            SpawnOptions::new(),
+                            |child| {
+                                let _ = child.on_exit(|_| leave_a_panic_in_flight());
+                                panic!("set-up fails");
+                            },
+                            || {},
+                        )
+                    }));
+                    assert!(failed.is_err());
+                    send(&me, std::thread::panicking());
+                    let echo = receive::<u32>();
+                    send(&me, echo);
+                    receive::<Go>();
+                });
+                assert!(!receive::<bool>(), "the spawner reads as panicking");
+                wait_until_waiting(&spawner);
+                send(&spawner, 7u32);
+                assert_eq!(receive::<u32>(), 7);
+                wait_until_waiting(&spawner);
+                exit(&spawner, ExitReason::Kill);
+                assert_eq!(wait_exit(&spawner), ExitReason::Killed);
+            });
+            drop(rt);
+        },
+    );
+}
+
+/// A panic payload whose destructor panics (when it is not itself
+/// dropped during an unwind).
+struct PanicsAsItDrops;
+
+impl Drop for PanicsAsItDrops {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("the payload's destructor panics");
+        }
+    }
+}
+
+/// a11: a never-run child's first hook panics with a payload whose
+/// destructor panics. Before the fix the runtime dropped the payload
+/// outside its net: the second panic skipped the other hooks and the
+/// slot's return, and the spawner ended with it instead of its own.
+#[test]
+fn a_hook_payload_that_panics_as_it_drops_costs_no_hook_nor_slot() {
+    in_child(
+        "a_hook_payload_that_panics_as_it_drops_costs_no_hook_nor_slot",
+        "run",
+        |_| {
+            static SECOND_HOOKS: AtomicUsize = AtomicUsize::new(0);
+            let rt = Runtime::builder()
+                .workers(1)
+                .max_processes(4)
+                .build()
+                .unwrap();
+            rt.block_on(|| {
+                for _ in 0..4 {
+                    let spawner = spawn(|| {
+                        let _ = spawn_with(
+                            SpawnOptions::new(),
+                            |child| {
+                                let _ = child.on_exit(|_| std::panic::panic_any(PanicsAsItDrops));
+                                let _ = child.on_exit(|_| {
+                                    SECOND_HOOKS.fetch_add(1, Ordering::SeqCst);
+                                });
+                                panic!("set-up fails");
+                            },
+                            || {},
+                        );
+                    });
+                    assert_eq!(wait_exit(&spawner), setup_failed());
+                }
+                assert_eq!(SECOND_HOOKS.load(Ordering::SeqCst), 4);
+                let waiting: Vec<Pid> = (0..3)
+                    .map(|n| {
+                        spawn_opt(SpawnOptions::new(), || {
+                            receive::<Go>();
+                        })
+                        .unwrap_or_else(|error| panic!("spawn {n} of 3 failed: {error}"))
+                    })
+                    .collect();
+                for pid in &waiting {
+                    send(pid, Go);
+                    assert_eq!(wait_exit(pid), ExitReason::Normal);
+                }
+            });
+            drop(rt);
+        },
+    );
 }
