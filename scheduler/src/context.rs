@@ -77,6 +77,7 @@
 //!   hook must still not receive or sleep.
 
 use std::cell::{Cell, RefCell};
+use std::io::Write as _;
 use std::panic::resume_unwind;
 use std::ptr;
 use std::sync::Arc;
@@ -551,7 +552,8 @@ impl<'y> ProcessCtx<'y> {
         }));
         if let Err(payload) = dropped {
             if !payload.is::<SignalUnwind>() {
-                eprintln!(
+                let _ = writeln!(
+                    std::io::stderr(),
                     "ferrotp: dropping an unread message of process {} panicked: {}",
                     self.pcb.id,
                     ExitReason::from_panic(&*payload)
@@ -706,7 +708,6 @@ impl<'y> ProcessCtx<'y> {
     /// call or reach a check point inside it.
     #[cold]
     fn abandon(&self, why: &str) -> ! {
-        use std::io::Write as _;
         let in_hook = if self.in_panic_hook.get() {
             " (inside the panic hook: std keeps its hook lock, so setting or taking the hook \
              will block for ever)"

@@ -3,6 +3,7 @@
 
 use std::any::Any;
 use std::fmt;
+use std::io::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
@@ -919,6 +920,7 @@ impl Runtime {
             "Runtime::block_on was called on a ferrotp worker thread; inside a process, \
              spawn a process and receive its result instead"
         );
+        crate::stack_depth::wrap_pending_hook();
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<R, Box<dyn Any + Send>>>(1);
         let entry = move || match catch_unwind(AssertUnwindSafe(f)) {
             Ok(value) => {
@@ -980,6 +982,7 @@ impl Runtime {
     where
         F: FnOnce() + Send + 'static,
     {
+        crate::stack_depth::wrap_pending_hook();
         spawn_on(&self.anchor, &options, move || {
             f();
             ExitReason::Normal
@@ -1041,7 +1044,10 @@ impl Drop for Runtime {
         if try_with_worker_serving(&self.shared) {
             // Joining our own thread would deadlock: stop the workers and
             // let them end by themselves.
-            eprintln!("ferrotp: a Runtime was dropped inside one of its own processes");
+            let _ = writeln!(
+                std::io::stderr(),
+                "ferrotp: a Runtime was dropped inside one of its own processes"
+            );
         }
         self.shared.shutdown.store(true, Ordering::SeqCst);
         // Pairs with the parking worker's fence (module `idle`): it sees
@@ -1060,7 +1066,7 @@ impl Drop for Runtime {
                 continue;
             }
             if thread.join().is_err() {
-                eprintln!("ferrotp: a worker thread panicked");
+                let _ = writeln!(std::io::stderr(), "ferrotp: a worker thread panicked");
             }
         }
         loop {

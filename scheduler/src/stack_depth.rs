@@ -33,7 +33,11 @@
 //! (unless it is the wrapper already): in a process with less than 64 KiB
 //! of stack left, the hook runs on a fresh 128 KiB segment. A hook
 //! installed after the runtime is built replaces the wrapper until the
-//! next runtime is built.
+//! next runtime is built. std forbids changing the hook on a panicking
+//! thread: a runtime built there (in a destructor during an unwind, or in
+//! a panic hook) wraps it at its first `block_on` or `spawn` from outside
+//! the panic; until then a panic in a process short of stack runs the
+//! hook where it is (an overflow there aborts the program with a report).
 //!
 //! # Segments
 //!
@@ -310,40 +314,63 @@ pub(crate) fn raise_stack_panic(message: String) -> ! {
     }
 }
 
-/// How long a runtime built on a panicking thread waits for another
-/// thread to wrap the panic hook ([`install_from_another_thread`]).
-const WRAP_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+/// The panic hook's type.
+type Hook = dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send + 'static;
 
-/// [`install_panic_hook`] for a panicking thread, where `take_hook` and
-/// `set_hook` panic: another thread does it. That thread waits for std's
-/// hook lock, which this thread holds if it is running the panic hook (a
-/// hook that builds a runtime): so this thread waits a bounded time, not
-/// for the join, and goes on without the wrapper if the time is up (the
-/// other thread installs it once the hook has returned).
+/// The wrapper installed last, by address: data pointer and vtable
+/// (another hook allocated where a dropped wrapper was has another
+/// vtable). Only compared, never dereferenced.
+struct Installed(*const Hook);
+
+// SAFETY: the pointer is never dereferenced, only compared.
+unsafe impl Send for Installed {}
+
+/// The wrapper installed last ([`install_panic_hook`]).
+static INSTALLED: std::sync::Mutex<Option<Installed>> = std::sync::Mutex::new(None);
+
+/// A runtime was built on a panicking thread, where the hook cannot be
+/// wrapped: it is wrapped at the next [`wrap_pending_hook`].
+static WRAP_PENDING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// [`install_panic_hook`] on a panicking thread (a runtime built in a
+/// destructor during an unwind, or inside the panic hook itself). std
+/// refuses to change the hook there, and no other thread may wait to
+/// change it meanwhile: if this thread is inside the hook it holds std's
+/// hook lock, and a thread waiting to take that lock for writing stops
+/// every later panic in the program (std's lock lets no new reader past a
+/// waiting writer) until the hook returns, which may wait for one of them:
+/// a deadlock. So the wrap waits for the runtime's next use outside the
+/// panic ([`wrap_pending_hook`]). If no runtime has wrapped the hook
+/// before, this says so.
 #[cold]
-fn install_from_another_thread() {
-    let (done, wrapped) = std::sync::mpsc::sync_channel(1);
-    let spawned = std::thread::Builder::new()
-        .name("ferrotp-panic-hook".into())
-        .spawn(move || {
-            install_panic_hook();
-            let _ = done.send(());
-        });
-    let why = match spawned {
-        Err(_) => "no thread could be started to do it",
-        Ok(_) => match wrapped.recv_timeout(WRAP_WAIT) {
-            Ok(()) => return,
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                "the runtime is built inside the panic hook; it is wrapped once that hook returns"
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => "wrapping it panicked",
-        },
-    };
-    let _ = writeln!(
-        std::io::stderr(),
-        "ferrotp: could not wrap the panic hook yet ({why}): panics in small process stacks \
-         may not have room for their hook"
-    );
+fn defer_wrap() {
+    if WRAP_PENDING.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    let never_wrapped = INSTALLED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .is_none();
+    if never_wrapped {
+        let _ = writeln!(
+            std::io::stderr(),
+            "ferrotp: the panic hook cannot be wrapped while this thread panics (a runtime built \
+             in a destructor during an unwind, or in a panic hook); it is wrapped when a runtime \
+             is next used outside the panic. Until then a panic in a process with little stack \
+             left runs the hook on that stack, which may overflow it (the program then aborts \
+             with a report)"
+        );
+    }
+}
+
+/// Wraps the panic hook if a runtime built on a panicking thread could
+/// not ([`defer_wrap`]) and this thread does not panic: called as a
+/// runtime is used from outside (`Runtime::block_on`, `Runtime::spawn`).
+#[inline]
+pub(crate) fn wrap_pending_hook() {
+    if WRAP_PENDING.load(std::sync::atomic::Ordering::Relaxed) && !std::thread::panicking() {
+        install_panic_hook();
+    }
 }
 
 /// Makes every panic hook run with room: ferrotp's hook wraps the one
@@ -357,20 +384,13 @@ fn install_from_another_thread() {
 /// hook installed since an earlier runtime, the default hook restored by a
 /// test harness say, is wrapped in its turn). A hook installed after the
 /// runtime is built replaces the wrapper and runs on the process's own
-/// stack.
+/// stack. On a panicking thread the wrap waits ([`defer_wrap`]).
 pub(crate) fn install_panic_hook() {
-    type Hook = dyn Fn(&std::panic::PanicHookInfo<'_>) + Sync + Send + 'static;
-    /// The wrapper installed last, by address: data pointer and vtable
-    /// (another hook allocated where a dropped wrapper was has another
-    /// vtable). Only compared, never dereferenced.
-    struct Installed(*const Hook);
-    // SAFETY: the pointer is never dereferenced, only compared.
-    unsafe impl Send for Installed {}
-    static INSTALLED: std::sync::Mutex<Option<Installed>> = std::sync::Mutex::new(None);
     if std::thread::panicking() {
-        install_from_another_thread();
+        defer_wrap();
         return;
     }
+    WRAP_PENDING.store(false, std::sync::atomic::Ordering::Relaxed);
     let mut installed = INSTALLED
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -19,6 +19,7 @@
 use std::fmt;
 use std::fs;
 use std::io;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Where Linux describes CPUs and NUMA nodes.
@@ -191,7 +192,8 @@ impl Topology {
         };
         static SAID: std::sync::Once = std::sync::Once::new();
         SAID.call_once(|| {
-            eprintln!(
+            let _ = writeln!(
+                std::io::stderr(),
                 "ferrotp: no NUMA information ({why}); treating CPUs {} as one node",
                 format_cpulist(&allowed)
             );

@@ -397,15 +397,15 @@ fn process_body(
             let ctx = ProcessCtx::new(&pcb, yielder, budget);
             ctx.enter();
             let first_check = &ctx;
-            let reason = match catch_unwind(AssertUnwindSafe(move || {
+            let (reason, payload) = match catch_unwind(AssertUnwindSafe(move || {
                 // A signal that came before the first run acts before any
                 // of the process's code.
                 first_check.check_signals();
                 entry.run()
             })) {
-                Ok(reason) => reason,
+                Ok(reason) => (reason, None),
                 Err(payload) => {
-                    if payload.is::<SignalUnwind>() {
+                    let reason = if payload.is::<SignalUnwind>() {
                         // An exit signal: its reason is recorded.
                         // SAFETY: the process's own body, on the thread
                         // running it, before it exits.
@@ -413,15 +413,20 @@ fn process_body(
                     } else if ctx.is_stack_panic(&*payload) {
                         ExitReason::StackOverflow
                     } else {
-                        let reason = ExitReason::from_panic(&*payload);
-                        drop_payload(payload);
-                        reason
-                    }
+                        ExitReason::from_panic(&*payload)
+                    };
+                    (reason, Some(payload))
                 }
             };
             ctx.mark_ended();
             // SAFETY: the process's own body, on the thread running it, before it exits.
             unsafe { pcb.set_exit_reason(reason.clone()) };
+            // The payload's destructor is user code, run as the unread
+            // messages' are: after the reason is settled, so that it cannot
+            // change it (by `exit_self`, or a kill while it blocks).
+            if let Some(payload) = payload {
+                drop_payload(payload);
+            }
             // Unread messages are dropped while the context still stands,
             // so their destructors may call into the runtime, and block:
             // that is part of the process (a kill or shutdown still acts).
@@ -435,7 +440,8 @@ fn process_body(
         let reason = match run {
             Ok(reason) => reason,
             Err(payload) => {
-                eprintln!(
+                let _ = writeln!(
+                    std::io::stderr(),
                     "ferrotp: process {} panicked as it ended: {}",
                     pcb.id,
                     ExitReason::from_panic(&*payload)
@@ -512,15 +518,23 @@ pub(crate) fn contain_deferring(
     what: &str,
     f: impl FnOnce(),
 ) -> Option<Box<dyn std::any::Any + Send>> {
+    let was_panicking = std::thread::panicking();
     let result = catch_unwind(AssertUnwindSafe(f));
     let dying = crate::context::try_with_process(|ctx| ctx.is_dying());
-    let in_process = crate::context::try_with_running_process(|_| ()).is_some();
-    // On a worker between processes this thread's panic count is zero
-    // (module `unwind_units`): user code that left a panic in flight (a
-    // coroutine of its own, parked in its unwind and leaked) would leave it
-    // for the next process to take for its own. Take it off. Nowhere else:
-    // a thread of the user's may be unwinding for real.
-    if !in_process && std::thread::panicking() && try_with_worker(|_| ()).is_some() {
+    // On a worker outside any current process (between processes, or
+    // running a never-run child's hooks, `context::shielded`) this
+    // thread's panic count is zero (module `unwind_units`): user code that
+    // left a panic in flight (a coroutine of its own, parked in its unwind
+    // and leaked) would leave it for the next process, or the next hook,
+    // to take for its own. Take it off, if `f` was not itself called
+    // during an unwind (a hook's destructor that ends a never-run child:
+    // that unwind is still going). Nowhere else: a thread of the user's
+    // may be unwinding for real.
+    if dying.is_none()
+        && !was_panicking
+        && std::thread::panicking()
+        && try_with_worker(|_| ()).is_some()
+    {
         let _ = crate::unwind_units::take_units();
     }
     let payload = result.err()?;
@@ -545,10 +559,14 @@ pub(crate) fn contain_deferring(
 /// hooks and its slot's return, or into a run loop.
 pub(crate) fn drop_payload(payload: Box<dyn std::any::Any + Send>) {
     if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        let why = if again.is::<SignalUnwind>() {
+            "was unwound by an exit signal".into()
+        } else {
+            format!("panicked: {}", ExitReason::from_panic(&*again))
+        };
         let _ = writeln!(
             std::io::stderr(),
-            "ferrotp: a panic payload's destructor panicked: {}",
-            ExitReason::from_panic(&*again)
+            "ferrotp: a panic payload's destructor {why}"
         );
         std::mem::forget(again);
     }
@@ -634,7 +652,10 @@ impl WorkerLoop {
         impl Drop for AbortOnUnwind {
             fn drop(&mut self) {
                 if std::thread::panicking() {
-                    eprintln!("ferrotp: a worker's run loop panicked (a runtime bug); aborting");
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "ferrotp: a worker's run loop panicked (a runtime bug); aborting"
+                    );
                     std::process::abort();
                 }
             }
@@ -856,7 +877,11 @@ impl WorkerLoop {
     fn fail_start(&mut self, launch: Launch, error: &crate::stack::StackError) {
         let pcb = Arc::clone(launch.pcb());
         self.shared().record_stack_error(error);
-        eprintln!("ferrotp: process {} could not start: {error}", pcb.id);
+        let _ = writeln!(
+            std::io::stderr(),
+            "ferrotp: process {} could not start: {error}",
+            pcb.id
+        );
         let reason = ExitReason::custom(format!("system_limit: {error}"));
         self.discard_fresh(launch, reason);
     }
@@ -1391,6 +1416,9 @@ pub(crate) fn drop_never_run(launch: Launch) -> Option<Box<dyn std::any::Any + S
 /// unpinned.
 fn pin_to(cpu: usize, worker: usize) {
     if !core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {
-        eprintln!("ferrotp: worker {worker} could not be pinned to CPU {cpu}; it runs unpinned");
+        let _ = writeln!(
+            std::io::stderr(),
+            "ferrotp: worker {worker} could not be pinned to CPU {cpu}; it runs unpinned"
+        );
     }
 }

@@ -23,8 +23,8 @@ use std::time::Duration;
 
 use common::{in_child, in_child_with, wait_exit};
 use ferrotp_scheduler::{
-    ExitReason, Pid, Runtime, SpawnOptions, exit, is_exit_unwind, receive, self_pid, send,
-    send_after, spawn, spawn_opt, spawn_with,
+    ExitReason, Pid, Runtime, SpawnOptions, exit, exit_self, is_exit_unwind, receive, self_pid,
+    send, send_after, spawn, spawn_opt, spawn_with,
 };
 
 /// Runs `f` when dropped.
@@ -305,31 +305,44 @@ fn a_second_runtime_wraps_the_hook_installed_after_the_first() {
 }
 
 /// a09: a panic hook installed before any runtime builds one (a logger
-/// started lazily, say). On a panicking thread std refuses `take_hook`,
-/// so another thread wraps the hook; before the fix this thread joined
-/// it, while holding std's hook lock that the other waited for: a
-/// deadlock. Now it waits a bounded time and goes on without the wrapper.
+/// started lazily, say), and a process of that runtime panics while the
+/// hook waits for it. std refuses `take_hook` on a panicking thread; the
+/// fix for c05 had another thread wrap the hook, which this thread
+/// joined while holding std's hook lock: a deadlock. Its next fix left
+/// that thread waiting for the lock, which (std's lock lets no new
+/// reader past a waiting writer) stopped the process's panic until the
+/// hook returned: a deadlock again. Now nothing waits for the lock: the
+/// hook is wrapped at the runtime's next use outside the panic.
 #[test]
 fn a_runtime_built_inside_a_panic_hook_does_not_deadlock() {
     in_child(
         "a_runtime_built_inside_a_panic_hook_does_not_deadlock",
         "run",
         |_| {
-            static ANSWERS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+            static REASONS: Mutex<Vec<ExitReason>> = Mutex::new(Vec::new());
+            static FIRST: AtomicBool = AtomicBool::new(true);
             std::panic::set_hook(Box::new(|_| {
+                // The process's panic below runs this hook too.
+                if !FIRST.swap(false, Ordering::SeqCst) {
+                    return;
+                }
                 let rt = Runtime::builder().workers(1).build().unwrap();
-                let answer = rt.block_on(|| {
-                    let me = self_pid();
-                    spawn(move || send(&me, 42u32));
-                    receive::<u32>()
+                let reason = rt.block_on(|| {
+                    let panics = spawn(|| panic!("a panic inside the hook's runtime"));
+                    wait_exit(&panics)
                 });
                 drop(rt);
-                ANSWERS.lock().unwrap().push(answer);
+                REASONS.lock().unwrap().push(reason);
             }));
             let caught = catch_unwind(|| panic!("a panic whose hook builds a runtime"));
             assert!(caught.is_err());
             drop(std::panic::take_hook());
-            assert_eq!(*ANSWERS.lock().unwrap(), [42]);
+            assert_eq!(
+                *REASONS.lock().unwrap(),
+                [ExitReason::Panic(
+                    "a panic inside the hook's runtime".into()
+                )]
+            );
         },
     );
 }
@@ -382,6 +395,86 @@ fn a_panic_payload_that_panics_as_it_drops_takes_no_worker_down() {
                 );
             });
             drop(rt);
+        },
+    );
+}
+
+/// A panic payload whose destructor ends its process with `exit_self`.
+struct ExitsAsItDrops;
+
+impl Drop for ExitsAsItDrops {
+    fn drop(&mut self) {
+        exit_self(ExitReason::custom("from the payload's destructor"));
+    }
+}
+
+/// Fourth review, M2: a process's body panics with a payload whose
+/// destructor calls `exit_self`. Before the fix the payload was dropped
+/// before the body's reason was recorded, so the destructor's reason
+/// replaced the panic's; now it is dropped after, as unread messages are.
+#[test]
+fn a_panic_payloads_destructor_does_not_change_its_process_reason() {
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let reason = rt.block_on(|| {
+        let panics = spawn(|| std::panic::panic_any(ExitsAsItDrops));
+        wait_exit(&panics)
+    });
+    assert_eq!(
+        reason,
+        ExitReason::Panic("panic with a non-string payload".into())
+    );
+    drop(rt);
+}
+
+/// A message whose destructor panics.
+struct PanicsWhenDropped;
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        panic!("an unread message's destructor panics");
+    }
+}
+
+/// Fourth review, D2: standard error cannot be written (a full disk, a
+/// closed pipe). Before the fix the runtime reported contained panics
+/// with `eprintln!`, which panics then: a panicking unread message's
+/// report panicked out of the process's last net, and the program
+/// aborted. Reports that cannot be written are now dropped.
+#[test]
+fn contained_panics_do_not_abort_when_standard_error_is_full() {
+    in_child(
+        "contained_panics_do_not_abort_when_standard_error_is_full",
+        "run",
+        |_| {
+            let full = std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .unwrap();
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&full);
+            // SAFETY: `fd` is open (owned by `full`, alive here) and 2 is
+            // standard error: it now writes to /dev/full.
+            let duplicated = unsafe { libc::dup2(fd, 2) };
+            assert_eq!(duplicated, 2);
+            let rt = Runtime::builder().workers(1).build().unwrap();
+            let reasons = rt.block_on(|| {
+                let leaves_one = spawn_with(
+                    SpawnOptions::new(),
+                    |pid| send(pid, PanicsWhenDropped),
+                    || {},
+                )
+                .unwrap();
+                let payload = spawn(|| std::panic::panic_any(PanicsAsItDrops));
+                [wait_exit(&leaves_one), wait_exit(&payload)]
+            });
+            drop(rt);
+            assert_eq!(
+                reasons,
+                [
+                    ExitReason::Normal,
+                    ExitReason::Panic("panic with a non-string payload".into())
+                ]
+            );
+            println!("both processes ended");
         },
     );
 }

@@ -210,15 +210,15 @@ fn a_blocking_hook_of_a_never_run_child_costs_no_other_hook_when_its_spawner_is_
 }
 
 /// c05: a runtime built while the thread panics (in a destructor during
-/// an unwind) with the smallest stacks, and a process that panics: with
-/// `RUST_BACKTRACE=1` std's hook needs more stack than the process has.
-/// Before the fix the runtime could not wrap the hook then (std refuses
-/// `take_hook` on a panicking thread), and the hook overflowed the
-/// process's stack: the program aborted. Now another thread wraps it, and
-/// the hook runs on a segment of its own.
+/// an unwind), kept, and used after the panic with the smallest stacks:
+/// with `RUST_BACKTRACE=1` std's hook needs more stack than a process
+/// has. std refuses to change the hook on a panicking thread; before the
+/// fix the runtime never wrapped it, and a process's panic overflowed its
+/// stack: the program aborted. Now the runtime wraps it at its first use
+/// outside the panic, and the hook runs on a segment of its own.
 #[test]
-fn a_runtime_built_during_a_panic_still_gives_the_panic_hook_room() {
-    const TEST: &str = "a_runtime_built_during_a_panic_still_gives_the_panic_hook_room";
+fn a_runtime_built_during_a_panic_wraps_the_panic_hook_once_used_after_it() {
+    const TEST: &str = "a_runtime_built_during_a_panic_wraps_the_panic_hook_once_used_after_it";
     let expected = format!(
         "the process ended with {:?}",
         ExitReason::Panic("a panic in a small stack".into())
@@ -231,9 +231,9 @@ fn a_runtime_built_during_a_panic_still_gives_the_panic_hook_room() {
         return;
     }
     in_child(TEST, "run", |_| {
-        /// Builds a runtime as it drops, and runs a panicking process.
-        struct BuildsInDrop;
-        impl Drop for BuildsInDrop {
+        /// Builds a runtime as it drops, into its slot.
+        struct BuildsInDrop<'a>(&'a mut Option<Runtime>);
+        impl Drop for BuildsInDrop<'_> {
             fn drop(&mut self) {
                 assert!(std::thread::panicking());
                 let rt = Runtime::builder()
@@ -241,19 +241,22 @@ fn a_runtime_built_during_a_panic_still_gives_the_panic_hook_room() {
                     .stack_size(ferrotp_scheduler::stack::MIN_STACK_SIZE)
                     .build()
                     .unwrap();
-                let reason = rt.block_on(|| {
-                    let pid = spawn(|| panic!("a panic in a small stack"));
-                    wait_exit(&pid)
-                });
-                drop(rt);
-                println!("the process ended with {reason:?}");
+                *self.0 = Some(rt);
             }
         }
-        let caught = catch_unwind(|| {
-            let _builds = BuildsInDrop;
+        let mut slot = None;
+        let caught = catch_unwind(AssertUnwindSafe(|| {
+            let _builds = BuildsInDrop(&mut slot);
             panic!("the thread panics");
-        });
+        }));
         assert!(caught.is_err());
+        let rt = slot.expect("built during the unwind");
+        let reason = rt.block_on(|| {
+            let pid = spawn(|| panic!("a panic in a small stack"));
+            wait_exit(&pid)
+        });
+        drop(rt);
+        println!("the process ended with {reason:?}");
     });
 }
 
@@ -479,6 +482,37 @@ fn a_hook_payload_that_panics_as_it_drops_costs_no_hook_nor_slot() {
                     send(pid, Go);
                     assert_eq!(wait_exit(pid), ExitReason::Normal);
                 }
+            });
+            drop(rt);
+        },
+    );
+}
+
+/// Fourth review, M1: a never-run child's first hook leaves a panic in
+/// flight; the next hook must not see it (as hooks a worker runs do
+/// not). Before the fix it was taken off only after all the hooks.
+#[test]
+fn a_panic_left_in_flight_by_one_hook_is_not_the_next_hooks() {
+    in_child(
+        "a_panic_left_in_flight_by_one_hook_is_not_the_next_hooks",
+        "run",
+        |_| {
+            let rt = Runtime::builder().workers(1).build().unwrap();
+            rt.block_on(|| {
+                let me = self_pid();
+                let spawner = spawn(move || {
+                    let _ = spawn_with(
+                        SpawnOptions::new(),
+                        |child| {
+                            let _ = child.on_exit(|_| leave_a_panic_in_flight());
+                            let _ = child.on_exit(move |_| send(&me, std::thread::panicking()));
+                            panic!("set-up fails");
+                        },
+                        || {},
+                    );
+                });
+                assert!(!receive::<bool>(), "the second hook reads as panicking");
+                assert_eq!(wait_exit(&spawner), setup_failed());
             });
             drop(rt);
         },
