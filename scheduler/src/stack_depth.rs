@@ -364,11 +364,17 @@ fn defer_wrap() {
 }
 
 /// Wraps the panic hook if a runtime built on a panicking thread could
-/// not ([`defer_wrap`]) and this thread does not panic: called as a
-/// runtime is used from outside (`Runtime::block_on`, `Runtime::spawn`).
+/// not ([`defer_wrap`]), and this thread does not panic and is no worker:
+/// called as a runtime is used from outside (`Runtime::block_on`,
+/// `Runtime::spawn`). Never on a worker: the wrap may wait for std's hook
+/// lock, held by a thread in the hook that may be waiting for a process
+/// of this worker.
 #[inline]
 pub(crate) fn wrap_pending_hook() {
-    if WRAP_PENDING.load(std::sync::atomic::Ordering::Relaxed) && !std::thread::panicking() {
+    if WRAP_PENDING.load(std::sync::atomic::Ordering::Relaxed)
+        && !std::thread::panicking()
+        && try_with_worker(|_| ()).is_none()
+    {
         install_panic_hook();
     }
 }
