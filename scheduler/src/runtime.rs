@@ -385,6 +385,13 @@ impl Builder {
 
     /// Checks the settings and starts the worker threads.
     ///
+    /// It also wraps the panic hook installed now, so that a panic in a
+    /// process short of stack runs the hook with room (module
+    /// `stack_depth`). Like `std::panic::set_hook`, that waits while
+    /// another thread runs the panic hook; on a thread that is panicking
+    /// (a destructor during an unwind, a panic hook) the hook is left as
+    /// it is.
+    ///
     /// # Errors
     /// [`BuildError`] names the setting that is out of range, or the
     /// thread that could not start.
@@ -920,7 +927,6 @@ impl Runtime {
             "Runtime::block_on was called on a ferrotp worker thread; inside a process, \
              spawn a process and receive its result instead"
         );
-        crate::stack_depth::wrap_pending_hook();
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<R, Box<dyn Any + Send>>>(1);
         let entry = move || match catch_unwind(AssertUnwindSafe(f)) {
             Ok(value) => {
@@ -982,7 +988,6 @@ impl Runtime {
     where
         F: FnOnce() + Send + 'static,
     {
-        crate::stack_depth::wrap_pending_hook();
         spawn_on(&self.anchor, &options, move || {
             f();
             ExitReason::Normal

@@ -35,9 +35,12 @@
 //! installed after the runtime is built replaces the wrapper until the
 //! next runtime is built. std forbids changing the hook on a panicking
 //! thread: a runtime built there (in a destructor during an unwind, or in
-//! a panic hook) wraps it at its first `block_on` or `spawn` from outside
-//! the panic; until then a panic in a process short of stack runs the
-//! hook where it is (an overflow there aborts the program with a report).
+//! a panic hook) leaves the hook as it is, and until a runtime is built
+//! outside a panic, a panic in a process short of stack runs the hook
+//! where it is (an overflow there aborts the program with a report).
+//! Wrapping waits for std's hook lock, as `std::panic::set_hook` does:
+//! building a runtime while another thread's panic hook runs waits for
+//! that hook to return (a hook that waits for the new runtime deadlocks).
 //!
 //! # Segments
 //!
@@ -328,55 +331,34 @@ unsafe impl Send for Installed {}
 /// The wrapper installed last ([`install_panic_hook`]).
 static INSTALLED: std::sync::Mutex<Option<Installed>> = std::sync::Mutex::new(None);
 
-/// A runtime was built on a panicking thread, where the hook cannot be
-/// wrapped: it is wrapped at the next [`wrap_pending_hook`].
-static WRAP_PENDING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// A runtime has wrapped the hook: set after the first wrap, read
+/// without a lock (a thread inside the panic hook must not wait for
+/// [`INSTALLED`], whose holder may be waiting for std's hook lock).
+static EVER_WRAPPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// [`install_panic_hook`] on a panicking thread (a runtime built in a
-/// destructor during an unwind, or inside the panic hook itself). std
-/// refuses to change the hook there, and no other thread may wait to
-/// change it meanwhile: if this thread is inside the hook it holds std's
-/// hook lock, and a thread waiting to take that lock for writing stops
-/// every later panic in the program (std's lock lets no new reader past a
-/// waiting writer) until the hook returns, which may wait for one of them:
-/// a deadlock. So the wrap waits for the runtime's next use outside the
-/// panic ([`wrap_pending_hook`]). If no runtime has wrapped the hook
-/// before, this says so.
+/// destructor during an unwind, or inside the panic hook itself): std
+/// refuses to change the hook there. No other thread may change it for
+/// this one either, now or later: if this thread is inside the hook it
+/// holds std's hook lock, and a thread waiting to take that lock for
+/// writing stops every later panic in the program (std's lock lets no new
+/// reader past a waiting writer) until the hook returns, which may wait
+/// for one of them: a deadlock. And the runtime's own calls (`block_on`,
+/// `spawn`) must not wait for that lock, for the same reason. So the hook
+/// stays as it is until a runtime is built outside a panic; if no runtime
+/// has wrapped it before, this says so. Never waits for a lock.
 #[cold]
-fn defer_wrap() {
-    if WRAP_PENDING.swap(true, std::sync::atomic::Ordering::Relaxed) {
+fn unwrapped_on_a_panicking_thread() {
+    if EVER_WRAPPED.load(std::sync::atomic::Ordering::Relaxed) {
         return;
     }
-    let never_wrapped = INSTALLED
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .is_none();
-    if never_wrapped {
-        let _ = writeln!(
-            std::io::stderr(),
-            "ferrotp: the panic hook cannot be wrapped while this thread panics (a runtime built \
-             in a destructor during an unwind, or in a panic hook); it is wrapped when a runtime \
-             is next used outside the panic. Until then a panic in a process with little stack \
-             left runs the hook on that stack, which may overflow it (the program then aborts \
-             with a report)"
-        );
-    }
-}
-
-/// Wraps the panic hook if a runtime built on a panicking thread could
-/// not ([`defer_wrap`]), and this thread does not panic and is no worker:
-/// called as a runtime is used from outside (`Runtime::block_on`,
-/// `Runtime::spawn`). Never on a worker: the wrap may wait for std's hook
-/// lock, held by a thread in the hook that may be waiting for a process
-/// of this worker.
-#[inline]
-pub(crate) fn wrap_pending_hook() {
-    if WRAP_PENDING.load(std::sync::atomic::Ordering::Relaxed)
-        && !std::thread::panicking()
-        && try_with_worker(|_| ()).is_none()
-    {
-        install_panic_hook();
-    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "ferrotp: a runtime built while its thread panics (in a destructor during an unwind, or \
+         in a panic hook) cannot wrap the panic hook: until a runtime is built outside a panic, \
+         a panic in a process with little stack left runs the hook on that stack, which may \
+         overflow it (the program then aborts with a report)"
+    );
 }
 
 /// Makes every panic hook run with room: ferrotp's hook wraps the one
@@ -390,13 +372,17 @@ pub(crate) fn wrap_pending_hook() {
 /// hook installed since an earlier runtime, the default hook restored by a
 /// test harness say, is wrapped in its turn). A hook installed after the
 /// runtime is built replaces the wrapper and runs on the process's own
-/// stack. On a panicking thread the wrap waits ([`defer_wrap`]).
+/// stack. On a panicking thread nothing is wrapped
+/// ([`unwrapped_on_a_panicking_thread`]).
+///
+/// Like `std::panic::set_hook`, this waits for std's hook lock: a runtime
+/// built while another thread's panic hook runs waits for that hook to
+/// return.
 pub(crate) fn install_panic_hook() {
     if std::thread::panicking() {
-        defer_wrap();
+        unwrapped_on_a_panicking_thread();
         return;
     }
-    WRAP_PENDING.store(false, std::sync::atomic::Ordering::Relaxed);
     let mut installed = INSTALLED
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -442,4 +428,5 @@ pub(crate) fn install_panic_hook() {
     });
     *installed = Some(Installed(&raw const *wrapper));
     std::panic::set_hook(wrapper);
+    EVER_WRAPPED.store(true, std::sync::atomic::Ordering::Relaxed);
 }

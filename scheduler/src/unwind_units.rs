@@ -51,6 +51,23 @@
 //! (at the raise, and in `catch_unwind`'s catch path), never across the
 //! call that runs the closure.
 //!
+//! # Leftovers, and a count below zero
+//!
+//! User code the runtime runs outside any process (exit hooks, dead-letter
+//! hooks) may leave a unit of its own on the thread: a coroutine of the
+//! user's, parked in its unwind. The worker takes it off, as it would a
+//! process's (else the next process would carry it). If that coroutine is
+//! resumed after all and ends its unwind, it takes one off again: std's
+//! count goes below zero, which it does not check (it wraps round to its
+//! largest value, and reads as panicking once any thread panics: std
+//! reads a thread's own count only when the program-wide one is not
+//! zero). So a thread remembers how many leftovers it took off
+//! ([`take_leftover`]); while that is not zero, after user code it probes
+//! ([`repair_if_laundered`]): one unit on, and if the thread then reads
+//! as not panicking its count was below zero and is now back at zero (the
+//! probe stays, and one leftover is accounted for); else the unit comes
+//! off again. [`take_units`] starts with the same probe.
+//!
 //! This is the only cost of blocking in clean-up: a carrier made or spent
 //! is a coroutine switch and an unwind, about a microsecond, and only for
 //! processes that block while unwinding.
@@ -160,12 +177,65 @@ fn pooled_carrier() -> Carrier {
 #[cold]
 #[inline(never)]
 pub(crate) fn take_units() -> u32 {
-    let mut units = 0;
+    if !std::thread::panicking() {
+        return 0;
+    }
+    // A probe unit first. The count may have gone below zero: a unit
+    // taken off as left over by user code (a coroutine of its own parked
+    // in its unwind: `worker::contain_deferring`, `context::shielded`)
+    // whose coroutine was resumed after all and ended its unwind here,
+    // taking one off again. std's count then wraps round to its largest
+    // value, which reads as panicking; the probe brings it back to zero,
+    // the unit returned. Otherwise it is one more unit to take off.
+    lock(&POOL).push(Carrier::make());
+    let mut units: u32 = 0;
     while std::thread::panicking() {
         pooled_carrier().spend();
         units += 1;
     }
-    units
+    units.saturating_sub(1)
+}
+
+thread_local! {
+    /// Leftover units taken off this thread whose coroutines may yet be
+    /// resumed here (module docs).
+    static LAUNDERED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Takes off this thread what user code run outside any process left in
+/// flight (module docs), and remembers it.
+#[cold]
+#[inline(never)]
+pub(crate) fn take_leftover() {
+    let units = take_units();
+    LAUNDERED.with(|laundered| laundered.set(laundered.get().saturating_add(units)));
+}
+
+/// After user code, on a thread that took leftovers off: brings a count
+/// that went below zero back to zero (module docs). One thread-local
+/// read otherwise.
+#[inline]
+pub(crate) fn repair_if_laundered() {
+    if LAUNDERED.with(std::cell::Cell::get) != 0 {
+        repair_below_zero();
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn repair_below_zero() {
+    while LAUNDERED.with(std::cell::Cell::get) != 0 {
+        let probe = Carrier::make();
+        if std::thread::panicking() {
+            // The count was zero or more: the probe comes off again.
+            probe.spend();
+            return;
+        }
+        // It was one below zero, and is zero now: the probe's unit stays
+        // (the carrier holds it, in the pool), for a leftover resumed.
+        lock(&POOL).push(probe);
+        LAUNDERED.with(|laundered| laundered.set(laundered.get() - 1));
+    }
 }
 
 /// Puts `units` back on this thread's panic count, before the process
@@ -204,6 +274,39 @@ mod tests {
         .join()
         .unwrap();
         assert_eq!(moved, (1, false));
+    }
+
+    #[test]
+    fn a_count_taken_below_zero_is_brought_back() {
+        let balanced = std::thread::spawn(|| {
+            /// Parks its coroutine as it drops.
+            struct Park<'a>(&'a Yielder<(), ()>);
+            impl Drop for Park<'_> {
+                fn drop(&mut self) {
+                    self.0.suspend(());
+                }
+            }
+            // User code's coroutine, parked in its unwind: one unit here.
+            let mut parked: Coroutine<(), (), ()> = Coroutine::new(|yielder, ()| {
+                let _ = catch_unwind(AssertUnwindSafe(|| {
+                    let _park = Park(yielder);
+                    resume_unwind(Box::new("parked in its unwind"));
+                }));
+            });
+            assert!(matches!(parked.resume(()), CoroutineResult::Yield(())));
+            assert!(std::thread::panicking());
+            // Taken off as a leftover.
+            assert_eq!(take_units(), 1);
+            assert!(!std::thread::panicking());
+            // Resumed after all: its catch takes one more off.
+            assert!(matches!(parked.resume(()), CoroutineResult::Return(())));
+            let below_zero = std::thread::panicking();
+            let taken = take_units();
+            (below_zero, taken, std::thread::panicking())
+        })
+        .join()
+        .unwrap();
+        assert_eq!(balanced, (true, 0, false));
     }
 
     #[test]

@@ -311,8 +311,8 @@ fn a_second_runtime_wraps_the_hook_installed_after_the_first() {
 /// joined while holding std's hook lock: a deadlock. Its next fix left
 /// that thread waiting for the lock, which (std's lock lets no new
 /// reader past a waiting writer) stopped the process's panic until the
-/// hook returned: a deadlock again. Now nothing waits for the lock: the
-/// hook is wrapped at the runtime's next use outside the panic.
+/// hook returned: a deadlock again. Now a runtime built on a panicking
+/// thread leaves the hook alone.
 #[test]
 fn a_runtime_built_inside_a_panic_hook_does_not_deadlock() {
     in_child(
@@ -475,6 +475,135 @@ fn contained_panics_do_not_abort_when_standard_error_is_full() {
                 ]
             );
             println!("both processes ended");
+        },
+    );
+}
+
+/// The id of the calling thread.
+fn thread_id() -> libc::pid_t {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::gettid() }
+}
+
+/// Yields until thread `tid` of this process sleeps (blocked on a lock).
+fn wait_until_asleep(tid: libc::pid_t) {
+    let path = format!("/proc/self/task/{tid}/stat");
+    loop {
+        let stat = std::fs::read_to_string(&path).unwrap();
+        // The state follows the parenthesised name.
+        let state = stat.rsplit(')').next().unwrap().trim_start().chars().next();
+        if state == Some('S') {
+            return;
+        }
+        std::thread::yield_now();
+    }
+}
+
+/// Fifth review, D1: thread A's panic hook builds a runtime while thread B
+/// builds one. B's build holds the runtime's record of its wrapper while
+/// it waits for std's hook lock, which A holds as it runs the hook; before
+/// the fix A's build then waited for that record: a deadlock. Now a build
+/// on a panicking thread takes no lock.
+#[test]
+fn a_runtime_built_in_a_panic_hook_while_another_thread_builds_one_does_not_deadlock() {
+    in_child(
+        "a_runtime_built_in_a_panic_hook_while_another_thread_builds_one_does_not_deadlock",
+        "run",
+        |_| {
+            static BUILDER: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+            static BUILT_IN_HOOK: AtomicBool = AtomicBool::new(false);
+            let (go, building) = std::sync::mpsc::channel::<()>();
+            let other = std::thread::spawn(move || {
+                building.recv().unwrap();
+                BUILDER.store(thread_id(), Ordering::SeqCst);
+                drop(Runtime::builder().workers(1).build().unwrap());
+            });
+            let go = Mutex::new(Some(go));
+            std::panic::set_hook(Box::new(move |_| {
+                let Some(go) = go.lock().unwrap().take() else {
+                    return;
+                };
+                go.send(()).unwrap();
+                let mut builder = 0;
+                while builder == 0 {
+                    builder = BUILDER.load(Ordering::SeqCst);
+                    std::thread::yield_now();
+                }
+                // The other thread now waits for std's hook lock, which
+                // this thread holds.
+                wait_until_asleep(builder);
+                drop(Runtime::builder().workers(1).build().unwrap());
+                BUILT_IN_HOOK.store(true, Ordering::SeqCst);
+            }));
+            let caught = catch_unwind(|| panic!("a panic whose hook builds a runtime"));
+            assert!(caught.is_err());
+            other.join().unwrap();
+            drop(std::panic::take_hook());
+            assert!(BUILT_IN_HOOK.load(Ordering::SeqCst));
+        },
+    );
+}
+
+/// Fifth review, D2: a runtime built during a panic, then used from a
+/// panic hook (waiting for one of its processes, which panics) while a
+/// plain thread calls `spawn` on it. Before the fix that `spawn` did the
+/// wrap the build could not, waiting for std's hook lock behind the hook:
+/// the process's panic then waited behind it, and the hook for the
+/// process: a deadlock. Now only a build touches the hook.
+#[test]
+fn a_runtime_built_during_a_panic_never_waits_for_the_hook_lock_in_spawn() {
+    in_child(
+        "a_runtime_built_during_a_panic_never_waits_for_the_hook_lock_in_spawn",
+        "run",
+        |_| {
+            static RUNTIME: std::sync::OnceLock<Runtime> = std::sync::OnceLock::new();
+            static REASONS: Mutex<Vec<ExitReason>> = Mutex::new(Vec::new());
+            /// Builds the runtime as it drops.
+            struct BuildsInDrop;
+            impl Drop for BuildsInDrop {
+                fn drop(&mut self) {
+                    let rt = Runtime::builder().workers(1).build().unwrap();
+                    assert!(RUNTIME.set(rt).is_ok());
+                }
+            }
+            let caught = catch_unwind(|| {
+                let _builds = BuildsInDrop;
+                panic!("the runtime is built during this panic");
+            });
+            assert!(caught.is_err());
+            // The plain thread: told the process's pid, it spawns a process
+            // that tells it to go on.
+            let (tell, told) = std::sync::mpsc::channel::<Pid>();
+            let plain = std::thread::spawn(move || {
+                let waiting = told.recv().unwrap();
+                RUNTIME.get().unwrap().spawn(move || send(&waiting, Go));
+            });
+            let tell = Mutex::new(Some(tell));
+            std::panic::set_hook(Box::new(move |_| {
+                // The process's own panic runs this hook too.
+                let Some(tell) = tell.lock().unwrap().take() else {
+                    return;
+                };
+                let reason = RUNTIME.get().unwrap().block_on(move || {
+                    let panics = spawn(move || {
+                        tell.send(self_pid()).unwrap();
+                        receive::<Go>();
+                        panic!("a panic while another thread's hook waits");
+                    });
+                    wait_exit(&panics)
+                });
+                REASONS.lock().unwrap().push(reason);
+            }));
+            let caught = catch_unwind(|| panic!("a panic whose hook uses the runtime"));
+            assert!(caught.is_err());
+            plain.join().unwrap();
+            drop(std::panic::take_hook());
+            assert_eq!(
+                *REASONS.lock().unwrap(),
+                [ExitReason::Panic(
+                    "a panic while another thread's hook waits".into()
+                )]
+            );
         },
     );
 }

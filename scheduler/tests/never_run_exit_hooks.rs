@@ -209,25 +209,37 @@ fn a_blocking_hook_of_a_never_run_child_costs_no_other_hook_when_its_spawner_is_
     );
 }
 
-/// c05: a runtime built while the thread panics (in a destructor during
-/// an unwind), kept, and used after the panic with the smallest stacks:
-/// with `RUST_BACKTRACE=1` std's hook needs more stack than a process
-/// has. std refuses to change the hook on a panicking thread; before the
-/// fix the runtime never wrapped it, and a process's panic overflowed its
-/// stack: the program aborted. Now the runtime wraps it at its first use
-/// outside the panic, and the hook runs on a segment of its own.
+/// c05: a runtime built while its thread panics (in a destructor during
+/// an unwind) cannot wrap the panic hook: std refuses to change it there,
+/// and neither another thread (fourth and fifth reviews: deadlocks behind
+/// std's hook lock) nor the runtime's later calls may wait to. Before the
+/// fix nothing said so, and a process short of stack then overflowed in
+/// the hook with no warning; now the build says so, the runtime works,
+/// and the next runtime built outside a panic wraps the hook: with
+/// `RUST_BACKTRACE=1` a panic in a 16 KiB process of either runtime then
+/// has room.
 #[test]
-fn a_runtime_built_during_a_panic_wraps_the_panic_hook_once_used_after_it() {
-    const TEST: &str = "a_runtime_built_during_a_panic_wraps_the_panic_hook_once_used_after_it";
+fn a_runtime_built_during_a_panic_says_the_hook_is_unwrapped_until_the_next_build() {
+    const TEST: &str =
+        "a_runtime_built_during_a_panic_says_the_hook_is_unwrapped_until_the_next_build";
     let expected = format!(
-        "the process ended with {:?}",
+        "ended with {:?} and {:?}",
+        ExitReason::Panic("a panic in a process of the first runtime".into()),
         ExitReason::Panic("a panic in a small stack".into())
     );
     if common::child_mode().is_none() {
         let out = common::rerun_in_child_with(TEST, "run", &[("RUST_BACKTRACE", "1")]);
         common::assert_child_passed(&out);
         let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stdout.contains(&expected), "{stdout}");
+        assert!(
+            stderr.contains(
+                "ferrotp: a runtime built while its thread panics (in a destructor during an \
+                 unwind, or in a panic hook) cannot wrap the panic hook"
+            ),
+            "{stderr}"
+        );
         return;
     }
     in_child(TEST, "run", |_| {
@@ -236,12 +248,7 @@ fn a_runtime_built_during_a_panic_wraps_the_panic_hook_once_used_after_it() {
         impl Drop for BuildsInDrop<'_> {
             fn drop(&mut self) {
                 assert!(std::thread::panicking());
-                let rt = Runtime::builder()
-                    .workers(1)
-                    .stack_size(ferrotp_scheduler::stack::MIN_STACK_SIZE)
-                    .build()
-                    .unwrap();
-                *self.0 = Some(rt);
+                *self.0 = Some(Runtime::builder().workers(1).build().unwrap());
             }
         }
         let mut slot = None;
@@ -250,13 +257,24 @@ fn a_runtime_built_during_a_panic_wraps_the_panic_hook_once_used_after_it() {
             panic!("the thread panics");
         }));
         assert!(caught.is_err());
-        let rt = slot.expect("built during the unwind");
-        let reason = rt.block_on(|| {
-            let pid = spawn(|| panic!("a panic in a small stack"));
+        let first = slot.expect("built during the unwind");
+        // Default stacks: room for the unwrapped hook.
+        let first_reason = first.block_on(|| {
+            let pid = spawn(|| panic!("a panic in a process of the first runtime"));
             wait_exit(&pid)
         });
-        drop(rt);
-        println!("the process ended with {reason:?}");
+        let second = Runtime::builder().workers(1).build().unwrap();
+        drop(second);
+        let small = first.block_on(|| {
+            let pid = spawn_opt(
+                SpawnOptions::new().stack_size(ferrotp_scheduler::stack::MIN_STACK_SIZE),
+                || panic!("a panic in a small stack"),
+            )
+            .unwrap();
+            wait_exit(&pid)
+        });
+        drop(first);
+        println!("ended with {first_reason:?} and {small:?}");
     });
 }
 
@@ -516,5 +534,149 @@ fn a_panic_left_in_flight_by_one_hook_is_not_the_next_hooks() {
             });
             drop(rt);
         },
+    );
+}
+
+thread_local! {
+    /// A coroutine of the user's, parked in its unwind by one hook and
+    /// resumed by a later hook or process on the same thread.
+    static PARKED: std::cell::RefCell<Option<Coroutine<(), (), ()>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Parks a coroutine in its unwind, kept for [`resume_parked`]: one unit
+/// of panic count on this thread until it is resumed.
+fn park_an_unwind() {
+    let mut coroutine: Coroutine<(), (), ()> = Coroutine::new(|yielder, ()| {
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            let _park = ParkOnDrop(yielder);
+            panic!("parked in its unwind, for a while");
+        }));
+    });
+    let _ = coroutine.resume(());
+    PARKED.with(|parked| *parked.borrow_mut() = Some(coroutine));
+}
+
+/// Resumes the coroutine [`park_an_unwind`] parked: its unwind ends in
+/// its own catch, one unit off this thread's count.
+fn resume_parked() {
+    let parked = PARKED.with(|parked| parked.borrow_mut().take());
+    let mut coroutine = parked.expect("a coroutine was parked");
+    assert!(matches!(
+        coroutine.resume(()),
+        corosensei::CoroutineResult::Return(())
+    ));
+}
+
+/// Whether any of 100 new processes reads as panicking.
+fn any_new_process_panicking() -> bool {
+    let me = self_pid();
+    for _ in 0..100 {
+        let to = me.clone();
+        spawn(move || send(&to, std::thread::panicking()));
+    }
+    (0..100).fold(false, |any, _| any | receive::<bool>())
+}
+
+/// A plain thread kept in the middle of an unwind until the returned
+/// sender is dropped: while it unwinds, std's program-wide panic count is
+/// not zero, so every thread's `panicking()` reads its own count (std
+/// skips that read when the program-wide count is zero).
+fn unwinding_witness() -> (std::thread::JoinHandle<()>, std::sync::mpsc::Sender<()>) {
+    /// Waits for the release as it drops.
+    struct WaitsInDrop(std::sync::mpsc::Sender<()>, std::sync::mpsc::Receiver<()>);
+    impl Drop for WaitsInDrop {
+        fn drop(&mut self) {
+            self.0.send(()).unwrap();
+            let _ = self.1.recv();
+        }
+    }
+    let (unwinding, is_unwinding) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let witness = std::thread::spawn(move || {
+        let _waits = WaitsInDrop(unwinding, released);
+        panic!("a witness thread, unwinding");
+    });
+    is_unwinding.recv().unwrap();
+    (witness, release)
+}
+
+/// Fifth review, c05 s1/s2/s4: a hook parks a coroutine of the user's
+/// in its unwind; the runtime takes that unit off as a leftover; a later
+/// hook (of the same child, never run or run) or a later process resumes
+/// the coroutine after all, and its unwind takes one more off: std's count
+/// went below zero, wrapped round, and read as panicking for good once
+/// any thread unwound (the worker then made carriers until it ran out of
+/// memory, and aborted). Now the runtime brings such a count back to
+/// zero after the user code that resumed it.
+fn parked_unwind_resumed_later(mode: &str) {
+    let (witness, release) = unwinding_witness();
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let mode = mode.to_owned();
+    rt.block_on(move || {
+        let me = self_pid();
+        let hooked = catch_unwind(AssertUnwindSafe(|| {
+            spawn_with(
+                SpawnOptions::new(),
+                |child| {
+                    let _ = child.on_exit(|_| park_an_unwind());
+                    if mode != "process" {
+                        let _ = child.on_exit(|_| resume_parked());
+                    }
+                    let _ = child.on_exit(move |reason| send(&me, reason.clone()));
+                    if mode == "never" {
+                        panic!("set-up fails");
+                    }
+                },
+                || {},
+            )
+        }));
+        // A failed set-up's panic goes on from `spawn_with`.
+        assert_eq!(hooked.is_err(), mode == "never");
+        let expected = if mode == "never" {
+            setup_failed()
+        } else {
+            ExitReason::Normal
+        };
+        assert_eq!(receive::<ExitReason>(), expected);
+        if mode == "process" {
+            // One worker: the hooks ran on this thread.
+            resume_parked();
+            // Handing the worker back brings the count back to zero.
+            ferrotp_scheduler::yield_now();
+        }
+        assert!(!std::thread::panicking(), "this process reads as panicking");
+        assert!(!any_new_process_panicking());
+    });
+    drop(rt);
+    drop(release);
+    assert!(witness.join().is_err());
+    assert!(!std::thread::panicking());
+}
+
+#[test]
+fn a_parked_unwind_resumed_by_a_later_hook_of_a_never_run_child_leaves_the_count_at_zero() {
+    in_child(
+        "a_parked_unwind_resumed_by_a_later_hook_of_a_never_run_child_leaves_the_count_at_zero",
+        "never",
+        parked_unwind_resumed_later,
+    );
+}
+
+#[test]
+fn a_parked_unwind_resumed_by_a_later_hook_run_by_a_worker_leaves_the_count_at_zero() {
+    in_child(
+        "a_parked_unwind_resumed_by_a_later_hook_run_by_a_worker_leaves_the_count_at_zero",
+        "ran",
+        parked_unwind_resumed_later,
+    );
+}
+
+#[test]
+fn a_parked_unwind_resumed_by_a_later_process_leaves_the_count_at_zero() {
+    in_child(
+        "a_parked_unwind_resumed_by_a_later_process_leaves_the_count_at_zero",
+        "process",
+        parked_unwind_resumed_later,
     );
 }
