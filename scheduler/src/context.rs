@@ -253,7 +253,6 @@ pub(crate) fn shielded(f: impl FnOnce()) {
     // Returned: nothing of the process's is in flight, so what is left
     // is `f`'s. (Were `f` unwinding instead, its unwind would be counted
     // too: it is left alone.)
-    crate::unwind_units::repair_if_laundered();
     if std::thread::panicking() {
         crate::unwind_units::take_leftover();
     }

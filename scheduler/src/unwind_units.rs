@@ -62,11 +62,18 @@
 //! largest value, and reads as panicking once any thread panics: std
 //! reads a thread's own count only when the program-wide one is not
 //! zero). So a thread remembers how many leftovers it took off
-//! ([`take_leftover`]); while that is not zero, after user code it probes
-//! ([`repair_if_laundered`]): one unit on, and if the thread then reads
-//! as not panicking its count was below zero and is now back at zero (the
-//! probe stays, and one leftover is accounted for); else the unit comes
-//! off again. [`take_units`] starts with the same probe.
+//! ([`take_leftover`]), and [`take_units`], which runs wherever the count
+//! reads as not zero between two runs of user code (after a process's
+//! slice, after each hook), first probes for a count below zero with up
+//! to that many units; one that brings the count to zero repairs it.
+//!
+//! What this cannot tell apart, std giving no other view of the count:
+//! a leftover resumed by a process that is itself unwinding takes one of
+//! that process's own units (it reads as not unwinding from then on: an
+//! exit signal may then raise a second unwind from a destructor, which
+//! aborts), and between the resume and the next switch the thread reads
+//! as panicking. Both need a coroutine of the user's parked inside an
+//! unwind and carried from hook code into a process.
 //!
 //! This is the only cost of blocking in clean-up: a carrier made or spent
 //! is a coroutine switch and an unwind, about a microsecond, and only for
@@ -171,35 +178,49 @@ fn pooled_carrier() -> Carrier {
     }
 }
 
+thread_local! {
+    /// Leftover units taken off this thread whose coroutines may yet be
+    /// resumed here (module docs).
+    static LAUNDERED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
 /// Takes this thread's panic count to zero; returns how many units it was
 /// (module docs). Call between processes only: the units are then the
-/// process's that just handed the worker back.
+/// process's that just handed the worker back. A count below zero
+/// (leftovers resumed after all) is brought back to zero, and counts as
+/// none.
 #[cold]
 #[inline(never)]
 pub(crate) fn take_units() -> u32 {
     if !std::thread::panicking() {
         return 0;
     }
-    // A probe unit first. The count may have gone below zero: a unit
-    // taken off as left over by user code (a coroutine of its own parked
-    // in its unwind: `worker::contain_deferring`, `context::shielded`)
-    // whose coroutine was resumed after all and ended its unwind here,
-    // taking one off again. std's count then wraps round to its largest
-    // value, which reads as panicking; the probe brings it back to zero,
-    // the unit returned. Otherwise it is one more unit to take off.
-    lock(&POOL).push(Carrier::make());
-    let mut units: u32 = 0;
+    // Below zero? At most one below per leftover taken off here: probe
+    // with up to that many units (each made here, so std reads this
+    // thread's own count meanwhile).
+    let laundered = LAUNDERED.with(std::cell::Cell::get);
+    let mut probes = Vec::new();
+    while probes.len() < laundered as usize {
+        probes.push(Carrier::make());
+        if !std::thread::panicking() {
+            // It was `probes.len()` below zero and is zero now: that many
+            // leftovers were resumed; the probes' units stay, in the pool.
+            let resumed = u32::try_from(probes.len()).unwrap_or(laundered);
+            LAUNDERED.with(|left| left.set(laundered - resumed));
+            lock(&POOL).extend(probes);
+            return 0;
+        }
+    }
+    // Zero or more: the probes come off, then the count.
+    for probe in probes {
+        probe.spend();
+    }
+    let mut units = 0;
     while std::thread::panicking() {
         pooled_carrier().spend();
         units += 1;
     }
-    units.saturating_sub(1)
-}
-
-thread_local! {
-    /// Leftover units taken off this thread whose coroutines may yet be
-    /// resumed here (module docs).
-    static LAUNDERED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    units
 }
 
 /// Takes off this thread what user code run outside any process left in
@@ -209,33 +230,6 @@ thread_local! {
 pub(crate) fn take_leftover() {
     let units = take_units();
     LAUNDERED.with(|laundered| laundered.set(laundered.get().saturating_add(units)));
-}
-
-/// After user code, on a thread that took leftovers off: brings a count
-/// that went below zero back to zero (module docs). One thread-local
-/// read otherwise.
-#[inline]
-pub(crate) fn repair_if_laundered() {
-    if LAUNDERED.with(std::cell::Cell::get) != 0 {
-        repair_below_zero();
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn repair_below_zero() {
-    while LAUNDERED.with(std::cell::Cell::get) != 0 {
-        let probe = Carrier::make();
-        if std::thread::panicking() {
-            // The count was zero or more: the probe comes off again.
-            probe.spend();
-            return;
-        }
-        // It was one below zero, and is zero now: the probe's unit stays
-        // (the carrier holds it, in the pool), for a leftover resumed.
-        lock(&POOL).push(probe);
-        LAUNDERED.with(|laundered| laundered.set(laundered.get() - 1));
-    }
 }
 
 /// Puts `units` back on this thread's panic count, before the process
@@ -286,27 +280,38 @@ mod tests {
                     self.0.suspend(());
                 }
             }
-            // User code's coroutine, parked in its unwind: one unit here.
-            let mut parked: Coroutine<(), (), ()> = Coroutine::new(|yielder, ()| {
-                let _ = catch_unwind(AssertUnwindSafe(|| {
-                    let _park = Park(yielder);
-                    resume_unwind(Box::new("parked in its unwind"));
-                }));
-            });
-            assert!(matches!(parked.resume(()), CoroutineResult::Yield(())));
-            assert!(std::thread::panicking());
-            // Taken off as a leftover.
-            assert_eq!(take_units(), 1);
+            /// User code's coroutine, parked in its unwind: one unit here.
+            fn parked() -> Coroutine<(), (), ()> {
+                let mut parked: Coroutine<(), (), ()> = Coroutine::new(|yielder, ()| {
+                    let _ = catch_unwind(AssertUnwindSafe(|| {
+                        let _park = Park(yielder);
+                        resume_unwind(Box::new("parked in its unwind"));
+                    }));
+                });
+                assert!(matches!(parked.resume(()), CoroutineResult::Yield(())));
+                parked
+            }
+            // Two, each taken off as a leftover.
+            let mut first = parked();
+            take_leftover();
+            let mut second = parked();
+            take_leftover();
             assert!(!std::thread::panicking());
-            // Resumed after all: its catch takes one more off.
-            assert!(matches!(parked.resume(()), CoroutineResult::Return(())));
+            // Both resumed after all: their catches take two more off.
+            assert!(matches!(first.resume(()), CoroutineResult::Return(())));
+            assert!(matches!(second.resume(()), CoroutineResult::Return(())));
             let below_zero = std::thread::panicking();
             let taken = take_units();
-            (below_zero, taken, std::thread::panicking())
+            (
+                below_zero,
+                taken,
+                std::thread::panicking(),
+                LAUNDERED.with(std::cell::Cell::get),
+            )
         })
         .join()
         .unwrap();
-        assert_eq!(balanced, (true, 0, false));
+        assert_eq!(balanced, (true, 0, false, 0));
     }
 
     #[test]

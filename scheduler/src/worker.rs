@@ -483,7 +483,6 @@ fn step(
     let result = settled.coroutine.resume(budget);
     core.in_process.set(false);
     set_current(ptr::null());
-    crate::unwind_units::repair_if_laundered();
     // Between processes this thread's panic count is zero: what is left
     // is the suspended process's own (module `unwind_units`).
     settled.units = if std::thread::panicking() {
@@ -521,7 +520,6 @@ pub(crate) fn contain_deferring(
 ) -> Option<Box<dyn std::any::Any + Send>> {
     let was_panicking = std::thread::panicking();
     let result = catch_unwind(AssertUnwindSafe(f));
-    crate::unwind_units::repair_if_laundered();
     let dying = crate::context::try_with_process(|ctx| ctx.is_dying());
     // On a worker outside any current process (between processes, or
     // running a never-run child's hooks, `context::shielded`) this

@@ -540,8 +540,8 @@ fn a_panic_left_in_flight_by_one_hook_is_not_the_next_hooks() {
 thread_local! {
     /// A coroutine of the user's, parked in its unwind by one hook and
     /// resumed by a later hook or process on the same thread.
-    static PARKED: std::cell::RefCell<Option<Coroutine<(), (), ()>>> =
-        const { std::cell::RefCell::new(None) };
+    static PARKED: std::cell::RefCell<Vec<Coroutine<(), (), ()>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Parks a coroutine in its unwind, kept for [`resume_parked`]: one unit
@@ -554,13 +554,13 @@ fn park_an_unwind() {
         }));
     });
     let _ = coroutine.resume(());
-    PARKED.with(|parked| *parked.borrow_mut() = Some(coroutine));
+    PARKED.with(|parked| parked.borrow_mut().push(coroutine));
 }
 
-/// Resumes the coroutine [`park_an_unwind`] parked: its unwind ends in
-/// its own catch, one unit off this thread's count.
+/// Resumes the coroutine [`park_an_unwind`] parked last: its unwind ends
+/// in its own catch, one unit off this thread's count.
 fn resume_parked() {
-    let parked = PARKED.with(|parked| parked.borrow_mut().take());
+    let parked = PARKED.with(|parked| parked.borrow_mut().pop());
     let mut coroutine = parked.expect("a coroutine was parked");
     assert!(matches!(
         coroutine.resume(()),
@@ -620,7 +620,10 @@ fn parked_unwind_resumed_later(mode: &str) {
                 SpawnOptions::new(),
                 |child| {
                     let _ = child.on_exit(|_| park_an_unwind());
-                    if mode != "process" {
+                    if mode == "process2" {
+                        let _ = child.on_exit(|_| park_an_unwind());
+                    }
+                    if !mode.starts_with("process") {
                         let _ = child.on_exit(|_| resume_parked());
                     }
                     let _ = child.on_exit(move |reason| send(&me, reason.clone()));
@@ -639,9 +642,13 @@ fn parked_unwind_resumed_later(mode: &str) {
             ExitReason::Normal
         };
         assert_eq!(receive::<ExitReason>(), expected);
-        if mode == "process" {
+        if mode.starts_with("process") {
             // One worker: the hooks ran on this thread.
             resume_parked();
+            if mode == "process2" {
+                // Two below zero.
+                resume_parked();
+            }
             // Handing the worker back brings the count back to zero.
             ferrotp_scheduler::yield_now();
         }
@@ -677,6 +684,18 @@ fn a_parked_unwind_resumed_by_a_later_process_leaves_the_count_at_zero() {
     in_child(
         "a_parked_unwind_resumed_by_a_later_process_leaves_the_count_at_zero",
         "process",
+        parked_unwind_resumed_later,
+    );
+}
+
+/// Sixth review, D1: two leftovers resumed in one slice take the count
+/// two below zero; a single probe left it one below, and the worker then
+/// took units off for ever (out of memory: an abort).
+#[test]
+fn two_parked_unwinds_resumed_by_one_process_leave_the_count_at_zero() {
+    in_child(
+        "two_parked_unwinds_resumed_by_one_process_leave_the_count_at_zero",
+        "process2",
         parked_unwind_resumed_later,
     );
 }

@@ -137,12 +137,15 @@ pub enum Demonitor {
 ///
 /// ```
 /// use std::time::Duration;
-/// use ferrotp_scheduler::{receive_timeout, run, spawn, yield_now};
+/// use ferrotp_scheduler::{receive_match, receive_timeout, run, spawn};
 /// use ferrotp_supervision::{Demonitor, Down, demonitor, monitor};
 /// let (was_active, leftover) = run(|| {
 ///     let worker = spawn(|| {});
 ///     let watch = monitor(&worker);
-///     while !worker.has_exited() { yield_now(); }
+///     // A second monitor's Down comes after the first's (exit hooks run
+///     // in order): once it is here, `watch` has sent its Down.
+///     let after = monitor(&worker);
+///     receive_match::<Down>(|down| down.monitor == after);
 ///     let was_active = demonitor(&watch, Demonitor::Flush);
 ///     (was_active, receive_timeout::<Down>(Duration::ZERO).is_some())
 /// }).unwrap();
