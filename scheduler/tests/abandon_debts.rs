@@ -123,11 +123,15 @@ fn abandoning_a_process_whose_own_coroutine_parked_a_set_up_after_a_send_frees_n
             let rt = runtime_with(2).build().unwrap();
             rt.block_on(move || {
                 let me = self_pid();
-                // Full, and ends without reading when told: the sender
+                // Full, and abandoned when told: its mailbox closes with
+                // its unread message left in it (an ordinary end would
+                // drop that message first, with the mailbox open, and so
+                // make room for the blocked sender), so the sender
                 // blocked on it gets `Closed`, and its message becomes a
                 // dead letter, dropped inside its send.
                 let full = spawn_opt(SpawnOptions::new().mailbox_capacity(1), || {
                     receive::<Go>();
+                    abandon_myself();
                 })
                 .unwrap();
                 send(&full, 0u8);
