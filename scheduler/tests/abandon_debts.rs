@@ -327,18 +327,7 @@ fn a_spawner_killed_while_dropping_a_failed_childs_closure_gives_the_childs_slot
                 exit(&spawner, ExitReason::Kill);
                 assert_eq!(wait_exit(&spawner), ExitReason::Killed);
                 // This process and three more: the limit.
-                let spawned: Vec<Pid> = (0..3)
-                    .map(|n| {
-                        spawn_opt(SpawnOptions::new(), || {
-                            receive::<Go>();
-                        })
-                        .unwrap_or_else(|error| panic!("spawn {n} of 3 failed: {error}"))
-                    })
-                    .collect();
-                for pid in &spawned {
-                    send(pid, Go);
-                    assert_eq!(wait_exit(pid), ExitReason::Normal);
-                }
+                common::assert_free_slots(3);
             });
             drop(rt);
         },

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{in_child, in_child_with, wait_exit};
+use common::{PanicsAsItDrops, in_child, in_child_with, wait_exit};
 use ferrotp_scheduler::{
     ExitReason, Pid, Runtime, SpawnOptions, exit, exit_self, is_exit_unwind, receive, self_pid,
     send, send_after, spawn, spawn_opt, spawn_with,
@@ -345,18 +345,6 @@ fn a_runtime_built_inside_a_panic_hook_does_not_deadlock() {
             );
         },
     );
-}
-
-/// A panic payload whose destructor panics (when it is not itself
-/// dropped during an unwind).
-struct PanicsAsItDrops;
-
-impl Drop for PanicsAsItDrops {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            panic!("the payload's destructor panics");
-        }
-    }
 }
 
 /// a11, run by a worker: a process's exit hook panics with a payload

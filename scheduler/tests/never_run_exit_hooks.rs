@@ -21,10 +21,10 @@ use std::time::Duration;
 
 use corosensei::{Coroutine, Yielder};
 
-use common::{in_child, wait_exit, wait_until_waiting};
+use common::{PanicsAsItDrops, in_child, wait_exit, wait_until_waiting};
 use ferrotp_scheduler::{
-    ExitReason, Pid, Runtime, SpawnError, SpawnOptions, exit, exit_self, maybe_grow, receive,
-    remaining_stack, self_pid, send, send_signal_message, spawn, spawn_opt, spawn_with,
+    ExitReason, Pid, Runtime, SpawnOptions, exit, exit_self, maybe_grow, receive, remaining_stack,
+    self_pid, send, send_signal_message, spawn, spawn_opt, spawn_with,
 };
 
 /// Tells a waiting process to go on.
@@ -72,22 +72,7 @@ fn exit_self_in_a_never_run_childs_hook_leaks_no_slot() {
                     assert_eq!(wait_exit(&spawner), setup_failed());
                 }
                 // This process and three more: the limit, and no more.
-                let waiting: Vec<Pid> = (0..3)
-                    .map(|n| {
-                        spawn_opt(SpawnOptions::new(), || {
-                            receive::<Go>();
-                        })
-                        .unwrap_or_else(|error| panic!("spawn {n} of 3 failed: {error}"))
-                    })
-                    .collect();
-                assert!(matches!(
-                    spawn_opt(SpawnOptions::new(), || {}),
-                    Err(SpawnError::TooManyProcesses { limit: 4 })
-                ));
-                for pid in &waiting {
-                    send(pid, Go);
-                    assert_eq!(wait_exit(pid), ExitReason::Normal);
-                }
+                common::assert_free_slots(3);
             });
             drop(rt);
         },
@@ -442,18 +427,6 @@ fn a_panic_left_in_flight_by_a_never_run_childs_hook_is_not_the_spawners() {
     );
 }
 
-/// A panic payload whose destructor panics (when it is not itself
-/// dropped during an unwind).
-struct PanicsAsItDrops;
-
-impl Drop for PanicsAsItDrops {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            panic!("the payload's destructor panics");
-        }
-    }
-}
-
 /// a11: a never-run child's first hook panics with a payload whose
 /// destructor panics. Before the fix the runtime dropped the payload
 /// outside its net: the second panic skipped the other hooks and the
@@ -488,18 +461,7 @@ fn a_hook_payload_that_panics_as_it_drops_costs_no_hook_nor_slot() {
                     assert_eq!(wait_exit(&spawner), setup_failed());
                 }
                 assert_eq!(SECOND_HOOKS.load(Ordering::SeqCst), 4);
-                let waiting: Vec<Pid> = (0..3)
-                    .map(|n| {
-                        spawn_opt(SpawnOptions::new(), || {
-                            receive::<Go>();
-                        })
-                        .unwrap_or_else(|error| panic!("spawn {n} of 3 failed: {error}"))
-                    })
-                    .collect();
-                for pid in &waiting {
-                    send(pid, Go);
-                    assert_eq!(wait_exit(pid), ExitReason::Normal);
-                }
+                common::assert_free_slots(3);
             });
             drop(rt);
         },

@@ -107,3 +107,44 @@ pub fn in_child_with(test: &str, mode: &str, vars: &[(&str, &str)], scenario: im
         None => assert_child_passed(&rerun_in_child_with(test, mode, vars)),
     }
 }
+
+/// Asserts that the runtime has room for exactly `free` more processes:
+/// `free` spawns succeed (each process waits meanwhile) and the next one
+/// fails with `TooManyProcesses`; then the waiting ones end. For tests
+/// that a slot taken was given back. Call it from a process.
+pub fn assert_free_slots(free: usize) {
+    /// Tells a waiting process to end.
+    struct Release;
+    let waiting: Vec<Pid> = (0..free)
+        .map(|n| {
+            ferrotp_scheduler::spawn_opt(ferrotp_scheduler::SpawnOptions::new(), || {
+                ferrotp_scheduler::receive::<Release>();
+            })
+            .unwrap_or_else(|error| panic!("spawn {n} of {free} failed: {error}"))
+        })
+        .collect();
+    let over = ferrotp_scheduler::spawn_opt(ferrotp_scheduler::SpawnOptions::new(), || {});
+    assert!(
+        matches!(
+            over,
+            Err(ferrotp_scheduler::SpawnError::TooManyProcesses { .. })
+        ),
+        "room for more than {free}: {over:?}"
+    );
+    for pid in &waiting {
+        ferrotp_scheduler::send(pid, Release);
+        assert_eq!(wait_exit(pid), ExitReason::Normal);
+    }
+}
+
+/// A panic payload whose destructor panics (when it is not itself
+/// dropped during an unwind).
+pub struct PanicsAsItDrops;
+
+impl Drop for PanicsAsItDrops {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            panic!("the payload's destructor panics");
+        }
+    }
+}
