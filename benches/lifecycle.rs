@@ -1,7 +1,7 @@
 //! Lifecycle benchmarks (issue 4): kill latency, exit-hook registration,
 //! registry lookup.
 //!
-//! Run: `cargo bench --bench lifecycle -- --noplot`.
+//! Run: `cargo bench -p ferrotp-benches --bench lifecycle -- --noplot`.
 //!
 //! * `kill_latency/suspended`: `exit(pid, Kill)` sent to a process
 //!   blocked in `receive` on the killer's worker, until its destructor has

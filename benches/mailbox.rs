@@ -14,7 +14,7 @@
 //!   mark, with 0 or 10,000 older messages queued. The goal is that depth
 //!   does not matter (within 1.2x).
 //!
-//! Run: `cargo bench --bench mailbox`.
+//! Run: `cargo bench -p ferrotp-benches --bench mailbox`.
 
 use std::hint::black_box;
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! Placement benchmarks (issue 6), on a fake two-node machine.
 //!
-//! Run: `cargo bench --bench placement -- --noplot`.
+//! Run: `cargo bench -p ferrotp-benches --bench placement -- --noplot`.
 //!
 //! The runtime has 4 workers on a topology of two nodes of one CPU each
 //! (this machine's two CPUs; distance 21 between the nodes), so two

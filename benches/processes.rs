@@ -2,7 +2,7 @@
 //! same run, tokio (multi-thread runtime, 2 workers; the driver runs as a
 //! spawned task) and may (default configuration, 2 workers).
 //!
-//! Run: `cargo bench --bench processes -- --noplot` (or a filter such as
+//! Run: `cargo bench -p ferrotp-benches --bench processes -- --noplot` (or a filter such as
 //! `w2_`). Figures are per operation (`iter_custom`: one iteration is one
 //! link, round trip, hop or yield) except W1b and W3, which time a whole
 //! run (their `Elements` throughput gives the per-process rate). W4 prints

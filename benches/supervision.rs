@@ -1,7 +1,7 @@
 //! Supervision benchmarks: restart latency, large supervisors, and the
 //! set-up cost of links and monitors.
 //!
-//! Run: `cargo bench --bench supervision -- --noplot`.
+//! Run: `cargo bench -p ferrotp-benches --bench supervision -- --noplot`.
 //!
 //! * `restart_latency/one_for_one`: a `OneForOne` supervisor with one
 //!   permanent worker whose body first sends its pid to the benchmark
