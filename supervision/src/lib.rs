@@ -44,7 +44,7 @@
 //! further code of its own.
 //!
 //! [`Pid::on_exit`]: ferrotp_scheduler::Pid::on_exit
-//! [`exit`]: ferrotp_scheduler::exit
+//! [`exit`]: ferrotp_scheduler::exit()
 //! [`exit_self`]: ferrotp_scheduler::exit_self
 //! [`link_signal`]: ferrotp_scheduler::link_signal
 //! [`trap_exit`]: ferrotp_scheduler::trap_exit
