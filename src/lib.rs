@@ -52,12 +52,13 @@ pub use ferrotp_scheduler::{
     SpawnError, SpawnOptions, Subject, TimerRef, TrySendError, WorkerMetrics, cancel_timer, exit,
     exit_self, mailbox_len, maybe_grow, process_info, receive, receive_match,
     receive_match_timeout, receive_timeout, reduce, register, remaining_stack, run, self_pid, send,
-    send_after, send_named, sleep, spawn, spawn_opt, trap_exit, try_send, unregister, whereis,
-    yield_now,
+    send_after, send_named, sleep, spawn, spawn_opt, spawn_with, trap_exit, try_send, unregister,
+    whereis, yield_now,
 };
 pub use ferrotp_supervision as supervision;
 pub use ferrotp_supervision::{
     Backoff, ChildCounts, ChildError, ChildInfo, ChildKind, ChildSpec, ChildState, Demonitor, Down,
     DynamicSupervisor, DynamicSupervisorSpec, MonitorRef, Restart, Shutdown, StartError, Strategy,
-    Supervisor, SupervisorSpec, demonitor, link, monitor, spawn_link, spawn_monitor, unlink,
+    Supervisor, SupervisorSpec, demonitor, is_linked, link, monitor, spawn_link, spawn_link_opt,
+    spawn_monitor, spawn_monitor_opt, unlink,
 };

@@ -118,6 +118,20 @@ pub fn unlink(pid: &Pid) {
 ///
 /// # Panics
 /// Outside a process.
+///
+/// ```
+/// use ferrotp_scheduler::{receive, run, spawn};
+/// use ferrotp_supervision::{is_linked, link, unlink};
+/// let seen = run(|| {
+///     let worker = spawn(|| { receive::<()>(); });
+///     let before = is_linked(&worker);
+///     link(&worker);
+///     let linked = is_linked(&worker);
+///     unlink(&worker);
+///     (before, linked, is_linked(&worker))
+/// }).unwrap();
+/// assert_eq!(seen, (false, true, false));
+/// ```
 pub fn is_linked(pid: &Pid) -> bool {
     let me = self_pid_for("is_linked");
     link_map::is_linked(&me, pid)
@@ -155,6 +169,19 @@ where
 ///
 /// # Panics
 /// Outside a process.
+///
+/// ```
+/// use ferrotp_scheduler::{SpawnOptions, receive, run};
+/// use ferrotp_supervision::{is_linked, spawn_link_opt};
+/// let seen = run(|| {
+///     let worker = spawn_link_opt(SpawnOptions::new().name("worker"), || {
+///         receive::<()>();
+///     })
+///     .unwrap();
+///     (worker.name().map(str::to_owned), is_linked(&worker))
+/// }).unwrap();
+/// assert_eq!(seen, (Some("worker".to_owned()), true));
+/// ```
 pub fn spawn_link_opt<F>(options: SpawnOptions, f: F) -> Result<Pid, SpawnError>
 where
     F: FnOnce() + Send + 'static,

@@ -198,6 +198,19 @@ where
 ///
 /// # Panics
 /// Outside a process.
+///
+/// ```
+/// use ferrotp_scheduler::{ExitReason, SpawnOptions, receive, run};
+/// use ferrotp_supervision::{Down, spawn_monitor_opt};
+/// let reason = run(|| {
+///     let options = SpawnOptions::new().stack_size(256 * 1024);
+///     let (worker, watch) = spawn_monitor_opt(options, || panic!("out of luck")).unwrap();
+///     let down = receive::<Down>();
+///     assert!(down.pid == worker && down.monitor == watch);
+///     down.reason
+/// }).unwrap();
+/// assert_eq!(reason, ExitReason::Panic("out of luck".into()));
+/// ```
 pub fn spawn_monitor_opt<F>(options: SpawnOptions, f: F) -> Result<(Pid, MonitorRef), SpawnError>
 where
     F: FnOnce() + Send + 'static,
