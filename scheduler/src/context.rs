@@ -132,16 +132,22 @@ fn current_ptr() -> *const ProcessCtx<'static> {
     CURRENT.with(Cell::get)
 }
 
+/// The context of the process running on this thread, current or
+/// running [`shielded`] code, and whether it is the latter; null if none.
+fn running_ptr() -> (*const ProcessCtx<'static>, bool) {
+    let ctx = current_ptr();
+    if ctx.is_null() {
+        (SHIELDED.with(Cell::get), true)
+    } else {
+        (ctx, false)
+    }
+}
+
 /// The control block of the process running on this thread, if any, and
 /// whether it runs [`shielded`] code (for the stack-overflow handler:
 /// plain thread-local reads).
 pub(crate) fn current_pcb_address() -> Option<(*const Pcb, bool)> {
-    let mut ctx = current_ptr();
-    let mut shielded = false;
-    if ctx.is_null() {
-        ctx = SHIELDED.with(Cell::get);
-        shielded = true;
-    }
+    let (ctx, shielded) = running_ptr();
     if ctx.is_null() {
         return None;
     }
@@ -264,10 +270,7 @@ pub(crate) fn shielded(f: impl FnOnce()) {
 /// units of module `unwind_units`, the stack the panic hook runs on),
 /// never to run process functions.
 pub(crate) fn try_with_running_process<R>(f: impl FnOnce(&ProcessCtx<'_>) -> R) -> Option<R> {
-    let mut ctx = current_ptr();
-    if ctx.is_null() {
-        ctx = SHIELDED.with(Cell::get);
-    }
+    let (ctx, _) = running_ptr();
     if ctx.is_null() {
         return None;
     }

@@ -59,17 +59,10 @@ fn exit_self_in_a_never_run_childs_hook_leaks_no_slot() {
             rt.block_on(|| {
                 // Twice the limit: a leak of one slot each would exhaust it.
                 for _ in 0..8 {
-                    let spawner = spawn(|| {
-                        let _ = spawn_with(
-                            SpawnOptions::new(),
-                            |child| {
-                                let _ = child.on_exit(|_| exit_self(ExitReason::custom("hook")));
-                                panic!("set-up fails");
-                            },
-                            || {},
-                        );
+                    let reason = spawner_of_a_failed_set_up(SpawnOptions::new(), |child| {
+                        let _ = child.on_exit(|_| exit_self(ExitReason::custom("hook")));
                     });
-                    assert_eq!(wait_exit(&spawner), setup_failed());
+                    assert_eq!(reason, setup_failed());
                 }
                 // This process and three more: the limit, and no more.
                 common::assert_free_slots(3);
@@ -271,11 +264,26 @@ const SPAWNER_STACK: usize = 64 * 1024;
 /// Spawns, from a process with a [`SPAWNER_STACK`], a child whose set-up
 /// gives it `hook` and fails; returns the spawner's exit reason.
 fn never_run_child_of_a_spawner(hook: impl FnOnce(&ExitReason) + Send + 'static) -> ExitReason {
-    let spawner = spawn_opt(SpawnOptions::new().stack_size(SPAWNER_STACK), move || {
+    spawner_of_a_failed_set_up(
+        SpawnOptions::new().stack_size(SPAWNER_STACK),
+        move |child| {
+            let _ = child.on_exit(hook);
+        },
+    )
+}
+
+/// Spawns a process (with `options`) that calls `spawn_with`, whose
+/// set-up runs `hook_up` on the child and then panics with "set-up fails";
+/// returns the spawner's exit reason once it has ended.
+fn spawner_of_a_failed_set_up(
+    options: SpawnOptions,
+    hook_up: impl FnOnce(&Pid) + Send + 'static,
+) -> ExitReason {
+    let spawner = spawn_opt(options, move || {
         let _ = spawn_with(
             SpawnOptions::new(),
             move |child| {
-                let _ = child.on_exit(hook);
+                hook_up(child);
                 panic!("set-up fails");
             },
             || {},
@@ -445,20 +453,13 @@ fn a_hook_payload_that_panics_as_it_drops_costs_no_hook_nor_slot() {
                 .unwrap();
             rt.block_on(|| {
                 for _ in 0..4 {
-                    let spawner = spawn(|| {
-                        let _ = spawn_with(
-                            SpawnOptions::new(),
-                            |child| {
-                                let _ = child.on_exit(|_| std::panic::panic_any(PanicsAsItDrops));
-                                let _ = child.on_exit(|_| {
-                                    SECOND_HOOKS.fetch_add(1, Ordering::SeqCst);
-                                });
-                                panic!("set-up fails");
-                            },
-                            || {},
-                        );
+                    let reason = spawner_of_a_failed_set_up(SpawnOptions::new(), |child| {
+                        let _ = child.on_exit(|_| std::panic::panic_any(PanicsAsItDrops));
+                        let _ = child.on_exit(|_| {
+                            SECOND_HOOKS.fetch_add(1, Ordering::SeqCst);
+                        });
                     });
-                    assert_eq!(wait_exit(&spawner), setup_failed());
+                    assert_eq!(reason, setup_failed());
                 }
                 assert_eq!(SECOND_HOOKS.load(Ordering::SeqCst), 4);
                 common::assert_free_slots(3);
