@@ -65,55 +65,44 @@
 //! blocking `send` and [`try_send`], dead letters, [`sleep`],
 //! receive timeouts and [`send_after`] on a per-worker timer wheel.
 
-mod api;
-pub mod config;
-mod context;
-mod debt;
-mod entry;
-mod envelope;
-pub mod exit;
-pub mod exit_hooks;
-pub mod idle;
-mod info;
-mod inline;
-mod long_schedule;
-mod overflow;
-pub mod placement;
+mod lifecycle;
+mod messaging;
 mod process;
-pub mod process_id;
-mod registry;
-pub mod run_state;
 mod runtime;
-mod signal;
-pub mod signal_flags;
-mod spawn;
-pub mod stack;
-mod stack_depth;
 mod time;
-pub mod timer;
-pub mod timer_state;
-pub mod topology;
-mod unwind_units;
 mod worker;
 
-pub use api::{
-    Select, Subject, TrySendError, mailbox_len, receive, receive_match, receive_match_timeout,
-    receive_timeout, reduce, self_pid, send, send_signal_message, try_self_pid, try_send,
-    yield_now,
+// The modules that were public before the crate was laid out in folders
+// keep their paths (`ferrotp_scheduler::stack`, ...): the loom models and
+// the other crates use them.
+pub use lifecycle::{exit, exit_hooks, signal_flags};
+pub use process::{process_id, run_state, stack};
+pub use runtime::{config, placement, topology};
+pub use time::{timer, timer_state};
+pub use worker::idle;
+
+pub use lifecycle::exit::ExitReason;
+pub use lifecycle::info::{ProcessInfo, ProcessStatus, process_info};
+pub use lifecycle::registry::{
+    NotRegistered, RegisterError, register, send_named, unregister, whereis,
 };
-pub use exit::ExitReason;
-pub use info::{ProcessInfo, ProcessStatus, process_info};
-pub use long_schedule::LongSchedule;
-pub use overflow::OnStackOverflow;
+pub use lifecycle::signal::{Exit, Link, exit, exit_self, is_exit_unwind, link_signal, trap_exit};
+pub use lifecycle::spawn::{SpawnError, SpawnOptions, spawn, spawn_opt, spawn_with};
+pub use messaging::receive::{
+    mailbox_len, receive, receive_match, receive_match_timeout, receive_timeout,
+};
+pub use messaging::select::Select;
+pub use messaging::send::{TrySendError, send, send_signal_message, try_send};
+pub use messaging::subject::Subject;
+pub use process::current::{reduce, self_pid, try_self_pid, yield_now};
+pub use process::overflow::OnStackOverflow;
+pub use process::process_id::ProcessId;
+pub use process::stack_depth::{MAX_RED_ZONE, maybe_grow, remaining_stack};
 pub use process::{DeadLetter, ExitHook, Pid};
-pub use process_id::ProcessId;
-pub use registry::{NotRegistered, RegisterError, register, send_named, unregister, whereis};
 pub use runtime::{
     BuildError, Builder, DEFAULT_BUSY_WAIT, DEFAULT_CLEANUP_TIMEOUT, DEFAULT_LONG_SCHEDULE,
     DEFAULT_MAX_PROCESSES, DEFAULT_REDUCTIONS, DEFAULT_STACK_SIZE, EffectiveSettings, ExitCounts,
     MAX_STACK_SIZE, Metrics, Runtime, WorkerMetrics, run,
 };
-pub use signal::{Exit, Link, exit, exit_self, is_exit_unwind, link_signal, trap_exit};
-pub use spawn::{SpawnError, SpawnOptions, spawn, spawn_opt, spawn_with};
-pub use stack_depth::{MAX_RED_ZONE, maybe_grow, remaining_stack};
 pub use time::{TimerRef, cancel_timer, send_after, sleep};
+pub use worker::long_schedule::LongSchedule;

@@ -11,14 +11,14 @@ use std::sync::Arc;
 
 use ferrotp_mailbox::Mailbox;
 
-use crate::context::{try_with_process, try_with_worker};
-use crate::debt::{Debt, Owed};
-use crate::entry::Entry;
-use crate::exit::ExitReason;
+use crate::lifecycle::exit::ExitReason;
+use crate::process::context::{try_with_process, try_with_worker};
+use crate::process::debt::{Debt, Owed};
+use crate::process::entry::Entry;
+use crate::process::process_id::ProcessId;
+use crate::process::stack::MIN_STACK_SIZE;
 use crate::process::{Anchor, Pcb, Pid};
-use crate::process_id::ProcessId;
 use crate::runtime::{MAX_STACK_SIZE, Shared};
-use crate::stack::MIN_STACK_SIZE;
 use crate::worker::{Delivery, Launch, Task, WorkerCore};
 
 /// Options for [`spawn_opt`].
@@ -85,7 +85,7 @@ impl SpawnOptions {
     /// Registers the process under `name` before it can run (as
     /// [`register`](crate::register) would, but with no moment when it runs
     /// unnamed); the spawn fails if the name is taken. Placement rules
-    /// (module [`config`](crate::config)) match this name.
+    /// (module [`config`](crate::runtime::config)) match this name.
     pub fn register(mut self, name: impl Into<Arc<str>>) -> Self {
         self.register = Some(name.into());
         self
@@ -204,7 +204,7 @@ impl fmt::Display for SpawnError {
                 f,
                 "a process was pinned to CPU {cpu}; this runtime's workers are pinned to CPUs \
                  {}",
-                crate::topology::format_cpulist(pinned)
+                crate::runtime::topology::format_cpulist(pinned)
             ),
             SpawnError::NoWorkerOnNode { node, nodes } => write!(
                 f,
@@ -364,8 +364,8 @@ fn pinned_worker_asked(
         None
     };
     let (core_asked, node_asked) = match rule {
-        Some(crate::config::PlaceOn::Core(cpu)) => (Some(cpu), None),
-        Some(crate::config::PlaceOn::Node(node)) => (None, Some(node)),
+        Some(crate::runtime::config::PlaceOn::Core(cpu)) => (Some(cpu), None),
+        Some(crate::runtime::config::PlaceOn::Node(node)) => (None, Some(node)),
         None => (options.core, options.node),
     };
     if let Some(cpu) = core_asked {
@@ -508,7 +508,7 @@ impl Reserved {
         };
         if let Some(name) = &options.register
             && !ready.shutting_down
-            && let Err(e) = crate::registry::register(name, &ready.pid)
+            && let Err(e) = crate::lifecycle::registry::register(name, &ready.pid)
         {
             ready.end_unrun(ExitReason::NoProc);
             return Err(SpawnError::Register(e));
@@ -543,7 +543,7 @@ impl Ready {
         match result {
             Ok(()) => self,
             Err(payload) => {
-                let reason = if !crate::signal::is_exit_unwind(payload.as_ref()) {
+                let reason = if !crate::lifecycle::signal::is_exit_unwind(payload.as_ref()) {
                     ExitReason::from_panic(payload.as_ref())
                 } else if self
                     .pid
@@ -677,7 +677,7 @@ fn end_unrun(
         let pcb = &pid.0;
         // Its exit hooks (its links, monitors) all run, even if the caller
         // is being ended.
-        crate::context::shielded(|| {
+        crate::process::context::shielded(|| {
             // SAFETY: the process was never queued, and its debt, if
             // listed, was taken back above: this thread alone has it.
             unsafe { pcb.set_exited(reason) };

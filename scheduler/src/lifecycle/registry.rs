@@ -10,10 +10,10 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::context::try_with_worker;
-use crate::exit::ExitReason;
+use crate::lifecycle::exit::ExitReason;
+use crate::process::context::try_with_worker;
+use crate::process::process_id::ProcessId;
 use crate::process::{ExitHook, Pid};
-use crate::process_id::ProcessId;
 use crate::runtime::Shared;
 
 /// The names of one runtime.
@@ -245,7 +245,7 @@ impl<M> std::error::Error for NotRegistered<M> {}
 pub fn send_named<M: Send + 'static>(name: &str, message: M) -> Result<(), NotRegistered<M>> {
     match current("send_named").registry.whereis(name) {
         Some(pid) => {
-            crate::api::send(&pid, message);
+            crate::messaging::send::send(&pid, message);
             Ok(())
         }
         None => Err(NotRegistered {

@@ -59,9 +59,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 use corosensei::stack::{Stack, StackPointer};
 
-use crate::context::{try_with_process, try_with_worker};
+use crate::process::context::{try_with_process, try_with_worker};
+use crate::process::stack::ProcessStack;
 use crate::runtime::MAX_STACK_SIZE;
-use crate::stack::ProcessStack;
 
 /// The largest red zone: a quarter of the stack up to this many bytes.
 pub const MAX_RED_ZONE: usize = 16 * 1024;
@@ -158,7 +158,7 @@ impl StackBounds {
 /// assert_eq!(ferrotp_scheduler::remaining_stack(), None);
 /// ```
 pub fn remaining_stack() -> Option<usize> {
-    crate::context::try_with_running_process(|ctx| {
+    crate::process::context::try_with_running_process(|ctx| {
         stack_pointer().saturating_sub(ctx.stack_bounds().low)
     })
 }
@@ -224,7 +224,7 @@ fn on_segment<R>(stack_size: usize, f: impl FnOnce() -> R) -> R {
 }
 
 /// A stack from this worker's pool.
-fn take_segment(stack_size: usize) -> Result<ProcessStack, crate::stack::StackError> {
+fn take_segment(stack_size: usize) -> Result<ProcessStack, crate::process::stack::StackError> {
     try_with_worker(|core| core.stacks.borrow_mut().take(stack_size))
         .expect("a process runs on a worker")
 }
@@ -245,7 +245,7 @@ impl Switched {
         let bounds = StackBounds::new(segment.range().start, segment.usable());
         // The running process, even while it runs another's exit hooks
         // (`context::shielded`), as the panic hook may then.
-        let (saved, saved_guard) = crate::context::try_with_running_process(|ctx| {
+        let (saved, saved_guard) = crate::process::context::try_with_running_process(|ctx| {
             let saved_guard = ctx.pcb.guard_page().start;
             ctx.pcb.set_guard(segment.guard().start);
             (ctx.set_stack_bounds(bounds), saved_guard)
@@ -266,7 +266,7 @@ impl Switched {
 
 impl Drop for Switched {
     fn drop(&mut self) {
-        let _ = crate::context::try_with_running_process(|ctx| {
+        let _ = crate::process::context::try_with_running_process(|ctx| {
             ctx.set_stack_bounds(self.saved);
             ctx.pcb.set_guard(self.saved_guard);
         });
@@ -398,7 +398,7 @@ pub(crate) fn install_panic_hook() {
         let was = try_with_process(|ctx| ctx.set_in_panic_hook(true));
         // The process's stack, even while it runs another's exit hooks
         // (`context::shielded`).
-        let left = crate::context::try_with_running_process(|ctx| {
+        let left = crate::process::context::try_with_running_process(|ctx| {
             stack_pointer().saturating_sub(ctx.stack_bounds().low)
         });
         let roomy = left.is_none_or(|left| left >= HOOK_ROOM);

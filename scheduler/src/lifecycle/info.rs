@@ -77,9 +77,9 @@ pub fn process_info(pid: &Pid) -> Option<ProcessInfo> {
         ProcessStatus::Exiting
     } else {
         match phase {
-            crate::run_state::Phase::Running => ProcessStatus::Running,
-            crate::run_state::Phase::Scheduled => ProcessStatus::Runnable,
-            crate::run_state::Phase::Waiting => ProcessStatus::Waiting,
+            crate::process::run_state::Phase::Running => ProcessStatus::Running,
+            crate::process::run_state::Phase::Scheduled => ProcessStatus::Runnable,
+            crate::process::run_state::Phase::Waiting => ProcessStatus::Waiting,
         }
     };
     let (worker, _) = pcb.place();

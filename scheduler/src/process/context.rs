@@ -87,13 +87,13 @@ use std::time::Instant;
 use corosensei::Yielder;
 use ferrotp_mailbox::{Mark, Receiver, Wait};
 
-use crate::debt::Debt;
-use crate::exit::ExitReason;
+use crate::lifecycle::exit::ExitReason;
+use crate::lifecycle::signal::{self, SignalUnwind, Verdict};
+use crate::lifecycle::signal_flags::SignalFlags;
+use crate::process::debt::Debt;
+use crate::process::stack_depth::{StackBounds, stack_pointer};
 use crate::process::{Envelope, Pcb, PcbMailbox, Pid};
-use crate::signal::{self, SignalUnwind, Verdict};
-use crate::signal_flags::SignalFlags;
-use crate::stack_depth::{StackBounds, stack_pointer};
-use crate::timer::TimerKey;
+use crate::time::timer::TimerKey;
 use crate::worker::{TimerEvent, WorkerCore};
 
 /// Why a process handed its worker back.
@@ -112,7 +112,7 @@ pub(crate) enum Suspend {
 /// How a process ended: its reason is decided by the body; the unused
 /// budget is passed on like `Suspend::Wait`'s.
 pub(crate) struct Finished {
-    pub(crate) reason: crate::exit::ExitReason,
+    pub(crate) reason: crate::lifecycle::exit::ExitReason,
     pub(crate) budget: u32,
     /// The overflow handler ended it (module `overflow`): its frames were
     /// discarded, not unwound.
@@ -239,7 +239,7 @@ pub(crate) fn shielded(f: impl FnOnce()) {
             SHIELDED.with(|c| c.set(ptr::null()));
             set_current(self.ctx);
             if self.units != 0 {
-                crate::unwind_units::put_units(self.units);
+                crate::process::unwind_units::put_units(self.units);
             }
         }
     }
@@ -248,7 +248,7 @@ pub(crate) fn shielded(f: impl FnOnce()) {
         return f();
     }
     let units = if std::thread::panicking() {
-        crate::unwind_units::take_units()
+        crate::process::unwind_units::take_units()
     } else {
         0
     };
@@ -260,7 +260,7 @@ pub(crate) fn shielded(f: impl FnOnce()) {
     // is `f`'s. (Were `f` unwinding instead, its unwind would be counted
     // too: it is left alone.)
     if std::thread::panicking() {
-        crate::unwind_units::take_leftover();
+        crate::process::unwind_units::take_leftover();
     }
     drop(restore);
 }
@@ -382,7 +382,10 @@ impl<'y> ProcessCtx<'y> {
         let stack = if guard.is_empty() {
             StackBounds::NONE
         } else {
-            StackBounds::new(guard.end, crate::stack::usable_size(pcb.stack_size))
+            StackBounds::new(
+                guard.end,
+                crate::process::stack::usable_size(pcb.stack_size),
+            )
         };
         Self {
             pcb,
@@ -894,7 +897,7 @@ impl<'y> ProcessCtx<'y> {
             stack.floor - stack.low,
         );
         self.stack_panic.set(Some(message.clone().into_boxed_str()));
-        crate::stack_depth::raise_stack_panic(message)
+        crate::process::stack_depth::raise_stack_panic(message)
     }
 
     /// Gives up the rest of the slice, which is spent: to the back of the

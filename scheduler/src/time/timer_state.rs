@@ -1,4 +1,4 @@
-//! The two races of a timer, apart from the wheel (module [`timer`](crate::timer))
+//! The two races of a timer, apart from the wheel (module [`timer`](crate::time::timer))
 //! so that the loom model `tests/loom_timers.rs` can check them.
 //!
 //! # A `send_after` timer against `cancel_timer`

@@ -27,15 +27,15 @@ use std::task::Wake;
 
 use ferrotp_mailbox::{Mailbox, MailboxRef, Pushed, TryPushError};
 
-use crate::exit::{ExitReason, ExitRecord};
-use crate::exit_hooks::ExitHooks;
-use crate::process_id::ProcessId;
-use crate::run_state::RunState;
+use crate::lifecycle::exit::{ExitReason, ExitRecord};
+use crate::lifecycle::exit_hooks::ExitHooks;
+use crate::lifecycle::signal_flags::SignalFlags;
+use crate::process::process_id::ProcessId;
+use crate::process::run_state::RunState;
 use crate::runtime::Shared;
-use crate::signal_flags::SignalFlags;
-use crate::timer_state::TimerFired;
+use crate::time::timer_state::TimerFired;
 
-pub(crate) use crate::envelope::Envelope;
+pub(crate) use crate::messaging::envelope::Envelope;
 
 /// Keeps the runtime's shared state alive for the control blocks that
 /// point at it. Each worker has its own anchor, so that spawning (which
@@ -146,7 +146,7 @@ impl Pcb {
         if start == 0 {
             return 0..0;
         }
-        start..start + crate::stack::page_size()
+        start..start + crate::process::stack::page_size()
     }
 
     /// The process has ended with `reason` (unless an earlier reason was
@@ -168,7 +168,7 @@ impl Pcb {
     }
 
     #[cold]
-    fn run_exit_hooks(&self, hooks: Vec<crate::exit_hooks::Hook>) {
+    fn run_exit_hooks(&self, hooks: Vec<crate::lifecycle::exit_hooks::Hook>) {
         let reason = self.exit_reason().unwrap_or(ExitReason::NoProc);
         // Every hook runs: an exit signal that ends the process running
         // them (a hook called exit_self) goes on after the last.
@@ -323,7 +323,7 @@ impl Pid {
         self.hook_in_lane(Box::new(hook), true)
     }
 
-    fn hook_in_lane(&self, hook: crate::exit_hooks::Hook, first: bool) -> ExitHook {
+    fn hook_in_lane(&self, hook: crate::lifecycle::exit_hooks::Hook, first: bool) -> ExitHook {
         let added = if first {
             self.0.hooks.add_first(hook)
         } else {
@@ -462,7 +462,7 @@ pub(crate) fn dead_letter(to: &Arc<Pcb>, message: Envelope) {
     let shared = to.shared();
     // Counted by the sending worker (its own counter), or, from any other
     // thread, in the runtime-wide one.
-    let on_worker = crate::context::try_with_worker(|core| {
+    let on_worker = crate::process::context::try_with_worker(|core| {
         let here = core.serves(shared);
         if here {
             core.stats().dead_letters.bump();
@@ -489,7 +489,7 @@ pub(crate) fn dead_letter(to: &Arc<Pcb>, message: Envelope) {
 /// red zone does at any check point.
 #[cold]
 pub(crate) fn unless_recursing(to: &Pcb, message: Envelope) -> Option<Envelope> {
-    if crate::context::try_with_process(|ctx| ctx.in_red_zone()) != Some(true) {
+    if crate::process::context::try_with_process(|ctx| ctx.in_red_zone()) != Some(true) {
         return Some(message);
     }
     std::mem::forget(message);
@@ -499,7 +499,7 @@ pub(crate) fn unless_recursing(to: &Pcb, message: Envelope) -> Option<Envelope> 
          red zone of its stack (a destructor that sends again as it drops recurses)",
         to.id
     );
-    let _ = crate::context::try_with_process(|ctx| ctx.check_stack());
+    let _ = crate::process::context::try_with_process(|ctx| ctx.check_stack());
     None
 }
 

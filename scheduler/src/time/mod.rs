@@ -5,14 +5,17 @@
 //! it (module `timer`); the worker fires due timers between processes, and
 //! a parked worker sleeps no longer than its next deadline.
 
+pub mod timer;
+pub mod timer_state;
+
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use crate::context::{try_with_worker, with_process};
 use crate::process::Pid;
+use crate::process::context::{try_with_worker, with_process};
 use crate::runtime::Shared;
-use crate::timer::TimerKey;
-use crate::timer_state::SendTimerState;
+use crate::time::timer::TimerKey;
+use crate::time::timer_state::SendTimerState;
 use crate::worker::TimerEvent;
 
 /// Suspends the running process for `duration` (at millisecond

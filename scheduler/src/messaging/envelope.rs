@@ -23,7 +23,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::mem::{ManuallyDrop, MaybeUninit};
 
-use crate::inline::InlineOrBoxed;
+use crate::messaging::inline::InlineOrBoxed;
 
 /// Two words of payload, word-aligned.
 type Payload = MaybeUninit<[usize; 2]>;

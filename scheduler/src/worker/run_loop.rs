@@ -80,17 +80,19 @@ use crossbeam_deque::{Steal, Worker};
 use ferrotp_mailbox::{Receiver, Wait};
 use slab::Slab;
 
-use crate::context::{Finished, ProcessCtx, Suspend, set_current, set_worker, try_with_worker};
-use crate::entry::Entry;
-use crate::exit::ExitReason;
-use crate::idle::Idle;
+use crate::lifecycle::exit::ExitReason;
+use crate::lifecycle::signal::SignalUnwind;
+use crate::process::context::{
+    Finished, ProcessCtx, Suspend, set_current, set_worker, try_with_worker,
+};
+use crate::process::entry::Entry;
+use crate::process::process_id::ProcessId;
+use crate::process::stack::{ProcessStack, StackPool};
 use crate::process::{Anchor, Envelope, Pcb, PcbMailbox, deliver};
-use crate::process_id::ProcessId;
 use crate::runtime::Shared;
-use crate::signal::SignalUnwind;
-use crate::stack::{ProcessStack, StackPool};
-use crate::timer::{TimerKey, TimerWheel};
-use crate::timer_state::SendTimerState;
+use crate::time::timer::{TimerKey, TimerWheel};
+use crate::time::timer_state::SendTimerState;
+use crate::worker::idle::Idle;
 
 /// What a timer does when it fires.
 pub(crate) enum TimerEvent {
@@ -246,7 +248,7 @@ pub(crate) struct WorkerCore {
     /// What the runtime's frames on the stack of the process that just gave
     /// this worker up for good owed (module `debt`), left here by it on its
     /// way out, for the run loop to pay.
-    abandoned_debts: Cell<Vec<Arc<crate::debt::Debt>>>,
+    abandoned_debts: Cell<Vec<Arc<crate::process::debt::Debt>>>,
 }
 
 /// How long an idle worker leaves a victim's lone task alone (see
@@ -264,8 +266,8 @@ impl WorkerCore {
     #[must_use]
     pub(crate) fn leave_debts(
         &self,
-        debts: Vec<Arc<crate::debt::Debt>>,
-    ) -> Vec<Arc<crate::debt::Debt>> {
+        debts: Vec<Arc<crate::process::debt::Debt>>,
+    ) -> Vec<Arc<crate::process::debt::Debt>> {
         self.abandoned_debts.replace(debts)
     }
 
@@ -477,7 +479,7 @@ fn step(
         core.trap.set(Some(settled.coroutine.trap_handler()));
     }
     if settled.units != 0 {
-        crate::unwind_units::put_units(settled.units);
+        crate::process::unwind_units::put_units(settled.units);
     }
     core.in_process.set(true);
     let result = settled.coroutine.resume(budget);
@@ -486,7 +488,7 @@ fn step(
     // Between processes this thread's panic count is zero: what is left
     // is the suspended process's own (module `unwind_units`).
     settled.units = if std::thread::panicking() {
-        crate::unwind_units::take_units()
+        crate::process::unwind_units::take_units()
     } else {
         0
     };
@@ -520,7 +522,7 @@ pub(crate) fn contain_deferring(
 ) -> Option<Box<dyn std::any::Any + Send>> {
     let was_panicking = std::thread::panicking();
     let result = catch_unwind(AssertUnwindSafe(f));
-    let dying = crate::context::try_with_process(|ctx| ctx.is_dying());
+    let dying = crate::process::context::try_with_process(|ctx| ctx.is_dying());
     // On a worker outside any current process (between processes, or
     // running a never-run child's hooks, `context::shielded`) this
     // thread's panic count is zero (module `unwind_units`): user code that
@@ -535,7 +537,7 @@ pub(crate) fn contain_deferring(
         && std::thread::panicking()
         && try_with_worker(|_| ()).is_some()
     {
-        crate::unwind_units::take_leftover();
+        crate::process::unwind_units::take_leftover();
     }
     let payload = result.err()?;
     if dying == Some(true) && payload.is::<SignalUnwind>() {
@@ -602,15 +604,15 @@ impl WorkerLoop {
         index: usize,
         shared: Arc<Shared>,
         fresh: Worker<Task>,
-        stacks: Arc<crate::stack::StackAllocator>,
+        stacks: Arc<crate::process::stack::StackAllocator>,
     ) -> Self {
         let anchor = Arc::new(Anchor {
             shared: Arc::clone(&shared),
         });
         let inbox = Receiver::new(Arc::clone(&shared.remotes[index].inbox));
         let stacks = RefCell::new(StackPool::new(stacks));
-        let exit_on_overflow =
-            shared.config.on_stack_overflow == crate::overflow::OnStackOverflow::ExitProcess;
+        let exit_on_overflow = shared.config.on_stack_overflow
+            == crate::process::overflow::OnStackOverflow::ExitProcess;
         let core = Box::new(WorkerCore {
             index,
             shared,
@@ -662,7 +664,7 @@ impl WorkerLoop {
         }
         let _abort = AbortOnUnwind;
         // The stack-overflow handler runs on it (module `overflow`).
-        let _alt_stack = crate::overflow::AltStack::ensure();
+        let _alt_stack = crate::process::overflow::AltStack::ensure();
         let shared = Arc::clone(&self.core.shared);
         if shared.pinned {
             pin_to(shared.places[self.core.index].cpu, self.core.index);
@@ -874,7 +876,7 @@ impl WorkerLoop {
 
     /// A fresh process that could not get a stack ends at once.
     #[cold]
-    fn fail_start(&mut self, launch: Launch, error: &crate::stack::StackError) {
+    fn fail_start(&mut self, launch: Launch, error: &crate::process::stack::StackError) {
         let pcb = Arc::clone(launch.pcb());
         self.shared().record_stack_error(error);
         let _ = writeln!(
@@ -1199,7 +1201,7 @@ impl WorkerLoop {
             unsafe { pcb.set_exit_reason(ExitReason::Shutdown) };
         }
         pcb.signals
-            .raise(crate::signal_flags::SignalFlags::FORCED_EXIT);
+            .raise(crate::lifecycle::signal_flags::SignalFlags::FORCED_EXIT);
         pcb.wake();
     }
 
@@ -1210,7 +1212,7 @@ impl WorkerLoop {
     /// may still write there), its mailbox closed without dropping what is
     /// queued, and what the runtime's frames on it owed is paid, the
     /// innermost first (module `debt`).
-    fn abandon(&mut self, settled: Settled, debts: Vec<Arc<crate::debt::Debt>>) {
+    fn abandon(&mut self, settled: Settled, debts: Vec<Arc<crate::process::debt::Debt>>) {
         for debt in debts.into_iter().rev() {
             contain(
                 "an abandoned process's debt (an exit hook of its set-up child)",

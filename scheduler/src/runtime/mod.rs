@@ -1,6 +1,10 @@
 //! The runtime: its configuration ([`Builder`]), its worker threads, and
 //! the state they share.
 
+pub mod config;
+pub mod placement;
+pub mod topology;
+
 use std::any::Any;
 use std::fmt;
 use std::io::Write as _;
@@ -15,16 +19,16 @@ use crossbeam_deque::{Injector, Stealer, Worker};
 use crossbeam_utils::CachePadded;
 use ferrotp_mailbox::Mailbox;
 
-use crate::config::{NamePattern, PlaceOn, PlacementRule, Settings};
-use crate::exit::ExitReason;
-use crate::idle::Idle;
-use crate::long_schedule::{LongSchedule, LongScheduleHook};
-use crate::overflow::OnStackOverflow;
-use crate::placement::{Binding, StealOrder, WorkerPlace};
+use crate::lifecycle::exit::ExitReason;
+use crate::lifecycle::spawn::{SpawnError, SpawnOptions, spawn_on};
+use crate::process::overflow::OnStackOverflow;
+use crate::process::stack::{MIN_STACK_SIZE, StackAllocator, StackError};
 use crate::process::{Anchor, DeadLetter, Pid};
-use crate::spawn::{SpawnError, SpawnOptions, spawn_on};
-use crate::stack::{MIN_STACK_SIZE, StackAllocator, StackError};
-use crate::topology::Topology;
+use crate::runtime::config::{NamePattern, PlaceOn, PlacementRule, Settings};
+use crate::runtime::placement::{Binding, StealOrder, WorkerPlace};
+use crate::runtime::topology::Topology;
+use crate::worker::idle::Idle;
+use crate::worker::long_schedule::{LongSchedule, LongScheduleHook};
 use crate::worker::{Delivery, Launch, Task, WorkerLoop, discard_orphan, try_with_worker_serving};
 
 /// Default usable stack bytes of a process.
@@ -116,9 +120,9 @@ pub enum BuildError {
     /// A worker thread could not be started.
     Thread(std::io::Error),
     /// The machine's topology could not be read.
-    Topology(crate::topology::TopologyError),
+    Topology(crate::runtime::topology::TopologyError),
     /// The environment, or the file it names, holds a bad setting.
-    Config(crate::config::ConfigError),
+    Config(crate::runtime::config::ConfigError),
     /// A placement rule cannot be followed; the message says why.
     Placement(String),
     /// A worker would be pinned to a CPU this process may not use.
@@ -349,7 +353,7 @@ impl Builder {
     }
 
     /// Pins each worker thread to its CPU (default false: the OS places
-    /// the threads). See module [`placement`](crate::placement) for the
+    /// the threads). See module [`placement`](crate::runtime::placement) for the
     /// map.
     pub fn pin_workers(mut self, pin: bool) -> Self {
         self.code.pin_workers = Some(pin);
@@ -365,7 +369,7 @@ impl Builder {
 
     /// Adds a placement rule: processes spawned with a name that
     /// `pattern` matches are pinned to `on` (module
-    /// [`config`](crate::config)). Rules from code replace those of the
+    /// [`config`](crate::runtime::config)). Rules from code replace those of the
     /// file.
     pub fn placement_rule(mut self, pattern: NamePattern, on: PlaceOn) -> Self {
         self.code
@@ -442,13 +446,13 @@ impl Builder {
             Some(topology) => topology,
             None => Topology::detect().map_err(BuildError::Topology)?,
         };
-        let places = crate::placement::assign(&topology, workers, binding);
+        let places = crate::runtime::placement::assign(&topology, workers, binding);
         let rules = settings.rules.unwrap_or_default();
-        crate::placement::check_rules(&rules, &places, pin_workers)
+        crate::runtime::placement::check_rules(&rules, &places, pin_workers)
             .map_err(BuildError::Placement)?;
         if pin_workers {
-            let allowed = crate::topology::allowed_cpus().map_err(|error| {
-                BuildError::Topology(crate::topology::TopologyError::Io {
+            let allowed = crate::runtime::topology::allowed_cpus().map_err(|error| {
+                BuildError::Topology(crate::runtime::topology::TopologyError::Io {
                     path: "sched_getaffinity".into(),
                     error,
                 })
@@ -456,11 +460,11 @@ impl Builder {
             if let Some(place) = places.iter().find(|p| !allowed.contains(&p.cpu)) {
                 return Err(BuildError::Core {
                     cpu: place.cpu,
-                    allowed: crate::topology::format_cpulist(&allowed),
+                    allowed: crate::runtime::topology::format_cpulist(&allowed),
                 });
             }
         }
-        let steal_order = crate::placement::steal_order(&topology, &places);
+        let steal_order = crate::runtime::placement::steal_order(&topology, &places);
         let node_turns = steal_order
             .workers_by_node
             .iter()
@@ -505,7 +509,7 @@ impl Builder {
             dead_letter_hook: self.dead_letter_hook,
             stack_failed: AtomicBool::new(false),
             stack_error: Mutex::new(None),
-            registry: crate::registry::Registry::default(),
+            registry: crate::lifecycle::registry::Registry::default(),
             long_schedule_hook: self.long_schedule_hook,
             watchdog: OnceLock::new(),
             config,
@@ -522,9 +526,9 @@ impl Builder {
         // those a quarantined stack keeps (module `stack`).
         let stacks = StackAllocator::new();
         // A process's stack overflow is reported, not a bare SIGSEGV.
-        crate::overflow::install();
+        crate::process::overflow::install();
         // Panic hooks run with room, even on a nearly spent process stack.
-        crate::stack_depth::install_panic_hook();
+        crate::process::stack_depth::install_panic_hook();
         let mut runtime = Runtime {
             stacks: Arc::clone(&stacks),
             anchor: Arc::new(Anchor {
@@ -546,7 +550,7 @@ impl Builder {
             let shared = Arc::clone(&runtime.shared);
             let thread = std::thread::Builder::new()
                 .name("ferrotp-watchdog".to_owned())
-                .spawn(move || crate::long_schedule::watch(&shared, threshold))
+                .spawn(move || crate::worker::long_schedule::watch(&shared, threshold))
                 .map_err(BuildError::Thread)?;
             let _ = runtime.shared.watchdog.set(thread.thread().clone());
             runtime.threads.push(thread);
@@ -721,7 +725,7 @@ pub(crate) struct Shared {
     stack_failed: AtomicBool,
     stack_error: Mutex<Option<String>>,
     /// Registered names (module `registry`).
-    pub(crate) registry: crate::registry::Registry,
+    pub(crate) registry: crate::lifecycle::registry::Registry,
     pub(crate) long_schedule_hook: Option<LongScheduleHook>,
     /// The long-schedule watchdog's thread, to wake it at shutdown.
     watchdog: OnceLock<Thread>,
@@ -855,7 +859,7 @@ impl Runtime {
     }
 
     /// A builder with the settings of the TOML file at `path` (module
-    /// [`config`](crate::config) lists the keys). Settings made on the
+    /// [`config`](crate::runtime::config) lists the keys). Settings made on the
     /// builder, and `FERROTP_*` environment variables, override the file's.
     ///
     /// ```
@@ -870,9 +874,11 @@ impl Runtime {
     /// ```
     ///
     /// # Errors
-    /// [`ConfigError`](crate::config::ConfigError): the file cannot be
+    /// [`ConfigError`](crate::runtime::config::ConfigError): the file cannot be
     /// read, is not valid TOML, has an unknown key or a bad value.
-    pub fn from_config_file(path: impl AsRef<Path>) -> Result<Builder, crate::config::ConfigError> {
+    pub fn from_config_file(
+        path: impl AsRef<Path>,
+    ) -> Result<Builder, crate::runtime::config::ConfigError> {
         let file = Settings::from_file(path.as_ref())?;
         Ok(Builder {
             file: Some(file),
@@ -894,7 +900,7 @@ impl Runtime {
     }
 
     /// Each worker's CPU and NUMA node (module
-    /// [`placement`](crate::placement)), by worker index.
+    /// [`placement`](crate::runtime::placement)), by worker index.
     pub fn placement(&self) -> &[WorkerPlace] {
         &self.shared.places
     }
@@ -923,7 +929,7 @@ impl Runtime {
         R: Send + 'static,
     {
         assert!(
-            crate::context::try_with_worker(|_| ()).is_none(),
+            crate::process::context::try_with_worker(|_| ()).is_none(),
             "Runtime::block_on was called on a ferrotp worker thread; inside a process, \
              spawn a process and receive its result instead"
         );
@@ -936,7 +942,7 @@ impl Runtime {
             Err(payload) => {
                 // Shutdown, or an exit signal: the process ends with the
                 // reason recorded for it, and the caller hears of it below.
-                if payload.is::<crate::signal::SignalUnwind>() {
+                if payload.is::<crate::lifecycle::signal::SignalUnwind>() {
                     resume_unwind(payload);
                 }
                 let reason = ExitReason::from_panic(&*payload);

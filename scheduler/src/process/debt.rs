@@ -47,7 +47,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use ferrotp_mailbox::{Pushed, RoomWaiter, TryPushError};
 
-use crate::exit::ExitReason;
+use crate::lifecycle::exit::ExitReason;
 use crate::process::{Envelope, Pcb};
 
 /// What one frame owes (module docs).
@@ -116,7 +116,7 @@ impl Debt {
     /// paid it already.
     pub(crate) fn settle(self: &Arc<Self>) -> Option<Owed> {
         let owed = self.lock().take();
-        let _ = crate::context::try_with_process(|ctx| ctx.forget_debt(self));
+        let _ = crate::process::context::try_with_process(|ctx| ctx.forget_debt(self));
         owed
     }
 

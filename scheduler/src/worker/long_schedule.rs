@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::process_id::ProcessId;
+use crate::process::process_id::ProcessId;
 use crate::runtime::Shared;
 
 /// A process that held its worker too long ([`Builder::long_schedule`](crate::Builder::long_schedule)).

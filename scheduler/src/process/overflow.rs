@@ -48,8 +48,8 @@ use std::mem::MaybeUninit;
 use std::ptr;
 use std::sync::OnceLock;
 
-use crate::context::{Finished, current_pcb_address, try_with_worker};
-use crate::exit::ExitReason;
+use crate::lifecycle::exit::ExitReason;
+use crate::process::context::{Finished, current_pcb_address, try_with_worker};
 
 /// What a process's stack overflow does (module docs); see
 /// [`EffectiveSettings::on_stack_overflow`](crate::EffectiveSettings::on_stack_overflow).

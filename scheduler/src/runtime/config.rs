@@ -58,11 +58,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::overflow::OnStackOverflow;
-use crate::placement::Binding;
+use crate::process::overflow::OnStackOverflow;
+use crate::process::stack::MIN_STACK_SIZE;
+use crate::runtime::placement::Binding;
+use crate::runtime::topology::Topology;
 use crate::runtime::{MAX_STACK_SIZE, MAX_WORKERS};
-use crate::stack::MIN_STACK_SIZE;
-use crate::topology::Topology;
 
 /// Where a setting came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -685,7 +685,7 @@ fn read_topology(dir: &Path, given: Given) -> Result<Topology, ConfigError> {
     if dir.as_os_str().is_empty() || !dir.is_dir() {
         return Err(given.refuse("an existing directory laid out like /sys/devices/system"));
     }
-    let allowed = crate::topology::allowed_cpus()
+    let allowed = crate::runtime::topology::allowed_cpus()
         .map_err(|e| given.refuse(format!("a readable topology ({e})")))?;
     Topology::from_sysfs(dir, &allowed).map_err(|e| {
         given.refuse(format!(

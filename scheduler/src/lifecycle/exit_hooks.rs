@@ -38,7 +38,7 @@
 
 use ferrotp_mailbox::sync::{AtomicU8, Backoff, Ordering, UnsafeCell};
 
-use crate::exit::ExitReason;
+use crate::lifecycle::exit::ExitReason;
 
 const OPEN: u8 = 0;
 const LOCKED: u8 = 1;

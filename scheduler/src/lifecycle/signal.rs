@@ -70,10 +70,10 @@ use std::sync::atomic::Ordering;
 
 use ferrotp_mailbox::Mark;
 
-use crate::context::{try_with_process, with_process};
-use crate::exit::ExitReason;
+use crate::lifecycle::exit::ExitReason;
+use crate::lifecycle::signal_flags::SignalFlags;
+use crate::process::context::{try_with_process, with_process};
 use crate::process::{Envelope, Pid};
-use crate::signal_flags::SignalFlags;
 
 /// An exit signal that a process trapping exits receives as a message:
 /// `receive::<Exit>()` (Erlang's `{'EXIT', From, Reason}`).

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use ferrotp_mailbox::sync::UnsafeCell;
 
-use crate::run_state::RunState;
+use crate::process::run_state::RunState;
 
 /// Why a process ended.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -23,8 +23,8 @@
 //! random at every search, so thieves do not all pile onto one victim.
 //! Steals are counted as local (same node) or remote.
 
-use crate::config::{PlaceOn, PlacementRule};
-use crate::topology::{Topology, format_cpulist};
+use crate::runtime::config::{PlaceOn, PlacementRule};
+use crate::runtime::topology::{Topology, format_cpulist};
 
 /// How workers are laid out over the nodes (module docs).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -216,7 +216,7 @@ pub fn steal_order(topology: &Topology, places: &[WorkerPlace]) -> StealOrder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::topology::Node;
+    use crate::runtime::topology::Node;
 
     fn four_nodes() -> Topology {
         // Two sockets of two nodes: 0-1 close, 2-3 close.

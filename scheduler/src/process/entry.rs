@@ -2,7 +2,7 @@
 //! when it is small.
 //!
 //! An [`Entry`] is five words, built like an
-//! [`Envelope`](crate::envelope): a pointer to a per-closure-type table
+//! [`Envelope`](crate::messaging::envelope): a pointer to a per-closure-type table
 //! (run, drop) and four words of payload. A closure of at most four words
 //! whose alignment is at most a word's (one that captures a `Pid` and a
 //! few numbers, say: the usual child) lives in the payload; a bigger one
@@ -24,8 +24,8 @@
 use std::marker::PhantomData;
 use std::mem::{ManuallyDrop, MaybeUninit};
 
-use crate::exit::ExitReason;
-use crate::inline::InlineOrBoxed;
+use crate::lifecycle::exit::ExitReason;
+use crate::messaging::inline::InlineOrBoxed;
 
 /// Four words of payload, word-aligned.
 type Payload = MaybeUninit<[usize; 4]>;
@@ -117,7 +117,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::Entry;
-    use crate::exit::ExitReason;
+    use crate::lifecycle::exit::ExitReason;
 
     /// Counts its drops.
     struct Tally(Arc<AtomicUsize>);

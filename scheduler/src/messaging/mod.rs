@@ -1,0 +1,18 @@
+//! Messages between processes: sending, selective receive, subjects and
+//! multi-clause select, over the lock-free mailbox of `ferrotp-mailbox`.
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `envelope.rs` | a message in flight, typed again on receipt |
+//! | `inline.rs` | small values stored without an allocation |
+//! | `send.rs` | [`send`](crate::send), [`try_send`](crate::try_send), waiting for room in a bounded mailbox |
+//! | `receive.rs` | selective receive, with and without a timeout |
+//! | `subject.rs` | [`Subject`](crate::Subject): a typed address with an O(1) receive |
+//! | `select.rs` | [`Select`](crate::Select): a receive with several clauses |
+
+pub(crate) mod envelope;
+pub(crate) mod inline;
+pub(crate) mod receive;
+pub(crate) mod select;
+pub(crate) mod send;
+pub(crate) mod subject;

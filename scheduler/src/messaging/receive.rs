@@ -1,0 +1,126 @@
+//! Selective receive: [`receive`], [`receive_match`], their timeout
+//! forms, and [`mailbox_len`].
+//!
+//! Receiving is typed and selective: `receive::<T>()` takes the first
+//! message, in arrival order, that is a `T`; messages of other types keep
+//! their places for later receives (Erlang's selective receive, with the
+//! type as the pattern).
+
+use std::time::{Duration, Instant};
+
+use ferrotp_mailbox::Mark;
+
+use crate::lifecycle::signal::receivable;
+use crate::process::Envelope;
+use crate::process::context::with_process;
+
+/// A deadline `timeout` from now; `None` if it is beyond any clock.
+pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
+}
+
+pub(crate) fn take_typed<T: Send + 'static>(envelope: Envelope) -> T {
+    match envelope.take::<T>() {
+        Ok(message) => message,
+        Err(_) => unreachable!("the predicate matched this type"),
+    }
+}
+
+/// Receives the first message of type `T`, waiting for one. Messages of
+/// other types stay queued, in order. Costs one reduction.
+///
+/// # Panics
+/// Outside a process.
+///
+/// ```
+/// use ferrotp_scheduler::{receive, run, self_pid, send};
+/// let got = run(|| {
+///     let me = self_pid();
+///     send(&me, "text");
+///     send(&me, 7u32);
+///     // The u32 is taken first although it arrived second.
+///     (receive::<u32>(), receive::<&str>())
+/// }).unwrap();
+/// assert_eq!(got, (7, "text"));
+/// ```
+pub fn receive<T: Send + 'static>() -> T {
+    with_process("receive", |ctx| {
+        let mut mark = Mark::START;
+        let found = ctx.receive("receive", &mut mark, None, &mut |e| {
+            e.is::<T>() && receivable::<T>(e)
+        });
+        take_typed(found.expect("no deadline"))
+    })
+}
+
+/// Like [`receive`], giving up after `timeout` (`None`).
+///
+/// # Panics
+/// Outside a process.
+///
+/// ```
+/// use std::time::Duration;
+/// use ferrotp_scheduler::{receive_timeout, run};
+/// let got = run(|| receive_timeout::<u8>(Duration::from_millis(5))).unwrap();
+/// assert_eq!(got, None);
+/// ```
+pub fn receive_timeout<T: Send + 'static>(timeout: Duration) -> Option<T> {
+    with_process("receive_timeout", |ctx| {
+        let mut mark = Mark::START;
+        let deadline = deadline_after(timeout);
+        ctx.receive("receive_timeout", &mut mark, deadline, &mut |e| {
+            e.is::<T>() && receivable::<T>(e)
+        })
+        .map(take_typed)
+    })
+}
+
+/// Receives the first message of type `T` for which `pred` is true.
+///
+/// # Panics
+/// Outside a process, or if `pred` itself receives.
+///
+/// ```
+/// use ferrotp_scheduler::{receive, receive_match, run, self_pid, send};
+/// let got = run(|| {
+///     let me = self_pid();
+///     for n in [1u32, 8, 3, 10] { send(&me, n); }
+///     (receive_match(|n: &u32| *n > 5), receive::<u32>())
+/// }).unwrap();
+/// assert_eq!(got, (8, 1));
+/// ```
+pub fn receive_match<T: Send + 'static>(mut pred: impl FnMut(&T) -> bool) -> T {
+    with_process("receive_match", |ctx| {
+        let mut mark = Mark::START;
+        let found = ctx.receive("receive_match", &mut mark, None, &mut |e| {
+            e.downcast_ref::<T>().is_some_and(&mut pred) && receivable::<T>(e)
+        });
+        take_typed(found.expect("no deadline"))
+    })
+}
+
+/// [`receive_match`] giving up after `timeout`.
+///
+/// # Panics
+/// Outside a process, or if `pred` itself receives.
+pub fn receive_match_timeout<T: Send + 'static>(
+    mut pred: impl FnMut(&T) -> bool,
+    timeout: Duration,
+) -> Option<T> {
+    with_process("receive_match_timeout", |ctx| {
+        let mut mark = Mark::START;
+        let deadline = deadline_after(timeout);
+        ctx.receive("receive_match_timeout", &mut mark, deadline, &mut |e| {
+            e.downcast_ref::<T>().is_some_and(&mut pred) && receivable::<T>(e)
+        })
+        .map(take_typed)
+    })
+}
+
+/// Messages waiting in the running process's mailbox.
+///
+/// # Panics
+/// Outside a process.
+pub fn mailbox_len() -> usize {
+    with_process("mailbox_len", |ctx| ctx.mailbox_len())
+}

@@ -1,0 +1,180 @@
+//! Sending: [`send`], [`try_send`], and waiting for room in a bounded
+//! mailbox.
+//!
+//! Messages are any `Send + 'static` value. Messages from one sender to
+//! one receiver arrive in the order sent.
+
+use std::sync::Arc;
+use std::task::{Wake, Waker};
+
+use ferrotp_mailbox::TryPushError;
+
+use crate::messaging::receive::take_typed;
+use crate::process::context::{try_with_process, try_with_worker, with_process};
+use crate::process::debt::Debt;
+use crate::process::{Envelope, Pcb, Pid, dead_letter, deliver, try_deliver};
+
+/// Sends `message` to `to`. Never fails: if `to` has ended, the message
+/// becomes a dead letter (counted; see
+/// [`Builder::dead_letter_hook`](crate::Builder::dead_letter_hook)).
+///
+/// If `to`'s mailbox is bounded and full, a sending process suspends until
+/// there is room (a plain thread blocks). Costs one reduction.
+///
+/// Callable from any thread, in a process or not.
+pub fn send<M: Send + 'static>(to: &Pid, message: M) {
+    send_envelope(&to.0, Envelope::new(message));
+    let _ = try_with_process(|ctx| ctx.reduce(1));
+}
+
+/// Queues `message` for `to` past any mailbox bound and without costing a
+/// reduction; if `to` has ended, drops it silently (it is not a dead
+/// letter). For messages that stand for signals, such as a monitor's
+/// `Down` (crate `ferrotp-supervision`): Erlang drops signals to dead
+/// processes, and a signal never waits for room.
+///
+/// Callable from any thread, in a process or not (an exit hook, say).
+pub fn send_signal_message<M: Send + 'static>(to: &Pid, message: M) {
+    let pcb = &to.0;
+    match pcb.mailbox.push(Envelope::new(message)) {
+        Ok(ferrotp_mailbox::Pushed::WakeReceiver) => pcb.wake(),
+        Ok(ferrotp_mailbox::Pushed::Queued) => {}
+        Err(closed) => drop(crate::process::unless_recursing(pcb, closed.into_inner())),
+    }
+}
+
+/// Why [`try_send`] did not send.
+#[derive(PartialEq, Eq)]
+pub enum TrySendError<M> {
+    /// The bounded mailbox is full; here is the message back.
+    Full(M),
+}
+
+impl<M> TrySendError<M> {
+    /// The message that was not sent.
+    pub fn into_inner(self) -> M {
+        match self {
+            TrySendError::Full(message) => message,
+        }
+    }
+}
+
+impl<M> std::fmt::Debug for TrySendError<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Full(..)")
+    }
+}
+
+impl<M> std::fmt::Display for TrySendError<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the receiving process's mailbox is full")
+    }
+}
+
+impl<M> std::error::Error for TrySendError<M> {}
+
+/// Sends `message` unless `to`'s bounded mailbox is full. On an
+/// unbounded mailbox it is [`send`]. A message to an ended process is a
+/// dead letter, as with `send`.
+///
+/// # Errors
+/// [`TrySendError::Full`] with the message.
+pub fn try_send<M: Send + 'static>(to: &Pid, message: M) -> Result<(), TrySendError<M>> {
+    let result = try_deliver(&to.0, Envelope::new(message));
+    let _ = try_with_process(|ctx| ctx.reduce(1));
+    result.map_err(|envelope| TrySendError::Full(take_typed::<M>(envelope)))
+}
+
+#[inline]
+pub(crate) fn send_envelope(to: &Arc<Pcb>, envelope: Envelope) {
+    if to.mailbox.capacity().is_none() {
+        deliver(to, envelope);
+        return;
+    }
+    if let Err(envelope) = try_deliver(to, envelope) {
+        send_when_room(to, envelope);
+    }
+}
+
+/// A thread (not a process) waiting for room in a bounded mailbox.
+struct ThreadWaker(std::thread::Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// The blocking half of `send` to a full bounded mailbox.
+#[cold]
+fn send_when_room(to: &Arc<Pcb>, envelope: Envelope) {
+    let sender = try_with_process(|ctx| (Arc::clone(ctx.pcb), ctx.in_panic_hook()));
+    let waker = match &sender {
+        // A process cannot wait for room in its own mailbox, and one that
+        // runs the panic hook must not give its worker up (std holds its
+        // hook lock): both exceed the bound instead.
+        Some((me, in_hook)) if Arc::ptr_eq(me, to) || *in_hook => {
+            return deliver(to, envelope);
+        }
+        Some((me, _)) => Waker::from(Arc::clone(me)),
+        // A worker thread outside any process (a dead-letter hook, say)
+        // must not block its worker.
+        None if try_with_worker(|_| ()).is_some() => return deliver(to, envelope),
+        None => Waker::from(Arc::new(ThreadWaker(std::thread::current()))),
+    };
+    let waiting = WaitingForRoom::new(to, waker, sender.is_some());
+    let mut envelope = envelope;
+    loop {
+        match waiting.try_push(envelope) {
+            Ok(pushed) => {
+                if pushed.must_wake() {
+                    to.wake();
+                }
+                return;
+            }
+            Err(TryPushError::Closed(refused)) => return dead_letter(to, refused),
+            Err(TryPushError::Full(refused)) => {
+                envelope = refused;
+                if sender.is_some() {
+                    with_process("send", |ctx| ctx.wait_checked());
+                } else {
+                    std::thread::park();
+                }
+            }
+        }
+    }
+}
+
+/// A sender's registration for room in a bounded mailbox. Inside a
+/// process it is a debt of the process until dropped (module `debt`): if
+/// the process is abandoned while it waits (its clean-up ran past its
+/// deadline), this frame never finishes, and the worker withdraws the
+/// registration instead, so that its place among the waiting senders never
+/// swallows another sender's wake-up.
+struct WaitingForRoom {
+    debt: Arc<Debt>,
+}
+
+impl WaitingForRoom {
+    fn new(to: &Arc<Pcb>, waker: Waker, in_process: bool) -> Self {
+        let debt = Debt::room_wait(to, waker);
+        if in_process {
+            let _ = try_with_process(|ctx| ctx.owe(&debt));
+        }
+        Self { debt }
+    }
+
+    fn try_push(
+        &self,
+        envelope: Envelope,
+    ) -> Result<ferrotp_mailbox::Pushed, TryPushError<Envelope>> {
+        self.debt.try_push(envelope)
+    }
+}
+
+impl Drop for WaitingForRoom {
+    fn drop(&mut self) {
+        // Withdraws the registration, passing on a wake-up it received.
+        drop(self.debt.settle());
+    }
+}

@@ -1,0 +1,38 @@
+//! What a process is: its control block and [`Pid`], the context it runs
+//! in, its code before it first runs, its stack, and what happens when
+//! that stack runs short or its clean-up blocks.
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `control_block.rs` | the shared half of a process ([`Pcb`]): mailbox, run state, exit record; [`Pid`]; delivery and wake-up |
+//! | `context.rs` | the running process's context and the thread-locals that find it and its worker; suspension points |
+//! | `current.rs` | what a process asks about itself: [`self_pid`](crate::self_pid), [`reduce`](crate::reduce), [`yield_now`](crate::yield_now) |
+//! | `entry.rs` | a never-run process's closure |
+//! | `process_id.rs` | the number that names a process |
+//! | `run_state.rs` | the run state word and wake-up permits (loom-checked) |
+//! | `stack.rs` | slab-carved, guarded, pooled stacks |
+//! | `stack_depth.rs` | the red zone and [`maybe_grow`](crate::maybe_grow) |
+//! | `overflow.rs` | the report (and abort) on a stack overflow |
+//! | `unwind_units.rs` | the panic count a process carries while it unwinds |
+//! | `debt.rs` | what a runtime frame owes others if its process is abandoned |
+//!
+//! A process is scheduled by a worker (module `worker`): the two refer to
+//! each other, since a worker runs processes and a woken process is queued
+//! on its worker. That pair is the one circle the crate allows.
+
+pub(crate) mod context;
+mod control_block;
+pub(crate) mod current;
+pub(crate) mod debt;
+pub(crate) mod entry;
+pub(crate) mod overflow;
+pub mod process_id;
+pub mod run_state;
+pub mod stack;
+pub(crate) mod stack_depth;
+pub(crate) mod unwind_units;
+
+pub(crate) use control_block::{
+    Anchor, Envelope, Pcb, PcbMailbox, dead_letter, deliver, try_deliver, unless_recursing,
+};
+pub use control_block::{DeadLetter, ExitHook, Pid};
