@@ -75,13 +75,13 @@ mod worker;
 // The modules that were public before the crate was laid out in folders
 // keep their paths (`ferrotp_scheduler::stack`, ...): the loom models and
 // the other crates use them.
-pub use lifecycle::{exit, exit_hooks, signal_flags};
+pub use lifecycle::{exit_hooks, exit_reason, signal_flags};
 pub use process::{process_id, run_state, stack};
 pub use runtime::{config, placement, topology};
 pub use time::{timer, timer_state};
 pub use worker::idle;
 
-pub use lifecycle::exit::ExitReason;
+pub use lifecycle::exit_reason::ExitReason;
 pub use lifecycle::info::{ProcessInfo, ProcessStatus, process_info};
 pub use lifecycle::registry::{
     NotRegistered, RegisterError, register, send_named, unregister, whereis,

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::thread;
 
-use ferrotp_scheduler::exit::ExitReason;
+use ferrotp_scheduler::exit_reason::ExitReason;
 use ferrotp_scheduler::process_id::ProcessId;
 
 #[test]

@@ -8,8 +8,8 @@
 use std::sync::Arc;
 
 use ferrotp_mailbox::sync::{AtomicUsize, Ordering};
-use ferrotp_scheduler::exit::ExitReason;
 use ferrotp_scheduler::exit_hooks::{ExitHooks, Hook};
+use ferrotp_scheduler::exit_reason::ExitReason;
 use loom::thread;
 
 /// Counts how often its hooks ran, and with which reason.

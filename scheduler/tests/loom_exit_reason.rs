@@ -38,7 +38,7 @@
 
 use std::sync::Arc;
 
-use ferrotp_scheduler::exit::{ExitReason, ExitRecord};
+use ferrotp_scheduler::exit_reason::{ExitReason, ExitRecord};
 use ferrotp_scheduler::run_state::RunState;
 use loom::thread;
 

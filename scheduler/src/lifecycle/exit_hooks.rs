@@ -38,7 +38,7 @@
 
 use ferrotp_mailbox::sync::{AtomicU8, Backoff, Ordering, UnsafeCell};
 
-use crate::lifecycle::exit::ExitReason;
+use crate::lifecycle::exit_reason::ExitReason;
 
 const OPEN: u8 = 0;
 const LOCKED: u8 = 1;

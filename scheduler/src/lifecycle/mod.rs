@@ -4,15 +4,15 @@
 //! | file | what it holds |
 //! |---|---|
 //! | `spawn.rs` | [`spawn`](crate::spawn) and its options |
-//! | `exit.rs` | [`ExitReason`](crate::ExitReason) |
+//! | `exit_reason.rs` | [`ExitReason`](crate::ExitReason) and the exit record |
 //! | `exit_hooks.rs` | closures run once when a process ends (links and monitors build on them) |
-//! | `signal.rs` | exit signals: [`exit`](crate::exit()), `trap_exit`, and how a process acts on one |
+//! | `signal.rs` | exit signals: [`exit`](crate::exit), `trap_exit`, and how a process acts on one |
 //! | `signal_flags.rs` | the pending-signal bits a check point reads (loom-checked) |
 //! | `registry.rs` | registered names |
 //! | `info.rs` | [`process_info`](crate::process_info) |
 
-pub mod exit;
 pub mod exit_hooks;
+pub mod exit_reason;
 pub(crate) mod info;
 pub(crate) mod registry;
 pub(crate) mod signal;

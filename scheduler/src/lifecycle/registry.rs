@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::lifecycle::exit::ExitReason;
+use crate::lifecycle::exit_reason::ExitReason;
 use crate::process::context::try_with_worker;
 use crate::process::process_id::ProcessId;
 use crate::process::{ExitHook, Pid};

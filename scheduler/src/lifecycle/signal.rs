@@ -70,7 +70,7 @@ use std::sync::atomic::Ordering;
 
 use ferrotp_mailbox::Mark;
 
-use crate::lifecycle::exit::ExitReason;
+use crate::lifecycle::exit_reason::ExitReason;
 use crate::lifecycle::signal_flags::SignalFlags;
 use crate::process::context::{try_with_process, with_process};
 use crate::process::{Envelope, Pid};

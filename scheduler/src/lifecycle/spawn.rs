@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use ferrotp_mailbox::Mailbox;
 
-use crate::lifecycle::exit::ExitReason;
+use crate::lifecycle::exit_reason::ExitReason;
 use crate::process::context::{try_with_process, try_with_worker};
 use crate::process::debt::{Debt, Owed};
 use crate::process::entry::Entry;

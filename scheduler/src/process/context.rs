@@ -87,7 +87,7 @@ use std::time::Instant;
 use corosensei::Yielder;
 use ferrotp_mailbox::{Mark, Receiver, Wait};
 
-use crate::lifecycle::exit::ExitReason;
+use crate::lifecycle::exit_reason::ExitReason;
 use crate::lifecycle::signal::{self, SignalUnwind, Verdict};
 use crate::lifecycle::signal_flags::SignalFlags;
 use crate::process::debt::Debt;
@@ -112,7 +112,7 @@ pub(crate) enum Suspend {
 /// How a process ended: its reason is decided by the body; the unused
 /// budget is passed on like `Suspend::Wait`'s.
 pub(crate) struct Finished {
-    pub(crate) reason: crate::lifecycle::exit::ExitReason,
+    pub(crate) reason: crate::lifecycle::exit_reason::ExitReason,
     pub(crate) budget: u32,
     /// The overflow handler ended it (module `overflow`): its frames were
     /// discarded, not unwound.

@@ -27,8 +27,8 @@ use std::task::Wake;
 
 use ferrotp_mailbox::{Mailbox, MailboxRef, Pushed, TryPushError};
 
-use crate::lifecycle::exit::{ExitReason, ExitRecord};
 use crate::lifecycle::exit_hooks::ExitHooks;
+use crate::lifecycle::exit_reason::{ExitReason, ExitRecord};
 use crate::lifecycle::signal_flags::SignalFlags;
 use crate::process::process_id::ProcessId;
 use crate::process::run_state::RunState;

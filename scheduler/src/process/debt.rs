@@ -47,7 +47,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use ferrotp_mailbox::{Pushed, RoomWaiter, TryPushError};
 
-use crate::lifecycle::exit::ExitReason;
+use crate::lifecycle::exit_reason::ExitReason;
 use crate::process::{Envelope, Pcb};
 
 /// What one frame owes (module docs).

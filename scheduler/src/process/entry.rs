@@ -24,7 +24,7 @@
 use std::marker::PhantomData;
 use std::mem::{ManuallyDrop, MaybeUninit};
 
-use crate::lifecycle::exit::ExitReason;
+use crate::lifecycle::exit_reason::ExitReason;
 use crate::messaging::inline::InlineOrBoxed;
 
 /// Four words of payload, word-aligned.
@@ -117,7 +117,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::Entry;
-    use crate::lifecycle::exit::ExitReason;
+    use crate::lifecycle::exit_reason::ExitReason;
 
     /// Counts its drops.
     struct Tally(Arc<AtomicUsize>);

@@ -48,7 +48,7 @@ use std::mem::MaybeUninit;
 use std::ptr;
 use std::sync::OnceLock;
 
-use crate::lifecycle::exit::ExitReason;
+use crate::lifecycle::exit_reason::ExitReason;
 use crate::process::context::{Finished, current_pcb_address, try_with_worker};
 
 /// What a process's stack overflow does (module docs); see

@@ -19,7 +19,7 @@ use crossbeam_deque::{Injector, Stealer, Worker};
 use crossbeam_utils::CachePadded;
 use ferrotp_mailbox::Mailbox;
 
-use crate::lifecycle::exit::ExitReason;
+use crate::lifecycle::exit_reason::ExitReason;
 use crate::lifecycle::spawn::{SpawnError, SpawnOptions, spawn_on};
 use crate::process::overflow::OnStackOverflow;
 use crate::process::stack::{MIN_STACK_SIZE, StackAllocator, StackError};

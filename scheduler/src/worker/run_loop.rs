@@ -80,7 +80,7 @@ use crossbeam_deque::{Steal, Worker};
 use ferrotp_mailbox::{Receiver, Wait};
 use slab::Slab;
 
-use crate::lifecycle::exit::ExitReason;
+use crate::lifecycle::exit_reason::ExitReason;
 use crate::lifecycle::signal::SignalUnwind;
 use crate::process::context::{
     Finished, ProcessCtx, Suspend, set_current, set_worker, try_with_worker,

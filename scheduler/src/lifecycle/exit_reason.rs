@@ -50,7 +50,7 @@ impl ExitReason {
     /// A reason of the program's own.
     ///
     /// ```
-    /// use ferrotp_scheduler::exit::ExitReason;
+    /// use ferrotp_scheduler::exit_reason::ExitReason;
     /// let reason = ExitReason::custom("lost connection to the database");
     /// assert_eq!(reason.to_string(), "lost connection to the database");
     /// assert!(!reason.is_normal());
@@ -64,7 +64,7 @@ impl ExitReason {
     /// a placeholder otherwise.
     ///
     /// ```
-    /// use ferrotp_scheduler::exit::ExitReason;
+    /// use ferrotp_scheduler::exit_reason::ExitReason;
     /// let payload = std::panic::catch_unwind(|| panic!("bad input: {}", 42)).unwrap_err();
     /// assert_eq!(ExitReason::from_panic(payload.as_ref()), ExitReason::Panic("bad input: 42".into()));
     /// ```
