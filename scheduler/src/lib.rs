@@ -95,14 +95,17 @@ pub use messaging::select::Select;
 pub use messaging::send::{TrySendError, send, send_signal_message, try_send};
 pub use messaging::subject::Subject;
 pub use process::current::{reduce, self_pid, try_self_pid, yield_now};
-pub use process::overflow::OnStackOverflow;
 pub use process::process_id::ProcessId;
+pub use process::stack::MAX_STACK_SIZE;
+pub use process::stack::OnStackOverflow;
 pub use process::stack_depth::{MAX_RED_ZONE, maybe_grow, remaining_stack};
 pub use process::{DeadLetter, ExitHook, Pid};
+pub use runtime::config::EffectiveSettings;
 pub use runtime::{
     BuildError, Builder, DEFAULT_BUSY_WAIT, DEFAULT_CLEANUP_TIMEOUT, DEFAULT_LONG_SCHEDULE,
-    DEFAULT_MAX_PROCESSES, DEFAULT_REDUCTIONS, DEFAULT_STACK_SIZE, EffectiveSettings, ExitCounts,
-    MAX_STACK_SIZE, Metrics, Runtime, WorkerMetrics, run,
+    DEFAULT_MAX_PROCESSES, DEFAULT_REDUCTIONS, DEFAULT_STACK_SIZE, Metrics, Runtime, WorkerMetrics,
+    run,
 };
 pub use time::{TimerRef, cancel_timer, send_after, sleep};
-pub use worker::long_schedule::LongSchedule;
+pub use worker::stats::ExitCounts;
+pub use worker::stats::LongSchedule;

@@ -8,12 +8,14 @@
 //! | `exit_hooks.rs` | closures run once when a process ends (links and monitors build on them) |
 //! | `signal.rs` | exit signals: [`exit`](crate::exit), `trap_exit`, and how a process acts on one |
 //! | `signal_flags.rs` | the pending-signal bits a check point reads (loom-checked) |
-//! | `registry.rs` | registered names |
+//! | `registry.rs` | registered names: `register`, `whereis`, `send_named` |
+//! | `name_table.rs` | the table of names each runtime holds |
 //! | `info.rs` | [`process_info`](crate::process_info) |
 
 pub mod exit_hooks;
 pub mod exit_reason;
 pub(crate) mod info;
+pub(crate) mod name_table;
 pub(crate) mod registry;
 pub(crate) mod signal;
 pub mod signal_flags;

@@ -6,69 +6,13 @@
 //! in Erlang. A name is freed when its process ends, through an exit hook
 //! that removes it only if it still names that process.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
 use crate::lifecycle::exit_reason::ExitReason;
+use crate::process::Pid;
 use crate::process::context::try_with_worker;
-use crate::process::process_id::ProcessId;
-use crate::process::{ExitHook, Pid};
-use crate::runtime::Shared;
-
-/// The names of one runtime.
-#[derive(Default)]
-pub(crate) struct Registry {
-    names: Mutex<Names>,
-}
-
-#[derive(Default)]
-struct Names {
-    by_name: HashMap<Arc<str>, Pid>,
-    /// Each named process's name, and the exit hook that frees it (taken
-    /// out by `unregister`, so that re-registering does not pile hooks up).
-    by_pid: HashMap<ProcessId, (Arc<str>, Option<ExitHook>)>,
-}
-
-impl Registry {
-    fn names(&self) -> MutexGuard<'_, Names> {
-        // A panic while holding the lock leaves the maps consistent (each
-        // change is one insert or remove pair done without user code).
-        self.names.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub(crate) fn whereis(&self, name: &str) -> Option<Pid> {
-        self.names().by_name.get(name).cloned()
-    }
-
-    /// Removes `name` if it names `id` (or any process, for `None`);
-    /// whether it did. Its exit hook is unregistered after the lock is
-    /// released (a hook may be running, and would take the lock).
-    fn remove(&self, name: &str, id: Option<ProcessId>) -> bool {
-        let hook = {
-            let mut names = self.names();
-            match names.by_name.get(name) {
-                Some(pid) if id.is_none_or(|id| pid.id() == id) => {
-                    let pid = names.by_name.remove(name).expect("present");
-                    names.by_pid.remove(&pid.id()).and_then(|(_, hook)| hook)
-                }
-                _ => return false,
-            }
-        };
-        if let Some(hook) = hook {
-            hook.remove();
-        }
-        true
-    }
-
-    /// Forgets every name (runtime shutdown: the pids would keep the
-    /// runtime's shared state alive).
-    pub(crate) fn clear(&self) {
-        let mut names = self.names();
-        names.by_name.clear();
-        names.by_pid.clear();
-    }
-}
+use crate::worker::shared::Shared;
 
 /// Why [`register`] refused.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -16,9 +16,10 @@ use crate::process::context::{try_with_process, try_with_worker};
 use crate::process::debt::{Debt, Owed};
 use crate::process::entry::Entry;
 use crate::process::process_id::ProcessId;
+use crate::process::stack::MAX_STACK_SIZE;
 use crate::process::stack::MIN_STACK_SIZE;
 use crate::process::{Anchor, Pcb, Pid};
-use crate::runtime::{MAX_STACK_SIZE, Shared};
+use crate::worker::shared::Shared;
 use crate::worker::{Delivery, Launch, Task, WorkerCore};
 
 /// Options for [`spawn_opt`].

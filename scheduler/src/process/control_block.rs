@@ -32,8 +32,8 @@ use crate::lifecycle::exit_reason::{ExitReason, ExitRecord};
 use crate::lifecycle::signal_flags::SignalFlags;
 use crate::process::process_id::ProcessId;
 use crate::process::run_state::RunState;
-use crate::runtime::Shared;
 use crate::time::timer_state::TimerFired;
+use crate::worker::shared::Shared;
 
 pub(crate) use crate::messaging::envelope::Envelope;
 

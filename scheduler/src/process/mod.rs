@@ -16,9 +16,22 @@
 //! | `unwind_units.rs` | the panic count a process carries while it unwinds |
 //! | `debt.rs` | what a runtime frame owes others if its process is abandoned |
 //!
-//! A process is scheduled by a worker (module `worker`): the two refer to
-//! each other, since a worker runs processes and a woken process is queued
-//! on its worker. That pair is the one circle the crate allows.
+//! # The one circle
+//!
+//! Everything else in the crate depends one way, down, but the engine is
+//! one knot of files that refer to each other, and that is by design:
+//! a worker (`worker/run_loop.rs`) runs processes and a woken process is
+//! queued on its worker; the context (`context.rs`) is how code on a
+//! process's stack finds both; a control block's anchor holds the
+//! runtime's shared state (`worker/shared.rs`), whose tables (run queues,
+//! names in `lifecycle/name_table.rs`) hold control blocks; and the check
+//! points in the context act on exit signals (`lifecycle/signal.rs`), the
+//! red zone (`stack_depth.rs`), overflow (`overflow.rs`) and debts
+//! (`debt.rs`), each of which reads the running context. Breaking it would
+//! put a trait object or a callback on the switch and wake-up paths,
+//! which we measure per instruction; the knot is kept to these nine files
+//! and nothing above them (messaging, spawn, names, time, the builder)
+//! is referred to from inside it.
 
 pub(crate) mod context;
 mod control_block;

@@ -50,23 +50,7 @@ use std::sync::OnceLock;
 
 use crate::lifecycle::exit_reason::ExitReason;
 use crate::process::context::{Finished, current_pcb_address, try_with_worker};
-
-/// What a process's stack overflow does (module docs); see
-/// [`EffectiveSettings::on_stack_overflow`](crate::EffectiveSettings::on_stack_overflow).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum OnStackOverflow {
-    /// Report the process (pid, name, stack size) and abort the program,
-    /// as Rust does for a thread that overflows its stack.
-    #[default]
-    Abort,
-    /// Report it and end only that process, with exit reason
-    /// [`ExitReason::StackOverflow`], without running its destructors:
-    /// the `unsafe` opt-in of
-    /// [`Builder::exit_process_on_stack_overflow`](crate::Builder::exit_process_on_stack_overflow),
-    /// whose safety contract says what the caller promises.
-    ExitProcess,
-}
+use crate::process::stack::OnStackOverflow;
 
 /// The actions that were installed before ours, to hand other faults to.
 struct Previous {

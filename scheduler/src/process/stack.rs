@@ -68,6 +68,26 @@ const STACKS_PER_SLAB: usize = 256;
 /// The smallest usable stack size we hand out (corosensei needs 4 KiB; a
 /// process needs room for its closure's frames and a panic's unwinding).
 pub const MIN_STACK_SIZE: usize = 16 * 1024;
+/// Largest stack a process may ask for.
+pub const MAX_STACK_SIZE: usize = 256 * 1024 * 1024;
+
+/// What a process's stack overflow does (module `overflow` has the
+/// report and the abort); see
+/// [`EffectiveSettings::on_stack_overflow`](crate::EffectiveSettings::on_stack_overflow).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum OnStackOverflow {
+    /// Report the process (pid, name, stack size) and abort the program,
+    /// as Rust does for a thread that overflows its stack.
+    #[default]
+    Abort,
+    /// Report it and end only that process, with exit reason
+    /// [`ExitReason::StackOverflow`](crate::ExitReason::StackOverflow), without running its destructors:
+    /// the `unsafe` opt-in of
+    /// [`Builder::exit_process_on_stack_overflow`](crate::Builder::exit_process_on_stack_overflow),
+    /// whose safety contract says what the caller promises.
+    ExitProcess,
+}
 
 /// The system page size.
 pub fn page_size() -> usize {

@@ -58,11 +58,58 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::process::overflow::OnStackOverflow;
 use crate::process::stack::MIN_STACK_SIZE;
+use crate::process::stack::OnStackOverflow;
+// The placement rules are defined with the placement they drive; they keep
+// their paths here too, where the settings that carry them are.
+use crate::process::stack::MAX_STACK_SIZE;
 use crate::runtime::placement::Binding;
+pub use crate::runtime::placement::{NamePattern, PlaceOn, PlacementRule};
 use crate::runtime::topology::Topology;
-use crate::runtime::{MAX_STACK_SIZE, MAX_WORKERS};
+
+/// The most workers a runtime can have.
+pub const MAX_WORKERS: usize = 65535;
+
+/// The settings of a runtime, checked by [`Builder::build`].
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) workers: usize,
+    pub(crate) stack_size: usize,
+    pub(crate) reductions: u32,
+    pub(crate) busy_wait: Duration,
+    pub(crate) max_processes: usize,
+    pub(crate) on_stack_overflow: OnStackOverflow,
+    pub(crate) cleanup_timeout: Duration,
+}
+
+/// The settings a runtime runs with, once code, environment and file have
+/// been merged ([`Runtime::settings`](crate::Runtime::settings)): what to log at start-up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EffectiveSettings {
+    /// Worker threads.
+    pub workers: usize,
+    /// Default process stack bytes.
+    pub stack_size: usize,
+    /// Reductions per time slice.
+    pub reductions: u32,
+    /// Idle busy-wait.
+    pub busy_wait: Duration,
+    /// The most live processes.
+    pub max_processes: usize,
+    /// The long-schedule threshold (`None`: off).
+    pub long_schedule: Option<Duration>,
+    /// What a stack overflow does.
+    pub on_stack_overflow: OnStackOverflow,
+    /// How long a process may block in its clean-up.
+    pub cleanup_timeout: Duration,
+    /// Whether workers are pinned to their CPUs.
+    pub pin_workers: bool,
+    /// How workers are laid out over nodes.
+    pub binding: Binding,
+    /// Placement rules by process name.
+    pub placement_rules: Vec<PlacementRule>,
+}
 
 /// Where a setting came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -154,119 +201,6 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
-
-/// Where a placement rule pins the processes it matches.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum PlaceOn {
-    /// The worker pinned to this CPU.
-    Core(usize),
-    /// A worker on this NUMA node.
-    Node(usize),
-}
-
-/// A rule: processes whose name matches `pattern` go where `on` says.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PlacementRule {
-    /// The name pattern.
-    pub pattern: NamePattern,
-    /// Where they go.
-    pub on: PlaceOn,
-}
-
-/// A name pattern: `*` matches any run of characters (also none), `?`
-/// any one character, everything else itself.
-///
-/// ```
-/// use ferrotp_scheduler::config::NamePattern;
-/// let db = NamePattern::new("db.*").unwrap();
-/// assert!(db.matches("db.primary") && !db.matches("cache"));
-/// assert!(db.overlaps(&NamePattern::new("*.primary").unwrap())); // "db.primary"
-/// assert!(!db.overlaps(&NamePattern::new("cache.?").unwrap()));
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NamePattern(Vec<char>);
-
-impl NamePattern {
-    /// A pattern.
-    ///
-    /// # Errors
-    /// An empty pattern, or one with `[`, `]`, `{`, `}` or `\` (classes,
-    /// alternatives and escapes are not supported): the message says so.
-    pub fn new(pattern: &str) -> Result<Self, String> {
-        if pattern.is_empty() {
-            return Err("a non-empty name pattern".into());
-        }
-        if pattern.chars().count() > 256 {
-            return Err("a name pattern of at most 256 characters".into());
-        }
-        if let Some(c) = pattern.chars().find(|c| "[]{}\\".contains(*c)) {
-            return Err(format!(
-                "a name pattern of plain characters, `*` and `?` (`{c}` is not supported)"
-            ));
-        }
-        Ok(Self(pattern.chars().collect()))
-    }
-
-    /// Whether `name` matches (no allocation: it runs at spawn).
-    pub fn matches(&self, name: &str) -> bool {
-        let p = &self.0;
-        // Classic wildcard matching with one backtrack point, over the
-        // name's characters by byte position.
-        let next = |at: usize| name[at..].chars().next().map(|c| (c, at + c.len_utf8()));
-        let (mut i, mut at) = (0, 0);
-        let mut star: Option<(usize, usize)> = None;
-        while let Some((c, after)) = next(at) {
-            if i < p.len() && p[i] == '*' {
-                star = Some((i, at));
-                i += 1;
-            } else if i < p.len() && (p[i] == '?' || p[i] == c) {
-                i += 1;
-                at = after;
-            } else if let Some((star_i, star_at)) = star {
-                // Let the star take one more character, and retry.
-                let (_, resume) = next(star_at).expect("the star's position is inside the name");
-                star = Some((star_i, resume));
-                i = star_i + 1;
-                at = resume;
-            } else {
-                return false;
-            }
-        }
-        p[i..].iter().all(|c| *c == '*')
-    }
-
-    /// Whether some name matches both patterns.
-    pub fn overlaps(&self, other: &NamePattern) -> bool {
-        let (a, b) = (&self.0, &other.0);
-        // can[i][j]: some string is matched by both a[i..] and b[j..].
-        let mut can = vec![vec![false; b.len() + 1]; a.len() + 1];
-        for i in (0..=a.len()).rev() {
-            for j in (0..=b.len()).rev() {
-                can[i][j] = if i == a.len() && j == b.len() {
-                    true
-                } else if i < a.len() && a[i] == '*' {
-                    // The star matches nothing, or also takes what b[j]
-                    // matches (one character, or b's own star's run).
-                    can[i + 1][j] || (j < b.len() && can[i][j + 1])
-                } else if j < b.len() && b[j] == '*' {
-                    can[i][j + 1] || (i < a.len() && can[i + 1][j])
-                } else if i < a.len() && j < b.len() {
-                    (a[i] == b[j] || a[i] == '?' || b[j] == '?') && can[i + 1][j + 1]
-                } else {
-                    false
-                };
-            }
-        }
-        can[0][0]
-    }
-}
-
-impl fmt::Display for NamePattern {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text: String = self.0.iter().collect();
-        f.write_str(&text)
-    }
-}
 
 /// The settings one source gives; `None`: not given there.
 #[derive(Clone, Debug, Default)]

@@ -12,31 +12,30 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::thread::{JoinHandle, Thread};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crossbeam_deque::{Injector, Stealer, Worker};
+use crossbeam_deque::{Injector, Worker};
 use crossbeam_utils::CachePadded;
-use ferrotp_mailbox::Mailbox;
 
 use crate::lifecycle::exit_reason::ExitReason;
 use crate::lifecycle::spawn::{SpawnError, SpawnOptions, spawn_on};
-use crate::process::overflow::OnStackOverflow;
-use crate::process::stack::{MIN_STACK_SIZE, StackAllocator, StackError};
+use crate::process::stack::MAX_STACK_SIZE;
+use crate::process::stack::OnStackOverflow;
+use crate::process::stack::{MIN_STACK_SIZE, StackAllocator};
 use crate::process::{Anchor, DeadLetter, Pid};
+use crate::runtime::config::{Config, EffectiveSettings, MAX_WORKERS};
 use crate::runtime::config::{NamePattern, PlaceOn, PlacementRule, Settings};
-use crate::runtime::placement::{Binding, StealOrder, WorkerPlace};
+use crate::runtime::placement::{Binding, WorkerPlace};
 use crate::runtime::topology::Topology;
 use crate::worker::idle::Idle;
-use crate::worker::long_schedule::{LongSchedule, LongScheduleHook};
-use crate::worker::{Delivery, Launch, Task, WorkerLoop, discard_orphan, try_with_worker_serving};
+use crate::worker::shared::{DeadLetterHook, Remote, Shared};
+use crate::worker::stats::ExitCounts;
+use crate::worker::stats::{LongSchedule, LongScheduleHook};
+use crate::worker::{Task, WorkerLoop, discard_orphan, try_with_worker_serving};
 
 /// Default usable stack bytes of a process.
 pub const DEFAULT_STACK_SIZE: usize = 64 * 1024;
-/// Largest stack a process may ask for.
-pub const MAX_STACK_SIZE: usize = 256 * 1024 * 1024;
-/// The most workers a runtime can have.
-pub const MAX_WORKERS: usize = 65535;
 /// Default reductions per time slice (BEAM's is 4000 as well).
 pub const DEFAULT_REDUCTIONS: u32 = 4000;
 /// Default busy-wait of an idle worker before it parks.
@@ -57,49 +56,6 @@ pub const DEFAULT_CLEANUP_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_LONG_SCHEDULE: Duration = Duration::from_millis(100);
 /// Default limit on live processes.
 pub const DEFAULT_MAX_PROCESSES: usize = 1 << 22;
-
-type DeadLetterHook = Box<dyn Fn(DeadLetter) + Send + Sync>;
-
-/// The settings of a runtime, checked by [`Builder::build`].
-#[derive(Clone, Debug)]
-pub(crate) struct Config {
-    pub(crate) workers: usize,
-    pub(crate) stack_size: usize,
-    pub(crate) reductions: u32,
-    pub(crate) busy_wait: Duration,
-    pub(crate) max_processes: usize,
-    pub(crate) on_stack_overflow: OnStackOverflow,
-    pub(crate) cleanup_timeout: Duration,
-}
-
-/// The settings a runtime runs with, once code, environment and file have
-/// been merged ([`Runtime::settings`]): what to log at start-up.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct EffectiveSettings {
-    /// Worker threads.
-    pub workers: usize,
-    /// Default process stack bytes.
-    pub stack_size: usize,
-    /// Reductions per time slice.
-    pub reductions: u32,
-    /// Idle busy-wait.
-    pub busy_wait: Duration,
-    /// The most live processes.
-    pub max_processes: usize,
-    /// The long-schedule threshold (`None`: off).
-    pub long_schedule: Option<Duration>,
-    /// What a stack overflow does.
-    pub on_stack_overflow: OnStackOverflow,
-    /// How long a process may block in its clean-up.
-    pub cleanup_timeout: Duration,
-    /// Whether workers are pinned to their CPUs.
-    pub pin_workers: bool,
-    /// How workers are laid out over nodes.
-    pub binding: Binding,
-    /// Placement rules by process name.
-    pub placement_rules: Vec<PlacementRule>,
-}
 
 /// Why a runtime could not be built.
 #[derive(Debug)]
@@ -509,7 +465,7 @@ impl Builder {
             dead_letter_hook: self.dead_letter_hook,
             stack_failed: AtomicBool::new(false),
             stack_error: Mutex::new(None),
-            registry: crate::lifecycle::registry::Registry::default(),
+            registry: crate::lifecycle::name_table::Registry::default(),
             long_schedule_hook: self.long_schedule_hook,
             watchdog: OnceLock::new(),
             config,
@@ -556,265 +512,6 @@ impl Builder {
             runtime.threads.push(thread);
         }
         Ok(runtime)
-    }
-}
-
-/// Counters of one worker (single writer: its thread).
-#[derive(Default)]
-pub(crate) struct WorkerStats {
-    pub(crate) spawns: Counter,
-    pub(crate) exits: Counter,
-    /// Exits by reason, in `ExitCounts` order.
-    exits_by: [Counter; 7],
-    pub(crate) switches: Counter,
-    pub(crate) steals: Counter,
-    /// Steals from a worker on the same node.
-    pub(crate) local_steals: Counter,
-    pub(crate) parks: Counter,
-    /// Written by the watchdog thread (module `long_schedule`).
-    pub(crate) long_schedules: Counter,
-    /// Messages this worker's thread sent to ended processes.
-    pub(crate) dead_letters: Counter,
-    /// The process running on the worker (its number + 1; 0: none), for
-    /// the watchdog.
-    pub(crate) running: AtomicU64,
-}
-
-impl WorkerStats {
-    /// A process ended on this worker with `reason`.
-    pub(crate) fn count_exit(&self, reason: &ExitReason) {
-        self.exits.bump();
-        let kind = match reason {
-            ExitReason::Normal => 0,
-            ExitReason::Shutdown => 1,
-            ExitReason::Killed | ExitReason::Kill => 2,
-            ExitReason::Panic(_) => 3,
-            ExitReason::NoProc => 4,
-            ExitReason::StackOverflow => 5,
-            ExitReason::Custom(_) => 6,
-        };
-        self.exits_by[kind].bump();
-    }
-
-    fn exit_counts(&self) -> ExitCounts {
-        let [
-            normal,
-            shutdown,
-            killed,
-            panic,
-            noproc,
-            stack_overflow,
-            custom,
-        ] = self.exits_by.each_ref().map(Counter::get);
-        ExitCounts {
-            normal,
-            shutdown,
-            killed,
-            panic,
-            noproc,
-            stack_overflow,
-            custom,
-        }
-    }
-}
-
-/// Exits of one worker by reason ([`WorkerMetrics::exits_by_reason`]).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ExitCounts {
-    /// `Normal`.
-    pub normal: u64,
-    /// `Shutdown`.
-    pub shutdown: u64,
-    /// `Killed`.
-    pub killed: u64,
-    /// `Panic(_)`.
-    pub panic: u64,
-    /// `NoProc`.
-    pub noproc: u64,
-    /// `StackOverflow`.
-    pub stack_overflow: u64,
-    /// Reasons of the program's own.
-    pub custom: u64,
-}
-
-/// A counter written by one thread and read by any.
-#[derive(Default)]
-pub(crate) struct Counter(AtomicU64);
-
-impl Counter {
-    /// Adds one. Only the owning worker writes, so a load and a store do
-    /// (no read-modify-write).
-    #[inline]
-    pub(crate) fn bump(&self) {
-        self.0
-            .store(self.0.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-    }
-
-    pub(crate) fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-/// What other threads see of a worker.
-pub(crate) struct Remote {
-    /// Processes handed to this worker by other threads.
-    pub(crate) inbox: Arc<Mailbox<Delivery>>,
-    pub(crate) thread: OnceLock<Thread>,
-    pub(crate) stats: WorkerStats,
-}
-
-impl Remote {
-    fn new() -> Self {
-        Self {
-            inbox: Arc::new(Mailbox::new()),
-            thread: OnceLock::new(),
-            stats: WorkerStats::default(),
-        }
-    }
-
-    pub(crate) fn unpark(&self) {
-        // Not yet set: the thread has not started, so it is not parked.
-        if let Some(thread) = self.thread.get() {
-            thread.unpark();
-        }
-    }
-
-    /// Hands a process to this worker from another thread.
-    ///
-    /// # Errors
-    /// The worker has shut down: a woken process is gone already; a pinned
-    /// one comes back, never to run (the caller ends it).
-    pub(crate) fn deliver(&self, delivery: Delivery) -> Result<(), Launch> {
-        match self.inbox.push(delivery) {
-            Ok(pushed) => {
-                if pushed.must_wake() {
-                    self.unpark();
-                }
-                Ok(())
-            }
-            Err(closed) => match closed.into_inner() {
-                Delivery::Pinned(launch) => Err(launch),
-                Delivery::Woken(_) => Ok(()),
-            },
-        }
-    }
-}
-
-/// What every worker and every control block of a runtime share.
-pub(crate) struct Shared {
-    pub(crate) config: Config,
-    pub(crate) injector: Injector<Task>,
-    pub(crate) stealers: Box<[Stealer<Task>]>,
-    pub(crate) remotes: Box<[CachePadded<Remote>]>,
-    pub(crate) idle: Idle,
-    /// Process slots a worker reserves at a time: 64, or fewer when the
-    /// limit is small, so that workers cannot hoard a small limit.
-    pub(crate) credit_batch: usize,
-    pub(crate) shutdown: AtomicBool,
-    /// Process slots reserved by workers (see `WorkerCore::take_slot`).
-    /// On its own cache line: written by any worker now and then, while
-    /// the fields around it are read on every pick.
-    reserved: CachePadded<AtomicUsize>,
-    pub(crate) external_spawns: AtomicU64,
-    /// Processes ended outside any worker (discarded at shutdown).
-    pub(crate) external_exits: AtomicU64,
-    /// Dead letters sent from threads that are not this runtime's workers.
-    pub(crate) dead_letters: CachePadded<AtomicU64>,
-    pub(crate) dead_letter_hook: Option<DeadLetterHook>,
-    stack_failed: AtomicBool,
-    stack_error: Mutex<Option<String>>,
-    /// Registered names (module `registry`).
-    pub(crate) registry: crate::lifecycle::registry::Registry,
-    pub(crate) long_schedule_hook: Option<LongScheduleHook>,
-    /// The long-schedule watchdog's thread, to wake it at shutdown.
-    watchdog: OnceLock<Thread>,
-    /// Each worker's CPU and node (module `placement`).
-    pub(crate) places: Vec<WorkerPlace>,
-    /// Whether workers pin themselves to their CPU.
-    pub(crate) pinned: bool,
-    /// Each worker's victims, nearest first, and the workers of each
-    /// node (module `placement`).
-    pub(crate) steal_order: StealOrder,
-    /// The topology the places come from.
-    pub(crate) topology: Topology,
-    /// Placement rules by process name (module `config`).
-    pub(crate) rules: Vec<PlacementRule>,
-    /// What the runtime was built with.
-    pub(crate) effective: EffectiveSettings,
-    /// Per node (as in `steal_order.workers_by_node`): spreads processes
-    /// pinned to the node over its workers.
-    pub(crate) node_turns: Box<[CachePadded<AtomicUsize>]>,
-}
-
-impl Shared {
-    /// After making stealable work visible: wakes one parked worker, if
-    /// that is needed (module `idle`).
-    pub(crate) fn notify_one(&self) {
-        if let Some(worker) = self.idle.worker_to_notify() {
-            self.remotes[worker].unpark();
-        }
-    }
-
-    /// Reserves up to `wanted` process slots; `Err(limit)` if none is
-    /// left.
-    pub(crate) fn reserve_slots(&self, wanted: usize) -> Result<usize, usize> {
-        let limit = self.config.max_processes;
-        let mut reserved = self.reserved.load(Ordering::Relaxed);
-        loop {
-            if reserved >= limit {
-                return Err(limit);
-            }
-            let granted = wanted.min(limit - reserved);
-            // Relaxed: a counter; nothing is published through it.
-            match self.reserved.compare_exchange_weak(
-                reserved,
-                reserved + granted,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return Ok(granted),
-                Err(actual) => reserved = actual,
-            }
-        }
-    }
-
-    pub(crate) fn return_slots(&self, count: usize) {
-        self.reserved.fetch_sub(count, Ordering::Relaxed);
-    }
-
-    #[cold]
-    pub(crate) fn record_stack_error(&self, error: &StackError) {
-        *self
-            .stack_error
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error.to_string());
-        self.stack_failed.store(true, Ordering::Relaxed);
-    }
-
-    /// A stack was had: spawns are no longer refused for lack of one.
-    #[inline]
-    pub(crate) fn stack_error_cleared(&self) {
-        if self.stack_failed.load(Ordering::Relaxed) {
-            self.stack_failed.store(false, Ordering::Relaxed);
-        }
-    }
-
-    /// Why spawns are being refused, if the last stack could not be had.
-    #[inline]
-    pub(crate) fn stack_error(&self) -> Option<String> {
-        if !self.stack_failed.load(Ordering::Relaxed) {
-            return None;
-        }
-        self.last_stack_error()
-    }
-
-    #[cold]
-    fn last_stack_error(&self) -> Option<String> {
-        self.stack_error
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
     }
 }
 

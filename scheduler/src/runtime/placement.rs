@@ -23,8 +23,122 @@
 //! random at every search, so thieves do not all pile onto one victim.
 //! Steals are counted as local (same node) or remote.
 
-use crate::runtime::config::{PlaceOn, PlacementRule};
+use std::fmt;
+
 use crate::runtime::topology::{Topology, format_cpulist};
+
+/// Where a placement rule pins the processes it matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PlaceOn {
+    /// The worker pinned to this CPU.
+    Core(usize),
+    /// A worker on this NUMA node.
+    Node(usize),
+}
+
+/// A rule: processes whose name matches `pattern` go where `on` says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlacementRule {
+    /// The name pattern.
+    pub pattern: NamePattern,
+    /// Where they go.
+    pub on: PlaceOn,
+}
+
+/// A name pattern: `*` matches any run of characters (also none), `?`
+/// any one character, everything else itself.
+///
+/// ```
+/// use ferrotp_scheduler::placement::NamePattern;
+/// let db = NamePattern::new("db.*").unwrap();
+/// assert!(db.matches("db.primary") && !db.matches("cache"));
+/// assert!(db.overlaps(&NamePattern::new("*.primary").unwrap())); // "db.primary"
+/// assert!(!db.overlaps(&NamePattern::new("cache.?").unwrap()));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamePattern(Vec<char>);
+
+impl NamePattern {
+    /// A pattern.
+    ///
+    /// # Errors
+    /// An empty pattern, or one with `[`, `]`, `{`, `}` or `\` (classes,
+    /// alternatives and escapes are not supported): the message says so.
+    pub fn new(pattern: &str) -> Result<Self, String> {
+        if pattern.is_empty() {
+            return Err("a non-empty name pattern".into());
+        }
+        if pattern.chars().count() > 256 {
+            return Err("a name pattern of at most 256 characters".into());
+        }
+        if let Some(c) = pattern.chars().find(|c| "[]{}\\".contains(*c)) {
+            return Err(format!(
+                "a name pattern of plain characters, `*` and `?` (`{c}` is not supported)"
+            ));
+        }
+        Ok(Self(pattern.chars().collect()))
+    }
+
+    /// Whether `name` matches (no allocation: it runs at spawn).
+    pub fn matches(&self, name: &str) -> bool {
+        let p = &self.0;
+        // Classic wildcard matching with one backtrack point, over the
+        // name's characters by byte position.
+        let next = |at: usize| name[at..].chars().next().map(|c| (c, at + c.len_utf8()));
+        let (mut i, mut at) = (0, 0);
+        let mut star: Option<(usize, usize)> = None;
+        while let Some((c, after)) = next(at) {
+            if i < p.len() && p[i] == '*' {
+                star = Some((i, at));
+                i += 1;
+            } else if i < p.len() && (p[i] == '?' || p[i] == c) {
+                i += 1;
+                at = after;
+            } else if let Some((star_i, star_at)) = star {
+                // Let the star take one more character, and retry.
+                let (_, resume) = next(star_at).expect("the star's position is inside the name");
+                star = Some((star_i, resume));
+                i = star_i + 1;
+                at = resume;
+            } else {
+                return false;
+            }
+        }
+        p[i..].iter().all(|c| *c == '*')
+    }
+
+    /// Whether some name matches both patterns.
+    pub fn overlaps(&self, other: &NamePattern) -> bool {
+        let (a, b) = (&self.0, &other.0);
+        // can[i][j]: some string is matched by both a[i..] and b[j..].
+        let mut can = vec![vec![false; b.len() + 1]; a.len() + 1];
+        for i in (0..=a.len()).rev() {
+            for j in (0..=b.len()).rev() {
+                can[i][j] = if i == a.len() && j == b.len() {
+                    true
+                } else if i < a.len() && a[i] == '*' {
+                    // The star matches nothing, or also takes what b[j]
+                    // matches (one character, or b's own star's run).
+                    can[i + 1][j] || (j < b.len() && can[i][j + 1])
+                } else if j < b.len() && b[j] == '*' {
+                    can[i][j + 1] || (i < a.len() && can[i + 1][j])
+                } else if i < a.len() && j < b.len() {
+                    (a[i] == b[j] || a[i] == '?' || b[j] == '?') && can[i + 1][j + 1]
+                } else {
+                    false
+                };
+            }
+        }
+        can[0][0]
+    }
+}
+
+impl fmt::Display for NamePattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text: String = self.0.iter().collect();
+        f.write_str(&text)
+    }
+}
 
 /// How workers are laid out over the nodes (module docs).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

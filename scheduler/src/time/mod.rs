@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 
 use crate::process::Pid;
 use crate::process::context::{try_with_worker, with_process};
-use crate::runtime::Shared;
 use crate::time::timer::TimerKey;
 use crate::time::timer_state::SendTimerState;
 use crate::worker::TimerEvent;
+use crate::worker::shared::Shared;
 
 /// Suspends the running process for `duration` (at millisecond
 /// granularity, never shorter). Messages that arrive meanwhile stay

@@ -15,22 +15,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::process::process_id::ProcessId;
-use crate::runtime::Shared;
-
-/// A process that held its worker too long ([`Builder::long_schedule`](crate::Builder::long_schedule)).
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct LongSchedule {
-    /// The process.
-    pub process: ProcessId,
-    /// The worker it held.
-    pub worker: usize,
-    /// How long it had held it when seen (at least the threshold).
-    pub duration: Duration,
-}
-
-/// Called with each long schedule, on the watchdog thread.
-pub type LongScheduleHook = Box<dyn Fn(LongSchedule) + Send + Sync>;
+use crate::worker::shared::Shared;
+use crate::worker::stats::LongSchedule;
 
 /// What the watchdog last saw of one worker.
 #[derive(Clone, Copy)]

@@ -89,10 +89,10 @@ use crate::process::entry::Entry;
 use crate::process::process_id::ProcessId;
 use crate::process::stack::{ProcessStack, StackPool};
 use crate::process::{Anchor, Envelope, Pcb, PcbMailbox, deliver};
-use crate::runtime::Shared;
 use crate::time::timer::{TimerKey, TimerWheel};
 use crate::time::timer_state::SendTimerState;
 use crate::worker::idle::Idle;
+use crate::worker::shared::Shared;
 
 /// What a timer does when it fires.
 pub(crate) enum TimerEvent {
@@ -353,7 +353,7 @@ impl WorkerCore {
             || self.timers.try_borrow_mut().is_err()
     }
 
-    pub(crate) fn stats(&self) -> &crate::runtime::WorkerStats {
+    pub(crate) fn stats(&self) -> &crate::worker::stats::WorkerStats {
         &self.shared.remotes[self.index].stats
     }
 }
@@ -611,8 +611,8 @@ impl WorkerLoop {
         });
         let inbox = Receiver::new(Arc::clone(&shared.remotes[index].inbox));
         let stacks = RefCell::new(StackPool::new(stacks));
-        let exit_on_overflow = shared.config.on_stack_overflow
-            == crate::process::overflow::OnStackOverflow::ExitProcess;
+        let exit_on_overflow =
+            shared.config.on_stack_overflow == crate::process::stack::OnStackOverflow::ExitProcess;
         let core = Box::new(WorkerCore {
             index,
             shared,
