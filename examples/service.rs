@@ -16,29 +16,38 @@
 //! one of its sessions by registered name; the session computes a digest
 //! (spending reductions, so long work is shared fairly) and replies through
 //! the client's `Subject`. A few requests are poisoned: their session
-//! panics. Only that process dies; its client's request times out, and the
-//! shard's supervisor restarts the session under the same name, so the
-//! router needs to know nothing. The root watches every session with a
-//! monitor and reports each crash and its replacement.
+//! panics. Only that process dies, and the shard's supervisor restarts the
+//! session under the same name, so the router needs to know nothing. The
+//! root watches every session with a monitor and reports each crash and
+//! its replacement.
+//!
+//! A crash loses more requests than the poisoned one, as it would in
+//! Erlang. The runtime ends a process in this order: it drops the messages
+//! left unread in its mailbox, closes the mailbox (a request routed to it
+//! from then on is a dead letter), frees its name (`send_named` fails),
+//! and only then tells its supervisor, which starts a replacement with a
+//! new pid that registers the name again. Each request records where it
+//! ended (`Fate`), and the report breaks the failures down that way.
 //!
 //! The exporter holds a connection and waits for a flush that never
 //! comes; at the end the root kills it (`exit(pid, Kill)`): the
 //! connection's destructor runs, and the app supervisor restarts the
 //! exporter under its name. Then the root stops the whole tree (children
-//! in reverse start order) and checks that no process was left behind. It
-//! prints throughput, latency percentiles, the crashes and restarts, and
-//! the runtime's counters.
+//! in reverse start order) and checks that no process was left behind, and
+//! that every request is accounted for. It prints throughput, latency
+//! percentiles, the failures by cause, the crashes and restarts, and the
+//! runtime's counters, each with a short legend.
 //!
 //! Run: `cargo run --release --example service`
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use std::sync::Arc;
-
 use ferrotp::{
-    ChildSpec, Down, ExitReason, MonitorRef, Pid, Runtime, Select, Strategy, Subject,
-    SupervisorSpec, exit, monitor, receive, reduce, register, self_pid, send, send_named, spawn,
-    whereis,
+    ChildSpec, Down, ExitReason, MonitorRef, NotRegistered, Pid, Runtime, Select, Strategy,
+    Subject, SupervisorSpec, exit, monitor, receive, reduce, register, self_pid, send, send_named,
+    spawn, whereis,
 };
 use hdrhistogram::Histogram;
 
@@ -56,6 +65,92 @@ struct Work {
     seq: u64,
     payload: u64,
     reply: Subject<u64>,
+    /// Set by whoever handles it last; counted when it is dropped.
+    fate: Fate,
+}
+
+impl Work {
+    fn new(client: u64, seq: u64, payload: u64, reply: Subject<u64>) -> Self {
+        Work {
+            client,
+            seq,
+            payload,
+            reply,
+            fate: Fate::Pending,
+        }
+    }
+}
+
+/// Where a request ended. Each is dropped exactly once, so counting fates
+/// at the drop accounts for every request with no lookups on its path.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    /// Not handled yet.
+    Pending,
+    /// Its session replied (in time or not: only the client knows).
+    Answered,
+    /// Its session panicked on it.
+    Poisoned,
+    /// Unread in a session's mailbox when the session crashed.
+    QueuedInCrash,
+    /// Routed after the crashed session's mailbox closed and before its
+    /// name was freed: a dead letter.
+    SentToEnded,
+    /// Routed while the name was free: after the crash, before the
+    /// replacement registered.
+    SentUnnamed,
+    /// Still on its way when the tree was stopped (its client had given up).
+    InFlightAtStop,
+}
+
+const FATES: usize = 7;
+
+/// Requests by fate; see `Fate`. Statics, because `Drop` and the
+/// dead-letter hook have no other way in. Relaxed: each count is made by
+/// a process of the tree before it ends, and the root reads them once
+/// `stop` has returned, which the children's exit signals order after
+/// their ends.
+static FATE_COUNTS: [AtomicU64; FATES] = [const { AtomicU64::new(0) }; FATES];
+
+/// Set by the root before it stops the tree: from then on an unanswered
+/// request was stopped, not lost to a crash. Relaxed: the stop request
+/// sent after the store orders it before every drop the stop causes, and
+/// the crashes' drops came before the root saw their replacements.
+static STOPPING: AtomicBool = AtomicBool::new(false);
+
+fn count(fate: Fate, n: u64) {
+    FATE_COUNTS[fate as usize].fetch_add(n, Ordering::Relaxed);
+}
+
+fn counted(fate: Fate) -> u64 {
+    FATE_COUNTS[fate as usize].load(Ordering::Relaxed)
+}
+
+impl Drop for Work {
+    fn drop(&mut self) {
+        let fate = match self.fate {
+            // Counted in bulk by its session (`Replies`).
+            Fate::Answered => return,
+            // The stop drops whatever is left, by whichever path.
+            _ if STOPPING.load(Ordering::Relaxed) => Fate::InFlightAtStop,
+            // Dropped without being handled: it was unread in a mailbox
+            // as its process ended, and before the stop only sessions end
+            // (by crashing).
+            Fate::Pending => Fate::QueuedInCrash,
+            fate => fate,
+        };
+        count(fate, 1);
+    }
+}
+
+/// A session's replies so far, counted as it ends: a counter shared by
+/// every session, bumped per request, would be contended on the hot path.
+struct Replies(u64);
+
+impl Drop for Replies {
+    fn drop(&mut self) {
+        count(Fate::Answered, self.0);
+    }
 }
 
 /// A session tells the root it has (re)started.
@@ -110,12 +205,17 @@ fn session(shard: usize, slot: usize, root: &Pid) {
             pid: me,
         },
     );
+    // Dropped by the unwind of a crash or of the stop.
+    let mut replies = Replies(0);
     loop {
-        let work = receive::<Work>();
+        let mut work = receive::<Work>();
         if work.payload == u64::MAX {
+            work.fate = Fate::Poisoned;
             panic!("poison request {}:{}", work.client, work.seq);
         }
         work.reply.send(digest(work.payload));
+        work.fate = Fate::Answered;
+        replies.0 += 1;
     }
 }
 
@@ -156,7 +256,9 @@ fn router(shard: usize) {
         let slot = (work.client as usize + work.seq as usize) % SESSIONS;
         // A session between its crash and its restart has no name: its
         // request is lost, and times out at the client.
-        let _ = send_named(&names[slot], work);
+        if let Err(NotRegistered { mut message, .. }) = send_named(&names[slot], work) {
+            message.fate = Fate::SentUnnamed;
+        }
     }
 }
 
@@ -192,14 +294,10 @@ fn client(id: u64, shards: Arc<[Pid]>, root: Pid) {
         let poisoned = seq == 50 && POISONED_CLIENTS.contains(&id);
         let reply = Subject::new();
         let started = Instant::now();
+        let payload = if poisoned { u64::MAX } else { id << 32 | seq };
         send(
             &shards[(id as usize + seq as usize) % SHARDS],
-            Work {
-                client: id,
-                seq,
-                payload: if poisoned { u64::MAX } else { id << 32 | seq },
-                reply: reply.clone(),
-            },
+            Work::new(id, seq, payload, reply.clone()),
         );
         match reply.receive_timeout(REPLY_TIMEOUT) {
             Some(_) => {
@@ -225,6 +323,10 @@ struct Teardown {
     live_before_start: u64,
     live_running: u64,
     live_after_stop: u64,
+    /// The runtime's counters once the tree has gone, read by the root:
+    /// after `block_on` returns, the root's own exit may or may not have
+    /// been counted yet.
+    metrics: ferrotp::Metrics,
 }
 
 /// The process registered as `name`, once it has registered.
@@ -265,7 +367,15 @@ fn main() {
             .unwrap_or("?");
         eprintln!("  [a process panicked at {place}: {message}]");
     }));
-    let runtime = Runtime::new().expect("a runtime with the default settings");
+    let runtime = Runtime::builder()
+        // A request routed to a session that has just ended comes here.
+        .dead_letter_hook(|letter| {
+            if let Ok(mut work) = letter.message.downcast::<Work>() {
+                work.fate = Fate::SentToEnded;
+            }
+        })
+        .build()
+        .expect("a runtime with the default settings");
     println!(
         "ferrotp service demo: {} workers, {SHARDS} shards x {SESSIONS} sessions, \
          {CLIENTS} clients x {REQUESTS} requests",
@@ -372,6 +482,7 @@ fn main() {
         };
         // Stop the tree; every process in it ends.
         let live_running = live();
+        STOPPING.store(true, Ordering::Relaxed);
         app.stop().expect("the tree stops");
         receive::<ConnectionClosed>(); // the replacement exporter's
         let mut live_after_stop = live();
@@ -386,30 +497,101 @@ fn main() {
             live_before_start,
             live_running,
             live_after_stop,
+            metrics: metrics_of.metrics(),
         };
         (latencies, failed, crashes, (elapsed, kill, teardown))
     });
     let (elapsed, kill, teardown) = kill;
+    report(elapsed, &latencies, failed, &crashes, &kill, &teardown);
+    drop(runtime);
+}
+
+/// Prints the results, each figure with what it means.
+fn report(
+    elapsed: Duration,
+    latencies: &Histogram<u64>,
+    failed: u64,
+    crashes: &[Crash],
+    kill: &Kill,
+    teardown: &Teardown,
+) {
+    // A label column, then the figures; continuation lines line up with
+    // the figures.
+    let line = |label: &str, text: &str| println!("  {label:<17}{text}");
+    let more = |text: &str| println!("{:19}{text}", "");
+    let timeout = format!("{} ms", REPLY_TIMEOUT.as_millis());
+    let total = CLIENTS * REQUESTS;
     let ok = latencies.len();
-    println!(
-        "  requests ok      {ok} in {:.2} s ({:.0} requests/s)",
-        elapsed.as_secs_f64(),
-        ok as f64 / elapsed.as_secs_f64()
+    line(
+        "requests ok",
+        &format!(
+            "{ok} of {total} answered within {timeout}, in {:.2} s ({:.0} requests/s)",
+            elapsed.as_secs_f64(),
+            ok as f64 / elapsed.as_secs_f64()
+        ),
     );
-    println!("  failed           {failed} (timed out: their session had crashed)");
-    println!(
-        "  latency          p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
-        micros(latencies.value_at_quantile(0.50)),
-        micros(latencies.value_at_quantile(0.90)),
-        micros(latencies.value_at_quantile(0.99)),
-        micros(latencies.value_at_quantile(0.999)),
-        micros(latencies.max())
+
+    // The clients count the failures; the fates say why. Each request has
+    // one fate, so the fates add up to all the requests; the answered ones
+    // that no client saw in time were late.
+    let answered = counted(Fate::Answered);
+    let poisoned = counted(Fate::Poisoned);
+    let queued = counted(Fate::QueuedInCrash);
+    let to_ended = counted(Fate::SentToEnded);
+    let unnamed = counted(Fate::SentUnnamed);
+    let at_stop = counted(Fate::InFlightAtStop);
+    assert_eq!(
+        answered + poisoned + queued + to_ended + unnamed + at_stop,
+        total,
+        "every request has one fate"
     );
-    println!(
-        "  crashes          {} sessions crashed; their supervisor restarted each:",
-        crashes.len()
+    let late = answered
+        .checked_sub(ok)
+        .expect("the clients saw only answered requests in time");
+    assert_eq!(ok + failed, total, "every request is ok or failed");
+    line(
+        "failed",
+        &format!("{failed} got no reply within {timeout}, because they were"),
     );
-    for crash in &crashes {
+    let width = failed.to_string().len();
+    let cause = |n: u64, why: &str| more(&format!("{n:>width$}  {why}"));
+    cause(poisoned, "poisoned: their session panicked on them");
+    cause(
+        queued,
+        "queued in a crashed session's mailbox, which is dropped with it",
+    );
+    cause(
+        to_ended,
+        "sent to a crashed session after its mailbox closed (dead letters)",
+    );
+    cause(
+        unnamed,
+        "routed during a restart, before the replacement registered the name",
+    );
+    cause(
+        late + at_stop,
+        &format!("slow: answered after {timeout}, or still queued when the tree stopped"),
+    );
+
+    line(
+        "round trip",
+        &format!(
+            "p50 {}  p90 {}  p99 {}  p99.9 {}  max {} (requests ok)",
+            micros(latencies.value_at_quantile(0.50)),
+            micros(latencies.value_at_quantile(0.90)),
+            micros(latencies.value_at_quantile(0.99)),
+            micros(latencies.value_at_quantile(0.999)),
+            micros(latencies.max())
+        ),
+    );
+    line(
+        "crashes",
+        &format!(
+            "{} sessions, each restarted by its supervisor under its name, with a new pid:",
+            crashes.len()
+        ),
+    );
+    for crash in crashes {
         println!(
             "    shard {} session {}: {} ended ({}), restarted as {}",
             crash.shard,
@@ -422,32 +604,99 @@ fn main() {
                 .map_or("-".to_owned(), ToString::to_string)
         );
     }
-    println!(
-        "  killed           exporter {}: connection closed by its destructor {} after the \
-         kill; exit reason {}; restarted as {} under the same name",
-        kill.pid,
-        micros(kill.cleanup_after.as_nanos() as u64),
-        kill.reason,
-        kill.replacement
+    line(
+        "killed",
+        &format!(
+            "exporter {}, exit reason {}; restarted as {} under its name",
+            kill.pid, kill.reason, kill.replacement
+        ),
     );
-    println!(
-        "  teardown         app supervisor stopped: live processes {} while running, {} after \
-         (before the tree: {})",
-        teardown.live_running, teardown.live_after_stop, teardown.live_before_start
+    more(&format!(
+        "its connection's destructor ran {} after the kill",
+        micros(kill.cleanup_after.as_nanos() as u64)
+    ));
+    let tree = teardown.live_running - teardown.live_before_start;
+    let left = teardown
+        .live_after_stop
+        .saturating_sub(teardown.live_before_start);
+    line(
+        "teardown",
+        &format!(
+            "app supervisor stopped: processes alive {} before, {} after ({})",
+            teardown.live_running,
+            teardown.live_after_stop,
+            if left == 0 {
+                "the root alone, as at the start".to_owned()
+            } else {
+                format!("{left} left behind")
+            }
+        ),
     );
-    let metrics = runtime.metrics();
+
+    let metrics = &teardown.metrics;
     let sum = |f: fn(&ferrotp::WorkerMetrics) -> u64| metrics.workers.iter().map(f).sum::<u64>();
-    println!(
-        "  runtime          spawns {}, exits {}, switches {}, steals {}, parks {}, \
-         dead letters {}, stacks carved {}, live processes {}",
-        sum(|w| w.spawns) + metrics.external_spawns,
-        sum(|w| w.exits),
-        sum(|w| w.switches),
-        sum(|w| w.steals),
-        sum(|w| w.parks),
-        metrics.dead_letters,
-        metrics.stacks_carved,
-        metrics.live_processes()
+    let by_reason = [
+        (sum(|w| w.exits_by_reason.normal), "normal"),
+        (sum(|w| w.exits_by_reason.shutdown), "shutdown"),
+        (sum(|w| w.exits_by_reason.killed), "killed"),
+        (sum(|w| w.exits_by_reason.panic), "panic"),
+        (sum(|w| w.exits_by_reason.noproc), "noproc"),
+        (sum(|w| w.exits_by_reason.stack_overflow), "stack overflow"),
+        (sum(|w| w.exits_by_reason.custom), "other"),
+        (metrics.external_exits, "never ran"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, reason)| format!("{n} {reason}"))
+    .collect::<Vec<_>>()
+    .join(", ");
+    // The exporter's restart is one more than the sessions'.
+    let restarts = crashes.len() + 1;
+    line(
+        "runtime",
+        "counters for the whole run, summed over the workers:",
     );
-    drop(runtime);
+    let counter = |name: &str, n: u64, what: &str| println!("    {name:<15}{n:>7}  {what}");
+    counter(
+        "spawns",
+        sum(|w| w.spawns) + metrics.external_spawns,
+        &format!(
+            "processes started: {tree} in the tree, {CLIENTS} clients, {restarts} restarts, the root"
+        ),
+    );
+    counter(
+        "exits",
+        sum(|w| w.exits) + metrics.external_exits,
+        &format!("processes ended, by reason: {by_reason}"),
+    );
+    counter(
+        "switches",
+        sum(|w| w.switches),
+        "times a worker resumed a process",
+    );
+    counter(
+        "steals",
+        sum(|w| w.steals),
+        "times an idle worker took up to half of another's run queue",
+    );
+    counter(
+        "parks",
+        sum(|w| w.parks),
+        "times a worker thread slept, having nothing to run",
+    );
+    counter(
+        "dead letters",
+        metrics.dead_letters,
+        "messages sent to processes that had ended",
+    );
+    counter(
+        "stacks carved",
+        metrics.stacks_carved as u64,
+        "process stacks allocated; reused, so about the peak number alive",
+    );
+    counter(
+        "live processes",
+        metrics.live_processes(),
+        "spawns - exits: the root, which reads these counters",
+    );
 }
