@@ -49,7 +49,7 @@
 //!
 //! # Scheduling
 //!
-//! See module `worker` (the run loop, queues, the stealable LIFO slot,
+//! See `worker/run_loop.rs` (the run loop, queues, the stealable LIFO slot,
 //! fairness, shutdown) and [`idle`] (parking without lost wake-ups).
 //! Each process runs for a budget of reductions (default 4000): `send`,
 //! `receive`, `spawn` and [`reduce`] consume them, [`yield_now`] gives the
