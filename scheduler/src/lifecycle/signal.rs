@@ -343,7 +343,8 @@ pub(crate) fn scan<R: ferrotp_mailbox::MailboxRef<Envelope>>(
 /// the type test folds away.
 #[inline(always)]
 pub(crate) fn receivable<T: 'static>(e: &Envelope) -> bool {
-    TypeId::of::<T>() != TypeId::of::<Exit>() || !undelivered(e)
+    let (wanted, exit) = (const { TypeId::of::<T>() }, const { TypeId::of::<Exit>() });
+    wanted != exit || !undelivered(e)
 }
 
 /// An exit signal `Kill` not yet acted on.
