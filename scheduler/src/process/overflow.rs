@@ -51,8 +51,19 @@ use std::sync::OnceLock;
 use crate::lifecycle::exit_reason::ExitReason;
 use crate::process::context::{Finished, current_pcb_address, try_with_worker};
 
-/// What a process's stack overflow does (module docs); see
+/// What a process's stack overflow does; see
 /// [`EffectiveSettings::on_stack_overflow`](crate::EffectiveSettings::on_stack_overflow).
+/// The safe ways to survive deep recursion are the red zone (a process
+/// that reaches a check point with little stack left panics, so its
+/// destructors run) and [`maybe_grow`](crate::maybe_grow).
+///
+/// ```
+/// use ferrotp_scheduler::{OnStackOverflow, Runtime};
+/// let rt = Runtime::builder().workers(1).build()?;
+/// // Unless a program opts in (in code, `unsafe`), an overflow aborts.
+/// assert_eq!(rt.settings().on_stack_overflow, OnStackOverflow::Abort);
+/// # Ok::<(), ferrotp_scheduler::BuildError>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum OnStackOverflow {

@@ -74,6 +74,19 @@ pub(crate) struct Config {
 
 /// The settings a runtime runs with, once code, environment and file have
 /// been merged ([`Runtime::settings`]): what to log at start-up.
+///
+/// ```
+/// use ferrotp_scheduler::{DEFAULT_STACK_SIZE, Runtime};
+/// let rt = Runtime::builder()
+///     .environment([("FERROTP_REDUCTIONS".to_owned(), "2000".to_owned())])
+///     .workers(2)
+///     .build()?;
+/// let settings = rt.settings();
+/// assert_eq!(settings.workers, 2);                      // from code
+/// assert_eq!(settings.reductions, 2000);                // from the environment
+/// assert_eq!(settings.stack_size, DEFAULT_STACK_SIZE); // the default
+/// # Ok::<(), ferrotp_scheduler::BuildError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct EffectiveSettings {
@@ -101,7 +114,18 @@ pub struct EffectiveSettings {
     pub placement_rules: Vec<PlacementRule>,
 }
 
-/// Why a runtime could not be built.
+/// Why a runtime could not be built: what [`Builder::build`] returns,
+/// naming the setting and what is allowed.
+///
+/// ```
+/// use ferrotp_scheduler::{BuildError, Runtime};
+/// let error = Runtime::builder().workers(0).build().unwrap_err();
+/// assert!(matches!(error, BuildError::Workers(0)));
+/// assert_eq!(
+///     error.to_string(),
+///     "invalid runtime setting `workers` = 0: a runtime has between 1 and 65535 workers",
+/// );
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum BuildError {
@@ -619,6 +643,23 @@ impl WorkerStats {
 }
 
 /// Exits of one worker by reason ([`WorkerMetrics::exits_by_reason`]).
+///
+/// ```
+/// use ferrotp_scheduler::{ExitReason, Runtime, exit_self, receive, self_pid, send, spawn};
+/// let rt = Runtime::builder().workers(1).build()?;
+/// rt.block_on(|| {
+///     let me = self_pid();
+///     let bodies: [fn(); 2] = [|| panic!("oops"), || exit_self(ExitReason::custom("done"))];
+///     for body in bodies {
+///         let me = me.clone();
+///         spawn(body).on_exit(move |_| send(&me, ()));
+///         receive::<()>(); // on one worker, its exit has been counted too
+///     }
+/// });
+/// let counts = &rt.metrics().workers[0].exits_by_reason;
+/// assert_eq!((counts.panic, counts.custom, counts.killed), (1, 1, 0));
+/// # Ok::<(), ferrotp_scheduler::BuildError>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ExitCounts {
@@ -1094,6 +1135,23 @@ impl Drop for Runtime {
 }
 
 /// A snapshot of a runtime's counters ([`Runtime::metrics`]).
+///
+/// ```
+/// use ferrotp_scheduler::{Runtime, receive, self_pid, send, spawn};
+/// let rt = Runtime::builder().workers(2).build()?;
+/// rt.block_on(|| {
+///     let me = self_pid();
+///     let child = spawn(|| {});
+///     child.on_exit(move |_| send(&me, ()));
+///     receive::<()>();
+///     send(&child, "to an ended process");
+/// });
+/// let metrics = rt.metrics();
+/// assert_eq!(metrics.external_spawns, 1); // block_on's process
+/// assert_eq!(metrics.dead_letters, 1);
+/// assert_eq!(metrics.workers.len(), 2);
+/// # Ok::<(), ferrotp_scheduler::BuildError>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Metrics {
@@ -1122,7 +1180,25 @@ impl Metrics {
     }
 }
 
-/// The counters of one worker.
+/// The counters of one worker ([`Metrics::workers`]).
+///
+/// ```
+/// use ferrotp_scheduler::{Runtime, receive, self_pid, send, spawn};
+/// let rt = Runtime::builder().workers(2).build()?;
+/// rt.block_on(|| {
+///     let me = self_pid();
+///     for _ in 0..10 {
+///         let me = me.clone();
+///         spawn(move || send(&me, ()));
+///     }
+///     for _ in 0..10 { receive::<()>(); }
+/// });
+/// let workers = rt.metrics().workers;
+/// // Counted on the worker of the process that spawned them.
+/// assert_eq!(workers.iter().map(|w| w.spawns).sum::<u64>(), 10);
+/// assert!(workers.iter().map(|w| w.switches).sum::<u64>() >= 11);
+/// # Ok::<(), ferrotp_scheduler::BuildError>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct WorkerMetrics {
