@@ -44,6 +44,8 @@
 //! assert!(restarted);
 //! ```
 
+pub mod prelude;
+
 pub use ferrotp_mailbox as mailbox;
 pub use ferrotp_scheduler as scheduler;
 // Every item a program may call or name. Besides the everyday API, that

@@ -113,3 +113,93 @@ fn what_a_program_may_name_is_reachable_at_the_top_level() {
         ferrotp::Shutdown::Timeout(Duration::from_secs(5))
     );
 }
+
+/// A program written against the prelude alone: a supervised worker that
+/// answers requests on a subject, crashes on demand and is restarted, and
+/// a linked, trapped and monitored process, with no other import.
+mod prelude_only {
+    use ferrotp::prelude::*;
+    use std::time::Duration;
+
+    enum Request {
+        Double(u64, Subject<u64>),
+        Crash,
+    }
+
+    /// Registers itself, tells the test process (found by its name) that
+    /// it is up, and serves.
+    fn doubler() {
+        register("doubler", &self_pid()).unwrap();
+        send(&whereis("test").unwrap(), self_pid());
+        loop {
+            match receive::<Request>() {
+                Request::Double(n, reply) => reply.send(2 * n),
+                Request::Crash => panic!("asked to crash"),
+            }
+        }
+    }
+
+    fn ask(n: u64) -> Option<u64> {
+        let reply = Subject::new();
+        send(&whereis("doubler")?, Request::Double(n, reply.clone()));
+        reply.receive_timeout(Duration::from_secs(5))
+    }
+
+    #[test]
+    fn a_program_using_only_the_prelude_runs() {
+        let seen = run(|| {
+            register("test", &self_pid()).unwrap();
+            let sup: Supervisor = SupervisorSpec::new(Strategy::OneForOne)
+                .intensity(3, Duration::from_secs(5))
+                .child(
+                    ChildSpec::worker("doubler", doubler)
+                        .restart(Restart::Permanent)
+                        .shutdown(Shutdown::Timeout(Duration::from_secs(1))),
+                )
+                .start_link()
+                .unwrap();
+            let first = receive::<Pid>();
+            let doubled = ask(21);
+
+            // A crash: the monitor sees why, the supervisor restarts it.
+            let watch: MonitorRef = monitor(&first);
+            send(&first, Request::Crash);
+            let down = receive::<Down>();
+            assert_eq!(down.monitor, watch);
+            let restarted = receive::<Pid>();
+            let after_restart = ask(5);
+
+            // Links carry exits; trapping turns them into messages.
+            trap_exit(true);
+            let linked = spawn_link(|| exit_self(ExitReason::custom("done")));
+            let signal = receive::<Exit>();
+            let (_, watched) = spawn_monitor(|| {});
+            let normal = receive::<Down>();
+            demonitor(&watched, Demonitor::Flush);
+
+            sup.stop().unwrap();
+            (
+                doubled,
+                down.reason,
+                restarted != first,
+                after_restart,
+                signal.from == Some(linked),
+                signal.reason,
+                normal.reason,
+            )
+        })
+        .unwrap();
+        assert_eq!(
+            seen,
+            (
+                Some(42),
+                ExitReason::Panic("asked to crash".into()),
+                true,
+                Some(10),
+                true,
+                ExitReason::custom("done"),
+                ExitReason::Normal,
+            )
+        );
+    }
+}
