@@ -1,5 +1,11 @@
 //! ferrotp: Erlang/OTP-style lightweight processes for Rust.
 //!
+//! A ferrotp program is a set of *processes* that share nothing and talk
+//! by sending each other messages, with supervisors that restart the
+//! ones that fail: the way Erlang/OTP builds services that keep running.
+//! `use ferrotp::prelude::*;` brings in what most programs use
+//! ([`prelude`]).
+//!
 //! ```
 //! let rt = ferrotp::Runtime::builder().workers(2).build()?;
 //! let sum = rt.block_on(|| {
@@ -14,13 +20,109 @@
 //! # Ok::<(), ferrotp::BuildError>(())
 //! ```
 //!
-//! This facade re-exports the workspace's crates: the runtime
-//! (`ferrotp-scheduler`: processes, messaging, time, exit signals) and
-//! supervision (`ferrotp-supervision`: links, monitors, supervisors) at
-//! the top level, and each crate whole as [`mailbox`], [`scheduler`] and
-//! [`supervision`]. Read the [`scheduler`] crate's docs for the process
-//! model and its migration rule, and the [`supervision`] crate's for the
-//! exit-signal table.
+//! # What a process is
+//!
+//! A process is a green thread: a function running on a stack of its
+//! own, with a mailbox of its own.
+//!
+//! * **It may block.** [`receive`], [`sleep`], a [`send`] to a full
+//!   bounded mailbox, a request to a supervisor: each suspends only the
+//!   process, and its OS thread runs other processes meanwhile. Code
+//!   reads top to bottom, without `async`, callbacks or hand-written state
+//!   machines.
+//! * **It is cheap.** Spawning one costs a small control block and the
+//!   boxed closure; its stack (64 KiB by default, from a pool) is taken
+//!   only when it first runs. A program may have many thousands of them,
+//!   a million if it has the memory.
+//! * **It is isolated.** A panic ends only the process that panicked.
+//!   Every process ends with an [`ExitReason`] (`Normal`, `Panic(..)`,
+//!   `Killed`...) that other processes observe through [`link`]s and
+//!   [`monitor`]s, and that supervisors act on.
+//! * **It stays on its thread.** A few worker threads (one per CPU by
+//!   default) run every process. A process that has not run yet may go
+//!   to any idle worker; once it has run, it stays settled on its
+//!   worker's OS thread: the runtime never moves it (unless it was
+//!   spawned with the `unsafe` opt-in [`SpawnOptions::migratable`]). So
+//!   it may hold values that are not `Send` (an `Rc`, a `RefCell`, a
+//!   `MutexGuard`) across a blocking call.
+//! * **Its messages are plain values.** Any `Send + 'static` value is a
+//!   message, moved, not copied or serialised. A process receives
+//!   *selectively*, by type: [`receive::<T>()`](receive) takes the oldest
+//!   message that is a `T` and leaves the others queued, in order.
+//!
+//! ```
+//! use std::rc::Rc;
+//! use ferrotp::{Down, ExitReason, Pid, receive, run, self_pid, send, spawn, spawn_monitor};
+//! let (reason, greeting) = run(|| {
+//!     // A panic ends only its own process; a monitor tells why.
+//!     spawn_monitor(|| panic!("lost the connection"));
+//!     let down = receive::<Down>();
+//!
+//!     let greeter = spawn(|| {
+//!         let hello = Rc::new("hello"); // not Send, kept across a receive
+//!         let (from, name) = receive::<(Pid, String)>();
+//!         send(&from, format!("{hello}, {name}"));
+//!     });
+//!     send(&greeter, (self_pid(), "world".to_owned()));
+//!     (down.reason, receive::<String>())
+//! })
+//! .unwrap();
+//! assert_eq!(reason, ExitReason::Panic("lost the connection".into()));
+//! assert_eq!(greeting, "hello, world");
+//! ```
+//!
+//! # The API by task
+//!
+//! **Start a runtime.** [`run`] runs a function as the first process of a
+//! runtime with the default settings and returns its result;
+//! [`Runtime::builder`] configures one ([`Builder`], errors in
+//! [`BuildError`]), whose [`Runtime::block_on`] and [`Runtime::spawn`]
+//! start processes from outside it.
+//!
+//! **Spawn processes.** [`spawn`]; [`spawn_opt`] with [`SpawnOptions`]
+//! (stack size, a name, a bounded mailbox, a registered name, pinning),
+//! failing with a [`SpawnError`]; [`spawn_with`], which runs a set-up
+//! with the new pid before the process can run. Linked and monitored
+//! spawns are under links, below.
+//!
+//! **Send and receive.** [`send`] (never fails; a message to an ended
+//! process is a [`DeadLetter`]) and [`try_send`] ([`TrySendError`]);
+//! [`receive`], [`receive_timeout`], [`receive_match`],
+//! [`receive_match_timeout`] and [`mailbox_len`]; a multi-clause receive,
+//! [`Select`] (Erlang's `receive ... after`); a [`Subject`], a typed
+//! address whose replies are found in O(1) whatever else is queued.
+//!
+//! **The running process.** [`self_pid`] (and [`try_self_pid`] for code
+//! that may run outside a process) returns its [`Pid`] (whose
+//! [`ProcessId`] prints like `<0.42.0>`); [`yield_now`] and [`reduce`] give
+//! other processes their turn during a long computation;
+//! [`remaining_stack`] and [`maybe_grow`] keep deep recursion off the end
+//! of the stack; [`process_info`] reports on any process
+//! ([`ProcessInfo`], [`ProcessStatus`]).
+//!
+//! **Time.** [`sleep`]; [`send_after`] and [`cancel_timer`] (a
+//! [`TimerRef`]); receive timeouts, above.
+//!
+//! **Names.** [`register`], [`unregister`], [`whereis`] (and
+//! [`Runtime::whereis`] from outside), [`send_named`]; errors in
+//! [`RegisterError`] and [`NotRegistered`].
+//!
+//! **Exits.** [`ExitReason`]; [`exit`] sends an exit signal,
+//! [`exit_self`] ends the caller, [`trap_exit`] turns signals into
+//! [`Exit`] messages; [`Pid::on_exit`] registers an [`ExitHook`];
+//! [`is_exit_unwind`] tells an exit's unwind from a panic.
+//!
+//! **Links, monitors and supervisors.** [`link`], [`unlink`],
+//! [`is_linked`], [`spawn_link`], [`spawn_link_opt`]; [`monitor`],
+//! [`demonitor`] ([`Demonitor`]), [`spawn_monitor`],
+//! [`spawn_monitor_opt`], which send a [`Down`] naming its [`MonitorRef`].
+//! Supervisors: a [`SupervisorSpec`] of [`ChildSpec`]s with a
+//! [`Strategy`], [`Restart`] types, a [`Shutdown`] per child
+//! ([`ChildKind`]), restart intensity ([`DEFAULT_INTENSITY`]) and a
+//! [`Backoff`], starts a [`Supervisor`] (its children as [`ChildInfo`],
+//! [`ChildState`] and [`ChildCounts`]); [`DynamicSupervisorSpec`] starts
+//! a [`DynamicSupervisor`], whose children are started at run time.
+//! Errors in [`StartError`] and [`ChildError`].
 //!
 //! ```
 //! use std::time::Duration;
@@ -43,22 +145,64 @@
 //! }).unwrap();
 //! assert!(restarted);
 //! ```
+//!
+//! **Configuration and observation.** [`Builder`] settings may also come
+//! from `FERROTP_*` environment variables and a TOML file
+//! ([`Runtime::from_config_file`]; module [`scheduler::config`] lists
+//! the keys, and holds the placement rules that pin processes by name);
+//! [`Runtime::settings`] returns the [`EffectiveSettings`]. The defaults
+//! are constants: [`DEFAULT_STACK_SIZE`] (at most [`MAX_STACK_SIZE`]),
+//! [`DEFAULT_REDUCTIONS`], [`DEFAULT_MAX_PROCESSES`],
+//! [`DEFAULT_BUSY_WAIT`], [`DEFAULT_LONG_SCHEDULE`],
+//! [`DEFAULT_CLEANUP_TIMEOUT`]; [`MAX_RED_ZONE`] bounds the stack a
+//! process keeps in reserve. Stack overflows: [`OnStackOverflow`].
+//! [`Runtime::metrics`] returns [`Metrics`], per worker
+//! [`WorkerMetrics`] and [`ExitCounts`]; a process that holds its worker
+//! too long is reported as a [`LongSchedule`]. Machine layout: modules
+//! [`scheduler::topology`] and [`scheduler::placement`].
+//!
+//! # How it is built
+//!
+//! This crate re-exports three crates, each whole as a module:
+//!
+//! * [`mailbox`] (`ferrotp-mailbox`): the lock-free mailbox with
+//!   selective receive, usable without a runtime;
+//! * [`scheduler`] (`ferrotp-scheduler`): processes on stackful
+//!   coroutines, the work-stealing workers, messaging, time and exit
+//!   signals; its docs explain the process model, the rule that keeps
+//!   settled processes on their thread, and scheduling by reductions;
+//! * [`supervision`] (`ferrotp-supervision`): links, monitors and
+//!   supervisors, built on the scheduler's exit hooks and signals; its
+//!   docs hold the table of what a process does with each exit signal.
+
+pub mod prelude;
 
 pub use ferrotp_mailbox as mailbox;
 pub use ferrotp_scheduler as scheduler;
+// Every item a program may call or name. Besides the everyday API, that
+// is the types `Runtime::settings`, `Runtime::metrics` and the
+// long-schedule hook hand out, the defaults and limits of the settings,
+// and the calls for code that may run outside a process or that catches
+// unwinds. The building blocks of links (`link_signal`, `Link`,
+// `send_signal_message`) and the loom-facing modules stay in `scheduler`.
 pub use ferrotp_scheduler::{
-    BuildError, Builder, DeadLetter, Exit, ExitHook, ExitReason, Metrics, NotRegistered,
-    OnStackOverflow, Pid, ProcessId, ProcessInfo, ProcessStatus, RegisterError, Runtime, Select,
-    SpawnError, SpawnOptions, Subject, TimerRef, TrySendError, WorkerMetrics, cancel_timer, exit,
-    exit_self, mailbox_len, maybe_grow, process_info, receive, receive_match,
-    receive_match_timeout, receive_timeout, reduce, register, remaining_stack, run, self_pid, send,
-    send_after, send_named, sleep, spawn, spawn_opt, spawn_with, trap_exit, try_send, unregister,
-    whereis, yield_now,
+    BuildError, Builder, DEFAULT_BUSY_WAIT, DEFAULT_CLEANUP_TIMEOUT, DEFAULT_LONG_SCHEDULE,
+    DEFAULT_MAX_PROCESSES, DEFAULT_REDUCTIONS, DEFAULT_STACK_SIZE, DeadLetter, EffectiveSettings,
+    Exit, ExitCounts, ExitHook, ExitReason, LongSchedule, MAX_RED_ZONE, MAX_STACK_SIZE, Metrics,
+    NotRegistered, OnStackOverflow, Pid, ProcessId, ProcessInfo, ProcessStatus, RegisterError,
+    Runtime, Select, SpawnError, SpawnOptions, Subject, TimerRef, TrySendError, WorkerMetrics,
+    cancel_timer, exit, exit_self, is_exit_unwind, mailbox_len, maybe_grow, process_info, receive,
+    receive_match, receive_match_timeout, receive_timeout, reduce, register, remaining_stack, run,
+    self_pid, send, send_after, send_named, sleep, spawn, spawn_opt, spawn_with, trap_exit,
+    try_self_pid, try_send, unregister, whereis, yield_now,
 };
 pub use ferrotp_supervision as supervision;
+// The supervisor's building block `RestartIntensity` and the `StartFn`
+// alias stay in `supervision`.
 pub use ferrotp_supervision::{
-    Backoff, ChildCounts, ChildError, ChildInfo, ChildKind, ChildSpec, ChildState, Demonitor, Down,
-    DynamicSupervisor, DynamicSupervisorSpec, MonitorRef, Restart, Shutdown, StartError, Strategy,
-    Supervisor, SupervisorSpec, demonitor, is_linked, link, monitor, spawn_link, spawn_link_opt,
-    spawn_monitor, spawn_monitor_opt, unlink,
+    Backoff, ChildCounts, ChildError, ChildInfo, ChildKind, ChildSpec, ChildState,
+    DEFAULT_INTENSITY, DEFAULT_WORKER_SHUTDOWN, Demonitor, Down, DynamicSupervisor,
+    DynamicSupervisorSpec, MonitorRef, Restart, Shutdown, StartError, Strategy, Supervisor,
+    SupervisorSpec, demonitor, is_linked, link, monitor, spawn_link, spawn_link_opt, spawn_monitor,
+    spawn_monitor_opt, unlink,
 };

@@ -35,6 +35,22 @@ use crate::monitor_record::{self, MonitorRecord};
 /// A monitor's identity: what [`monitor`] returns and [`Down`] carries.
 /// Each call to `monitor` makes a new one. Cheap to clone; equal only to
 /// its own clones.
+///
+/// ```
+/// use ferrotp_scheduler::{receive, run, send, spawn};
+/// use ferrotp_supervision::{Down, monitor};
+/// let (distinct, first_is_a, active, still_active) = run(|| {
+///     let child = spawn(|| { receive::<()>(); });
+///     let a = monitor(&child);
+///     let b = monitor(&child);
+///     let active = a.is_active() && b.is_active();
+///     send(&child, ());
+///     let first = receive::<Down>(); // each monitor sends its own Down
+///     let second = receive::<Down>();
+///     (a != b, first.monitor == a && second.monitor == b, active, a.is_active())
+/// }).unwrap();
+/// assert!(distinct && first_is_a && active && !still_active);
+/// ```
 #[derive(Clone)]
 pub struct MonitorRef(pub(crate) Arc<MonitorRecord<Pid>>);
 
@@ -72,6 +88,24 @@ impl fmt::Debug for MonitorRef {
 
 /// The message a monitor sends when the watched process ends (Erlang's
 /// `{'DOWN', Ref, process, Pid, Reason}`).
+///
+/// ```
+/// use std::time::Duration;
+/// use ferrotp_scheduler::{ExitReason, receive, receive_timeout, run};
+/// use ferrotp_supervision::{Down, monitor, spawn_monitor};
+/// let (first, second) = run(|| {
+///     let (child, _) = spawn_monitor(|| panic!("boom"));
+///     let first = receive::<Down>();
+///     // A monitor of a process that has ended: its Down is already here.
+///     let watch = monitor(&child);
+///     let second = receive_timeout::<Down>(Duration::ZERO).unwrap();
+///     assert_eq!(second.monitor, watch);
+///     (first, second)
+/// }).unwrap();
+/// assert_eq!(first.pid, second.pid);
+/// assert_eq!(first.reason, ExitReason::Panic("boom".into()));
+/// assert_eq!(second.reason, ExitReason::NoProc);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Down {
     /// The monitor that sent it.
@@ -116,7 +150,8 @@ pub(crate) fn monitor_from(owner: &Pid, pid: &Pid) -> MonitorRef {
     MonitorRef(monitor_record::monitor(owner, pid))
 }
 
-/// What [`demonitor`] does about a `Down` already in the mailbox.
+/// What [`demonitor`] does about a `Down` already in the mailbox. The
+/// example of [`demonitor`] flushes one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Demonitor {
     /// Leave it there (Erlang's `demonitor/1`).

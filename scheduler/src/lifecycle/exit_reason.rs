@@ -15,6 +15,38 @@ use ferrotp_mailbox::sync::UnsafeCell;
 use crate::process::run_state::RunState;
 
 /// Why a process ended.
+///
+/// Every process ends with one, which its links and monitors (crate
+/// `ferrotp-supervision`) and its exit hooks ([`Pid::on_exit`]) see:
+///
+/// ```
+/// use ferrotp_scheduler::{ExitReason, SpawnOptions, exit_self, receive, run, self_pid, send,
+///     spawn_with};
+/// let reasons = run(|| {
+///     // Spawns `body` and waits for the reason it ends with.
+///     let end_of = |body: fn()| {
+///         let me = self_pid();
+///         spawn_with(SpawnOptions::new(), |child| {
+///             child.on_exit(move |reason| send(&me, reason.clone()));
+///         }, body).unwrap();
+///         receive::<ExitReason>()
+///     };
+///     [
+///         end_of(|| {}),
+///         end_of(|| panic!("bad input")),
+///         end_of(|| exit_self(ExitReason::custom("done"))),
+///     ]
+/// }).unwrap();
+/// assert_eq!(reasons, [
+///     ExitReason::Normal,
+///     ExitReason::Panic("bad input".into()),
+///     ExitReason::custom("done"),
+/// ]);
+/// assert!(reasons[0].is_normal() && !reasons[1].is_normal());
+/// assert_eq!(reasons[1].to_string(), "panic: bad input");
+/// ```
+///
+/// [`Pid::on_exit`]: crate::Pid::on_exit
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ExitReason {
     /// Its function returned.

@@ -11,7 +11,22 @@ use std::sync::atomic::Ordering;
 
 use crate::process::Pid;
 
-/// What a process is doing (Erlang's `status`).
+/// What a process is doing (Erlang's `status`), as [`process_info`]
+/// reports it.
+///
+/// On one worker, the asking process is `Running` and a process it has
+/// just spawned waits in the run queue, `Runnable`:
+///
+/// ```
+/// use ferrotp_scheduler::{ProcessStatus, Runtime, process_info, self_pid, spawn};
+/// let rt = Runtime::builder().workers(1).build()?;
+/// let (me, child) = rt.block_on(|| {
+///     let child = spawn(|| {});
+///     (process_info(&self_pid()).unwrap().status, process_info(&child).unwrap().status)
+/// });
+/// assert_eq!((me, child), (ProcessStatus::Running, ProcessStatus::Runnable));
+/// # Ok::<(), ferrotp_scheduler::BuildError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ProcessStatus {
     /// On a worker's thread right now.
@@ -26,6 +41,21 @@ pub enum ProcessStatus {
 }
 
 /// A snapshot of a process (see [`process_info`]).
+///
+/// ```
+/// use ferrotp_scheduler::{ProcessInfo, SpawnOptions, process_info, receive, run, self_pid,
+///     send, spawn_opt};
+/// let info = run(|| {
+///     let me = self_pid();
+///     let options = SpawnOptions::new().name("probe").stack_size(128 * 1024);
+///     spawn_opt(options, move || send(&me, process_info(&self_pid()))).unwrap();
+///     receive::<Option<ProcessInfo>>().unwrap()
+/// }).unwrap();
+/// assert_eq!(info.name.as_deref(), Some("probe"));
+/// assert_eq!(info.stack_size, 128 * 1024);
+/// assert_eq!((info.mailbox_len, info.trap_exit), (0, false));
+/// assert!(info.worker.is_some()); // it was running on one
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ProcessInfo {

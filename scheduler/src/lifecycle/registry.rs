@@ -15,6 +15,24 @@ use crate::process::context::try_with_worker;
 use crate::worker::shared::Shared;
 
 /// Why [`register`] refused.
+///
+/// ```
+/// use ferrotp_scheduler::{RegisterError, receive, register, run, self_pid, spawn};
+/// let (taken, named, empty) = run(|| {
+///     let me = self_pid();
+///     let other = spawn(|| { receive::<()>(); });
+///     register("db", &me).unwrap();
+///     (
+///         register("db", &other).unwrap_err(),  // the name is taken
+///         register("cache", &me).unwrap_err(),  // this process has one
+///         register("", &other).unwrap_err(),    // not a name
+///     )
+/// }).unwrap();
+/// assert!(matches!(taken, RegisterError::Taken { ref name, .. } if name == "db"));
+/// assert!(matches!(named, RegisterError::AlreadyNamed { ref name, .. } if name == "db"));
+/// assert_eq!(empty, RegisterError::EmptyName);
+/// assert_eq!(empty.to_string(), "a registered name cannot be empty");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RegisterError {
@@ -139,7 +157,25 @@ fn current(function: &str) -> Arc<Shared> {
     })
 }
 
-/// The process registered as `name`, if any.
+/// The process registered as `name`, if any (Erlang's `whereis/1`). A
+/// name is freed when its process ends.
+///
+/// ```
+/// use ferrotp_scheduler::{SpawnOptions, receive, run, self_pid, send, spawn_opt, whereis};
+/// let (while_alive, after) = run(|| {
+///     let me = self_pid();
+///     let options = SpawnOptions::new().register("worker");
+///     let worker = spawn_opt(options, || { receive::<()>(); }).unwrap();
+///     let while_alive = whereis("worker") == Some(worker.clone());
+///     // The name is freed before the process's other exit hooks run.
+///     worker.on_exit(move |_| send(&me, "ended"));
+///     send(&worker, ());
+///     receive::<&str>();
+///     (while_alive, whereis("worker"))
+/// }).unwrap();
+/// assert!(while_alive);
+/// assert_eq!(after, None);
+/// ```
 ///
 /// # Panics
 /// Outside the runtime's threads (use [`Runtime::whereis`](crate::Runtime::whereis)).
@@ -147,7 +183,18 @@ pub fn whereis(name: &str) -> Option<Pid> {
     current("whereis").registry.whereis(name)
 }
 
-/// Frees `name`; false if nothing was registered under it.
+/// Frees `name`; false if nothing was registered under it. The process
+/// lives on, nameless.
+///
+/// ```
+/// use ferrotp_scheduler::{register, run, self_pid, unregister, whereis};
+/// let steps = run(|| {
+///     register("me", &self_pid()).unwrap();
+///     let first = unregister("me");
+///     (first, whereis("me"), unregister("me"))
+/// }).unwrap();
+/// assert_eq!(steps, (true, None, false));
+/// ```
 ///
 /// # Panics
 /// Outside the runtime's threads.
@@ -155,7 +202,8 @@ pub fn unregister(name: &str) -> bool {
     current("unregister").registry.remove(name, None)
 }
 
-/// Why [`send_named`] did not send.
+/// Why [`send_named`] did not send: the name and the message, back (the
+/// example of [`send_named`] gets one).
 #[derive(PartialEq, Eq)]
 pub struct NotRegistered<M> {
     /// The name.
@@ -179,6 +227,18 @@ impl<M> fmt::Display for NotRegistered<M> {
 impl<M> std::error::Error for NotRegistered<M> {}
 
 /// Sends `message` to the process registered as `name`.
+///
+/// ```
+/// use ferrotp_scheduler::{NotRegistered, receive, register, run, self_pid, send_named};
+/// let (sent, missing) = run(|| {
+///     register("inbox", &self_pid()).unwrap();
+///     send_named("inbox", 7u32).unwrap();
+///     (receive::<u32>(), send_named("outbox", 8u32))
+/// }).unwrap();
+/// assert_eq!(sent, 7);
+/// let NotRegistered { name, message } = missing.unwrap_err();
+/// assert_eq!((name.as_str(), message), ("outbox", 8));
+/// ```
 ///
 /// # Errors
 /// [`NotRegistered`] with the message when no process has the name (as

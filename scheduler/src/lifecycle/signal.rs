@@ -80,6 +80,20 @@ use crate::process::{Envelope, Pid};
 ///
 /// Only the runtime makes them, from [`exit`]; links (crate
 /// `ferrotp-supervision`) send them when a linked process ends.
+///
+/// ```
+/// use ferrotp_scheduler::{Exit, ExitReason, exit, receive, run, self_pid, spawn, trap_exit};
+/// let (from_child, from_link, reason) = run(|| {
+///     trap_exit(true);
+///     let me = self_pid();
+///     let child = spawn(move || exit(&me, ExitReason::custom("bye")));
+///     // Trapped: the signal is a message, and this process lives on.
+///     let signal = receive::<Exit>();
+///     (signal.from == Some(child), signal.from_link(), signal.reason)
+/// }).unwrap();
+/// assert!(from_child && !from_link);
+/// assert_eq!(reason, ExitReason::custom("bye"));
+/// ```
 pub struct Exit {
     /// The process that sent the signal; `None` when it came from outside
     /// any process.

@@ -129,7 +129,25 @@ impl SpawnOptions {
     }
 }
 
-/// Why a process could not be spawned.
+/// Why a process could not be spawned: what [`spawn_opt`] and the other
+/// spawns with options return (the plain [`spawn`] panics with it).
+///
+/// ```
+/// use ferrotp_scheduler::{SpawnError, SpawnOptions, run, spawn_opt};
+/// let errors = run(|| {
+///     let bad = |options: SpawnOptions| spawn_opt(options, || {}).unwrap_err();
+///     [
+///         bad(SpawnOptions::new().mailbox_capacity(0)),
+///         bad(SpawnOptions::new().stack_size(1)),
+///         bad(SpawnOptions::new().worker(99)),
+///     ]
+/// }).unwrap();
+/// assert_eq!(errors[0], SpawnError::MailboxCapacity);
+/// assert_eq!(errors[1], SpawnError::StackSize { requested: 1 });
+/// assert!(matches!(errors[2], SpawnError::NoSuchWorker { worker: 99, .. }));
+/// // The message says what is allowed.
+/// assert!(errors[1].to_string().contains("allowed are"));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SpawnError {
@@ -222,6 +240,23 @@ impl std::error::Error for SpawnError {}
 /// Call it from a process (or anything running on a worker thread); from
 /// outside, use [`Runtime::spawn`](crate::Runtime::spawn).
 ///
+/// A process is cheap: until it first runs it is a control block and a
+/// boxed closure, and it gets a stack only then. Here ten thousand add up
+/// a sum:
+///
+/// ```
+/// use ferrotp_scheduler::{receive, run, self_pid, send, spawn};
+/// let sum = run(|| {
+///     let me = self_pid();
+///     for i in 0..10_000u64 {
+///         let me = me.clone();
+///         spawn(move || send(&me, i));
+///     }
+///     (0..10_000).map(|_| receive::<u64>()).sum::<u64>()
+/// }).unwrap();
+/// assert_eq!(sum, 10_000 * 9_999 / 2);
+/// ```
+///
 /// # Panics
 /// Outside a runtime's worker thread, or when [`spawn_opt`] would return
 /// an error (as Erlang's `spawn` raises `system_limit`).
@@ -233,6 +268,19 @@ where
 }
 
 /// Spawns a process with options.
+///
+/// ```
+/// use ferrotp_scheduler::{SpawnError, SpawnOptions, receive, run, spawn_opt, whereis};
+/// let (found, error) = run(|| {
+///     let options = SpawnOptions::new().register("logger").mailbox_capacity(100);
+///     let logger = spawn_opt(options, || { receive::<()>(); }).unwrap();
+///     // The name is taken: a second spawn under it fails, and does not run.
+///     let again = spawn_opt(SpawnOptions::new().register("logger"), || unreachable!());
+///     (whereis("logger") == Some(logger), again.unwrap_err())
+/// }).unwrap();
+/// assert!(found);
+/// assert!(matches!(error, SpawnError::Register(_)));
+/// ```
 ///
 /// # Errors
 /// See [`SpawnError`].

@@ -101,6 +101,19 @@ pub fn receive_match<T: Send + 'static>(mut pred: impl FnMut(&T) -> bool) -> T {
 
 /// [`receive_match`] giving up after `timeout`.
 ///
+/// ```
+/// use std::time::Duration;
+/// use ferrotp_scheduler::{mailbox_len, receive_match_timeout, run, self_pid, send};
+/// let got = run(|| {
+///     let me = self_pid();
+///     for n in [1u32, 8, 3] { send(&me, n); }
+///     let big = receive_match_timeout(|n: &u32| *n > 5, Duration::from_millis(10));
+///     let huge = receive_match_timeout(|n: &u32| *n > 100, Duration::from_millis(10));
+///     (big, huge, mailbox_len())
+/// }).unwrap();
+/// assert_eq!(got, (Some(8), None, 2)); // 1 and 3 are still queued
+/// ```
+///
 /// # Panics
 /// Outside a process, or if `pred` itself receives.
 pub fn receive_match_timeout<T: Send + 'static>(
@@ -118,6 +131,20 @@ pub fn receive_match_timeout<T: Send + 'static>(
 }
 
 /// Messages waiting in the running process's mailbox.
+///
+/// ```
+/// use ferrotp_scheduler::{mailbox_len, receive, run, self_pid, send};
+/// let lens = run(|| {
+///     let me = self_pid();
+///     let empty = mailbox_len();
+///     send(&me, 'a');
+///     send(&me, 2u8);
+///     let two = mailbox_len();
+///     receive::<u8>();
+///     (empty, two, mailbox_len())
+/// }).unwrap();
+/// assert_eq!(lens, (0, 2, 1));
+/// ```
 ///
 /// # Panics
 /// Outside a process.

@@ -22,6 +22,27 @@ use crate::process::{Envelope, Pcb, Pid, dead_letter, deliver, try_deliver};
 /// there is room (a plain thread blocks). Costs one reduction.
 ///
 /// Callable from any thread, in a process or not.
+///
+/// ```
+/// use ferrotp_scheduler::{Runtime, receive, self_pid, send, spawn};
+/// let rt = Runtime::builder().workers(2).build()?;
+/// let got = rt.block_on(|| {
+///     let me = self_pid();
+///     let parent = me.clone();
+///     let child = spawn(move || for n in 0..5u32 { send(&parent, n) });
+///     // From one sender, messages arrive in the order sent.
+///     let got: Vec<u32> = (0..5).map(|_| receive::<u32>()).collect();
+///     // Once the child has ended, sending to it is not an error: the
+///     // message is a dead letter, counted by the runtime.
+///     child.on_exit(move |_| send(&me, "ended"));
+///     assert_eq!(receive::<&str>(), "ended");
+///     send(&child, "too late");
+///     got
+/// });
+/// assert_eq!(got, [0, 1, 2, 3, 4]);
+/// assert_eq!(rt.dead_letters(), 1);
+/// # Ok::<(), ferrotp_scheduler::BuildError>(())
+/// ```
 pub fn send<M: Send + 'static>(to: &Pid, message: M) {
     send_envelope(&to.0, Envelope::new(message));
     let _ = try_with_process(|ctx| ctx.reduce(1));
@@ -43,7 +64,8 @@ pub fn send_signal_message<M: Send + 'static>(to: &Pid, message: M) {
     }
 }
 
-/// Why [`try_send`] did not send.
+/// Why [`try_send`] did not send: the example of [`try_send`] gets one
+/// and takes its message back.
 #[derive(PartialEq, Eq)]
 pub enum TrySendError<M> {
     /// The bounded mailbox is full; here is the message back.
@@ -76,6 +98,20 @@ impl<M> std::error::Error for TrySendError<M> {}
 /// Sends `message` unless `to`'s bounded mailbox is full. On an
 /// unbounded mailbox it is [`send`]. A message to an ended process is a
 /// dead letter, as with `send`.
+///
+/// ```
+/// use ferrotp_scheduler::{SpawnOptions, TrySendError, receive, run, spawn_opt, try_send};
+/// let (first, second) = run(|| {
+///     // It waits for a `()`, so the numbers stay in its mailbox.
+///     let slow = spawn_opt(SpawnOptions::new().mailbox_capacity(1), || {
+///         receive::<()>();
+///     }).unwrap();
+///     (try_send(&slow, 1u32), try_send(&slow, 2u32))
+/// }).unwrap();
+/// assert_eq!(first, Ok(()));
+/// assert_eq!(second, Err(TrySendError::Full(2)));
+/// assert_eq!(second.unwrap_err().into_inner(), 2);
+/// ```
 ///
 /// # Errors
 /// [`TrySendError::Full`] with the message.

@@ -393,6 +393,29 @@ impl fmt::Debug for Pid {
 
 /// An exit hook registered with [`Pid::on_exit`]; dropping it keeps the
 /// hook registered.
+///
+/// ```
+/// use ferrotp_scheduler::{ExitReason, receive, run, self_pid, send, spawn};
+/// let (removed, ran, late, late_removed) = run(|| {
+///     let me = self_pid();
+///     let child = spawn(|| { receive::<()>(); });
+///     let tell = |what: &'static str| {
+///         let me = me.clone();
+///         move |_: &ExitReason| send(&me, what)
+///     };
+///     let first = child.on_exit(tell("first"));
+///     let second = child.on_exit(tell("second"));
+///     assert_eq!(second.pid(), &child);
+///     let removed = first.remove(); // before it ran: it never will
+///     send(&child, ());
+///     let ran = receive::<&str>();
+///     // On a process that has ended, a hook runs at once, with NoProc.
+///     let late = child.on_exit(move |reason| send(&me, reason.clone()));
+///     (removed, ran, receive::<ExitReason>(), late.remove())
+/// }).unwrap();
+/// assert_eq!((removed, ran), (true, "second"));
+/// assert_eq!((late, late_removed), (ExitReason::NoProc, false));
+/// ```
 #[derive(Debug)]
 pub struct ExitHook {
     pid: Pid,
@@ -417,6 +440,28 @@ impl ExitHook {
 ///
 /// Handed to the hook set with
 /// [`Builder::dead_letter_hook`](crate::Builder::dead_letter_hook).
+///
+/// ```
+/// use std::sync::mpsc;
+/// use ferrotp_scheduler::{DeadLetter, Runtime, receive, self_pid, send, spawn};
+/// let (tx, letters) = mpsc::channel::<DeadLetter>();
+/// let rt = Runtime::builder()
+///     .workers(2)
+///     .dead_letter_hook(move |letter| tx.send(letter).unwrap())
+///     .build()?;
+/// let gone = rt.block_on(|| {
+///     let me = self_pid();
+///     let child = spawn(|| {});
+///     child.on_exit(move |_| send(&me, ())); // runs once the child has ended
+///     receive::<()>();
+///     send(&child, 42u32);
+///     child
+/// });
+/// let letter = letters.try_recv().unwrap(); // the hook ran in `send`
+/// assert_eq!(letter.to, gone);
+/// assert_eq!(letter.message.downcast_ref::<u32>(), Some(&42));
+/// # Ok::<(), ferrotp_scheduler::BuildError>(())
+/// ```
 pub struct DeadLetter {
     /// The process the message was for.
     pub to: Pid,

@@ -10,7 +10,17 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The identity of a process.
+/// The identity of a process: [`Pid::id`](crate::Pid::id) returns it,
+/// and a pid prints as its id does.
+///
+/// ```
+/// use ferrotp_scheduler::{ProcessId, run, self_pid, spawn};
+/// let (me, child) = run(|| (self_pid(), spawn(|| {}))).unwrap();
+/// assert_ne!(me.id(), child.id());
+/// assert_eq!(me.to_string(), me.id().to_string());
+/// assert_eq!(me.id().node(), 0); // this runtime's own node
+/// assert_eq!(ProcessId::new(0, 42).to_string(), "<0.42.0>");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ProcessId {
     node: u32,

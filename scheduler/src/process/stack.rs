@@ -71,9 +71,19 @@ pub const MIN_STACK_SIZE: usize = 16 * 1024;
 /// Largest stack a process may ask for.
 pub const MAX_STACK_SIZE: usize = 256 * 1024 * 1024;
 
-/// What a process's stack overflow does (module `overflow` has the
-/// report and the abort); see
+/// What a process's stack overflow does; see
 /// [`EffectiveSettings::on_stack_overflow`](crate::EffectiveSettings::on_stack_overflow).
+/// The safe ways to survive deep recursion are the red zone (a process
+/// that reaches a check point with little stack left panics, so its
+/// destructors run) and [`maybe_grow`](crate::maybe_grow).
+///
+/// ```
+/// use ferrotp_scheduler::{OnStackOverflow, Runtime};
+/// let rt = Runtime::builder().workers(1).build()?;
+/// // Unless a program opts in (in code, `unsafe`), an overflow aborts.
+/// assert_eq!(rt.settings().on_stack_overflow, OnStackOverflow::Abort);
+/// # Ok::<(), ferrotp_scheduler::BuildError>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum OnStackOverflow {

@@ -84,6 +84,19 @@ pub(crate) struct Config {
 
 /// The settings a runtime runs with, once code, environment and file have
 /// been merged ([`Runtime::settings`](crate::Runtime::settings)): what to log at start-up.
+///
+/// ```
+/// use ferrotp_scheduler::{DEFAULT_STACK_SIZE, Runtime};
+/// let rt = Runtime::builder()
+///     .environment([("FERROTP_REDUCTIONS".to_owned(), "2000".to_owned())])
+///     .workers(2)
+///     .build()?;
+/// let settings = rt.settings();
+/// assert_eq!(settings.workers, 2);                      // from code
+/// assert_eq!(settings.reductions, 2000);                // from the environment
+/// assert_eq!(settings.stack_size, DEFAULT_STACK_SIZE); // the default
+/// # Ok::<(), ferrotp_scheduler::BuildError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct EffectiveSettings {

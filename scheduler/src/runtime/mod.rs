@@ -57,7 +57,18 @@ pub const DEFAULT_LONG_SCHEDULE: Duration = Duration::from_millis(100);
 /// Default limit on live processes.
 pub const DEFAULT_MAX_PROCESSES: usize = 1 << 22;
 
-/// Why a runtime could not be built.
+/// Why a runtime could not be built: what [`Builder::build`] returns,
+/// naming the setting and what is allowed.
+///
+/// ```
+/// use ferrotp_scheduler::{BuildError, Runtime};
+/// let error = Runtime::builder().workers(0).build().unwrap_err();
+/// assert!(matches!(error, BuildError::Workers(0)));
+/// assert_eq!(
+///     error.to_string(),
+///     "invalid runtime setting `workers` = 0: a runtime has between 1 and 65535 workers",
+/// );
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum BuildError {
@@ -791,6 +802,23 @@ impl Drop for Runtime {
 }
 
 /// A snapshot of a runtime's counters ([`Runtime::metrics`]).
+///
+/// ```
+/// use ferrotp_scheduler::{Runtime, receive, self_pid, send, spawn};
+/// let rt = Runtime::builder().workers(2).build()?;
+/// rt.block_on(|| {
+///     let me = self_pid();
+///     let child = spawn(|| {});
+///     child.on_exit(move |_| send(&me, ()));
+///     receive::<()>();
+///     send(&child, "to an ended process");
+/// });
+/// let metrics = rt.metrics();
+/// assert_eq!(metrics.external_spawns, 1); // block_on's process
+/// assert_eq!(metrics.dead_letters, 1);
+/// assert_eq!(metrics.workers.len(), 2);
+/// # Ok::<(), ferrotp_scheduler::BuildError>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Metrics {
@@ -819,7 +847,25 @@ impl Metrics {
     }
 }
 
-/// The counters of one worker.
+/// The counters of one worker ([`Metrics::workers`]).
+///
+/// ```
+/// use ferrotp_scheduler::{Runtime, receive, self_pid, send, spawn};
+/// let rt = Runtime::builder().workers(2).build()?;
+/// rt.block_on(|| {
+///     let me = self_pid();
+///     for _ in 0..10 {
+///         let me = me.clone();
+///         spawn(move || send(&me, ()));
+///     }
+///     for _ in 0..10 { receive::<()>(); }
+/// });
+/// let workers = rt.metrics().workers;
+/// // Counted on the worker of the process that spawned them.
+/// assert_eq!(workers.iter().map(|w| w.spawns).sum::<u64>(), 10);
+/// assert!(workers.iter().map(|w| w.switches).sum::<u64>() >= 11);
+/// # Ok::<(), ferrotp_scheduler::BuildError>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct WorkerMetrics {

@@ -46,7 +46,24 @@ pub fn sleep(duration: Duration) {
 }
 
 /// A message on its way later ([`send_after`]); cancel it with
-/// [`cancel_timer`].
+/// [`cancel_timer`]. Dropping it does not cancel the timer.
+///
+/// ```
+/// use std::time::Duration;
+/// use ferrotp_scheduler::{TimerRef, cancel_timer, receive, run, self_pid, send_after};
+/// let got = run(|| {
+///     let me = self_pid();
+///     let timers: Vec<TimerRef> = (1..=3u32)
+///         .map(|n| send_after(Duration::from_millis(u64::from(n)), &me, n))
+///         .collect();
+///     cancel_timer(&timers[1]); // the 2 is never sent
+///     drop(timers);             // the others still are
+///     let mut got = [receive::<u32>(), receive::<u32>()];
+///     got.sort();
+///     got
+/// }).unwrap();
+/// assert_eq!(got, [1, 3]);
+/// ```
 #[derive(Debug)]
 pub struct TimerRef {
     state: Arc<SendTimerState>,
@@ -96,6 +113,19 @@ pub fn send_after<M: Send + 'static>(delay: Duration, to: &Pid, message: M) -> T
 /// Cancels a [`send_after`] timer. Returns true if it had not fired yet
 /// (the message will not be sent), false if it fired or was cancelled
 /// before. Callable from any thread.
+///
+/// ```
+/// use std::time::Duration;
+/// use ferrotp_scheduler::{cancel_timer, receive, run, self_pid, send_after};
+/// let results = run(|| {
+///     let me = self_pid();
+///     let pending = send_after(Duration::from_secs(3600), &me, "in an hour");
+///     let fired = send_after(Duration::from_millis(1), &me, "now");
+///     assert_eq!(receive::<&str>(), "now");
+///     (cancel_timer(&pending), cancel_timer(&pending), cancel_timer(&fired))
+/// }).unwrap();
+/// assert_eq!(results, (true, false, false));
+/// ```
 pub fn cancel_timer(timer: &TimerRef) -> bool {
     if !timer.state.cancel() {
         return false;

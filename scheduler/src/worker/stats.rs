@@ -69,6 +69,23 @@ impl WorkerStats {
 }
 
 /// Exits of one worker by reason ([`WorkerMetrics::exits_by_reason`](crate::WorkerMetrics::exits_by_reason)).
+///
+/// ```
+/// use ferrotp_scheduler::{ExitReason, Runtime, exit_self, receive, self_pid, send, spawn};
+/// let rt = Runtime::builder().workers(1).build()?;
+/// rt.block_on(|| {
+///     let me = self_pid();
+///     let bodies: [fn(); 2] = [|| panic!("oops"), || exit_self(ExitReason::custom("done"))];
+///     for body in bodies {
+///         let me = me.clone();
+///         spawn(body).on_exit(move |_| send(&me, ()));
+///         receive::<()>(); // on one worker, its exit has been counted too
+///     }
+/// });
+/// let counts = &rt.metrics().workers[0].exits_by_reason;
+/// assert_eq!((counts.panic, counts.custom, counts.killed), (1, 1, 0));
+/// # Ok::<(), ferrotp_scheduler::BuildError>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ExitCounts {
@@ -106,7 +123,33 @@ impl Counter {
     }
 }
 
-/// A process that held its worker too long ([`Builder::long_schedule`](crate::Builder::long_schedule)).
+/// A process that held its worker too long ([`Builder::long_schedule`](crate::Builder::long_schedule)),
+/// as the [`long_schedule_hook`](crate::Builder::long_schedule_hook) gets it.
+///
+/// Here a process computes without calling into the runtime (so without
+/// giving its worker up) until the watchdog has reported it:
+///
+/// ```
+/// use std::sync::mpsc;
+/// use std::time::Duration;
+/// use ferrotp_scheduler::{LongSchedule, Runtime, self_pid};
+/// let (tx, reports) = mpsc::channel::<LongSchedule>();
+/// let rt = Runtime::builder()
+///     .workers(1)
+///     .long_schedule(Some(Duration::from_millis(10)))
+///     .long_schedule_hook(move |report| { let _ = tx.send(report); })
+///     .build()?;
+/// let (me, report) = rt.block_on(move || {
+///     let me = self_pid();
+///     loop {
+///         if let Ok(report) = reports.try_recv() { break (me, report); }
+///         std::hint::spin_loop();
+///     }
+/// });
+/// assert_eq!((report.process, report.worker), (me.id(), 0));
+/// assert!(report.duration >= Duration::from_millis(10));
+/// # Ok::<(), ferrotp_scheduler::BuildError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct LongSchedule {

@@ -198,7 +198,25 @@ impl<A: Send + 'static> DynamicSupervisorSpec<A> {
     }
 }
 
-/// A running dynamic supervisor (module docs).
+/// A running dynamic supervisor, from
+/// [`DynamicSupervisorSpec::start_link`]: children are started at run
+/// time and known by their pids.
+///
+/// ```
+/// use ferrotp_scheduler::{receive, run};
+/// use ferrotp_supervision::{ChildSpec, DynamicSupervisorSpec};
+/// let (distinct, left, is_b) = run(|| {
+///     let sup = DynamicSupervisorSpec::new().start_link().unwrap();
+///     let conn = || ChildSpec::worker("connection", || { receive::<()>(); });
+///     let a = sup.start_child(conn()).unwrap();
+///     let b = sup.start_child(conn()).unwrap();
+///     sup.terminate_child(&a).unwrap();
+///     let left = sup.which_children().unwrap();
+///     sup.stop().unwrap();
+///     (a != b, left.len(), left[0].state.pid() == Some(&b))
+/// }).unwrap();
+/// assert_eq!((distinct, left, is_b), (true, 1, true));
+/// ```
 pub struct DynamicSupervisor<A = ChildSpec> {
     pid: Pid,
     _arg: PhantomData<fn(A)>,

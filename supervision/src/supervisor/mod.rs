@@ -246,6 +246,28 @@ pub(crate) fn start_and_wait(
 /// rather than waiting forever.
 ///
 /// Calls must come from a process other than the supervisor.
+///
+/// ```
+/// use ferrotp_scheduler::{receive, run, whereis};
+/// use ferrotp_supervision::{ChildSpec, Strategy, Supervisor, SupervisorSpec};
+/// let ids = run(|| {
+///     let sup = SupervisorSpec::new(Strategy::OneForOne)
+///         .name("app")
+///         .child(ChildSpec::worker("db", || { receive::<()>(); }))
+///         .start_link()
+///         .unwrap();
+///     // Any process can manage it, found by its name.
+///     let app = Supervisor::from_pid(whereis("app").unwrap());
+///     assert_eq!(app, sup);
+///     app.start_child(ChildSpec::worker("cache", || { receive::<()>(); })).unwrap();
+///     app.terminate_child("db").unwrap();
+///     app.delete_child("db").unwrap();
+///     let ids: Vec<String> = app.which_children().unwrap().iter().map(|c| c.id.to_string()).collect();
+///     app.stop().unwrap();
+///     ids
+/// }).unwrap();
+/// assert_eq!(ids, ["cache"]);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Supervisor {
     pid: Pid,

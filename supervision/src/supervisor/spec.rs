@@ -10,6 +10,37 @@ use ferrotp_scheduler::{ExitReason, Pid, RegisterError, SpawnError, SpawnOptions
 use crate::link::spawn_link_opt;
 
 /// How a supervisor reacts when a child that must be restarted ends.
+///
+/// With `OneForAll`, one child's crash restarts its siblings too:
+///
+/// ```
+/// use ferrotp_scheduler::{Pid, receive, receive_match, run, self_pid, send};
+/// use ferrotp_supervision::{ChildSpec, Strategy, SupervisorSpec};
+/// let (before, after) = run(|| {
+///     let me = self_pid();
+///     // Each child tells who it is as it starts; "crash" makes it panic.
+///     let child = |id: &'static str| {
+///         let me = me.clone();
+///         ChildSpec::worker(id, move || {
+///             send(&me, (id, self_pid()));
+///             if receive::<&str>() == "crash" { panic!("{id} crashed"); }
+///         })
+///     };
+///     let started = |id: &'static str| receive_match(move |m: &(&str, Pid)| m.0 == id).1;
+///     let sup = SupervisorSpec::new(Strategy::OneForAll)
+///         .child(child("a"))
+///         .child(child("b"))
+///         .start_link()
+///         .unwrap();
+///     let before = [started("a"), started("b")];
+///     send(&before[0], "crash");
+///     let after = [started("a"), started("b")];
+///     sup.stop().unwrap();
+///     (before, after)
+/// }).unwrap();
+/// // Both run as new processes.
+/// assert!(before[0] != after[0] && before[1] != after[1]);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Strategy {
     /// Restart that child only.
@@ -23,6 +54,28 @@ pub enum Strategy {
 }
 
 /// When a child is restarted after it ends.
+///
+/// ```
+/// use ferrotp_scheduler::{ExitReason, Pid, receive, run, self_pid, send};
+/// use ferrotp_supervision::{ChildSpec, Restart, Strategy, SupervisorSpec};
+/// let restarted = run(|| {
+///     let me = self_pid();
+///     let job = ChildSpec::worker("job", move || {
+///         send(&me, self_pid());
+///         if receive::<&str>() == "fail" { panic!("failed"); }
+///     })
+///     .restart(Restart::Transient);
+///     let sup = SupervisorSpec::new(Strategy::OneForOne).child(job).start_link().unwrap();
+///     let first = receive::<Pid>();
+///     send(&first, "fail"); // an abnormal end: a transient child is restarted
+///     let second = receive::<Pid>();
+///     sup.stop().unwrap();
+///     first != second
+/// }).unwrap();
+/// assert!(restarted);
+/// // After a normal end (or `Shutdown`) it would not have been.
+/// assert!(!Restart::Transient.restarts_after(&ExitReason::Normal));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Restart {
     /// Always (the default).
@@ -56,6 +109,52 @@ impl Restart {
 }
 
 /// How a supervisor stops a child.
+///
+/// A child that traps exits gets `Shutdown` as a message and may clean
+/// up; a killed one cannot, but its stack still unwinds, so its
+/// destructors run:
+///
+/// ```
+/// use std::time::Duration;
+/// use ferrotp_scheduler::{Exit, ExitReason, Pid, receive, receive_timeout, run, self_pid, send,
+///     trap_exit};
+/// use ferrotp_supervision::{ChildSpec, Shutdown, Strategy, SupervisorSpec};
+/// struct SaysWhenDropped(Pid);
+/// impl Drop for SaysWhenDropped {
+///     fn drop(&mut self) { send(&self.0, "dropped"); }
+/// }
+/// let (polite, brutal) = run(|| {
+///     let me = self_pid();
+///     let (me1, me2) = (me.clone(), me.clone());
+///     let polite = ChildSpec::worker("polite", move || {
+///         trap_exit(true);
+///         send(&me1, "ready");
+///         send(&me1, receive::<Exit>().reason); // clean up, then end
+///     })
+///     .shutdown(Shutdown::Timeout(Duration::from_secs(5)));
+///     let brutal = ChildSpec::worker("brutal", move || {
+///         let _guard = SaysWhenDropped(me2.clone());
+///         send(&me2, "ready");
+///         receive::<()>();
+///     })
+///     .shutdown(Shutdown::BrutalKill);
+///     let sup = SupervisorSpec::new(Strategy::OneForOne)
+///         .children([polite, brutal])
+///         .start_link()
+///         .unwrap();
+///     for _ in 0..2 { assert_eq!(receive::<&str>(), "ready"); }
+///     // `terminate_child` returns once the child has ended, so what it
+///     // sent on its way out is here already.
+///     sup.terminate_child("polite").unwrap();
+///     let polite = receive_timeout::<ExitReason>(Duration::ZERO);
+///     sup.terminate_child("brutal").unwrap();
+///     let brutal = receive_timeout::<&str>(Duration::ZERO);
+///     sup.stop().unwrap();
+///     (polite, brutal)
+/// }).unwrap();
+/// assert_eq!(polite, Some(ExitReason::Shutdown));
+/// assert_eq!(brutal, Some("dropped"));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Shutdown {
     /// `exit(child, Kill)` at once.
@@ -69,6 +168,16 @@ pub enum Shutdown {
 }
 
 /// What kind of process a child is.
+///
+/// ```
+/// use ferrotp_supervision::{ChildKind, ChildSpec, Shutdown, Strategy, SupervisorSpec};
+/// let worker = ChildSpec::worker("worker", || {});
+/// let nested = ChildSpec::supervisor("nested", SupervisorSpec::new(Strategy::OneForAll));
+/// assert_eq!(worker.child_kind(), ChildKind::Worker);
+/// assert_eq!(nested.child_kind(), ChildKind::Supervisor);
+/// // A supervisor child is given all the time it needs to stop its own.
+/// assert_eq!(nested.shutdown_policy(), Shutdown::Infinity);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ChildKind {
     /// Does work.
@@ -79,6 +188,31 @@ pub enum ChildKind {
 
 /// An optional delay before a restart (OTP has none; bastion and kameo
 /// users ask for one, to avoid hammering a resource that is down).
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use ferrotp_scheduler::{Pid, receive, run, self_pid, send};
+/// use ferrotp_supervision::{Backoff, ChildSpec, Strategy, SupervisorSpec};
+/// let waited = run(|| {
+///     let me = self_pid();
+///     let sup = SupervisorSpec::new(Strategy::OneForOne)
+///         .backoff(Backoff::Fixed(Duration::from_millis(20)))
+///         .child(ChildSpec::worker("flaky", move || {
+///             send(&me, self_pid());
+///             if receive::<&str>() == "crash" { panic!("crashed"); }
+///         }))
+///         .start_link()
+///         .unwrap();
+///     let first = receive::<Pid>();
+///     let crashed = Instant::now();
+///     send(&first, "crash");
+///     receive::<Pid>(); // the restarted child
+///     let waited = crashed.elapsed();
+///     sup.stop().unwrap();
+///     waited
+/// }).unwrap();
+/// assert!(waited >= Duration::from_millis(20));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Backoff {
     /// Restart at once (the default, as in OTP).
@@ -295,7 +429,27 @@ impl Flags {
     }
 }
 
-/// Why a supervisor did not start.
+/// Why a supervisor did not start: what
+/// [`SupervisorSpec::start_link`](super::SupervisorSpec::start_link)
+/// returns.
+///
+/// ```
+/// use ferrotp_scheduler::{ExitReason, receive, run};
+/// use ferrotp_supervision::{ChildSpec, StartError, Strategy, SupervisorSpec};
+/// let (failed, invalid) = run(|| {
+///     let failing = SupervisorSpec::new(Strategy::OneForOne)
+///         .child(ChildSpec::worker("cache", || { receive::<()>(); }))
+///         .child(ChildSpec::new("db", || Err(ExitReason::custom("no database"))));
+///     let duplicate = SupervisorSpec::new(Strategy::OneForOne)
+///         .child(ChildSpec::worker("a", || {}))
+///         .child(ChildSpec::worker("a", || {}));
+///     (failing.start_link().unwrap_err(), duplicate.start_link().unwrap_err())
+/// }).unwrap();
+/// // "cache" had started: it was stopped again.
+/// assert_eq!(failed, StartError::Child { id: "db".into(), reason: ExitReason::custom("no database") });
+/// assert_eq!(failed.to_string(), "child \"db\" failed to start: no database");
+/// assert!(matches!(invalid, StartError::InvalidSpec(ref why) if why.contains("unique")));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum StartError {
@@ -337,6 +491,24 @@ impl fmt::Display for StartError {
 impl std::error::Error for StartError {}
 
 /// Why a request to a running supervisor failed.
+///
+/// ```
+/// use ferrotp_scheduler::{receive, run};
+/// use ferrotp_supervision::{ChildError, ChildSpec, Strategy, SupervisorSpec};
+/// let (twice, missing, down) = run(|| {
+///     let sup = SupervisorSpec::new(Strategy::OneForOne)
+///         .child(ChildSpec::worker("a", || { receive::<()>(); }))
+///         .start_link()
+///         .unwrap();
+///     let twice = sup.start_child(ChildSpec::worker("a", || {})).unwrap_err();
+///     let missing = sup.terminate_child("b").unwrap_err();
+///     sup.stop().unwrap();
+///     (twice, missing, sup.count_children().unwrap_err())
+/// }).unwrap();
+/// assert!(matches!(twice, ChildError::AlreadyStarted { ref id, .. } if &**id == "a"));
+/// assert_eq!(missing, ChildError::NotFound("b".into()));
+/// assert!(matches!(down, ChildError::SupervisorDown(_)));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ChildError {
@@ -404,6 +576,28 @@ impl std::error::Error for ChildError {}
 
 /// One child as [`which_children`](super::Supervisor::which_children)
 /// reports it.
+///
+/// ```
+/// use ferrotp_scheduler::{Pid, receive, run, self_pid, send};
+/// use ferrotp_supervision::{ChildKind, ChildSpec, ChildState, Restart, Strategy, SupervisorSpec};
+/// let (child, children) = run(|| {
+///     let me = self_pid();
+///     let cache = ChildSpec::worker("cache", move || {
+///         send(&me, self_pid());
+///         receive::<()>();
+///     })
+///     .restart(Restart::Transient);
+///     let sup = SupervisorSpec::new(Strategy::OneForOne).child(cache).start_link().unwrap();
+///     let child = receive::<Pid>();
+///     let children = sup.which_children().unwrap();
+///     sup.stop().unwrap();
+///     (child, children)
+/// }).unwrap();
+/// assert_eq!(children.len(), 1);
+/// let info = &children[0];
+/// assert_eq!((&*info.id, info.kind, info.restart), ("cache", ChildKind::Worker, Restart::Transient));
+/// assert_eq!(info.state, ChildState::Running(child));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChildInfo {
     /// Its id (a dynamic supervisor's children have the id of the spec
@@ -418,6 +612,28 @@ pub struct ChildInfo {
 }
 
 /// Whether a child runs.
+///
+/// ```
+/// use ferrotp_scheduler::{receive, run};
+/// use ferrotp_supervision::{ChildSpec, ChildState, Strategy, SupervisorSpec};
+/// let (running, stopped, again) = run(|| {
+///     let sup = SupervisorSpec::new(Strategy::OneForOne)
+///         .child(ChildSpec::worker("a", || { receive::<()>(); }))
+///         .start_link()
+///         .unwrap();
+///     let state = || sup.which_children().unwrap()[0].state.clone();
+///     let running = state();
+///     sup.terminate_child("a").unwrap();
+///     let stopped = state();
+///     let pid = sup.restart_child("a").unwrap();
+///     let again = state() == ChildState::Running(pid);
+///     sup.stop().unwrap();
+///     (running, stopped, again)
+/// }).unwrap();
+/// assert!(running.pid().is_some());
+/// assert_eq!(stopped, ChildState::Stopped);
+/// assert!(again);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ChildState {
     /// It runs as this process.
@@ -441,6 +657,23 @@ impl ChildState {
 }
 
 /// Counts of a supervisor's children (OTP's `count_children`).
+///
+/// ```
+/// use ferrotp_scheduler::{receive, run};
+/// use ferrotp_supervision::{ChildCounts, ChildSpec, Strategy, SupervisorSpec};
+/// let counts = run(|| {
+///     let sup = SupervisorSpec::new(Strategy::OneForOne)
+///         .child(ChildSpec::worker("worker", || { receive::<()>(); }))
+///         .child(ChildSpec::supervisor("nested", SupervisorSpec::new(Strategy::OneForOne)))
+///         .start_link()
+///         .unwrap();
+///     sup.terminate_child("worker").unwrap();
+///     let counts = sup.count_children().unwrap();
+///     sup.stop().unwrap();
+///     counts
+/// }).unwrap();
+/// assert_eq!(counts, ChildCounts { specs: 2, active: 1, supervisors: 1, workers: 1 });
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ChildCounts {
     /// Child specs, running or not.
