@@ -700,3 +700,35 @@ fn a_spawner_that_moves_during_its_setup_queues_the_child_where_it_runs() {
         "{stdout}"
     );
 }
+
+/// A process finds itself among the live ones from its first instruction:
+/// its spawn is counted before the process becomes visible to the worker
+/// that runs it. (It was counted after: a worker spinning for work could
+/// run the process first, which then read itself missing; the demo's
+/// "processes alive" line showed it.) Each round on a fresh runtime, so
+/// that no earlier process's exit is still being counted.
+#[test]
+fn a_process_finds_itself_counted_as_live_as_it_first_runs() {
+    let mut seen = Vec::new();
+    for round in 0..60 {
+        let rt = Arc::new(runtime(2));
+        let metrics = Arc::clone(&rt);
+        seen.push(rt.block_on(move || {
+            let root = metrics.metrics().live_processes();
+            let me = self_pid();
+            // A child queued on this worker (either worker may run it),
+            // or pinned to the other worker's inbox.
+            let options = if round % 2 == 0 {
+                SpawnOptions::new()
+            } else {
+                SpawnOptions::new().worker(1)
+            };
+            spawn_opt(options, move || {
+                send(&me, metrics.metrics().live_processes());
+            })
+            .unwrap();
+            (root, receive::<u64>())
+        }));
+    }
+    assert!(seen.iter().all(|&counts| counts == (1, 2)), "{seen:?}");
+}

@@ -639,37 +639,45 @@ impl Ready {
             drop_paid_child(launch);
             return pid;
         }
-        let task = match pinned_to {
+        // The spawn is counted before the process becomes visible, so that
+        // the process, and whoever it tells, find it counted
+        // (`Metrics::live_processes`): the queue's hand-off orders the
+        // count before the process's first run.
+        let count_here = |core: &crate::worker::WorkerCore| core.stats().spawns.bump();
+        let count_elsewhere = || {
+            shared
+                .external_spawns
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        };
+        if let Some(worker) = pinned_to {
+            if !(on_worker && try_with_worker(count_here).is_some()) {
+                count_elsewhere();
+            }
             // Not inside `try_with_worker`: a closed inbox (its worker has
             // shut down) gives the process back, whose closure runs user
-            // destructors as it drops.
-            Some(worker) => {
-                if let Err(launch) = shared.remotes[worker].deliver(Delivery::Pinned(launch)) {
-                    end_unrun(launch, &pid, ExitReason::Shutdown, took_slot, None);
-                    return pid;
-                }
-                None
+            // destructors as it drops. (Its spawn stays counted: the
+            // runtime is being dropped, and nobody reads its counts.)
+            if let Err(launch) = shared.remotes[worker].deliver(Delivery::Pinned(launch)) {
+                end_unrun(launch, &pid, ExitReason::Shutdown, took_slot, None);
             }
-            None => Some(Task::Fresh(launch)),
-        };
-        let mut task = task;
-        let counted = on_worker
+            return pid;
+        }
+        let mut task = Some(Task::Fresh(launch));
+        let queued_here = on_worker
             && try_with_worker(|core| {
                 // Queue operations and a counter: no user code.
+                count_here(core);
                 if let Some(task) = task.take() {
                     core.push_task(task);
                 }
-                core.stats().spawns.bump();
             })
             .is_some();
+        if !queued_here {
+            count_elsewhere();
+        }
         if let Some(task) = task {
             shared.injector.push(task);
             shared.notify_one();
-        }
-        if !counted {
-            shared
-                .external_spawns
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         pid
     }
