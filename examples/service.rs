@@ -33,7 +33,7 @@
 //! comes; at the end the root kills it (`exit(pid, Kill)`): the
 //! connection's destructor runs, and the app supervisor restarts the
 //! exporter under its name. Then the root stops the whole tree (children
-//! in reverse start order) and checks that no process was left behind, and
+//! in reverse start order), reports any process left behind, and checks
 //! that every request is accounted for. It prints throughput, latency
 //! percentiles, the failures by cause, the crashes and restarts, and the
 //! runtime's counters, each with a short legend.
@@ -213,9 +213,12 @@ fn session(shard: usize, slot: usize, root: &Pid) {
             work.fate = Fate::Poisoned;
             panic!("poison request {}:{}", work.client, work.seq);
         }
-        work.reply.send(digest(work.payload));
+        let digest = digest(work.payload);
+        // Counted before the send: the send's reduction may be where the
+        // stop's exit signal unwinds this session, after the reply went.
         work.fate = Fate::Answered;
         replies.0 += 1;
+        work.reply.send(digest);
     }
 }
 
@@ -438,12 +441,19 @@ fn main() {
                 Event::Down(down) => {
                     if let Some(at) = watched.iter().position(|(m, ..)| *m == down.monitor) {
                         let (_, shard, slot, session) = watched.swap_remove(at);
+                        // The replacement may have reported before this
+                        // `Down` (the supervisor's link hook runs before
+                        // our monitor's, and the restart can win the race).
+                        let replacement = watched
+                            .iter()
+                            .find(|(_, s, sl, _)| (*s, *sl) == (shard, slot))
+                            .map(|(.., pid)| pid.clone());
                         crashes.push(Crash {
                             shard,
                             slot,
                             session,
                             reason: down.reason,
-                            replacement: None,
+                            replacement,
                         });
                     }
                 }
