@@ -30,8 +30,8 @@
 //!   process, and its OS thread runs other processes meanwhile. Code
 //!   reads top to bottom, without `async`, callbacks or hand-written state
 //!   machines.
-//! * **It is cheap.** Spawning one costs a small control block and the
-//!   boxed closure; its stack (64 KiB by default, from a pool) is taken
+//! * **It is cheap.** Spawning one costs a small control block and its
+//!   closure (boxed only if it is larger than four words); its stack (64 KiB by default, from a pool) is taken
 //!   only when it first runs. A program may have many thousands of them,
 //!   a million if it has the memory.
 //! * **It is isolated.** A panic ends only the process that panicked.

@@ -1,5 +1,5 @@
 //! loom model of a process's exit reason published before `EXITED`
-//! ([`ExitRecord`], module `exit`, with [`RunState::set_exited`] and
+//! ([`ExitRecord`], module `exit_reason`, with [`RunState::set_exited`] and
 //! [`RunState::is_exited`]).
 //!
 //! Run with:

@@ -14,7 +14,7 @@
 //! and, not being on that worker, pushes a `Delivery::Woken` into worker
 //! 0's inbox, a `ferrotp_mailbox::Mailbox`; if the push answers
 //! `must_wake()`, it unparks worker 0's thread (`schedule_woken` →
-//! `wake_remote` → `Remote::deliver`, in `worker.rs` and `runtime.rs`).
+//! `wake_remote` → `Remote::deliver`, in `worker/run_loop.rs` and `worker/shared.rs`).
 //!
 //! Worker 0, out of work, drains its inbox (`WorkerLoop::drain_inbox`)
 //! and then parks by `WorkerLoop::park`: it registers as a sleeper in the
@@ -112,7 +112,7 @@ impl Process {
 }
 
 /// What the model shares: worker 0's side (`Shared` and `Remote` in
-/// `runtime.rs`).
+/// `worker/shared.rs`).
 struct World {
     idle: Idle,
     /// `Remote::inbox` of worker 0 (`Delivery::Woken(pcb)` is the pcb).

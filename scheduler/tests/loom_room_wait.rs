@@ -6,7 +6,7 @@
 //!
 //! # The protocol
 //!
-//! `send_when_room` (`api.rs`): a sending process registers a
+//! `send_when_room` (`messaging/send.rs`): a sending process registers a
 //! [`RoomWaiter`] on the full mailbox whose waker is its own control
 //! block, so that waking it is `Pcb::wake` → [`RunState::wake`] (true:
 //! "the waker queues it" on its worker, `schedule_woken`). It retries

@@ -5,7 +5,7 @@
 //!
 //! # The protocol
 //!
-//! `Runtime::drop` (`runtime.rs`) stores `shutdown` (`SeqCst`), issues a
+//! `Runtime::drop` (`runtime/mod.rs`) stores `shutdown` (`SeqCst`), issues a
 //! `SeqCst` fence, calls [`Idle::wake_all`], and unparks every worker's
 //! thread through `Remote::unpark`, which unparks only a thread that has
 //! registered its handle (`Remote::thread`, a `OnceLock` that the worker

@@ -10,6 +10,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::lifecycle::exit_reason::ExitReason;
+use crate::lifecycle::name_table::Refused;
 use crate::process::Pid;
 use crate::process::context::try_with_worker;
 use crate::worker::shared::Shared;
@@ -100,26 +101,20 @@ pub fn register(name: &str, pid: &Pid) -> Result<(), RegisterError> {
     }
     let shared = Arc::clone(pid.0.shared());
     let name: Arc<str> = name.into();
-    {
-        let mut names = shared.registry.names();
-        if let Some(by) = names.by_name.get(&name) {
-            return Err(RegisterError::Taken {
+    shared
+        .registry
+        .insert(&name, pid)
+        .map_err(|refused| match refused {
+            Refused::Taken(by) => RegisterError::Taken {
                 name: name.to_string(),
-                by: by.clone(),
-            });
-        }
-        if let Some((has, _)) = names.by_pid.get(&pid.id()) {
-            return Err(RegisterError::AlreadyNamed {
+                by,
+            },
+            Refused::AlreadyNamed(has) => RegisterError::AlreadyNamed {
                 pid: pid.clone(),
                 name: has.to_string(),
-            });
-        }
-        if pid.has_exited() {
-            return Err(RegisterError::NotAlive(pid.clone()));
-        }
-        names.by_name.insert(Arc::clone(&name), pid.clone());
-        names.by_pid.insert(pid.id(), (Arc::clone(&name), None));
-    }
+            },
+            Refused::NotAlive => RegisterError::NotAlive(pid.clone()),
+        })?;
     // Freed when the process ends. If it ended since the check above, the
     // hook runs at once (NoProc) and frees it here. Registered outside the
     // lock, which the hook takes.
@@ -134,15 +129,9 @@ pub fn register(name: &str, pid: &Pid) -> Result<(), RegisterError> {
             shared.registry.remove(&hook_name, Some(id));
         }
     });
-    let mut names = shared.registry.names();
-    match names.by_pid.get_mut(&id) {
-        // Still this registration: keep the hook, for `unregister`.
-        Some((named, slot)) if Arc::ptr_eq(named, &name) => *slot = Some(hook),
-        // Unregistered (or freed) meanwhile: nothing to keep.
-        _ => {
-            drop(names);
-            hook.remove();
-        }
+    // Kept for `unregister`, unless unregistered (or freed) meanwhile.
+    if let Some(hook) = shared.registry.keep_hook(id, &name, hook) {
+        hook.remove();
     }
     Ok(())
 }

@@ -12,9 +12,9 @@ use crate::process::context::{try_with_process, with_process};
 use crate::process::{Envelope, Pid};
 
 /// A message sent through a [`Subject`].
-pub(crate) struct Tagged<T> {
-    pub(crate) tag: u64,
-    pub(crate) message: T,
+pub(in crate::messaging) struct Tagged<T> {
+    pub(in crate::messaging) tag: u64,
+    pub(in crate::messaging) message: T,
 }
 
 /// A typed address owned by one process (Gleam's `Subject`): anyone may
@@ -38,9 +38,9 @@ pub(crate) struct Tagged<T> {
 /// assert_eq!(reply, "pong");
 /// ```
 pub struct Subject<T> {
-    pub(crate) owner: Pid,
-    pub(crate) tag: u64,
-    pub(crate) mark: Mark,
+    pub(in crate::messaging) owner: Pid,
+    pub(in crate::messaging) tag: u64,
+    pub(in crate::messaging) mark: Mark,
     _message: PhantomData<fn(T) -> T>,
 }
 

@@ -11,7 +11,7 @@
 //!   (module `spawn`): unless someone ends it, its exit hooks, links and
 //!   monitors never fire and its process slot is never given back;
 //! * a blocking send to a full bounded mailbox holds a place in that
-//!   mailbox's queue of waiting senders (module `api`): unless someone
+//!   mailbox's queue of waiting senders (`messaging/send.rs`): unless someone
 //!   withdraws it, a wake-up given to it is never passed on and another
 //!   sender waits for ever.
 //!

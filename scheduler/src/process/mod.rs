@@ -29,9 +29,11 @@
 //! red zone (`stack_depth.rs`), overflow (`overflow.rs`) and debts
 //! (`debt.rs`), each of which reads the running context. Breaking it would
 //! put a trait object or a callback on the switch and wake-up paths,
-//! which we measure per instruction; the knot is kept to these nine files
-//! and nothing above them (messaging, spawn, names, time, the builder)
-//! is referred to from inside it.
+//! which we measure per instruction; the knot is kept to these nine files.
+//! Nothing above them (the messaging API, spawn, the registry API, the
+//! time API, the builder) is referred to from inside it; what they use
+//! below them are leaves (envelopes, exit reasons and hooks, signal bits,
+//! the timer wheel, stacks).
 
 pub(crate) mod context;
 mod control_block;

@@ -58,17 +58,16 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::process::stack::MIN_STACK_SIZE;
-use crate::process::stack::OnStackOverflow;
-// The placement rules are defined with the placement they drive; they keep
-// their paths here too, where the settings that carry them are.
-use crate::process::stack::MAX_STACK_SIZE;
+use crate::process::stack::{MAX_STACK_SIZE, MIN_STACK_SIZE, OnStackOverflow};
 use crate::runtime::placement::Binding;
-pub use crate::runtime::placement::{NamePattern, PlaceOn, PlacementRule};
 use crate::runtime::topology::Topology;
 
+// The placement rules are defined with the placement they drive; they keep
+// their paths here too, where the settings that carry them are.
+pub use crate::runtime::placement::{NamePattern, PlaceOn, PlacementRule};
+
 /// The most workers a runtime can have.
-pub const MAX_WORKERS: usize = 65535;
+pub(crate) const MAX_WORKERS: usize = 65535;
 
 /// The settings of a runtime, checked by [`Builder::build`].
 #[derive(Clone, Debug)]

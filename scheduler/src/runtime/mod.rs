@@ -1,5 +1,5 @@
-//! The runtime: its configuration ([`Builder`]), its worker threads, and
-//! the state they share.
+//! The runtime: its configuration ([`Builder`]), its worker threads (the
+//! state they share is in `worker/shared.rs`), and the [`Runtime`] handle.
 
 pub mod config;
 pub mod placement;
@@ -11,7 +11,7 @@ use std::io::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -29,7 +29,7 @@ use crate::runtime::config::{NamePattern, PlaceOn, PlacementRule, Settings};
 use crate::runtime::placement::{Binding, WorkerPlace};
 use crate::runtime::topology::Topology;
 use crate::worker::idle::Idle;
-use crate::worker::shared::{DeadLetterHook, Remote, Shared};
+use crate::worker::shared::{DeadLetterHook, LastStackError, Remote, Shared, SlotBudget};
 use crate::worker::stats::ExitCounts;
 use crate::worker::stats::{LongSchedule, LongScheduleHook};
 use crate::worker::{Task, WorkerLoop, discard_orphan, try_with_worker_serving};
@@ -469,13 +469,12 @@ impl Builder {
             idle: Idle::new(workers),
             credit_batch: (max_processes / (64 * workers)).clamp(1, 64),
             shutdown: AtomicBool::new(false),
-            reserved: CachePadded::new(AtomicUsize::new(0)),
+            slots: SlotBudget::default(),
             external_spawns: AtomicU64::new(0),
             external_exits: AtomicU64::new(0),
             dead_letters: CachePadded::new(AtomicU64::new(0)),
             dead_letter_hook: self.dead_letter_hook,
-            stack_failed: AtomicBool::new(false),
-            stack_error: Mutex::new(None),
+            stack_errors: LastStackError::default(),
             registry: crate::lifecycle::name_table::Registry::default(),
             long_schedule_hook: self.long_schedule_hook,
             watchdog: OnceLock::new(),

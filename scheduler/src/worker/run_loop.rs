@@ -27,7 +27,8 @@
 //!
 //! 1. the LIFO slot, if the last process left budget to pass on;
 //! 2. every 8th pick, housekeeping: the inbox is drained into `runnable`,
-//!    migratable processes woken here move to `fresh`, due timers fire;
+//!    migratable processes woken here move to `fresh`, due timers fire
+//!    (every 16th pick, or whenever `runnable` is empty);
 //!    and every 61st of those, the global injector, then `runnable`'s
 //!    oldest, then `fresh`'s oldest, so that none of them can be starved
 //!    by the others (61 is Go's and async-executor's habit: prime, so it

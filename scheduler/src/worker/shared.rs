@@ -84,16 +84,17 @@ pub(crate) struct Shared {
     /// Process slots reserved by workers (see `WorkerCore::take_slot`).
     /// On its own cache line: written by any worker now and then, while
     /// the fields around it are read on every pick.
-    pub(crate) reserved: CachePadded<AtomicUsize>,
+    pub(crate) slots: SlotBudget,
     pub(crate) external_spawns: AtomicU64,
     /// Processes ended outside any worker (discarded at shutdown).
     pub(crate) external_exits: AtomicU64,
     /// Dead letters sent from threads that are not this runtime's workers.
     pub(crate) dead_letters: CachePadded<AtomicU64>,
     pub(crate) dead_letter_hook: Option<DeadLetterHook>,
-    pub(crate) stack_failed: AtomicBool,
-    pub(crate) stack_error: Mutex<Option<String>>,
-    /// Registered names (module `registry`).
+    /// The last error a worker met carving a stack (`Runtime::spawn`'s
+    /// message names it).
+    pub(crate) stack_errors: LastStackError,
+    /// Registered names (module `name_table`; the API is module `registry`).
     pub(crate) registry: crate::lifecycle::name_table::Registry,
     pub(crate) long_schedule_hook: Option<LongScheduleHook>,
     /// The long-schedule watchdog's thread, to wake it at shutdown.
@@ -107,13 +108,26 @@ pub(crate) struct Shared {
     pub(crate) steal_order: StealOrder,
     /// The topology the places come from.
     pub(crate) topology: Topology,
-    /// Placement rules by process name (module `config`).
+    /// Placement rules by process name (module `placement`).
     pub(crate) rules: Vec<PlacementRule>,
     /// What the runtime was built with.
     pub(crate) effective: EffectiveSettings,
     /// Per node (as in `steal_order.workers_by_node`): spreads processes
     /// pinned to the node over its workers.
     pub(crate) node_turns: Box<[CachePadded<AtomicUsize>]>,
+}
+
+/// The process slots workers have reserved from the runtime's limit; only
+/// `Shared`'s methods touch it (its fields are private to this module).
+#[derive(Default)]
+pub(crate) struct SlotBudget(CachePadded<AtomicUsize>);
+
+/// A stack error and whether one is pending; only `Shared`'s methods touch
+/// it.
+#[derive(Default)]
+pub(crate) struct LastStackError {
+    failed: AtomicBool,
+    message: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -129,14 +143,14 @@ impl Shared {
     /// left.
     pub(crate) fn reserve_slots(&self, wanted: usize) -> Result<usize, usize> {
         let limit = self.config.max_processes;
-        let mut reserved = self.reserved.load(Ordering::Relaxed);
+        let mut reserved = self.slots.0.load(Ordering::Relaxed);
         loop {
             if reserved >= limit {
                 return Err(limit);
             }
             let granted = wanted.min(limit - reserved);
             // Relaxed: a counter; nothing is published through it.
-            match self.reserved.compare_exchange_weak(
+            match self.slots.0.compare_exchange_weak(
                 reserved,
                 reserved + granted,
                 Ordering::Relaxed,
@@ -149,30 +163,31 @@ impl Shared {
     }
 
     pub(crate) fn return_slots(&self, count: usize) {
-        self.reserved.fetch_sub(count, Ordering::Relaxed);
+        self.slots.0.fetch_sub(count, Ordering::Relaxed);
     }
 
     #[cold]
     pub(crate) fn record_stack_error(&self, error: &StackError) {
         *self
-            .stack_error
+            .stack_errors
+            .message
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error.to_string());
-        self.stack_failed.store(true, Ordering::Relaxed);
+        self.stack_errors.failed.store(true, Ordering::Relaxed);
     }
 
     /// A stack was had: spawns are no longer refused for lack of one.
     #[inline]
     pub(crate) fn stack_error_cleared(&self) {
-        if self.stack_failed.load(Ordering::Relaxed) {
-            self.stack_failed.store(false, Ordering::Relaxed);
+        if self.stack_errors.failed.load(Ordering::Relaxed) {
+            self.stack_errors.failed.store(false, Ordering::Relaxed);
         }
     }
 
     /// Why spawns are being refused, if the last stack could not be had.
     #[inline]
     pub(crate) fn stack_error(&self) -> Option<String> {
-        if !self.stack_failed.load(Ordering::Relaxed) {
+        if !self.stack_errors.failed.load(Ordering::Relaxed) {
             return None;
         }
         self.last_stack_error()
@@ -180,7 +195,8 @@ impl Shared {
 
     #[cold]
     fn last_stack_error(&self) -> Option<String> {
-        self.stack_error
+        self.stack_errors
+            .message
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()

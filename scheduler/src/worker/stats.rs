@@ -140,11 +140,10 @@ impl Counter {
 ///     .long_schedule_hook(move |report| { let _ = tx.send(report); })
 ///     .build()?;
 /// let (me, report) = rt.block_on(move || {
-///     let me = self_pid();
-///     loop {
-///         if let Ok(report) = reports.try_recv() { break (me, report); }
-///         std::hint::spin_loop();
-///     }
+///     // Blocks its worker's thread (what a long schedule is), until the
+///     // watchdog reports it; bounded, so a regression fails, not hangs.
+///     let report = reports.recv_timeout(Duration::from_secs(60));
+///     (self_pid(), report.expect("the watchdog reports the process"))
 /// });
 /// assert_eq!((report.process, report.worker), (me.id(), 0));
 /// assert!(report.duration >= Duration::from_millis(10));
