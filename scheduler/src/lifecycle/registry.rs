@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crate::lifecycle::exit_reason::ExitReason;
 use crate::lifecycle::name_table::Refused;
 use crate::process::Pid;
-use crate::process::context::try_with_worker;
+use crate::worker::core::try_with_worker;
 use crate::worker::shared::Shared;
 
 /// Why [`register`] refused.

@@ -12,15 +12,17 @@ use std::sync::Arc;
 use ferrotp_mailbox::Mailbox;
 
 use crate::lifecycle::exit_reason::ExitReason;
-use crate::process::context::{try_with_process, try_with_worker};
+use crate::process::context::try_with_process;
 use crate::process::debt::{Debt, Owed};
 use crate::process::entry::Entry;
 use crate::process::process_id::ProcessId;
 use crate::process::stack::MAX_STACK_SIZE;
 use crate::process::stack::MIN_STACK_SIZE;
 use crate::process::{Anchor, Pcb, Pid};
+use crate::worker::core::WorkerCore;
+use crate::worker::core::try_with_worker;
+use crate::worker::run_loop::{Delivery, Launch, Task};
 use crate::worker::shared::Shared;
-use crate::worker::{Delivery, Launch, Task, WorkerCore};
 
 /// Options for [`spawn_opt`].
 ///
@@ -643,7 +645,7 @@ impl Ready {
         // the process, and whoever it tells, find it counted
         // (`Metrics::live_processes`): the queue's hand-off orders the
         // count before the process's first run.
-        let count_here = |core: &crate::worker::WorkerCore| core.stats().spawns.bump();
+        let count_here = |core: &crate::worker::core::WorkerCore| core.stats().spawns.bump();
         let count_elsewhere = || {
             shared
                 .external_spawns
@@ -729,7 +731,7 @@ fn end_unrun(
         return;
     }
     let held = owe_child(pid, took_slot);
-    let unwind = crate::worker::drop_never_run(launch);
+    let unwind = crate::worker::run_loop::drop_never_run(launch);
     if held.is_none_or(|held| held.settle().is_some()) {
         let pcb = &pid.0;
         // Its exit hooks (its links, monitors) all run, even if the caller
@@ -751,7 +753,7 @@ fn end_unrun(
 /// The closure of a child whose debt an abandonment paid: the child has
 /// ended (module `debt`); its mailbox is closed and not to be touched.
 fn drop_paid_child(launch: Launch) {
-    crate::worker::contain("dropping a never-run process's closure", move || {
+    crate::worker::run_loop::contain("dropping a never-run process's closure", move || {
         drop(launch);
     });
 }

@@ -10,9 +10,10 @@ use std::task::{Wake, Waker};
 use ferrotp_mailbox::TryPushError;
 
 use crate::messaging::receive::take_typed;
-use crate::process::context::{try_with_process, try_with_worker, with_process};
+use crate::process::context::{try_with_process, with_process};
 use crate::process::debt::Debt;
 use crate::process::{Envelope, Pcb, Pid, dead_letter, deliver, try_deliver};
+use crate::worker::core::try_with_worker;
 
 /// Sends `message` to `to`. Never fails: if `to` has ended, the message
 /// becomes a dead letter (counted; see

@@ -90,38 +90,16 @@ use ferrotp_mailbox::{Mark, Receiver, Wait};
 use crate::lifecycle::exit_reason::ExitReason;
 use crate::lifecycle::signal::{self, SignalUnwind, Verdict};
 use crate::lifecycle::signal_flags::SignalFlags;
+use crate::process::coroutine::Suspend;
 use crate::process::debt::Debt;
 use crate::process::stack_depth::{StackBounds, stack_pointer};
 use crate::process::{Envelope, Pcb, PcbMailbox, Pid};
 use crate::time::timer::TimerKey;
-use crate::worker::{TimerEvent, WorkerCore};
-
-/// Why a process handed its worker back.
-pub(crate) enum Suspend {
-    /// Out of budget, or `yield_now`: to the back of the run queue.
-    Yield,
-    /// Waiting to be woken; carries the unused budget (a process woken by
-    /// this one into the LIFO slot runs on it).
-    Wait(u32),
-    /// Given up for good (module `worker`: abandon): never resume it. The
-    /// worker pays what the runtime's frames on its stack owed (module
-    /// `debt`), left with it by [`WorkerCore::leave_debts`].
-    Abandon,
-}
-
-/// How a process ended: its reason is decided by the body; the unused
-/// budget is passed on like `Suspend::Wait`'s.
-pub(crate) struct Finished {
-    pub(crate) reason: crate::lifecycle::exit_reason::ExitReason,
-    pub(crate) budget: u32,
-    /// The overflow handler ended it (module `overflow`): its frames were
-    /// discarded, not unwound.
-    pub(crate) trapped: bool,
-}
+use crate::worker::core::try_with_worker;
+use crate::worker::core::{TimerEvent, WorkerCore};
 
 thread_local! {
     static CURRENT: Cell<*const ProcessCtx<'static>> = const { Cell::new(ptr::null()) };
-    static WORKER: Cell<*const WorkerCore> = const { Cell::new(ptr::null()) };
     /// The process running [`shielded`] code on this thread, not current
     /// meanwhile.
     static SHIELDED: Cell<*const ProcessCtx<'static>> = const { Cell::new(ptr::null()) };
@@ -159,16 +137,6 @@ pub(crate) fn current_pcb_address() -> Option<(*const Pcb, bool)> {
 #[inline(never)]
 pub(crate) fn set_current(ctx: *const ProcessCtx<'static>) {
     CURRENT.with(|c| c.set(ctx));
-}
-
-#[inline(never)]
-fn worker_ptr() -> *const WorkerCore {
-    WORKER.with(Cell::get)
-}
-
-#[inline(never)]
-pub(crate) fn set_worker(core: *const WorkerCore) {
-    WORKER.with(|c| c.set(core));
 }
 
 /// Runs `f` with the running process's context.
@@ -277,28 +245,6 @@ pub(crate) fn try_with_running_process<R>(f: impl FnOnce(&ProcessCtx<'_>) -> R) 
     // SAFETY: as in `try_with_process`; a shielded process is suspended
     // nowhere: it runs `f`'s caller on this thread.
     Some(f(unsafe { &*ctx }))
-}
-
-/// Runs `f` with the worker of this thread, if it is a worker thread.
-///
-/// `f` must not run user code: no closure, hook or destructor of the
-/// user's, and nothing that may suspend the running process. A process
-/// that suspends may resume on another thread (a migratable one), or
-/// after its worker has ended (shutdown), and the reference would then
-/// dangle. Callers only touch the core's queues, counters and timers in
-/// `f`, and drop what they take out (a cancelled timer's message) after
-/// `f` returns.
-#[inline]
-pub(crate) fn try_with_worker<R>(f: impl FnOnce(&WorkerCore) -> R) -> Option<R> {
-    let core = worker_ptr();
-    if core.is_null() {
-        return None;
-    }
-    // SAFETY: set by the run loop to the core it owns, cleared before that
-    // core drops; shared (`&`) only, and not kept past `f`, which by the
-    // contract above runs no user code, so the process cannot suspend (nor
-    // move, nor outlive the worker) while `f` holds it.
-    Some(f(unsafe { &*core }))
 }
 
 /// The context of one process (module docs).
@@ -565,7 +511,7 @@ impl<'y> ProcessCtx<'y> {
                     ExitReason::from_panic(&*payload)
                 );
             }
-            crate::worker::drop_payload(payload);
+            crate::worker::run_loop::drop_payload(payload);
         }
     }
 

@@ -174,7 +174,8 @@ impl Pcb {
         // them (a hook called exit_self) goes on after the last.
         let mut unwind = None;
         for hook in hooks {
-            let deferred = crate::worker::contain_deferring("an exit hook", || hook(&reason));
+            let deferred =
+                crate::worker::run_loop::contain_deferring("an exit hook", || hook(&reason));
             unwind = unwind.or(deferred);
         }
         if let Some(unwind) = unwind {
@@ -223,7 +224,7 @@ impl Pcb {
     #[inline]
     pub(crate) fn wake(self: &Arc<Self>) {
         if self.state.wake() {
-            crate::worker::schedule_woken(self);
+            crate::worker::core::schedule_woken(self);
         }
     }
 }
@@ -335,7 +336,7 @@ impl Pid {
                 id: Some(id),
             },
             Err(hook) => {
-                crate::worker::contain("an exit hook", || hook(&ExitReason::NoProc));
+                crate::worker::run_loop::contain("an exit hook", || hook(&ExitReason::NoProc));
                 ExitHook {
                     pid: self.clone(),
                     id: None,
@@ -507,7 +508,7 @@ pub(crate) fn dead_letter(to: &Arc<Pcb>, message: Envelope) {
     let shared = to.shared();
     // Counted by the sending worker (its own counter), or, from any other
     // thread, in the runtime-wide one.
-    let on_worker = crate::process::context::try_with_worker(|core| {
+    let on_worker = crate::worker::core::try_with_worker(|core| {
         let here = core.serves(shared);
         if here {
             core.stats().dead_letters.bump();
@@ -522,7 +523,7 @@ pub(crate) fn dead_letter(to: &Arc<Pcb>, message: Envelope) {
             to: Pid(Arc::clone(to)),
             message: message.into_any(),
         };
-        crate::worker::contain("the dead-letter hook", move || hook(letter));
+        crate::worker::run_loop::contain("the dead-letter hook", move || hook(letter));
     }
 }
 

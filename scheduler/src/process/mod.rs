@@ -6,6 +6,7 @@
 //! |---|---|
 //! | `control_block.rs` | the shared half of a process ([`Pcb`]): mailbox, run state, exit record; [`Pid`]; delivery and wake-up |
 //! | `context.rs` | the running process's context and the thread-locals that find it and its worker; suspension points |
+//! | `coroutine.rs` | what a process's coroutine yields and returns to its worker |
 //! | `current.rs` | what a process asks about itself: [`self_pid`](crate::self_pid), [`reduce`](crate::reduce), [`yield_now`](crate::yield_now) |
 //! | `entry.rs` | a never-run process's closure |
 //! | `process_id.rs` | the number that names a process |
@@ -37,6 +38,7 @@
 
 pub(crate) mod context;
 mod control_block;
+pub(crate) mod coroutine;
 pub(crate) mod current;
 pub(crate) mod debt;
 pub(crate) mod entry;

@@ -49,8 +49,10 @@ use std::ptr;
 use std::sync::OnceLock;
 
 use crate::lifecycle::exit_reason::ExitReason;
-use crate::process::context::{Finished, current_pcb_address, try_with_worker};
+use crate::process::context::current_pcb_address;
+use crate::process::coroutine::Finished;
 use crate::process::stack::OnStackOverflow;
+use crate::worker::core::try_with_worker;
 
 /// The actions that were installed before ours, to hand other faults to.
 struct Previous {

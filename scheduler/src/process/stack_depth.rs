@@ -59,9 +59,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 use corosensei::stack::{Stack, StackPointer};
 
-use crate::process::context::{try_with_process, try_with_worker};
+use crate::process::context::try_with_process;
 use crate::process::stack::MAX_STACK_SIZE;
 use crate::process::stack::ProcessStack;
+use crate::worker::core::try_with_worker;
 
 /// The largest red zone: a quarter of the stack up to this many bytes.
 pub const MAX_RED_ZONE: usize = 16 * 1024;

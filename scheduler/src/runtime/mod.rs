@@ -29,10 +29,10 @@ use crate::runtime::config::{NamePattern, PlaceOn, PlacementRule, Settings};
 use crate::runtime::placement::{Binding, WorkerPlace};
 use crate::runtime::topology::Topology;
 use crate::worker::idle::Idle;
+use crate::worker::run_loop::{Task, WorkerLoop, discard_orphan, try_with_worker_serving};
 use crate::worker::shared::{DeadLetterHook, LastStackError, Remote, Shared, SlotBudget};
 use crate::worker::stats::ExitCounts;
 use crate::worker::stats::{LongSchedule, LongScheduleHook};
-use crate::worker::{Task, WorkerLoop, discard_orphan, try_with_worker_serving};
 
 /// Default usable stack bytes of a process.
 pub const DEFAULT_STACK_SIZE: usize = 64 * 1024;
@@ -636,7 +636,7 @@ impl Runtime {
         R: Send + 'static,
     {
         assert!(
-            crate::process::context::try_with_worker(|_| ()).is_none(),
+            crate::worker::core::try_with_worker(|_| ()).is_none(),
             "Runtime::block_on was called on a ferrotp worker thread; inside a process, \
              spawn a process and receive its result instead"
         );

@@ -12,10 +12,11 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use crate::process::Pid;
-use crate::process::context::{try_with_worker, with_process};
+use crate::process::context::with_process;
 use crate::time::timer::TimerKey;
 use crate::time::timer_state::SendTimerState;
-use crate::worker::TimerEvent;
+use crate::worker::core::TimerEvent;
+use crate::worker::core::try_with_worker;
 use crate::worker::shared::Shared;
 
 /// Suspends the running process for `duration` (at millisecond

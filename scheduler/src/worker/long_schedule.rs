@@ -50,7 +50,9 @@ pub(crate) fn watch(shared: &Arc<Shared>, threshold: Duration) {
                                 worker,
                                 duration: held,
                             };
-                            crate::worker::contain("the long-schedule hook", || hook(report));
+                            crate::worker::run_loop::contain("the long-schedule hook", || {
+                                hook(report)
+                            });
                         }
                     }
                 }

@@ -4,19 +4,16 @@
 //!
 //! | file | what it holds |
 //! |---|---|
+//! | `core.rs` | the part of a worker that process code reaches ([`WorkerCore`](core::WorkerCore)), and the thread-local that finds it |
 //! | `run_loop.rs` | the run loop: queues, the stealable LIFO slot, stealing, timers, fairness, shutdown |
 //! | `idle.rs` | which workers sleep, and waking one without a lost wake-up (loom-checked) |
 //! | `shared.rs` | what all workers and processes of a runtime share ([`Shared`](shared::Shared)) |
 //! | `stats.rs` | per-worker counters |
 //! | `long_schedule.rs` | the long-schedule watchdog |
 
+pub(crate) mod core;
 pub mod idle;
 pub(crate) mod long_schedule;
-mod run_loop;
+pub(crate) mod run_loop;
 pub(crate) mod shared;
 pub(crate) mod stats;
-
-pub(crate) use run_loop::{
-    Delivery, Launch, Task, TimerEvent, WorkerCore, WorkerLoop, contain, contain_deferring,
-    discard_orphan, drop_never_run, drop_payload, schedule_woken, try_with_worker_serving,
-};

@@ -75,7 +75,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use corosensei::trap::CoroutineTrapHandler;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 use crossbeam_deque::{Steal, Worker};
 use ferrotp_mailbox::{Receiver, Wait};
@@ -83,36 +82,15 @@ use slab::Slab;
 
 use crate::lifecycle::exit_reason::ExitReason;
 use crate::lifecycle::signal::SignalUnwind;
-use crate::process::context::{
-    Finished, ProcessCtx, Suspend, set_current, set_worker, try_with_worker,
-};
+use crate::process::context::{ProcessCtx, set_current};
+use crate::process::coroutine::{Finished, Suspend};
 use crate::process::entry::Entry;
-use crate::process::process_id::ProcessId;
 use crate::process::stack::{ProcessStack, StackPool};
-use crate::process::{Anchor, Envelope, Pcb, PcbMailbox, deliver};
-use crate::time::timer::{TimerKey, TimerWheel};
-use crate::time::timer_state::SendTimerState;
+use crate::process::{Anchor, Pcb, PcbMailbox, deliver};
+use crate::time::timer::TimerWheel;
+use crate::worker::core::{TimerEvent, WorkerCore, set_worker, try_with_worker};
 use crate::worker::idle::Idle;
 use crate::worker::shared::Shared;
-
-/// What a timer does when it fires.
-pub(crate) enum TimerEvent {
-    /// A waiting process's timeout (`receive_timeout`, `sleep`).
-    Wake { pcb: Arc<Pcb>, seq: u64 },
-    /// `send_after`.
-    Send {
-        to: Arc<Pcb>,
-        message: Envelope,
-        state: Arc<SendTimerState>,
-    },
-    /// A process's clean-up deadline passed (module `context`): its
-    /// clean-up's flag is set, and the process woken, so that its next
-    /// check point abandons it if it is still in that clean-up.
-    CleanupDeadline {
-        pcb: Arc<Pcb>,
-        expired: Arc<std::sync::atomic::AtomicBool>,
-    },
-}
 
 /// A never-run process: its control block and its entry closure.
 pub(crate) struct Launch {
@@ -218,170 +196,9 @@ enum Job {
     Task(Task),
 }
 
-/// The part of a worker that process code reaches through the thread-local
-/// `WORKER` (spawning, waking, timers). Used only on the worker's thread,
-/// through shared references; the run loop holds no borrow of its
-/// `RefCell`s while a process runs.
-pub(crate) struct WorkerCore {
-    pub(crate) index: usize,
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) anchor: Arc<Anchor>,
-    fresh: Worker<Task>,
-    lifo: Cell<Option<usize>>,
-    runnable: RefCell<VecDeque<usize>>,
-    /// Migratable processes woken while a process ran, to be moved to
-    /// `fresh` by the run loop (only it may take them out of the slab).
-    to_move: RefCell<Vec<usize>>,
-    timers: RefCell<TimerWheel<TimerEvent>>,
-    /// A process is running (wakes go to the LIFO slot, not the FIFO).
-    in_process: Cell<bool>,
-    /// Process numbers handed out in blocks: (next, end).
-    ids: Cell<(u64, u64)>,
-    /// Process slots reserved from the runtime's limit and not used.
-    credit: Cell<usize>,
-    /// The running process's trap handler, kept only when a stack overflow
-    /// ends the process instead of the program (module `overflow`); read
-    /// by the signal handler on this thread.
-    pub(crate) trap: Cell<Option<CoroutineTrapHandler<Finished>>>,
-    /// Idle stacks: taken by processes as they first run, and by a
-    /// process for a stack segment (module `stack_depth`).
-    pub(crate) stacks: RefCell<StackPool>,
-    /// What the runtime's frames on the stack of the process that just gave
-    /// this worker up for good owed (module `debt`), left here by it on its
-    /// way out, for the run loop to pay.
-    abandoned_debts: Cell<Vec<Arc<crate::process::debt::Debt>>>,
-}
-
 /// How long an idle worker leaves a victim's lone task alone (see
 /// `WorkerLoop::search`).
 const LONE_TASK_GRACE: std::time::Duration = std::time::Duration::from_micros(5);
-
-/// Process numbers taken from the global counter at a time.
-const ID_BLOCK: u64 = 1024;
-
-impl WorkerCore {
-    /// The running process gives this worker up for good, leaving what the
-    /// runtime's frames on its stack owe (module `debt`).
-    /// Returns what was there (nothing: the run loop takes each list as
-    /// the process leaves), to be dropped outside `try_with_worker`.
-    #[must_use]
-    pub(crate) fn leave_debts(
-        &self,
-        debts: Vec<Arc<crate::process::debt::Debt>>,
-    ) -> Vec<Arc<crate::process::debt::Debt>> {
-        self.abandoned_debts.replace(debts)
-    }
-
-    /// Queues a never-run process here and tells an idle worker about it.
-    ///
-    /// Even a lone child is announced: skipping that (as tokio's LIFO slot
-    /// does) left it waiting for a whole slice behind a busy parent, one
-    /// core idle, and forever behind a parent that blocked its OS thread
-    /// (found by review, with tests). The chained-spawn benchmark did not
-    /// measurably gain from the skip.
-    pub(crate) fn push_task(&self, task: Task) {
-        self.fresh.push(task);
-        self.shared.notify_one();
-    }
-
-    pub(crate) fn next_id(&self) -> ProcessId {
-        let (mut next, mut end) = self.ids.get();
-        if next == end {
-            let block = ProcessId::reserve_local(ID_BLOCK);
-            (next, end) = (block.start, block.end);
-        }
-        self.ids.set((next + 1, end));
-        ProcessId::new(0, next)
-    }
-
-    /// Takes one process slot from the runtime's limit.
-    pub(crate) fn take_slot(&self) -> Result<(), usize> {
-        let credit = self.credit.get();
-        if credit > 0 {
-            self.credit.set(credit - 1);
-            return Ok(());
-        }
-        let granted = self.shared.reserve_slots(self.shared.credit_batch)?;
-        self.credit.set(granted - 1);
-        Ok(())
-    }
-
-    /// Gives back the slot of a process that ended.
-    fn return_slot(&self) {
-        let credit = self.credit.get() + 1;
-        let batch = self.shared.credit_batch;
-        if credit > 2 * batch {
-            self.shared.return_slots(credit - batch);
-            self.credit.set(batch);
-        } else {
-            self.credit.set(credit);
-        }
-    }
-
-    pub(crate) fn add_timer(&self, deadline: Instant, event: TimerEvent) -> TimerKey {
-        self.timers.borrow_mut().insert(deadline, event)
-    }
-
-    pub(crate) fn cancel_timer(&self, key: TimerKey) -> Option<TimerEvent> {
-        self.timers.borrow_mut().cancel(key)
-    }
-
-    /// Whether `shared` is this worker's runtime.
-    pub(crate) fn serves(&self, shared: &Arc<Shared>) -> bool {
-        Arc::ptr_eq(&self.shared, shared)
-    }
-
-    /// A process of this worker was woken on this thread.
-    #[inline]
-    fn wake_local(&self, key: usize, migratable: bool) {
-        if migratable {
-            self.to_move.borrow_mut().push(key);
-        } else if self.in_process.get() {
-            if let Some(bumped) = self.lifo.replace(Some(key)) {
-                self.runnable.borrow_mut().push_back(bumped);
-            }
-        } else {
-            self.runnable.borrow_mut().push_back(key);
-        }
-    }
-
-    /// Whether the running process was interrupted inside the worker's
-    /// queue bookkeeping (one of its queues is borrowed): for the stack
-    /// overflow handler, which must not abandon a process there.
-    pub(crate) fn in_bookkeeping(&self) -> bool {
-        self.runnable.try_borrow_mut().is_err()
-            || self.to_move.try_borrow_mut().is_err()
-            || self.timers.try_borrow_mut().is_err()
-    }
-
-    pub(crate) fn stats(&self) -> &crate::worker::stats::WorkerStats {
-        &self.shared.remotes[self.index].stats
-    }
-}
-
-/// Queues a process that `wake` moved out of WAITING on its home worker.
-#[inline]
-pub(crate) fn schedule_woken(pcb: &Arc<Pcb>) {
-    let (home, key) = pcb.place();
-    let shared = pcb.shared();
-    let local = try_with_worker(|core| {
-        let here = core.index == home && core.serves(shared);
-        if here {
-            core.wake_local(key, pcb.migratable);
-        }
-        here
-    });
-    if local != Some(true) {
-        wake_remote(pcb, home);
-    }
-}
-
-/// A process woken from another thread than its worker's: through that
-/// worker's inbox.
-#[inline(never)]
-fn wake_remote(pcb: &Arc<Pcb>, home: usize) {
-    let _ = pcb.shared().remotes[home].deliver(Delivery::Woken(Arc::clone(pcb)));
-}
 
 /// The coroutine body shared by every process.
 ///

@@ -19,9 +19,9 @@ use crate::runtime::placement::PlacementRule;
 use crate::runtime::placement::{StealOrder, WorkerPlace};
 use crate::runtime::topology::Topology;
 use crate::worker::idle::Idle;
+use crate::worker::run_loop::{Delivery, Launch, Task};
 use crate::worker::stats::LongScheduleHook;
 use crate::worker::stats::WorkerStats;
-use crate::worker::{Delivery, Launch, Task};
 
 pub(crate) type DeadLetterHook = Box<dyn Fn(DeadLetter) + Send + Sync>;
 

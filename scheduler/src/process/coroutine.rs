@@ -1,0 +1,28 @@
+//! What a process's coroutine yields and returns: the protocol between a
+//! process (module `context` suspends it) and the worker that resumes it
+//! (`worker/run_loop.rs`).
+
+use crate::lifecycle::exit_reason::ExitReason;
+
+/// Why a process handed its worker back.
+pub(crate) enum Suspend {
+    /// Out of budget, or `yield_now`: to the back of the run queue.
+    Yield,
+    /// Waiting to be woken; carries the unused budget (a process woken by
+    /// this one into the LIFO slot runs on it).
+    Wait(u32),
+    /// Given up for good (module `worker`: abandon): never resume it. The
+    /// worker pays what the runtime's frames on its stack owed (module
+    /// `debt`), left with it by `WorkerCore::leave_debts`.
+    Abandon,
+}
+
+/// How a process ended: its reason is decided by the body; the unused
+/// budget is passed on like `Suspend::Wait`'s.
+pub(crate) struct Finished {
+    pub(crate) reason: ExitReason,
+    pub(crate) budget: u32,
+    /// The overflow handler ended it (module `overflow`): its frames were
+    /// discarded, not unwound.
+    pub(crate) trapped: bool,
+}
