@@ -82,11 +82,12 @@ pub use time::{timer, timer_state};
 pub use worker::idle;
 
 pub use lifecycle::exit_reason::ExitReason;
+pub use lifecycle::exit_signal::{Exit, Link, is_exit_unwind};
 pub use lifecycle::info::{ProcessInfo, ProcessStatus, process_info};
 pub use lifecycle::registry::{
     NotRegistered, RegisterError, register, send_named, unregister, whereis,
 };
-pub use lifecycle::signal::{Exit, Link, exit, exit_self, is_exit_unwind, link_signal, trap_exit};
+pub use lifecycle::signal::{exit, exit_self, link_signal, trap_exit};
 pub use lifecycle::spawn::{SpawnError, SpawnOptions, spawn, spawn_opt, spawn_with};
 pub use messaging::receive::{
     mailbox_len, receive, receive_match, receive_match_timeout, receive_timeout,
@@ -96,9 +97,10 @@ pub use messaging::send::{TrySendError, send, send_signal_message, try_send};
 pub use messaging::subject::Subject;
 pub use process::current::{reduce, self_pid, try_self_pid, yield_now};
 pub use process::process_id::ProcessId;
+pub use process::red_zone::MAX_RED_ZONE;
 pub use process::stack::MAX_STACK_SIZE;
 pub use process::stack::OnStackOverflow;
-pub use process::stack_depth::{MAX_RED_ZONE, maybe_grow, remaining_stack};
+pub use process::stack_depth::{maybe_grow, remaining_stack};
 pub use process::{DeadLetter, ExitHook, Pid};
 pub use runtime::config::EffectiveSettings;
 pub use runtime::{

@@ -10,9 +10,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::lifecycle::exit_reason::ExitReason;
-use crate::lifecycle::name_table::Refused;
 use crate::process::Pid;
 use crate::worker::core::try_with_worker;
+use crate::worker::shared::Refused;
 use crate::worker::shared::Shared;
 
 /// Why [`register`] refused.

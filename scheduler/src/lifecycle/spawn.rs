@@ -21,8 +21,8 @@ use crate::process::stack::MIN_STACK_SIZE;
 use crate::process::{Anchor, Pcb, Pid};
 use crate::worker::core::WorkerCore;
 use crate::worker::core::try_with_worker;
-use crate::worker::run_loop::{Delivery, Launch, Task};
 use crate::worker::shared::Shared;
+use crate::worker::shared::{Delivery, Launch, Task};
 
 /// Options for [`spawn_opt`].
 ///
@@ -594,7 +594,7 @@ impl Ready {
         match result {
             Ok(()) => self,
             Err(payload) => {
-                let reason = if !crate::lifecycle::signal::is_exit_unwind(payload.as_ref()) {
+                let reason = if !crate::lifecycle::exit_signal::is_exit_unwind(payload.as_ref()) {
                     ExitReason::from_panic(payload.as_ref())
                 } else if self
                     .pid
@@ -704,7 +704,7 @@ fn owe_child(pid: &Pid, took_slot: bool) -> Option<Arc<Debt>> {
             pcb: Arc::clone(&pid.0),
             took_slot,
         });
-        ctx.owe(&debt);
+        ctx.owe(debt.clone());
         debt
     })
 }
@@ -753,7 +753,7 @@ fn end_unrun(
 /// The closure of a child whose debt an abandonment paid: the child has
 /// ended (module `debt`); its mailbox is closed and not to be touched.
 fn drop_paid_child(launch: Launch) {
-    crate::worker::run_loop::contain("dropping a never-run process's closure", move || {
+    crate::worker::contain::contain("dropping a never-run process's closure", move || {
         drop(launch);
     });
 }

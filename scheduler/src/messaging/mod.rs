@@ -3,6 +3,7 @@
 //!
 //! | file | what it holds |
 //! |---|---|
+//! | `delivery.rs` | a message into a mailbox, its process woken onto its worker, or a dead letter |
 //! | `envelope.rs` | a message in flight, typed again on receipt |
 //! | `inline.rs` | small values stored without an allocation |
 //! | `send.rs` | [`send`](crate::send), [`try_send`](crate::try_send), waiting for room in a bounded mailbox |
@@ -10,6 +11,7 @@
 //! | `subject.rs` | [`Subject`](crate::Subject): a typed address with an O(1) receive |
 //! | `select.rs` | [`Select`](crate::Select): a receive with several clauses |
 
+pub(crate) mod delivery;
 pub(crate) mod envelope;
 pub(crate) mod inline;
 pub(crate) mod receive;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use ferrotp_mailbox::Mark;
 
-use crate::lifecycle::signal::receivable;
+use crate::lifecycle::exit_signal::receivable;
 use crate::process::Envelope;
 use crate::process::context::with_process;
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use ferrotp_mailbox::Mark;
 
-use crate::lifecycle::signal::receivable;
+use crate::lifecycle::exit_signal::receivable;
 use crate::messaging::receive::{deadline_after, take_typed};
 use crate::messaging::subject::{Subject, Tagged};
 use crate::process::context::with_process;

@@ -9,10 +9,11 @@ use std::task::{Wake, Waker};
 
 use ferrotp_mailbox::TryPushError;
 
+use crate::messaging::delivery::{dead_letter, deliver, try_deliver};
 use crate::messaging::receive::take_typed;
 use crate::process::context::{try_with_process, with_process};
 use crate::process::debt::Debt;
-use crate::process::{Envelope, Pcb, Pid, dead_letter, deliver, try_deliver};
+use crate::process::{Envelope, Pcb, Pid};
 use crate::worker::core::try_with_worker;
 
 /// Sends `message` to `to`. Never fails: if `to` has ended, the message
@@ -61,7 +62,10 @@ pub fn send_signal_message<M: Send + 'static>(to: &Pid, message: M) {
     match pcb.mailbox.push(Envelope::new(message)) {
         Ok(ferrotp_mailbox::Pushed::WakeReceiver) => pcb.wake(),
         Ok(ferrotp_mailbox::Pushed::Queued) => {}
-        Err(closed) => drop(crate::process::unless_recursing(pcb, closed.into_inner())),
+        Err(closed) => drop(crate::messaging::delivery::unless_recursing(
+            pcb,
+            closed.into_inner(),
+        )),
     }
 }
 
@@ -196,7 +200,7 @@ impl WaitingForRoom {
     fn new(to: &Arc<Pcb>, waker: Waker, in_process: bool) -> Self {
         let debt = Debt::room_wait(to, waker);
         if in_process {
-            let _ = try_with_process(|ctx| ctx.owe(&debt));
+            let _ = try_with_process(|ctx| ctx.owe(debt.clone()));
         }
         Self { debt }
     }

@@ -109,7 +109,7 @@ impl<T: Send + 'static> Subject<T> {
             tag: self.tag,
             message,
         };
-        crate::process::deliver(&self.owner.0, Envelope::new(tagged));
+        crate::messaging::delivery::deliver(&self.owner.0, Envelope::new(tagged));
         let _ = try_with_process(|ctx| ctx.reduce(1));
     }
 

@@ -78,7 +78,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::io::Write as _;
-use std::panic::resume_unwind;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::ptr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -88,15 +88,16 @@ use corosensei::Yielder;
 use ferrotp_mailbox::{Mark, Receiver, Wait};
 
 use crate::lifecycle::exit_reason::ExitReason;
-use crate::lifecycle::signal::{self, SignalUnwind, Verdict};
+use crate::lifecycle::exit_signal::{self, SignalUnwind, Verdict};
 use crate::lifecycle::signal_flags::SignalFlags;
-use crate::process::coroutine::Suspend;
-use crate::process::debt::Debt;
-use crate::process::stack_depth::{StackBounds, stack_pointer};
+use crate::process::coroutine::{OwedByFrame, Suspend};
+use crate::process::red_zone::{StackBounds, stack_pointer};
+use crate::process::stack::ProcessStack;
 use crate::process::{Envelope, Pcb, PcbMailbox, Pid};
 use crate::time::timer::TimerKey;
 use crate::worker::core::try_with_worker;
 use crate::worker::core::{TimerEvent, WorkerCore};
+use corosensei::stack::{Stack, StackPointer};
 
 thread_local! {
     static CURRENT: Cell<*const ProcessCtx<'static>> = const { Cell::new(ptr::null()) };
@@ -277,7 +278,7 @@ pub(crate) struct ProcessCtx<'y> {
     polled: Cell<bool>,
     /// What the runtime's own frames on this stack owe others, should the
     /// process be abandoned there (module `debt`).
-    debts: RefCell<Vec<Arc<Debt>>>,
+    debts: RefCell<Vec<OwedByFrame>>,
     /// The process runs the panic hook (module `stack_depth`): std holds
     /// its hook lock meanwhile, so the process avoids suspending.
     in_panic_hook: Cell<bool>,
@@ -494,7 +495,7 @@ impl<'y> ProcessCtx<'y> {
     fn drop_one_unread(&self, message: Envelope) {
         // Each message gets the retries a body gets (module `signal`).
         self.retries.set(0);
-        if signal::is_undelivered_kill(&message) {
+        if exit_signal::is_undelivered_kill(&message) {
             // A kill that came before the body ended and was not acted
             // on: the clean-up is interrupted from now on.
             self.set_dying(true);
@@ -511,7 +512,7 @@ impl<'y> ProcessCtx<'y> {
                     ExitReason::from_panic(&*payload)
                 );
             }
-            crate::worker::run_loop::drop_payload(payload);
+            crate::process::panic_payload::drop_payload(payload);
         }
     }
 
@@ -571,9 +572,9 @@ impl<'y> ProcessCtx<'y> {
         // signal becomes a message, dropped with the rest.
         let trapping = self.ended.get() || self.pcb.trap_exit.load(Ordering::Relaxed);
         let verdict = match held {
-            Some(receiver) => signal::scan(receiver, &me, trapping, arrived),
+            Some(receiver) => exit_signal::scan(receiver, &me, trapping, arrived),
             None => match self.receiver.try_borrow_mut() {
-                Ok(mut receiver) => signal::scan(&mut receiver, &me, trapping, arrived),
+                Ok(mut receiver) => exit_signal::scan(&mut receiver, &me, trapping, arrived),
                 Err(_) => {
                     // Inside a receive predicate, or a receive's own
                     // suspension: the receive's check point, or the next.
@@ -631,7 +632,7 @@ impl<'y> ProcessCtx<'y> {
     /// net catches the unwind that interrupts one).
     fn unwind_again(&self) -> ! {
         let retries = self.retries.get();
-        if retries < signal::UNWIND_RETRIES {
+        if retries < exit_signal::UNWIND_RETRIES {
             self.retries.set(retries + 1);
             resume_unwind(Box::new(SignalUnwind));
         }
@@ -640,15 +641,18 @@ impl<'y> ProcessCtx<'y> {
 
     /// Records what a runtime frame owes until it finishes (module
     /// `debt`); the frame settles it as it finishes or unwinds.
-    pub(crate) fn owe(&self, debt: &Arc<Debt>) {
-        self.debts.borrow_mut().push(Arc::clone(debt));
+    pub(crate) fn owe(&self, debt: OwedByFrame) {
+        self.debts.borrow_mut().push(debt);
     }
 
     /// Takes a settled debt off the list, if this process listed it (a
     /// frame on a coroutine of the user's may finish in another process).
-    pub(crate) fn forget_debt(&self, debt: &Arc<Debt>) {
+    pub(crate) fn forget_debt(&self, debt: *const ()) {
         let mut debts = self.debts.borrow_mut();
-        if let Some(at) = debts.iter().rposition(|listed| Arc::ptr_eq(listed, debt)) {
+        if let Some(at) = debts
+            .iter()
+            .rposition(|listed| std::ptr::addr_eq(Arc::as_ptr(listed), debt))
+        {
             debts.remove(at);
         }
     }
@@ -843,7 +847,7 @@ impl<'y> ProcessCtx<'y> {
             stack.floor - stack.low,
         );
         self.stack_panic.set(Some(message.clone().into_boxed_str()));
-        crate::process::stack_depth::raise_stack_panic(message)
+        raise_stack_panic(message)
     }
 
     /// Gives up the rest of the slice, which is spent: to the back of the
@@ -1004,5 +1008,111 @@ impl<'y> ProcessCtx<'y> {
             }
         });
         drop(event);
+    }
+}
+
+// ---- Stack segments ------------------------------------------------------
+//
+// The running process's stack bounds, switched to a pooled segment and
+// back: by `maybe_grow` (module `stack_depth`), and by the red-zone panic
+// that a check point raises (its hook runs with room).
+
+/// The stack segment a panic hook runs on (a backtrace to symbolise
+/// takes about 20 KiB).
+pub(crate) const HOOK_SEGMENT: usize = 128 * 1024;
+
+/// A stack from this worker's pool.
+pub(crate) fn take_segment(
+    stack_size: usize,
+) -> Result<ProcessStack, crate::process::stack::StackError> {
+    try_with_worker(|core| core.stacks.borrow_mut().take(stack_size))
+        .expect("a process runs on a worker")
+}
+
+/// The running process works on `segment`: its context's stack bounds
+/// and its control block's guard page say so until this is dropped (as
+/// `f` returns or unwinds); then the segment goes back to the pool of the
+/// worker the process is on.
+pub(crate) struct Switched {
+    /// `Some` until dropped.
+    segment: Option<ProcessStack>,
+    saved: StackBounds,
+    saved_guard: usize,
+}
+
+impl Switched {
+    pub(crate) fn to(segment: ProcessStack) -> Self {
+        let bounds = StackBounds::new(segment.range().start, segment.usable());
+        // The running process, even while it runs another's exit hooks
+        // (`context::shielded`), as the panic hook may then.
+        let (saved, saved_guard) = try_with_running_process(|ctx| {
+            let saved_guard = ctx.pcb.guard_page().start;
+            ctx.pcb.set_guard(segment.guard().start);
+            (ctx.set_stack_bounds(bounds), saved_guard)
+        })
+        .expect("a segment is taken for a running process");
+        Self {
+            segment: Some(segment),
+            saved,
+            saved_guard,
+        }
+    }
+
+    /// The segment, lent to `on_stack`.
+    pub(crate) fn stack(&self) -> SegmentStack<'_> {
+        SegmentStack(self.segment.as_ref().expect("not dropped"))
+    }
+}
+
+impl Drop for Switched {
+    fn drop(&mut self) {
+        let _ = try_with_running_process(|ctx| {
+            ctx.set_stack_bounds(self.saved);
+            ctx.pcb.set_guard(self.saved_guard);
+        });
+        if let Some(segment) = self.segment.take() {
+            // Giving a stack to the pool runs no user code.
+            let _ = try_with_worker(move |core| core.stacks.borrow_mut().give(segment));
+        }
+    }
+}
+
+/// A segment lent to `corosensei::on_stack` for one call.
+pub(crate) struct SegmentStack<'a>(&'a ProcessStack);
+
+// SAFETY: delegates to a `ProcessStack` (whose own impl holds: its memory
+// is mapped read-write above a guard page while it lives), which the
+// borrow keeps alive for as long as `on_stack` runs on it; it was taken
+// from the pool for this call alone, so nothing else uses it meanwhile.
+unsafe impl Stack for SegmentStack<'_> {
+    #[inline]
+    fn base(&self) -> StackPointer {
+        self.0.base()
+    }
+
+    #[inline]
+    fn limit(&self) -> StackPointer {
+        self.0.limit()
+    }
+}
+
+/// Raises the red-zone panic with `message`: its hook runs on a fresh
+/// segment (see `stack_depth::install_panic_hook`; here too, should a hook set later
+/// have replaced ferrotp's), then the unwind goes on from the process's
+/// own stack, back in its own bounds.
+#[cold]
+#[inline(never)]
+pub(crate) fn raise_stack_panic(message: String) -> ! {
+    let Ok(segment) = take_segment(HOOK_SEGMENT) else {
+        std::panic::panic_any(message)
+    };
+    let on = Switched::to(segment);
+    let raised = corosensei::on_stack(on.stack(), move || {
+        catch_unwind(AssertUnwindSafe(move || std::panic::panic_any(message)))
+    });
+    drop(on);
+    match raised {
+        Err(payload) => resume_unwind(payload),
+        Ok(never) => never,
     }
 }

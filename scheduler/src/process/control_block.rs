@@ -20,14 +20,12 @@
 use std::any::Any;
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::io::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::task::Wake;
 
-use ferrotp_mailbox::{Mailbox, MailboxRef, Pushed, TryPushError};
+use ferrotp_mailbox::{Mailbox, MailboxRef};
 
-use crate::lifecycle::exit_hooks::ExitHooks;
+use crate::lifecycle::exit_hooks::{ExitHooks, Hook};
 use crate::lifecycle::exit_reason::{ExitReason, ExitRecord};
 use crate::lifecycle::signal_flags::SignalFlags;
 use crate::process::process_id::ProcessId;
@@ -149,38 +147,22 @@ impl Pcb {
         start..start + crate::process::stack::page_size()
     }
 
-    /// The process has ended with `reason` (unless an earlier reason was
-    /// recorded, such as `Killed` or `Shutdown` before the unwind).
+    /// Records `reason` (unless an earlier reason was recorded, such as
+    /// `Killed` or `Shutdown` before the unwind), publishes the end, and
+    /// closes the exit hooks: returns them, for `set_exited`
+    /// (`lifecycle/end.rs`) to run.
     ///
     /// # Safety
     /// As for [`Pcb::set_exit_reason`].
-    pub(crate) unsafe fn set_exited(&self, reason: ExitReason) {
+    #[must_use]
+    pub(crate) unsafe fn publish_exit(&self, reason: ExitReason) -> Vec<Hook> {
         // SAFETY: forwarded.
         unsafe {
             self.exit.record(reason);
             self.exit.publish(&self.state);
         }
         // After EXITED: a hook that looks at the pid sees it has ended.
-        let hooks = self.hooks.close();
-        if !hooks.is_empty() {
-            self.run_exit_hooks(hooks);
-        }
-    }
-
-    #[cold]
-    fn run_exit_hooks(&self, hooks: Vec<crate::lifecycle::exit_hooks::Hook>) {
-        let reason = self.exit_reason().unwrap_or(ExitReason::NoProc);
-        // Every hook runs: an exit signal that ends the process running
-        // them (a hook called exit_self) goes on after the last.
-        let mut unwind = None;
-        for hook in hooks {
-            let deferred =
-                crate::worker::run_loop::contain_deferring("an exit hook", || hook(&reason));
-            unwind = unwind.or(deferred);
-        }
-        if let Some(unwind) = unwind {
-            std::panic::resume_unwind(unwind);
-        }
+        self.hooks.close()
     }
 
     /// Records the exit reason (the first one recorded stands), ahead of
@@ -217,27 +199,6 @@ impl Pcb {
 
     pub(crate) fn is_exited(&self) -> bool {
         self.state.is_exited()
-    }
-
-    /// Wakes the process if it waits; otherwise leaves a permit for its
-    /// next wait (module docs).
-    #[inline]
-    pub(crate) fn wake(self: &Arc<Self>) {
-        if self.state.wake() {
-            crate::worker::core::schedule_woken(self);
-        }
-    }
-}
-
-/// A [`Waker`](std::task::Waker) for a process: used by bounded mailboxes
-/// to wake a sender when room appears.
-impl Wake for Pcb {
-    fn wake(self: Arc<Self>) {
-        Pcb::wake(&self);
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        Pcb::wake(self);
     }
 }
 
@@ -290,59 +251,6 @@ impl Pid {
     /// Why the process ended; `None` while it runs.
     pub fn exit_reason(&self) -> Option<ExitReason> {
         self.0.exit_reason()
-    }
-
-    /// Registers `hook` to run once, with the exit reason, when the
-    /// process ends (on the thread that ends it, outside any process: a
-    /// hook should be short and must not block; sending is fine). If the
-    /// process has already ended, the hook runs at once, here, with
-    /// [`ExitReason::NoProc`]. A panicking hook is reported and contained.
-    ///
-    /// Links and monitors are built on this.
-    ///
-    /// ```
-    /// use ferrotp_scheduler::{ExitReason, receive, run, self_pid, send, spawn};
-    /// let reason = run(|| {
-    ///     let me = self_pid();
-    ///     let child = spawn(|| { receive::<()>(); });
-    ///     // A monitor in a line: the hook sends the reason to `me`.
-    ///     child.on_exit(move |reason| send(&me, reason.clone()));
-    ///     send(&child, ());
-    ///     receive::<ExitReason>()
-    /// }).unwrap();
-    /// assert_eq!(reason, ExitReason::Normal);
-    /// ```
-    pub fn on_exit(&self, hook: impl FnOnce(&ExitReason) + Send + 'static) -> ExitHook {
-        self.hook_in_lane(Box::new(hook), false)
-    }
-
-    /// [`on_exit`](Self::on_exit) for a hook that runs before the others.
-    pub(crate) fn on_exit_first(
-        &self,
-        hook: impl FnOnce(&ExitReason) + Send + 'static,
-    ) -> ExitHook {
-        self.hook_in_lane(Box::new(hook), true)
-    }
-
-    fn hook_in_lane(&self, hook: crate::lifecycle::exit_hooks::Hook, first: bool) -> ExitHook {
-        let added = if first {
-            self.0.hooks.add_first(hook)
-        } else {
-            self.0.hooks.add(hook)
-        };
-        match added {
-            Ok(id) => ExitHook {
-                pid: self.clone(),
-                id: Some(id),
-            },
-            Err(hook) => {
-                crate::worker::run_loop::contain("an exit hook", || hook(&ExitReason::NoProc));
-                ExitHook {
-                    pid: self.clone(),
-                    id: None,
-                }
-            }
-        }
     }
 
     /// The capacity of the process's mailbox, if it is bounded.
@@ -425,6 +333,11 @@ pub struct ExitHook {
 }
 
 impl ExitHook {
+    /// The handle of hook `id` on `pid` (`None`: it ran at once).
+    pub(crate) fn new(pid: Pid, id: Option<u64>) -> Self {
+        Self { pid, id }
+    }
+
     /// The process the hook watches.
     pub fn pid(&self) -> &Pid {
         &self.pid
@@ -476,77 +389,6 @@ impl fmt::Debug for DeadLetter {
             .field("to", &self.to)
             .finish_non_exhaustive()
     }
-}
-
-/// Queues `message` for `to`, waking it if it waits; a closed mailbox
-/// (process ended) makes it a dead letter. Ignores a mailbox bound.
-#[inline]
-pub(crate) fn deliver(to: &Arc<Pcb>, message: Envelope) {
-    match to.mailbox.push(message) {
-        Ok(Pushed::WakeReceiver) => to.wake(),
-        Ok(Pushed::Queued) => {}
-        Err(closed) => dead_letter(to, closed.into_inner()),
-    }
-}
-
-/// Queues `message` unless `to`'s bounded mailbox is full.
-pub(crate) fn try_deliver(to: &Arc<Pcb>, message: Envelope) -> Result<(), Envelope> {
-    match to.mailbox.try_push(message) {
-        Ok(Pushed::WakeReceiver) => to.wake(),
-        Ok(Pushed::Queued) => {}
-        Err(TryPushError::Full(message)) => return Err(message),
-        Err(TryPushError::Closed(message)) => dead_letter(to, message),
-    }
-    Ok(())
-}
-
-#[cold]
-pub(crate) fn dead_letter(to: &Arc<Pcb>, message: Envelope) {
-    let Some(message) = unless_recursing(to, message) else {
-        return;
-    };
-    let shared = to.shared();
-    // Counted by the sending worker (its own counter), or, from any other
-    // thread, in the runtime-wide one.
-    let on_worker = crate::worker::core::try_with_worker(|core| {
-        let here = core.serves(shared);
-        if here {
-            core.stats().dead_letters.bump();
-        }
-        here
-    });
-    if on_worker != Some(true) {
-        shared.dead_letters.fetch_add(1, Ordering::Relaxed);
-    }
-    if let Some(hook) = &shared.dead_letter_hook {
-        let letter = DeadLetter {
-            to: Pid(Arc::clone(to)),
-            message: message.into_any(),
-        };
-        crate::worker::run_loop::contain("the dead-letter hook", move || hook(letter));
-    }
-}
-
-/// A message that nobody will receive (a dead letter, a signal message
-/// to an ended process), unless its sender is in the red zone of its
-/// stack: a destructor that sends its own value again to a process that
-/// has ended recurses through here. Then the message is leaked rather
-/// than dropped, and the sender panics (unless already unwinding) as the
-/// red zone does at any check point.
-#[cold]
-pub(crate) fn unless_recursing(to: &Pcb, message: Envelope) -> Option<Envelope> {
-    if crate::process::context::try_with_process(|ctx| ctx.in_red_zone()) != Some(true) {
-        return Some(message);
-    }
-    std::mem::forget(message);
-    let _ = writeln!(
-        std::io::stderr(),
-        "ferrotp: a message to ended process {} was leaked, not dropped: its sender is in the \
-         red zone of its stack (a destructor that sends again as it drops recurses)",
-        to.id
-    );
-    let _ = crate::process::context::try_with_process(|ctx| ctx.check_stack());
-    None
 }
 
 #[cfg(test)]

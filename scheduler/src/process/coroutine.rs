@@ -26,3 +26,16 @@ pub(crate) struct Finished {
     /// discarded, not unwound.
     pub(crate) trapped: bool,
 }
+
+/// What a runtime frame on a process's stack owes others (module `debt`
+/// has the one kind, `Debt`): listed by the process's context, handed to
+/// the worker with `Suspend::Abandon`, paid by it. A trait so that the
+/// context and the worker's core, below module `debt`, can hold it.
+pub(crate) trait Payable: Send + Sync {
+    /// The process was abandoned: pays what the frame owed, unless the
+    /// frame settled it.
+    fn pay(&self);
+}
+
+/// A debt as the context and the worker hold it.
+pub(crate) type OwedByFrame = std::sync::Arc<dyn Payable>;

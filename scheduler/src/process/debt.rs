@@ -116,7 +116,9 @@ impl Debt {
     /// paid it already.
     pub(crate) fn settle(self: &Arc<Self>) -> Option<Owed> {
         let owed = self.lock().take();
-        let _ = crate::process::context::try_with_process(|ctx| ctx.forget_debt(self));
+        let _ = crate::process::context::try_with_process(|ctx| {
+            ctx.forget_debt(Arc::as_ptr(self).cast())
+        });
         owed
     }
 
@@ -144,5 +146,11 @@ impl Debt {
             // wake-up it received.
             Some(owed @ Owed::RoomWait { .. }) => drop(owed),
         }
+    }
+}
+
+impl crate::process::coroutine::Payable for Debt {
+    fn pay(&self) {
+        Debt::pay(self);
     }
 }

@@ -4,37 +4,54 @@
 //!
 //! | file | what it holds |
 //! |---|---|
-//! | `control_block.rs` | the shared half of a process ([`Pcb`]): mailbox, run state, exit record; [`Pid`]; delivery and wake-up |
-//! | `context.rs` | the running process's context and the thread-locals that find it and its worker; suspension points |
+//! | `control_block.rs` | the shared half of a process ([`Pcb`]): mailbox, run state, exit record, exit hooks; [`Pid`] |
+//! | `context.rs` | the running process's context and the thread-local that finds it; check points, suspension, stack segments |
 //! | `coroutine.rs` | what a process's coroutine yields and returns to its worker |
 //! | `current.rs` | what a process asks about itself: [`self_pid`](crate::self_pid), [`reduce`](crate::reduce), [`yield_now`](crate::yield_now) |
 //! | `entry.rs` | a never-run process's closure |
 //! | `process_id.rs` | the number that names a process |
 //! | `run_state.rs` | the run state word and wake-up permits (loom-checked) |
 //! | `stack.rs` | slab-carved, guarded, pooled stacks |
-//! | `stack_depth.rs` | the red zone and [`maybe_grow`](crate::maybe_grow) |
+//! | `red_zone.rs` | where a process's stack ends and its red zone begins |
+//! | `stack_depth.rs` | [`maybe_grow`](crate::maybe_grow), [`remaining_stack`](crate::remaining_stack), the panic hook that runs with room |
+//! | `panic_payload.rs` | dropping a caught panic payload whose destructor may panic |
 //! | `overflow.rs` | the report (and abort) on a stack overflow |
 //! | `unwind_units.rs` | the panic count a process carries while it unwinds |
 //! | `debt.rs` | what a runtime frame owes others if its process is abandoned |
 //!
-//! # The one circle
+//! # Layers, and the one pair
 //!
-//! Everything else in the crate depends one way, down, but the engine is
-//! one knot of files that refer to each other, and that is by design:
-//! a worker (`worker/run_loop.rs`) runs processes and a woken process is
-//! queued on its worker; the context (`context.rs`) is how code on a
-//! process's stack finds both; a control block's anchor holds the
-//! runtime's shared state (`worker/shared.rs`), whose tables (run queues,
-//! names in `lifecycle/name_table.rs`) hold control blocks; and the check
-//! points in the context act on exit signals (`lifecycle/signal.rs`), the
-//! red zone (`stack_depth.rs`), overflow (`overflow.rs`) and debts
-//! (`debt.rs`), each of which reads the running context. Breaking it would
-//! put a trait object or a callback on the switch and wake-up paths,
-//! which we measure per instruction; the knot is kept to these nine files.
-//! Nothing above them (the messaging API, spawn, the registry API, the
-//! time API, the builder) is referred to from inside it; what they use
-//! below them are leaves (envelopes, exit reasons and hooks, signal bits,
-//! the timer wheel, stacks).
+//! Files depend one way, down. From the bottom:
+//!
+//! 1. leaves: identities, the run state word, signal bits, exit reasons
+//!    and hooks, envelopes, the timer wheel, stacks and their red zone,
+//!    the coroutine protocol (`coroutine.rs`), topology, placement,
+//!    settings, per-worker counters;
+//! 2. **the pair**: the control block (`control_block.rs`) and the
+//!    runtime's shared state (`worker/shared.rs`) refer to each other, and
+//!    to nothing else above the leaves. A process belongs to one runtime
+//!    (its anchor holds the shared state), and the runtime's queues and
+//!    name table hold processes. Cutting that would put a trait object or
+//!    a type parameter on every wake-up and spawn;
+//! 3. the worker's core (`worker/core.rs`): what process code reaches of
+//!    its worker, and the thread-local that finds it; the exit-signal
+//!    message and the scan a check point makes for it
+//!    (`lifecycle/exit_signal.rs`); dropping a caught panic payload
+//!    (`panic_payload.rs`);
+//! 4. the running process's context (`context.rs`): check points,
+//!    suspension, receive's wait, stack segments;
+//! 5. what runs on top of the context: panics contained
+//!    (`worker/contain.rs`), delivery and wake-ups
+//!    (`messaging/delivery.rs`), exit hooks run as a process ends
+//!    (`lifecycle/end.rs`), debts, the red-zone helpers, overflow, and the
+//!    APIs (messaging, signals, spawn, names, time);
+//! 6. the run loop (`worker/run_loop.rs`), then the runtime's set-up
+//!    (`runtime/`).
+//!
+//! A few methods of the control block are defined in the layer that needs
+//! them (`Pcb::wake` in `messaging/delivery.rs`, `Pcb::set_exited` and
+//! `Pid::on_exit` in `lifecycle/end.rs`), so that the control block itself
+//! stays below the worker and the context.
 
 pub(crate) mod context;
 mod control_block;
@@ -43,13 +60,13 @@ pub(crate) mod current;
 pub(crate) mod debt;
 pub(crate) mod entry;
 pub(crate) mod overflow;
+pub(crate) mod panic_payload;
 pub mod process_id;
+pub(crate) mod red_zone;
 pub mod run_state;
 pub mod stack;
 pub(crate) mod stack_depth;
 pub(crate) mod unwind_units;
 
-pub(crate) use control_block::{
-    Anchor, Envelope, Pcb, PcbMailbox, dead_letter, deliver, try_deliver, unless_recursing,
-};
+pub(crate) use control_block::{Anchor, Envelope, Pcb, PcbMailbox};
 pub use control_block::{DeadLetter, ExitHook, Pid};

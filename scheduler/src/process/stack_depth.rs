@@ -57,85 +57,13 @@
 use std::io::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
-use corosensei::stack::{Stack, StackPointer};
-
-use crate::process::context::try_with_process;
+use crate::process::context::{HOOK_SEGMENT, Switched, take_segment, try_with_process};
+use crate::process::red_zone::stack_pointer;
 use crate::process::stack::MAX_STACK_SIZE;
-use crate::process::stack::ProcessStack;
 use crate::worker::core::try_with_worker;
-
-/// The largest red zone: a quarter of the stack up to this many bytes.
-pub const MAX_RED_ZONE: usize = 16 * 1024;
-
-/// The smallest red zone: room for the unwind that a red-zone panic
-/// starts (the unwinder needs about 2.5 KiB, then the landing pads and
-/// the destructors they run) below a frame of a few KiB.
-pub const MIN_RED_ZONE: usize = 8 * 1024;
-
-/// The stack segment a panic hook runs on (a backtrace to symbolise
-/// takes about 20 KiB).
-const HOOK_SEGMENT: usize = 128 * 1024;
 
 /// Below this much stack left, a process's panic hook runs on a segment.
 const HOOK_ROOM: usize = 64 * 1024;
-
-/// The red zone of a stack with `usable` bytes: a quarter of it, within
-/// [`MIN_RED_ZONE`]..=[`MAX_RED_ZONE`] (at most half the stack).
-pub(crate) fn red_zone(usable: usize) -> usize {
-    (usable / 4).clamp(MIN_RED_ZONE.min(usable / 2), MAX_RED_ZONE)
-}
-
-/// The current stack pointer (an address in the running frame).
-#[inline(always)]
-pub(crate) fn stack_pointer() -> usize {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let sp: usize;
-        // SAFETY: reads a register into a local; touches no memory, no
-        // stack, no flags.
-        unsafe {
-            std::arch::asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags));
-        }
-        sp
-    }
-    #[cfg(target_arch = "aarch64")]
-    {
-        let sp: usize;
-        // SAFETY: as above.
-        unsafe {
-            std::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags));
-        }
-        sp
-    }
-    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-    {
-        let marker = 0u8;
-        std::hint::black_box(&marker) as *const u8 as usize
-    }
-}
-
-/// The stack a process runs on now, as its context sees it: the lowest
-/// usable address, and the red zone's top (a check point below it
-/// panics).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct StackBounds {
-    pub(crate) low: usize,
-    pub(crate) floor: usize,
-}
-
-impl StackBounds {
-    /// The bounds of `usable` bytes above the guard page ending at
-    /// `guard_end`.
-    pub(crate) fn new(guard_end: usize, usable: usize) -> Self {
-        Self {
-            low: guard_end,
-            floor: guard_end + red_zone(usable),
-        }
-    }
-
-    /// Bounds that never trip (a process whose stack is not known).
-    pub(crate) const NONE: Self = Self { low: 0, floor: 0 };
-}
 
 /// Bytes of stack left to the running process, down to its guard page (on
 /// a [`maybe_grow`] segment: left on the segment); `None` outside a
@@ -221,100 +149,6 @@ fn on_segment<R>(stack_size: usize, f: impl FnOnce() -> R) -> R {
     match result {
         Ok(value) => value,
         Err(payload) => resume_unwind(payload),
-    }
-}
-
-/// A stack from this worker's pool.
-fn take_segment(stack_size: usize) -> Result<ProcessStack, crate::process::stack::StackError> {
-    try_with_worker(|core| core.stacks.borrow_mut().take(stack_size))
-        .expect("a process runs on a worker")
-}
-
-/// The running process works on `segment`: its context's stack bounds
-/// and its control block's guard page say so until this is dropped (as
-/// `f` returns or unwinds); then the segment goes back to the pool of the
-/// worker the process is on.
-struct Switched {
-    /// `Some` until dropped.
-    segment: Option<ProcessStack>,
-    saved: StackBounds,
-    saved_guard: usize,
-}
-
-impl Switched {
-    fn to(segment: ProcessStack) -> Self {
-        let bounds = StackBounds::new(segment.range().start, segment.usable());
-        // The running process, even while it runs another's exit hooks
-        // (`context::shielded`), as the panic hook may then.
-        let (saved, saved_guard) = crate::process::context::try_with_running_process(|ctx| {
-            let saved_guard = ctx.pcb.guard_page().start;
-            ctx.pcb.set_guard(segment.guard().start);
-            (ctx.set_stack_bounds(bounds), saved_guard)
-        })
-        .expect("a segment is taken for a running process");
-        Self {
-            segment: Some(segment),
-            saved,
-            saved_guard,
-        }
-    }
-
-    /// The segment, lent to `on_stack`.
-    fn stack(&self) -> SegmentStack<'_> {
-        SegmentStack(self.segment.as_ref().expect("not dropped"))
-    }
-}
-
-impl Drop for Switched {
-    fn drop(&mut self) {
-        let _ = crate::process::context::try_with_running_process(|ctx| {
-            ctx.set_stack_bounds(self.saved);
-            ctx.pcb.set_guard(self.saved_guard);
-        });
-        if let Some(segment) = self.segment.take() {
-            // Giving a stack to the pool runs no user code.
-            let _ = try_with_worker(move |core| core.stacks.borrow_mut().give(segment));
-        }
-    }
-}
-
-/// A segment lent to `corosensei::on_stack` for one call.
-struct SegmentStack<'a>(&'a ProcessStack);
-
-// SAFETY: delegates to a `ProcessStack` (whose own impl holds: its memory
-// is mapped read-write above a guard page while it lives), which the
-// borrow keeps alive for as long as `on_stack` runs on it; it was taken
-// from the pool for this call alone, so nothing else uses it meanwhile.
-unsafe impl Stack for SegmentStack<'_> {
-    #[inline]
-    fn base(&self) -> StackPointer {
-        self.0.base()
-    }
-
-    #[inline]
-    fn limit(&self) -> StackPointer {
-        self.0.limit()
-    }
-}
-
-/// Raises the red-zone panic with `message`: its hook runs on a fresh
-/// segment (see [`install_panic_hook`]; here too, should a hook set later
-/// have replaced ferrotp's), then the unwind goes on from the process's
-/// own stack, back in its own bounds.
-#[cold]
-#[inline(never)]
-pub(crate) fn raise_stack_panic(message: String) -> ! {
-    let Ok(segment) = take_segment(HOOK_SEGMENT) else {
-        std::panic::panic_any(message)
-    };
-    let on = Switched::to(segment);
-    let raised = corosensei::on_stack(on.stack(), move || {
-        catch_unwind(AssertUnwindSafe(move || std::panic::panic_any(message)))
-    });
-    drop(on);
-    match raised {
-        Err(payload) => resume_unwind(payload),
-        Ok(never) => never,
     }
 }
 

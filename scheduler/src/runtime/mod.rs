@@ -29,7 +29,8 @@ use crate::runtime::config::{NamePattern, PlaceOn, PlacementRule, Settings};
 use crate::runtime::placement::{Binding, WorkerPlace};
 use crate::runtime::topology::Topology;
 use crate::worker::idle::Idle;
-use crate::worker::run_loop::{Task, WorkerLoop, discard_orphan, try_with_worker_serving};
+use crate::worker::run_loop::{WorkerLoop, discard_orphan, try_with_worker_serving};
+use crate::worker::shared::Task;
 use crate::worker::shared::{DeadLetterHook, LastStackError, Remote, Shared, SlotBudget};
 use crate::worker::stats::ExitCounts;
 use crate::worker::stats::{LongSchedule, LongScheduleHook};
@@ -475,7 +476,7 @@ impl Builder {
             dead_letters: CachePadded::new(AtomicU64::new(0)),
             dead_letter_hook: self.dead_letter_hook,
             stack_errors: LastStackError::default(),
-            registry: crate::lifecycle::name_table::Registry::default(),
+            registry: crate::worker::shared::Registry::default(),
             long_schedule_hook: self.long_schedule_hook,
             watchdog: OnceLock::new(),
             config,
@@ -649,7 +650,7 @@ impl Runtime {
             Err(payload) => {
                 // Shutdown, or an exit signal: the process ends with the
                 // reason recorded for it, and the caller hears of it below.
-                if payload.is::<crate::lifecycle::signal::SignalUnwind>() {
+                if payload.is::<crate::lifecycle::exit_signal::SignalUnwind>() {
                     resume_unwind(payload);
                 }
                 let reason = ExitReason::from_panic(&*payload);

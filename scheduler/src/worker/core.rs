@@ -19,8 +19,8 @@ use crate::process::stack::StackPool;
 use crate::process::{Anchor, Envelope, Pcb};
 use crate::time::timer::{TimerKey, TimerWheel};
 use crate::time::timer_state::SendTimerState;
-use crate::worker::run_loop::{Delivery, Task};
 use crate::worker::shared::Shared;
+use crate::worker::shared::{Delivery, Task};
 
 thread_local! {
     static WORKER: Cell<*const WorkerCore> = const { Cell::new(ptr::null()) };
@@ -108,7 +108,7 @@ pub(crate) struct WorkerCore {
     /// What the runtime's frames on the stack of the process that just gave
     /// this worker up for good owed (module `debt`), left here by it on its
     /// way out, for the run loop to pay.
-    pub(in crate::worker) abandoned_debts: Cell<Vec<Arc<crate::process::debt::Debt>>>,
+    pub(in crate::worker) abandoned_debts: Cell<Vec<crate::process::coroutine::OwedByFrame>>,
 }
 
 /// Process numbers taken from the global counter at a time.
@@ -122,8 +122,8 @@ impl WorkerCore {
     #[must_use]
     pub(crate) fn leave_debts(
         &self,
-        debts: Vec<Arc<crate::process::debt::Debt>>,
-    ) -> Vec<Arc<crate::process::debt::Debt>> {
+        debts: Vec<crate::process::coroutine::OwedByFrame>,
+    ) -> Vec<crate::process::coroutine::OwedByFrame> {
         self.abandoned_debts.replace(debts)
     }
 

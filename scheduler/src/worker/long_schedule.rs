@@ -50,7 +50,7 @@ pub(crate) fn watch(shared: &Arc<Shared>, threshold: Duration) {
                                 worker,
                                 duration: held,
                             };
-                            crate::worker::run_loop::contain("the long-schedule hook", || {
+                            crate::worker::contain::contain("the long-schedule hook", || {
                                 hook(report)
                             });
                         }

@@ -81,114 +81,19 @@ use ferrotp_mailbox::{Receiver, Wait};
 use slab::Slab;
 
 use crate::lifecycle::exit_reason::ExitReason;
-use crate::lifecycle::signal::SignalUnwind;
+use crate::lifecycle::exit_signal::SignalUnwind;
+use crate::messaging::delivery::deliver;
 use crate::process::context::{ProcessCtx, set_current};
 use crate::process::coroutine::{Finished, Suspend};
 use crate::process::entry::Entry;
-use crate::process::stack::{ProcessStack, StackPool};
-use crate::process::{Anchor, Pcb, PcbMailbox, deliver};
+use crate::process::panic_payload::drop_payload;
+use crate::process::stack::StackPool;
+use crate::process::{Anchor, Pcb, PcbMailbox};
 use crate::time::timer::TimerWheel;
+use crate::worker::contain::{contain, contain_deferring};
 use crate::worker::core::{TimerEvent, WorkerCore, set_worker, try_with_worker};
 use crate::worker::idle::Idle;
-use crate::worker::shared::Shared;
-
-/// A never-run process: its control block and its entry closure.
-pub(crate) struct Launch {
-    pcb: Arc<Pcb>,
-    entry: Entry,
-}
-
-impl Launch {
-    pub(crate) fn new(pcb: Arc<Pcb>, entry: Entry) -> Self {
-        Self { pcb, entry }
-    }
-
-    pub(crate) fn pcb(&self) -> &Arc<Pcb> {
-        &self.pcb
-    }
-}
-
-type ProcessCoroutine = Coroutine<u32, Suspend, Finished, ProcessStack>;
-
-/// A process that has run: its coroutine, pinned to one worker.
-pub(crate) struct Settled {
-    /// Declared (so dropped) before `pcb`: the body borrows the control
-    /// block through a [`BorrowedPcb`] that `pcb` keeps valid.
-    coroutine: ProcessCoroutine,
-    pcb: Arc<Pcb>,
-    /// Panics in flight in the suspended process (it handed its worker
-    /// back in the middle of an unwind): taken off the worker's thread,
-    /// put back when it resumes (module `unwind_units`).
-    units: u32,
-}
-
-/// The coroutine body's handle to its control block: an `Arc<Pcb>` that
-/// owns no count (so starting a process touches no reference count), valid
-/// because the `Settled` that runs the body holds a counted one for longer.
-pub(crate) struct BorrowedPcb(std::mem::ManuallyDrop<Arc<Pcb>>);
-
-impl BorrowedPcb {
-    /// # Safety
-    /// `pcb` (or another counted `Arc` of the same block) must outlive the
-    /// returned handle.
-    unsafe fn new(pcb: &Arc<Pcb>) -> Self {
-        // SAFETY: the pointer comes from a live `Arc`; the `ManuallyDrop`
-        // never gives back the count it did not take, and the caller keeps
-        // a counted `Arc` alive for as long as this handle.
-        Self(std::mem::ManuallyDrop::new(unsafe {
-            Arc::from_raw(Arc::as_ptr(pcb))
-        }))
-    }
-}
-
-impl std::ops::Deref for BorrowedPcb {
-    type Target = Arc<Pcb>;
-
-    fn deref(&self) -> &Arc<Pcb> {
-        &self.0
-    }
-}
-
-/// A settled process of the `unsafe` migratable kind, on its way to
-/// whichever worker takes it.
-pub(crate) struct Migrating(Settled);
-
-// SAFETY: only processes spawned through `SpawnOptions::migratable` are
-// wrapped, and that `unsafe` opt-in is the author's promise that the
-// process's own code holds no `!Send` value and no thread-local reference
-// across a suspension point. The runtime's frames on its stack keep the
-// same rule: they read the thread-locals through `#[inline(never)]`
-// accessors at each use and hold no `&WorkerCore` across a suspension
-// (`try_with_worker` runs no user code; `spawn_with` looks its worker up
-// again after the set-up). That is exactly what moving the stack to
-// another thread needs. The coroutine's other state (stack bounds, saved
-// stack pointer) is plain data.
-unsafe impl Send for Migrating {}
-
-/// A unit of stealable work.
-pub(crate) enum Task {
-    Fresh(Launch),
-    Moving(Migrating),
-}
-
-impl Task {
-    fn pcb(&self) -> &Arc<Pcb> {
-        match self {
-            Task::Fresh(launch) => launch.pcb(),
-            Task::Moving(Migrating(settled)) => &settled.pcb,
-        }
-    }
-}
-
-/// What other threads hand a worker through its inbox.
-pub(crate) enum Delivery {
-    /// A settled process of this worker, woken.
-    Woken(Arc<Pcb>),
-    /// A never-run process pinned to this worker
-    /// ([`SpawnOptions::worker`](crate::SpawnOptions::worker)): it is never
-    /// stealable, so it does not go through the deques.
-    Pinned(Launch),
-}
+use crate::worker::shared::{BorrowedPcb, Delivery, Launch, Migrating, Settled, Shared, Task};
 
 /// What the run loop runs next.
 enum Job {
@@ -311,85 +216,6 @@ fn step(
         0
     };
     result
-}
-
-/// Runs `f`, reporting instead of propagating a panic: for user code
-/// (destructors, hooks) that the runtime runs on behalf of others. Inside
-/// a process that an exit signal is ending, the unwind of that signal goes
-/// on (a hook sent, and the send's check point unwound): it is not the
-/// hook's fault. See [`contain_deferring`].
-pub(crate) fn contain(what: &str, f: impl FnOnce()) {
-    if let Some(unwind) = contain_deferring(what, f) {
-        std::panic::resume_unwind(unwind);
-    }
-}
-
-/// [`contain`], handing the exit signal's unwind back instead of going on
-/// with it, so that the caller can finish its bookkeeping first and then
-/// resume it.
-///
-/// Only the running process's own exit unwind is handed back. Anywhere
-/// else (a worker between processes, a thread of the user's, a process
-/// that is not ending) a `SignalUnwind` payload is one that user code
-/// caught earlier and raised again: it is reported like a panic, and
-/// never reaches a run loop.
-#[must_use]
-pub(crate) fn contain_deferring(
-    what: &str,
-    f: impl FnOnce(),
-) -> Option<Box<dyn std::any::Any + Send>> {
-    let was_panicking = std::thread::panicking();
-    let result = catch_unwind(AssertUnwindSafe(f));
-    let dying = crate::process::context::try_with_process(|ctx| ctx.is_dying());
-    // On a worker outside any current process (between processes, or
-    // running a never-run child's hooks, `context::shielded`) this
-    // thread's panic count is zero (module `unwind_units`): user code that
-    // left a panic in flight (a coroutine of its own, parked in its unwind
-    // and leaked) would leave it for the next process, or the next hook,
-    // to take for its own. Take it off, if `f` was not itself called
-    // during an unwind (a hook's destructor that ends a never-run child:
-    // that unwind is still going). Nowhere else: a thread of the user's
-    // may be unwinding for real.
-    if dying.is_none()
-        && !was_panicking
-        && std::thread::panicking()
-        && try_with_worker(|_| ()).is_some()
-    {
-        crate::process::unwind_units::take_leftover();
-    }
-    let payload = result.err()?;
-    if dying == Some(true) && payload.is::<SignalUnwind>() {
-        return Some(payload);
-    }
-    let why = if payload.is::<SignalUnwind>() {
-        "raised again the unwind of an exit signal that ended another process".into()
-    } else {
-        ExitReason::from_panic(&*payload).to_string()
-    };
-    let _ = writeln!(std::io::stderr(), "ferrotp: {what} panicked: {why}");
-    drop_payload(payload);
-    None
-}
-
-/// Drops a panic payload the runtime caught. A payload of the user's type
-/// may panic as it drops; that panic is contained and reported, and its
-/// own payload is leaked rather than dropped (its destructor could panic
-/// in turn, for ever). Without this, the second panic would unwind out of
-/// whatever net caught the first: past a never-run child's remaining exit
-/// hooks and its slot's return, or into a run loop.
-pub(crate) fn drop_payload(payload: Box<dyn std::any::Any + Send>) {
-    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-        let why = if again.is::<SignalUnwind>() {
-            "was unwound by an exit signal".into()
-        } else {
-            format!("panicked: {}", ExitReason::from_panic(&*again))
-        };
-        let _ = writeln!(
-            std::io::stderr(),
-            "ferrotp: a panic payload's destructor {why}"
-        );
-        std::mem::forget(again);
-    }
 }
 
 /// The run loop of one worker thread, and what only it touches.
@@ -1030,7 +856,7 @@ impl WorkerLoop {
     /// may still write there), its mailbox closed without dropping what is
     /// queued, and what the runtime's frames on it owed is paid, the
     /// innermost first (module `debt`).
-    fn abandon(&mut self, settled: Settled, debts: Vec<Arc<crate::process::debt::Debt>>) {
+    fn abandon(&mut self, settled: Settled, debts: Vec<crate::process::coroutine::OwedByFrame>) {
         for debt in debts.into_iter().rev() {
             contain(
                 "an abandoned process's debt (an exit hook of its set-up child)",

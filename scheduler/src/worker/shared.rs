@@ -4,22 +4,28 @@
 //! placement and the settings. Built once by [`Builder::build`](crate::Builder::build),
 //! reached through each process's anchor and each worker.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::Thread;
 
 use crossbeam_deque::{Injector, Stealer};
 use crossbeam_utils::CachePadded;
 use ferrotp_mailbox::Mailbox;
 
-use crate::process::DeadLetter;
+use corosensei::Coroutine;
+
+use crate::process::coroutine::{Finished, Suspend};
+use crate::process::entry::Entry;
+use crate::process::process_id::ProcessId;
+use crate::process::stack::ProcessStack;
 use crate::process::stack::StackError;
+use crate::process::{DeadLetter, ExitHook, Pcb, Pid};
 use crate::runtime::config::{Config, EffectiveSettings};
 use crate::runtime::placement::PlacementRule;
 use crate::runtime::placement::{StealOrder, WorkerPlace};
 use crate::runtime::topology::Topology;
 use crate::worker::idle::Idle;
-use crate::worker::run_loop::{Delivery, Launch, Task};
 use crate::worker::stats::LongScheduleHook;
 use crate::worker::stats::WorkerStats;
 
@@ -70,6 +76,110 @@ impl Remote {
     }
 }
 
+// ---- What the queues hold ----------------------------------------------
+//
+// Defined here, beside the queues that hold them (the injector, the
+// stealers, the inboxes), so that the shared state needs nothing of the
+// run loop.
+
+/// A never-run process: its control block and its entry closure.
+pub(crate) struct Launch {
+    pub(in crate::worker) pcb: Arc<Pcb>,
+    pub(in crate::worker) entry: Entry,
+}
+
+impl Launch {
+    pub(crate) fn new(pcb: Arc<Pcb>, entry: Entry) -> Self {
+        Self { pcb, entry }
+    }
+
+    pub(crate) fn pcb(&self) -> &Arc<Pcb> {
+        &self.pcb
+    }
+}
+
+pub(crate) type ProcessCoroutine = Coroutine<u32, Suspend, Finished, ProcessStack>;
+
+/// A process that has run: its coroutine, pinned to one worker.
+pub(crate) struct Settled {
+    /// Declared (so dropped) before `pcb`: the body borrows the control
+    /// block through a [`BorrowedPcb`] that `pcb` keeps valid.
+    pub(in crate::worker) coroutine: ProcessCoroutine,
+    pub(in crate::worker) pcb: Arc<Pcb>,
+    /// Panics in flight in the suspended process (it handed its worker
+    /// back in the middle of an unwind): taken off the worker's thread,
+    /// put back when it resumes (module `unwind_units`).
+    pub(in crate::worker) units: u32,
+}
+
+/// The coroutine body's handle to its control block: an `Arc<Pcb>` that
+/// owns no count (so starting a process touches no reference count), valid
+/// because the `Settled` that runs the body holds a counted one for longer.
+pub(crate) struct BorrowedPcb(std::mem::ManuallyDrop<Arc<Pcb>>);
+
+impl BorrowedPcb {
+    /// # Safety
+    /// `pcb` (or another counted `Arc` of the same block) must outlive the
+    /// returned handle.
+    pub(in crate::worker) unsafe fn new(pcb: &Arc<Pcb>) -> Self {
+        // SAFETY: the pointer comes from a live `Arc`; the `ManuallyDrop`
+        // never gives back the count it did not take, and the caller keeps
+        // a counted `Arc` alive for as long as this handle.
+        Self(std::mem::ManuallyDrop::new(unsafe {
+            Arc::from_raw(Arc::as_ptr(pcb))
+        }))
+    }
+}
+
+impl std::ops::Deref for BorrowedPcb {
+    type Target = Arc<Pcb>;
+
+    fn deref(&self) -> &Arc<Pcb> {
+        &self.0
+    }
+}
+
+/// A settled process of the `unsafe` migratable kind, on its way to
+/// whichever worker takes it.
+pub(crate) struct Migrating(pub(in crate::worker) Settled);
+
+// SAFETY: only processes spawned through `SpawnOptions::migratable` are
+// wrapped, and that `unsafe` opt-in is the author's promise that the
+// process's own code holds no `!Send` value and no thread-local reference
+// across a suspension point. The runtime's frames on its stack keep the
+// same rule: they read the thread-locals through `#[inline(never)]`
+// accessors at each use and hold no `&WorkerCore` across a suspension
+// (`try_with_worker` runs no user code; `spawn_with` looks its worker up
+// again after the set-up). That is exactly what moving the stack to
+// another thread needs. The coroutine's other state (stack bounds, saved
+// stack pointer) is plain data.
+unsafe impl Send for Migrating {}
+
+/// A unit of stealable work.
+pub(crate) enum Task {
+    Fresh(Launch),
+    Moving(Migrating),
+}
+
+impl Task {
+    pub(in crate::worker) fn pcb(&self) -> &Arc<Pcb> {
+        match self {
+            Task::Fresh(launch) => launch.pcb(),
+            Task::Moving(Migrating(settled)) => &settled.pcb,
+        }
+    }
+}
+
+/// What other threads hand a worker through its inbox.
+pub(crate) enum Delivery {
+    /// A settled process of this worker, woken.
+    Woken(Arc<Pcb>),
+    /// A never-run process pinned to this worker
+    /// ([`SpawnOptions::worker`](crate::SpawnOptions::worker)): it is never
+    /// stealable, so it does not go through the deques.
+    Pinned(Launch),
+}
+
 /// What every worker and every control block of a runtime share.
 pub(crate) struct Shared {
     pub(crate) config: Config,
@@ -94,8 +204,8 @@ pub(crate) struct Shared {
     /// The last error a worker met carving a stack (`Runtime::spawn`'s
     /// message names it).
     pub(crate) stack_errors: LastStackError,
-    /// Registered names (module `name_table`; the API is module `registry`).
-    pub(crate) registry: crate::lifecycle::name_table::Registry,
+    /// Registered names (the table is below; the API is module `registry`).
+    pub(crate) registry: Registry,
     pub(crate) long_schedule_hook: Option<LongScheduleHook>,
     /// The long-schedule watchdog's thread, to wake it at shutdown.
     pub(crate) watchdog: OnceLock<Thread>,
@@ -201,4 +311,114 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
     }
+}
+
+// ---- The names -------------------------------------------------------------
+//
+// The registry's table (module `registry` has the API and the rules): here,
+// in the state the runtime's threads share, because it holds pids as the
+// run queues hold control blocks.
+
+/// The names of one runtime.
+#[derive(Default)]
+pub(crate) struct Registry {
+    names: Mutex<Names>,
+}
+
+#[derive(Default)]
+struct Names {
+    by_name: HashMap<Arc<str>, Pid>,
+    /// Each named process's name, and the exit hook that frees it (taken
+    /// out by `unregister`, so that re-registering does not pile hooks up).
+    by_pid: HashMap<ProcessId, (Arc<str>, Option<ExitHook>)>,
+}
+
+impl Registry {
+    fn names(&self) -> MutexGuard<'_, Names> {
+        // A panic while holding the lock leaves the maps consistent (each
+        // change is one insert or remove pair done without user code).
+        self.names.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Names `pid` `name`, unless the name is taken, the process has a
+    /// name, or it has ended. The exit hook that frees the name comes
+    /// after ([`keep_hook`](Self::keep_hook)), outside the lock.
+    pub(crate) fn insert(&self, name: &Arc<str>, pid: &Pid) -> Result<(), Refused> {
+        let mut names = self.names();
+        if let Some(by) = names.by_name.get(name) {
+            return Err(Refused::Taken(by.clone()));
+        }
+        if let Some((has, _)) = names.by_pid.get(&pid.id()) {
+            return Err(Refused::AlreadyNamed(Arc::clone(has)));
+        }
+        if pid.has_exited() {
+            return Err(Refused::NotAlive);
+        }
+        names.by_name.insert(Arc::clone(name), pid.clone());
+        names.by_pid.insert(pid.id(), (Arc::clone(name), None));
+        Ok(())
+    }
+
+    /// Keeps `hook`, which frees `name` when process `id` ends, for
+    /// `unregister`; gives it back if `name` no longer names `id` (it was
+    /// unregistered or freed meanwhile), for the caller to remove outside
+    /// the lock.
+    pub(crate) fn keep_hook(
+        &self,
+        id: ProcessId,
+        name: &Arc<str>,
+        hook: ExitHook,
+    ) -> Option<ExitHook> {
+        let mut names = self.names();
+        match names.by_pid.get_mut(&id) {
+            Some((named, slot)) if Arc::ptr_eq(named, name) => {
+                *slot = Some(hook);
+                None
+            }
+            _ => Some(hook),
+        }
+    }
+
+    pub(crate) fn whereis(&self, name: &str) -> Option<Pid> {
+        self.names().by_name.get(name).cloned()
+    }
+
+    /// Removes `name` if it names `id` (or any process, for `None`);
+    /// whether it did. Its exit hook is unregistered after the lock is
+    /// released (a hook may be running, and would take the lock).
+    pub(crate) fn remove(&self, name: &str, id: Option<ProcessId>) -> bool {
+        let hook = {
+            let mut names = self.names();
+            match names.by_name.get(name) {
+                Some(pid) if id.is_none_or(|id| pid.id() == id) => {
+                    let pid = names.by_name.remove(name).expect("present");
+                    names.by_pid.remove(&pid.id()).and_then(|(_, hook)| hook)
+                }
+                _ => return false,
+            }
+        };
+        if let Some(hook) = hook {
+            hook.remove();
+        }
+        true
+    }
+
+    /// Forgets every name (runtime shutdown: the pids would keep the
+    /// runtime's shared state alive).
+    pub(crate) fn clear(&self) {
+        let mut names = self.names();
+        names.by_name.clear();
+        names.by_pid.clear();
+    }
+}
+
+/// Why [`Registry::insert`] refused (module `registry` says it to the
+/// caller as a `RegisterError`).
+pub(crate) enum Refused {
+    /// The name is taken, by this process.
+    Taken(Pid),
+    /// The process already has this name.
+    AlreadyNamed(Arc<str>),
+    /// The process has ended.
+    NotAlive,
 }

@@ -1,0 +1,88 @@
+//! How a process's end is made known: its exit hooks run, each contained
+//! (a panicking hook is reported, the others still run), and
+//! [`Pid::on_exit`] registers one. Links, monitors and registered names
+//! are built on these hooks.
+
+use crate::lifecycle::exit_reason::ExitReason;
+use crate::process::{ExitHook, Pcb, Pid};
+use crate::worker::contain::{contain, contain_deferring};
+
+impl Pcb {
+    /// The process has ended with `reason` (unless an earlier reason was
+    /// recorded, such as `Killed` or `Shutdown` before the unwind): the
+    /// end is published, then its exit hooks run here.
+    ///
+    /// # Safety
+    /// As for [`Pcb::set_exit_reason`].
+    pub(crate) unsafe fn set_exited(&self, reason: ExitReason) {
+        // SAFETY: forwarded.
+        let hooks = unsafe { self.publish_exit(reason) };
+        if !hooks.is_empty() {
+            self.run_exit_hooks(hooks);
+        }
+    }
+
+    #[cold]
+    fn run_exit_hooks(&self, hooks: Vec<crate::lifecycle::exit_hooks::Hook>) {
+        let reason = self.exit_reason().unwrap_or(ExitReason::NoProc);
+        // Every hook runs: an exit signal that ends the process running
+        // them (a hook called exit_self) goes on after the last.
+        let mut unwind = None;
+        for hook in hooks {
+            let deferred = contain_deferring("an exit hook", || hook(&reason));
+            unwind = unwind.or(deferred);
+        }
+        if let Some(unwind) = unwind {
+            std::panic::resume_unwind(unwind);
+        }
+    }
+}
+
+impl Pid {
+    /// Registers `hook` to run once, with the exit reason, when the
+    /// process ends (on the thread that ends it, outside any process: a
+    /// hook should be short and must not block; sending is fine). If the
+    /// process has already ended, the hook runs at once, here, with
+    /// [`ExitReason::NoProc`]. A panicking hook is reported and contained.
+    ///
+    /// Links and monitors are built on this.
+    ///
+    /// ```
+    /// use ferrotp_scheduler::{ExitReason, receive, run, self_pid, send, spawn};
+    /// let reason = run(|| {
+    ///     let me = self_pid();
+    ///     let child = spawn(|| { receive::<()>(); });
+    ///     // A monitor in a line: the hook sends the reason to `me`.
+    ///     child.on_exit(move |reason| send(&me, reason.clone()));
+    ///     send(&child, ());
+    ///     receive::<ExitReason>()
+    /// }).unwrap();
+    /// assert_eq!(reason, ExitReason::Normal);
+    /// ```
+    pub fn on_exit(&self, hook: impl FnOnce(&ExitReason) + Send + 'static) -> ExitHook {
+        self.hook_in_lane(Box::new(hook), false)
+    }
+
+    /// [`on_exit`](Self::on_exit) for a hook that runs before the others.
+    pub(crate) fn on_exit_first(
+        &self,
+        hook: impl FnOnce(&ExitReason) + Send + 'static,
+    ) -> ExitHook {
+        self.hook_in_lane(Box::new(hook), true)
+    }
+
+    fn hook_in_lane(&self, hook: crate::lifecycle::exit_hooks::Hook, first: bool) -> ExitHook {
+        let added = if first {
+            self.0.hooks.add_first(hook)
+        } else {
+            self.0.hooks.add(hook)
+        };
+        match added {
+            Ok(id) => ExitHook::new(self.clone(), Some(id)),
+            Err(hook) => {
+                contain("an exit hook", || hook(&ExitReason::NoProc));
+                ExitHook::new(self.clone(), None)
+            }
+        }
+    }
+}
