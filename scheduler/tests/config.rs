@@ -241,6 +241,8 @@ fn placement_rules_pin_processes_by_name() {
                         seen.push(process_info(&self_pid()).unwrap().worker.unwrap());
                         ferrotp_scheduler::yield_now();
                     }
+                    // Alive (and named) until the spawner has looked.
+                    receive::<()>();
                     send(&me, seen);
                 }
             };
@@ -250,14 +252,18 @@ fn placement_rules_pin_processes_by_name() {
                 report(me.clone()),
             )
             .unwrap();
-            let registered = whereis("db.primary") == Some(by_register);
-            spawn_opt(SpawnOptions::new().name("db.replica"), report(me.clone())).unwrap();
+            let registered = whereis("db.primary") == Some(by_register.clone());
+            let replica =
+                spawn_opt(SpawnOptions::new().name("db.replica"), report(me.clone())).unwrap();
             // Explicit options win over the rule.
-            spawn_opt(
+            let local = spawn_opt(
                 SpawnOptions::new().name("db.local").worker(node_0),
                 report(me.clone()),
             )
             .unwrap();
+            for reporter in [&by_register, &replica, &local] {
+                send(reporter, ());
+            }
             let mut workers = vec![
                 receive::<Vec<usize>>(),
                 receive::<Vec<usize>>(),
