@@ -81,10 +81,10 @@ impl Debt {
     /// `to`'s mailbox.
     pub(crate) fn room_wait(to: &Arc<Pcb>, waker: std::task::Waker) -> Arc<Debt> {
         let waiter = to.mailbox.room_waiter(waker);
-        // SAFETY: only the lifetime changes: the waiter borrows `to`'s
-        // mailbox, which the `Arc` stored beside it keeps alive; it is
-        // dropped before that `Arc` (field order), and never moved out of
-        // the `Owed` (it is used in place, and dropped in place).
+        // Only the lifetime changes: the waiter borrows `to`'s mailbox,
+        // which the `Arc` stored beside it keeps alive; it is dropped before
+        // that `Arc` (field order), and used and dropped in place.
+        // SAFETY: so the borrow never outlives the mailbox it points into.
         let waiter: RoomWaiter<'static, Envelope> = unsafe { std::mem::transmute(waiter) };
         Self::new(Owed::RoomWait {
             waiter,

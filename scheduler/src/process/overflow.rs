@@ -167,15 +167,14 @@ unsafe fn end_process(context: *mut libc::c_void) -> bool {
     if !trap.stack_ptr_in_bounds(stack_pointer) {
         return false;
     }
-    // SAFETY: the interrupted code runs on this coroutine's stack (checked
-    // above); the registers are updated below as the returned values say,
-    // so that returning from the handler runs the trap function, which
-    // ends the coroutine with this result. Its frames are discarded without
-    // running destructors: the caller of
-    // `Builder::exit_process_on_stack_overflow` promised that none of them
-    // holds a lock or half-changed state, and the worker quarantines the
-    // stack (`Finished::trapped`), so nothing still pointing into it is
-    // disturbed.
+    // The interrupted code runs on this coroutine's stack (checked above);
+    // the registers are updated below as the returned values say, so that
+    // returning from the handler runs the trap function, which ends the
+    // coroutine with this result. Its frames are discarded without running
+    // destructors: the caller of `Builder::exit_process_on_stack_overflow`
+    // promised that none of them holds a lock or half-changed state, and
+    // the worker quarantines the stack (`Finished::trapped`).
+    // SAFETY: so nothing still pointing into that stack is disturbed.
     let regs = unsafe {
         trap.setup_trap_handler(|| Finished {
             reason: ExitReason::StackOverflow,

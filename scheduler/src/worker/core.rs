@@ -51,10 +51,10 @@ pub(crate) fn try_with_worker<R>(f: impl FnOnce(&WorkerCore) -> R) -> Option<R> 
     if core.is_null() {
         return None;
     }
-    // SAFETY: set by the run loop to the core it owns, cleared before that
-    // core drops; shared (`&`) only, and not kept past `f`, which by the
-    // contract above runs no user code, so the process cannot suspend (nor
-    // move, nor outlive the worker) while `f` holds it.
+    // The run loop sets the pointer to the core it owns and clears it
+    // before that core drops; `f` runs no user code (the contract above),
+    // so the process cannot suspend, move or outlive the worker meanwhile.
+    // SAFETY: hence the core is alive while `f` holds it, and only shared.
     Some(f(unsafe { &*core }))
 }
 
