@@ -62,9 +62,9 @@
 //! ```
 
 pub use ferrotp_scheduler::{
-    Exit, ExitReason, Pid, Runtime, Select, SpawnOptions, Subject, exit, exit_self, receive,
-    receive_match, receive_timeout, register, run, self_pid, send, send_after, sleep, spawn,
-    spawn_opt, trap_exit, whereis,
+    CallError, Exit, ExitReason, Pid, ReplyTo, Runtime, Select, SpawnOptions, Subject, call, exit,
+    exit_self, receive, receive_match, receive_timeout, register, run, self_pid, send, send_after,
+    sleep, spawn, spawn_opt, trap_exit, whereis,
 };
 pub use ferrotp_supervision::{
     ChildSpec, Demonitor, Down, DynamicSupervisorSpec, MonitorRef, Restart, Shutdown, Strategy,

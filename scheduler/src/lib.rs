@@ -76,6 +76,7 @@ mod worker;
 // keep their paths (`ferrotp_scheduler::stack`, ...): the loom models and
 // the other crates use them.
 pub use lifecycle::{exit_hooks, exit_reason, signal_flags};
+pub use messaging::reply_slot;
 pub use process::{process_id, run_state, stack};
 pub use runtime::{config, placement, topology};
 pub use time::{timer, timer_state};
@@ -89,6 +90,7 @@ pub use lifecycle::registry::{
 };
 pub use lifecycle::signal::{exit, exit_self, link_signal, trap_exit};
 pub use lifecycle::spawn::{SpawnError, SpawnOptions, spawn, spawn_opt, spawn_with};
+pub use messaging::call::{CallError, PendingReply, ReplyTo, call};
 pub use messaging::receive::{
     mailbox_len, receive, receive_match, receive_match_timeout, receive_timeout,
 };

@@ -980,6 +980,51 @@ impl<'y> ProcessCtx<'y> {
         }
     }
 
+    /// Suspends until `ready()` holds (true) or `deadline` passes
+    /// (false; `None`: never). Whoever makes `ready()` hold wakes the
+    /// process afterwards ([`Pcb::wake`]): wake-ups are permits, so one
+    /// that comes between the look and the wait is not lost. A check
+    /// point, like a receive.
+    pub(crate) fn wait_for(
+        &self,
+        function: &str,
+        deadline: Option<Instant>,
+        ready: &mut impl FnMut() -> bool,
+    ) -> bool {
+        self.reduce(1);
+        let mut timer: Option<Armed> = None;
+        loop {
+            if ready() {
+                if let Some(armed) = timer {
+                    self.disarm(armed);
+                }
+                return true;
+            }
+            if let Some(deadline) = deadline {
+                match &timer {
+                    None => {
+                        if deadline <= Instant::now() {
+                            self.polled.set(true);
+                            return false;
+                        }
+                        timer = Some(self.arm(function, deadline));
+                    }
+                    Some(armed) if self.fired(armed) => return false,
+                    Some(_) => {}
+                }
+            }
+            // A signal that ends the process unwinds from here; its timer
+            // then fires later, stale, and is ignored.
+            self.wait_checked();
+        }
+    }
+
+    /// Whether the process is ending: unwinding (an exit signal, a
+    /// panic, shutdown) or past its body.
+    pub(crate) fn is_ending(&self) -> bool {
+        self.in_cleanup()
+    }
+
     fn arm(&self, function: &str, deadline: Instant) -> Armed {
         let seq = self.timer_seq.get() + 1;
         self.timer_seq.set(seq);

@@ -28,6 +28,7 @@ use ferrotp_mailbox::{Mailbox, MailboxRef};
 use crate::lifecycle::exit_hooks::{ExitHooks, Hook};
 use crate::lifecycle::exit_reason::{ExitReason, ExitRecord};
 use crate::lifecycle::signal_flags::SignalFlags;
+use crate::messaging::reply_slot::LazyReplySlot;
 use crate::process::process_id::ProcessId;
 use crate::process::run_state::RunState;
 use crate::time::timer_state::TimerFired;
@@ -77,6 +78,8 @@ pub(crate) struct Pcb {
     exit: ExitRecord,
     /// Run once, with the exit reason, when the process ends.
     pub(crate) hooks: ExitHooks,
+    /// Where replies to the process's calls land (module `reply_slot`).
+    pub(crate) reply: LazyReplySlot,
     anchor: Arc<Anchor>,
 }
 
@@ -107,6 +110,7 @@ impl Pcb {
             timer_fired: TimerFired::new(),
             exit: ExitRecord::new(),
             hooks: ExitHooks::new(),
+            reply: LazyReplySlot::new(),
             anchor,
         }
     }
@@ -341,6 +345,13 @@ impl ExitHook {
     /// The process the hook watches.
     pub fn pid(&self) -> &Pid {
         &self.pid
+    }
+
+    /// Whether the hook was registered: false if the process had already
+    /// ended, so that the hook ran at once, with
+    /// [`ExitReason::NoProc`](crate::ExitReason::NoProc).
+    pub fn is_registered(&self) -> bool {
+        self.id.is_some()
     }
 
     /// Unregisters the hook. True if it was removed before it ran; false

@@ -1,34 +1,28 @@
-//! Request and reply with a supervisor, watched by a monitor (as
-//! `gen:call` does), so that a caller never waits for a supervisor that
-//! has ended: it gets [`ChildError::SupervisorDown`] instead.
+//! Request and reply with a supervisor: the public
+//! [`call`](ferrotp_scheduler::call) without a timeout (as OTP's
+//! supervisor calls wait `infinity`), its errors told as [`ChildError`]s.
 
-use ferrotp_scheduler::{Pid, Select, Subject, self_pid, send};
+use std::time::Duration;
+
+use ferrotp_scheduler::{CallError, ExitReason, Pid, ReplyTo};
 
 use super::spec::ChildError;
-use crate::monitor::{Demonitor, Down, demonitor, monitor};
 
-/// Sends `request(reply)` to `to` and waits for the reply on `reply`, or
-/// for `to` to end.
-pub(crate) fn call<M, R>(to: &Pid, request: impl FnOnce(Subject<R>) -> M) -> Result<R, ChildError>
+/// Sends `request(reply)` to `to` and waits for the reply, or for `to` to
+/// end.
+pub(crate) fn call<M, R>(to: &Pid, request: impl FnOnce(ReplyTo<R>) -> M) -> Result<R, ChildError>
 where
     M: Send + 'static,
     R: Send + 'static,
 {
-    if *to == self_pid() {
-        // The request would wait behind the call forever (OTP exits with
-        // `calling_self`).
-        return Err(ChildError::CalledFromItself);
-    }
-    let watch = monitor(to);
-    let reply = Subject::new();
-    send(to, request(reply.clone()));
-    let result = Select::new()
-        .on_subject(&reply, Ok)
-        .on_match(
-            |down: &Down| down.monitor == watch,
-            |down: Down| Err(ChildError::SupervisorDown(down.reason)),
-        )
-        .wait();
-    demonitor(&watch, Demonitor::Flush);
-    result
+    ferrotp_scheduler::call(to, request, Duration::MAX).map_err(|error| match error {
+        CallError::CalledSelf => ChildError::CalledFromItself,
+        CallError::Exited(reason) => ChildError::SupervisorDown(reason),
+        CallError::NoProc => ChildError::SupervisorDown(ExitReason::NoProc),
+        // Neither happens: no deadline, and a supervisor answers every
+        // request it takes.
+        CallError::Timeout | CallError::NoReply => {
+            ChildError::SupervisorDown(ExitReason::custom("request_dropped"))
+        }
+    })
 }

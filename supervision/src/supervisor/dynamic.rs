@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferrotp_scheduler::{
-    Exit, ExitReason, Pid, Select, SpawnOptions, Subject, exit_self, is_exit_unwind, send_after,
+    Exit, ExitReason, Pid, ReplyTo, Select, SpawnOptions, exit_self, is_exit_unwind, send_after,
 };
 
 use super::call::call;
@@ -238,11 +238,11 @@ impl<A> fmt::Debug for DynamicSupervisor<A> {
 }
 
 enum DynRequest<A> {
-    StartChild(A, Subject<Result<Pid, ChildError>>),
-    TerminateChild(Pid, Subject<Result<(), ChildError>>),
-    WhichChildren(Subject<Vec<ChildInfo>>),
-    CountChildren(Subject<ChildCounts>),
-    Stop(Subject<()>),
+    StartChild(A, ReplyTo<Result<Pid, ChildError>>),
+    TerminateChild(Pid, ReplyTo<Result<(), ChildError>>),
+    WhichChildren(ReplyTo<Vec<ChildInfo>>),
+    CountChildren(ReplyTo<ChildCounts>),
+    Stop(ReplyTo<()>),
 }
 
 impl<A: Send + 'static> DynamicSupervisor<A> {
@@ -449,7 +449,7 @@ impl<A: Send + 'static> DynamicServer<A> {
         match request {
             DynRequest::StartChild(arg, reply) => {
                 let result = self.start_new(arg);
-                reply.send_past_bound(result);
+                reply.send(result);
             }
             DynRequest::TerminateChild(pid, reply) => {
                 let result = match self.by_pid.remove(&pid) {
@@ -460,19 +460,21 @@ impl<A: Send + 'static> DynamicServer<A> {
                         Ok(())
                     }
                 };
-                reply.send_past_bound(result);
+                reply.send(result);
             }
             DynRequest::WhichChildren(reply) => {
-                reply.send_past_bound(self.children.values().map(Self::info).collect());
+                reply.send(self.children.values().map(Self::info).collect());
             }
-            DynRequest::CountChildren(reply) => reply.send_past_bound(ChildCounts::count(
-                self.children
-                    .values()
-                    .map(|c| (c.spec.kind, c.pid.is_some())),
-            )),
+            DynRequest::CountChildren(reply) => {
+                reply.send(ChildCounts::count(
+                    self.children
+                        .values()
+                        .map(|c| (c.spec.kind, c.pid.is_some())),
+                ));
+            }
             DynRequest::Stop(reply) => {
                 self.stop_all();
-                reply.send_past_bound(());
+                reply.send(());
                 exit_self(ExitReason::Normal);
             }
         }

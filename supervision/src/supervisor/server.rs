@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ferrotp_scheduler::{
-    Exit, ExitReason, Pid, Select, Subject, exit_self, is_exit_unwind, send_after,
+    Exit, ExitReason, Pid, ReplyTo, Select, Subject, exit_self, is_exit_unwind, send_after,
 };
 
 use super::intensity::RestartIntensity;
@@ -44,13 +44,13 @@ use crate::link::link;
 
 /// A management request (module docs).
 pub(crate) enum Request {
-    WhichChildren(Subject<Vec<ChildInfo>>),
-    CountChildren(Subject<ChildCounts>),
-    StartChild(ChildSpec, Subject<Result<Pid, ChildError>>),
-    TerminateChild(Arc<str>, Subject<Result<(), ChildError>>),
-    RestartChild(Arc<str>, Subject<Result<Pid, ChildError>>),
-    DeleteChild(Arc<str>, Subject<Result<(), ChildError>>),
-    Stop(Subject<()>),
+    WhichChildren(ReplyTo<Vec<ChildInfo>>),
+    CountChildren(ReplyTo<ChildCounts>),
+    StartChild(ChildSpec, ReplyTo<Result<Pid, ChildError>>),
+    TerminateChild(Arc<str>, ReplyTo<Result<(), ChildError>>),
+    RestartChild(Arc<str>, ReplyTo<Result<Pid, ChildError>>),
+    DeleteChild(Arc<str>, ReplyTo<Result<(), ChildError>>),
+    Stop(ReplyTo<()>),
 }
 
 /// Start the children with these ids (those still waiting), in order.
@@ -333,12 +333,16 @@ impl Server {
     fn on_request(&mut self, request: Request) {
         match request {
             Request::WhichChildren(reply) => {
-                reply.send_past_bound(self.children.iter().map(Child::info).collect());
+                reply.send(self.children.iter().map(Child::info).collect());
             }
-            Request::CountChildren(reply) => reply.send_past_bound(ChildCounts::count(
-                self.children.iter().map(|c| (c.spec.kind, c.pid.is_some())),
-            )),
-            Request::StartChild(spec, reply) => reply.send_past_bound(self.start_new(spec)),
+            Request::CountChildren(reply) => {
+                reply.send(ChildCounts::count(
+                    self.children.iter().map(|c| (c.spec.kind, c.pid.is_some())),
+                ));
+            }
+            Request::StartChild(spec, reply) => {
+                reply.send(self.start_new(spec));
+            }
             Request::TerminateChild(id, reply) => {
                 let result = match self.position(&id) {
                     None => Err(ChildError::NotFound(id.to_string())),
@@ -354,7 +358,7 @@ impl Server {
                         Ok(())
                     }
                 };
-                reply.send_past_bound(result);
+                reply.send(result);
             }
             Request::RestartChild(id, reply) => {
                 let result = match self.position(&id) {
@@ -370,7 +374,7 @@ impl Server {
                         Err(reason) => Err(ChildError::Start { id, reason }),
                     },
                 };
-                reply.send_past_bound(result);
+                reply.send(result);
             }
             Request::DeleteChild(id, reply) => {
                 let result = match self.position(&id) {
@@ -381,11 +385,11 @@ impl Server {
                         Ok(())
                     }
                 };
-                reply.send_past_bound(result);
+                reply.send(result);
             }
             Request::Stop(reply) => {
                 self.stop_all();
-                reply.send_past_bound(());
+                reply.send(());
                 exit_self(ExitReason::Normal);
             }
         }

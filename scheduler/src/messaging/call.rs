@@ -1,0 +1,408 @@
+//! Request and reply: [`call`], the [`ReplyTo`] address a request carries,
+//! and [`PendingReply`], the waiting half, for protocols `call` does not
+//! cover (a start acknowledgement, say).
+//!
+//! # Semantics (OTP's `gen:call` with EEP 53 aliases)
+//!
+//! * The caller watches the callee for the duration of the call: if the
+//!   callee ends first, the call returns [`CallError::Exited`] with its
+//!   reason ([`CallError::NoProc`] if it had ended before the call).
+//! * Once the call has returned — reply, timeout, the callee's end — a
+//!   reply that comes later **never** lands in the caller's mailbox: it
+//!   goes to the caller's reply slot (module `reply_slot`), which only the
+//!   open call accepts, and is dropped there; [`ReplyTo::send`] says so.
+//! * A reply address dropped unanswered by a process that is not ending
+//!   ends the call at once with [`CallError::NoReply`] (Erlang would wait
+//!   for the timeout). One dropped as its holder ends (a panic, an exit
+//!   signal, unread messages dropped) waits for the callee's end instead,
+//!   which tells the reason.
+//! * The cost is O(1) whatever waits in either mailbox: the reply never
+//!   enters one, and the request is an ordinary message. Watching the
+//!   callee is one exit hook ([`Pid::on_exit`]), registered and removed.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::lifecycle::exit_reason::ExitReason;
+use crate::messaging::receive::deadline_after;
+use crate::messaging::reply_slot::{Outcome, ReplySlot};
+use crate::messaging::send::send;
+use crate::process::context::{ProcessCtx, try_with_process, with_process};
+use crate::process::{Envelope, ExitHook, Pid};
+
+/// Why a [`call`] (or a [`PendingReply`]) returned without a reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallError {
+    /// No reply within the timeout.
+    Timeout,
+    /// The callee had ended before the call.
+    NoProc,
+    /// The callee ended, with this reason, before it replied.
+    Exited(ExitReason),
+    /// The reply address was dropped unanswered by a process that was
+    /// not ending (the callee discarded the request).
+    NoReply,
+    /// The process called itself: the request would wait behind the call
+    /// for ever (OTP exits with `calling_self`).
+    CalledSelf,
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Timeout => f.write_str("no reply within the call's timeout"),
+            Self::NoProc => f.write_str("the called process had ended before the call (noproc)"),
+            Self::Exited(reason) => write!(f, "the called process ended before replying: {reason}"),
+            Self::NoReply => f.write_str(
+                "the request's reply address was dropped unanswered (the callee discarded the \
+                 request)",
+            ),
+            Self::CalledSelf => f.write_str(
+                "a process called itself: the request would wait behind the call for ever",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// Where the reply to one [`call`] goes: put it in the request, and the
+/// callee answers with [`ReplyTo::send`]. `Send` and movable: a server
+/// may keep it and answer later, or hand it to another process to answer
+/// (OTP's `From` and `gen_server:reply/2`).
+///
+/// Answering is optional, but a call waits until its timeout for a reply
+/// address that is kept and never used; one that is dropped unanswered
+/// ends its call with [`CallError::NoReply`] (module docs).
+pub struct ReplyTo<R> {
+    /// `None` once answered.
+    caller: Option<Pid>,
+    generation: u64,
+    _reply: PhantomData<fn(R)>,
+}
+
+impl<R> std::fmt::Debug for ReplyTo<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplyTo")
+            .field("caller", &self.caller)
+            .field("call", &self.generation)
+            .finish()
+    }
+}
+
+impl<R: Send + 'static> ReplyTo<R> {
+    /// Answers the call. True if the caller was still waiting for it;
+    /// false if its call is over (a timeout, say): the reply is dropped,
+    /// here, and never reaches the caller's mailbox.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ferrotp_scheduler::{ReplyTo, call, receive, run, spawn};
+    /// let doubled = run(|| {
+    ///     let server = spawn(|| {
+    ///         let (n, reply) = receive::<(u32, ReplyTo<u32>)>();
+    ///         assert!(reply.send(n * 2));
+    ///     });
+    ///     call(&server, |reply: ReplyTo<u32>| (21u32, reply), Duration::from_secs(5))
+    /// }).unwrap();
+    /// assert_eq!(doubled, Ok(42));
+    /// ```
+    pub fn send(mut self, reply: R) -> bool {
+        let caller = self
+            .caller
+            .take()
+            .expect("answered once: `send` takes the address");
+        let delivered = fill(
+            &caller,
+            self.generation,
+            Outcome::Reply(Envelope::new(reply)),
+        );
+        let _ = try_with_process(|ctx| ctx.reduce(1));
+        delivered
+    }
+}
+
+impl<R> ReplyTo<R> {
+    /// The process waiting for the reply.
+    pub fn caller(&self) -> &Pid {
+        self.caller.as_ref().expect("present until answered")
+    }
+}
+
+impl<R> Drop for ReplyTo<R> {
+    fn drop(&mut self) {
+        let Some(caller) = self.caller.take() else {
+            return;
+        };
+        // Dropped as its holder ends (or by the caller itself: its own
+        // request became a dead letter): the callee's end, which the call
+        // watches, tells more than "no reply".
+        let quiet = std::thread::panicking()
+            || try_with_process(|ctx| ctx.is_ending() || Arc::ptr_eq(ctx.pcb, &caller.0))
+                .unwrap_or(false);
+        if !quiet {
+            fill(&caller, self.generation, Outcome::Dropped);
+        }
+    }
+}
+
+/// Fills `caller`'s open call `generation` and wakes it; false (the
+/// outcome dropped here) if that call is over.
+fn fill(caller: &Pid, generation: u64, outcome: Outcome) -> bool {
+    let slot = caller
+        .0
+        .reply
+        .get()
+        .expect("a caller makes its slot before handing out a reply address");
+    match slot.fill(generation, outcome) {
+        Ok(()) => {
+            caller.0.wake();
+            true
+        }
+        Err(late) => {
+            drop(late);
+            false
+        }
+    }
+}
+
+/// Sends `to` the request `request(reply)` and waits up to `timeout` for
+/// the reply (`Duration::MAX`: for ever), watching `to` meanwhile (module
+/// docs: a late reply never reaches the caller's mailbox).
+///
+/// `request` runs in the caller before the request is sent; it may itself
+/// call other processes.
+///
+/// A raw [`Pid`] accepts any message, so nothing checks that the callee
+/// expects this request, or this reply type: name the reply type
+/// (`|reply: ReplyTo<u64>| ...`), since type inference may pick another
+/// (an integer literal's `i32`), and the request then waits unread. A
+/// typed address (an actor's) checks both at compile time.
+///
+/// # Errors
+/// [`CallError`]: a timeout, the callee's end (or its absence), a reply
+/// address dropped unanswered, a call to oneself.
+///
+/// # Panics
+/// Outside a process.
+///
+/// ```
+/// use std::time::Duration;
+/// use ferrotp_scheduler::{CallError, ExitReason, ReplyTo, call, mailbox_len, receive, run, spawn};
+/// enum Request { Get(ReplyTo<u64>), Crash(ReplyTo<u64>) }
+/// let (got, slow, crashed, left) = run(|| {
+///     let server = spawn(|| loop {
+///         match receive::<Request>() {
+///             Request::Get(reply) => { reply.send(7); }
+///             Request::Crash(_) => panic!("bad request"),
+///         }
+///     });
+///     let got = call(&server, Request::Get, Duration::from_secs(5));
+///     // A process that never answers: the call times out.
+///     let silent = spawn(|| { receive::<&str>(); });
+///     let slow = call(&silent, |_: ReplyTo<u64>| (), Duration::from_millis(10));
+///     let crashed = call(&server, Request::Crash, Duration::from_secs(5));
+///     (got, slow, crashed, mailbox_len())
+/// }).unwrap();
+/// assert_eq!(got, Ok(7));
+/// assert_eq!(slow, Err(CallError::Timeout));
+/// assert_eq!(crashed, Err(CallError::Exited(ExitReason::Panic("bad request".into()))));
+/// assert_eq!(left, 0); // nothing of the calls in the caller's mailbox
+/// ```
+pub fn call<Req, R>(
+    to: &Pid,
+    request: impl FnOnce(ReplyTo<R>) -> Req,
+    timeout: Duration,
+) -> Result<R, CallError>
+where
+    Req: Send + 'static,
+    R: Send + 'static,
+{
+    let (mut pending, reply) = with_process("call", |ctx| {
+        if Arc::ptr_eq(ctx.pcb, &to.0) {
+            return Err(CallError::CalledSelf);
+        }
+        Ok(PendingReply::reserve(ctx))
+    })?;
+    let request = request(reply);
+    pending.open();
+    if !pending.watch(to) {
+        return Err(CallError::NoProc);
+    }
+    send(to, request);
+    pending.wait_until(deadline_after(timeout), "call")
+}
+
+/// The waiting half of a request: the running process's open call, until
+/// it has its reply ([`wait`](Self::wait)) or is dropped. [`call`] is
+/// made of one; use it directly when the request is not a message to an
+/// existing process, such as a start acknowledgement (OTP's
+/// `proc_lib:start` / `init_ack`):
+///
+/// ```
+/// use std::time::Duration;
+/// use ferrotp_scheduler::{PendingReply, run, spawn};
+/// let ready = run(|| {
+///     let (mut pending, ack) = PendingReply::<&str>::new();
+///     let child = spawn(move || {
+///         // ... set up ...
+///         ack.send("ready");
+///     });
+///     pending.watch(&child); // a child that dies first ends the wait
+///     pending.wait(Duration::from_secs(5))
+/// }).unwrap();
+/// assert_eq!(ready, Ok("ready"));
+/// ```
+///
+/// A process waits for one reply at a time: it holds at most one
+/// `PendingReply` (a second panics), and it cannot leave the process
+/// (`!Send`).
+pub struct PendingReply<R> {
+    owner: Pid,
+    generation: u64,
+    open: bool,
+    watch: Option<ExitHook>,
+    _reply: PhantomData<fn() -> R>,
+    /// `!Send`: the slot belongs to the process that made it.
+    _owned: PhantomData<*const ()>,
+}
+
+impl<R> std::fmt::Debug for PendingReply<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingReply")
+            .field("owner", &self.owner)
+            .field("call", &self.generation)
+            .field("watching", &self.watch.as_ref().map(ExitHook::pid))
+            .finish()
+    }
+}
+
+impl<R: Send + 'static> PendingReply<R> {
+    /// Opens the running process's reply slot for one reply, and the
+    /// address to send it to.
+    ///
+    /// # Panics
+    /// Outside a process, or while the process holds another open
+    /// `PendingReply`.
+    pub fn new() -> (Self, ReplyTo<R>) {
+        let (mut pending, reply) = with_process("PendingReply::new", |ctx| Self::reserve(ctx));
+        pending.open();
+        (pending, reply)
+    }
+
+    fn reserve(ctx: &ProcessCtx<'_>) -> (Self, ReplyTo<R>) {
+        let owner = Pid(Arc::clone(ctx.pcb));
+        let generation = ctx.pcb.reply.get_or_make().reserve();
+        let reply = ReplyTo {
+            caller: Some(owner.clone()),
+            generation,
+            _reply: PhantomData,
+        };
+        let pending = Self {
+            owner,
+            generation,
+            open: false,
+            watch: None,
+            _reply: PhantomData,
+            _owned: PhantomData,
+        };
+        (pending, reply)
+    }
+
+    fn slot(&self) -> &ReplySlot<Outcome> {
+        self.owner.0.reply.get().expect("made by `reserve`")
+    }
+
+    fn open(&mut self) {
+        self.slot().open(self.generation);
+        self.open = true;
+    }
+
+    /// Ends the wait if `pid` ends first: [`wait`](Self::wait) then
+    /// returns [`CallError::Exited`] with its reason. False if `pid` had
+    /// already ended: the wait then returns [`CallError::NoProc`] (unless
+    /// the reply came first).
+    ///
+    /// # Panics
+    /// If it already watches a process.
+    pub fn watch(&mut self, pid: &Pid) -> bool {
+        assert!(
+            self.watch.is_none(),
+            "ferrotp: a PendingReply watches one process"
+        );
+        let caller = self.owner.clone();
+        let generation = self.generation;
+        let hook = pid.on_exit(move |reason| {
+            fill(&caller, generation, Outcome::Exited(reason.clone()));
+        });
+        let alive = hook.is_registered();
+        self.watch = Some(hook);
+        alive
+    }
+
+    /// Waits up to `timeout` (`Duration::MAX`: for ever) for the reply.
+    ///
+    /// # Errors
+    /// [`CallError::Timeout`], [`CallError::Exited`] or
+    /// [`CallError::NoProc`] (the watched process), [`CallError::NoReply`].
+    ///
+    /// # Panics
+    /// Outside the process that made it.
+    pub fn wait(self, timeout: Duration) -> Result<R, CallError> {
+        self.wait_until(deadline_after(timeout), "PendingReply::wait")
+    }
+
+    fn wait_until(
+        mut self,
+        deadline: Option<std::time::Instant>,
+        function: &str,
+    ) -> Result<R, CallError> {
+        let outcome = with_process(function, |ctx| {
+            assert!(
+                Arc::ptr_eq(ctx.pcb, &self.owner.0),
+                "ferrotp::{function}: only the process that opened the call can wait for its reply"
+            );
+            let slot = self.slot();
+            let generation = self.generation;
+            if ctx.wait_for(function, deadline, &mut || slot.is_filled(generation)) {
+                slot.take(generation)
+            } else {
+                // A reply that won the race with the timeout is the result.
+                slot.close(generation)
+            }
+        });
+        self.open = false;
+        self.unwatch();
+        match outcome {
+            None => Err(CallError::Timeout),
+            Some(Outcome::Reply(envelope)) => Ok(envelope
+                .take::<R>()
+                .unwrap_or_else(|_| unreachable!("a ReplyTo<R> sends an R"))),
+            Some(Outcome::Exited(ExitReason::NoProc)) => Err(CallError::NoProc),
+            Some(Outcome::Exited(reason)) => Err(CallError::Exited(reason)),
+            Some(Outcome::Dropped) => Err(CallError::NoReply),
+        }
+    }
+}
+
+impl<R> PendingReply<R> {
+    fn unwatch(&mut self) {
+        if let Some(hook) = self.watch.take() {
+            // False: it ran, or runs now; its fill finds the call closed.
+            let _ = hook.remove();
+        }
+    }
+}
+
+impl<R> Drop for PendingReply<R> {
+    fn drop(&mut self) {
+        if self.open {
+            // Given up (the caller unwinds, or never waited): close the
+            // call; a reply that filled it meanwhile is dropped here.
+            let slot = self.owner.0.reply.get().expect("made by `reserve`");
+            drop(slot.close(self.generation));
+        }
+        self.unwatch();
+    }
+}
