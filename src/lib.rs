@@ -175,7 +175,9 @@
 //!   supervisors, built on the scheduler's exit hooks and signals; its
 //!   docs hold the table of what a process does with each exit signal.
 
+pub mod actor;
 pub mod prelude;
+mod report;
 
 pub use ferrotp_mailbox as mailbox;
 pub use ferrotp_scheduler as scheduler;
@@ -186,16 +188,16 @@ pub use ferrotp_scheduler as scheduler;
 // unwinds. The building blocks of links (`link_signal`, `Link`,
 // `send_signal_message`) and the loom-facing modules stay in `scheduler`.
 pub use ferrotp_scheduler::{
-    BuildError, Builder, CallError, DEFAULT_BUSY_WAIT, DEFAULT_CLEANUP_TIMEOUT,
+    AnyMessage, BuildError, Builder, CallError, DEFAULT_BUSY_WAIT, DEFAULT_CLEANUP_TIMEOUT,
     DEFAULT_LONG_SCHEDULE, DEFAULT_MAX_PROCESSES, DEFAULT_REDUCTIONS, DEFAULT_STACK_SIZE,
     DeadLetter, EffectiveSettings, Exit, ExitCounts, ExitHook, ExitReason, LongSchedule,
     MAX_RED_ZONE, MAX_STACK_SIZE, Metrics, NotRegistered, OnStackOverflow, PendingReply, Pid,
-    ProcessId, ProcessInfo, ProcessStatus, RegisterError, Runtime, Select, SpawnError,
+    ProcessId, ProcessInfo, ProcessStatus, RegisterError, ReplyTo, Runtime, Select, SpawnError,
     SpawnOptions, Subject, TimerRef, TrySendError, WorkerMetrics, call, cancel_timer, exit,
-    exit_self, is_exit_unwind, mailbox_len, maybe_grow, process_info, receive, receive_match,
-    receive_match_timeout, receive_timeout, reduce, register, remaining_stack, run, self_pid, send,
-    send_after, send_named, sleep, spawn, spawn_opt, spawn_with, trap_exit, try_self_pid, try_send,
-    unregister, whereis, yield_now,
+    exit_self, is_exit_unwind, mailbox_len, maybe_grow, process_info, receive, receive_any,
+    receive_any_timeout, receive_match, receive_match_timeout, receive_timeout, reduce, register,
+    remaining_stack, run, self_pid, send, send_after, send_named, sleep, spawn, spawn_opt,
+    spawn_with, trap_exit, try_self_pid, try_send, unregister, whereis, yield_now,
 };
 pub use ferrotp_supervision as supervision;
 // The supervisor's building block `RestartIntensity` and the `StartFn`

@@ -92,7 +92,8 @@ pub use lifecycle::signal::{exit, exit_self, link_signal, trap_exit};
 pub use lifecycle::spawn::{SpawnError, SpawnOptions, spawn, spawn_opt, spawn_with};
 pub use messaging::call::{CallError, PendingReply, ReplyTo, call};
 pub use messaging::receive::{
-    mailbox_len, receive, receive_match, receive_match_timeout, receive_timeout,
+    AnyMessage, mailbox_len, receive, receive_any, receive_any_timeout, receive_match,
+    receive_match_timeout, receive_timeout,
 };
 pub use messaging::select::Select;
 pub use messaging::send::{TrySendError, send, send_signal_message, try_send};

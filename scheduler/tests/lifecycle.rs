@@ -689,3 +689,30 @@ fn a_spawner_killed_during_its_setup_ends_the_child_with_killed() {
     assert_eq!(child_reason, ExitReason::Killed);
     assert!(!ran.load(Ordering::SeqCst), "the child never ran");
 }
+
+/// `SpawnOptions::trap_exit`: the flag holds from before the first run,
+/// so a signal sent before the process has run is trapped; without the
+/// option the same signal ends it.
+#[test]
+fn a_process_spawned_trapping_exits_traps_a_signal_sent_before_it_ran() {
+    use ferrotp_scheduler::{Exit, SpawnOptions, exit, spawn_opt};
+    let rt = common::runtime(1);
+    let (trapped, untrapped) = rt.block_on(|| {
+        let me = ferrotp_scheduler::self_pid();
+        // One worker: neither child runs before this process waits.
+        let trapping = spawn_opt(SpawnOptions::new().trap_exit(true), {
+            let me = me.clone();
+            move || ferrotp_scheduler::send(&me, ferrotp_scheduler::receive::<Exit>().reason)
+        })
+        .unwrap();
+        let plain = ferrotp_scheduler::spawn(|| {
+            ferrotp_scheduler::receive::<Exit>();
+        });
+        exit(&trapping, ExitReason::custom("early"));
+        exit(&plain, ExitReason::custom("early"));
+        let trapped = ferrotp_scheduler::receive::<ExitReason>();
+        (trapped, common::wait_exit(&plain))
+    });
+    assert_eq!(trapped, ExitReason::custom("early"));
+    assert_eq!(untrapped, ExitReason::custom("early"));
+}

@@ -48,6 +48,7 @@ pub struct SpawnOptions {
     core: Option<usize>,
     node: Option<usize>,
     register: Option<Arc<str>>,
+    trap_exit: bool,
 }
 
 impl SpawnOptions {
@@ -91,6 +92,29 @@ impl SpawnOptions {
     /// (module [`config`](crate::runtime::config)) match this name.
     pub fn register(mut self, name: impl Into<Arc<str>>) -> Self {
         self.register = Some(name.into());
+        self
+    }
+
+    /// Starts the process trapping exits (as if its first act were
+    /// [`trap_exit(true)`](crate::trap_exit)), so that an exit signal that
+    /// comes before it first runs (a linked parent that dies at once)
+    /// becomes an [`Exit`](crate::Exit) message, not its end.
+    ///
+    /// ```
+    /// use ferrotp_scheduler::{Exit, ExitReason, SpawnOptions, exit, receive, run, self_pid,
+    ///     send, spawn_opt};
+    /// let got = run(|| {
+    ///     let me = self_pid();
+    ///     let child = spawn_opt(SpawnOptions::new().trap_exit(true), move || {
+    ///         send(&me, receive::<Exit>().reason);
+    ///     }).unwrap();
+    ///     exit(&child, ExitReason::custom("stop")); // before the child runs
+    ///     receive::<ExitReason>()
+    /// }).unwrap();
+    /// assert_eq!(got, ExitReason::custom("stop"));
+    /// ```
+    pub fn trap_exit(mut self, trap: bool) -> Self {
+        self.trap_exit = trap;
         self
     }
 
@@ -536,6 +560,9 @@ impl Reserved {
             stack_size,
             options.migratable && pinned_to.is_none(),
         ));
+        // Before the process is visible: it traps from its first signal.
+        pcb.trap_exit
+            .store(options.trap_exit, std::sync::atomic::Ordering::Relaxed);
         Ok(Self {
             pcb,
             pinned_to,

@@ -36,6 +36,8 @@ struct TypeTable {
     drop: unsafe fn(*mut Payload),
     /// Moves the value out into a `Box<dyn Any + Send>`.
     into_any: unsafe fn(*mut Payload) -> Box<dyn Any + Send>,
+    /// The value's type's name (for reports of unexpected messages).
+    type_name: fn() -> &'static str,
 }
 
 struct Table<T>(PhantomData<T>);
@@ -45,6 +47,7 @@ impl<T: Send + 'static> Table<T> {
         type_id: TypeId::of::<T>(),
         drop: Self::drop_payload,
         into_any: Self::into_any,
+        type_name: std::any::type_name::<T>,
     };
 
     /// # Safety
@@ -127,6 +130,11 @@ impl Envelope {
         // SAFETY: the table says the value is a `T`; `ManuallyDrop` keeps
         // the envelope from dropping it again.
         Ok(unsafe { Stored::<T>::take(this.payload.get()) })
+    }
+
+    /// The name of the message's type, as `std::any::type_name` gives it.
+    pub(crate) fn type_name(&self) -> &'static str {
+        (self.table.type_name)()
     }
 
     /// The message as a `Box<dyn Any + Send>` (for dead-letter hooks).

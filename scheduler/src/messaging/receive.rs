@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use ferrotp_mailbox::Mark;
 
-use crate::lifecycle::exit_signal::receivable;
+use crate::lifecycle::exit_signal::{receivable, undelivered};
 use crate::process::Envelope;
 use crate::process::context::with_process;
 
@@ -150,4 +150,96 @@ pub fn receive_match_timeout<T: Send + 'static>(
 /// Outside a process.
 pub fn mailbox_len() -> usize {
     with_process("mailbox_len", |ctx| ctx.mailbox_len())
+}
+
+/// A message of any type, as [`receive_any`] takes it: look at its type,
+/// then take it as that type.
+///
+/// ```
+/// use ferrotp_scheduler::{receive_any, run, self_pid, send};
+/// let got = run(|| {
+///     send(&self_pid(), 7u8);
+///     let message = receive_any();
+///     assert!(message.is::<u8>() && message.type_name() == "u8");
+///     message.take::<String>().unwrap_err().take::<u8>().unwrap()
+/// }).unwrap();
+/// assert_eq!(got, 7);
+/// ```
+pub struct AnyMessage(Envelope);
+
+impl std::fmt::Debug for AnyMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("AnyMessage")
+            .field(&self.type_name())
+            .finish()
+    }
+}
+
+impl AnyMessage {
+    /// Whether the message is a `T`.
+    #[inline]
+    pub fn is<T: Send + 'static>(&self) -> bool {
+        self.0.is::<T>()
+    }
+
+    /// A reference to the message if it is a `T`.
+    #[inline]
+    pub fn downcast_ref<T: Send + 'static>(&self) -> Option<&T> {
+        self.0.downcast_ref::<T>()
+    }
+
+    /// The message if it is a `T`.
+    ///
+    /// # Errors
+    /// The message back, if it is not a `T`.
+    #[inline]
+    pub fn take<T: Send + 'static>(self) -> Result<T, Self> {
+        self.0.take::<T>().map_err(Self)
+    }
+
+    /// The name of the message's type (`std::any::type_name`), for
+    /// diagnostics.
+    pub fn type_name(&self) -> &'static str {
+        self.0.type_name()
+    }
+
+    /// The message as a `Box<dyn Any + Send>`.
+    pub fn into_any(self) -> Box<dyn std::any::Any + Send> {
+        self.0.into_any()
+    }
+}
+
+/// Receives the first message, whatever its type (Erlang's
+/// `receive Any -> ...`), waiting for one. Costs one reduction.
+///
+/// # Panics
+/// Outside a process.
+pub fn receive_any() -> AnyMessage {
+    with_process("receive_any", |ctx| {
+        let mut mark = Mark::START;
+        let found = ctx.receive("receive_any", &mut mark, None, &mut |e| !undelivered(e));
+        AnyMessage(found.expect("no deadline"))
+    })
+}
+
+/// Like [`receive_any`], giving up after `timeout` (`None`).
+///
+/// ```
+/// use std::time::Duration;
+/// use ferrotp_scheduler::{receive_any_timeout, run};
+/// let got = run(|| receive_any_timeout(Duration::ZERO).is_none()).unwrap();
+/// assert!(got);
+/// ```
+///
+/// # Panics
+/// Outside a process.
+pub fn receive_any_timeout(timeout: Duration) -> Option<AnyMessage> {
+    with_process("receive_any_timeout", |ctx| {
+        let mut mark = Mark::START;
+        let deadline = deadline_after(timeout);
+        ctx.receive("receive_any_timeout", &mut mark, deadline, &mut |e| {
+            !undelivered(e)
+        })
+        .map(AnyMessage)
+    })
 }

@@ -1,0 +1,202 @@
+//! The [`Actor`] trait (the GenServer style), its [`Context`], and the
+//! closure style's adapter.
+
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use ferrotp_scheduler::{ExitReason, Pid, TimerRef};
+
+use super::address::ActorRef;
+use super::next::Next;
+
+/// A server in the GenServer style: its state is `self`, its messages
+/// are [`Actor::Message`]; started with [`Actor::start`] or a
+/// [`Builder`](crate::actor::Builder).
+///
+/// ```
+/// use std::time::Duration;
+/// use ferrotp::actor::{Actor, Context, Next};
+/// use ferrotp::{ExitReason, ReplyTo};
+///
+/// struct Stack(Vec<i32>);
+/// enum Request { Push(i32), Pop(ReplyTo<Option<i32>>), Shutdown }
+///
+/// impl Actor for Stack {
+///     type Message = Request;
+///     fn handle(&mut self, request: Request, _: &mut Context<Request>) -> Next {
+///         match request {
+///             Request::Push(n) => self.0.push(n),
+///             Request::Pop(reply) => { reply.send(self.0.pop()); }
+///             Request::Shutdown => return Next::stop(),
+///         }
+///         Next::CONTINUE
+///     }
+///     fn terminate(&mut self, reason: &ExitReason, _: &mut Context<Request>) {
+///         assert_eq!(*reason, ExitReason::Normal);
+///     }
+/// }
+///
+/// let popped = ferrotp::run(|| {
+///     let stack = Stack(vec![]).start().unwrap();
+///     stack.send(Request::Push(1));
+///     stack.send(Request::Push(2));
+///     let popped = stack.call(Request::Pop, Duration::from_millis(10)).unwrap();
+///     stack.send(Request::Shutdown);
+///     popped
+/// }).unwrap();
+/// assert_eq!(popped, Some(2));
+/// ```
+pub trait Actor: Sized + 'static {
+    /// The messages the actor handles (usually an enum; requests that
+    /// want a reply carry a [`ReplyTo`](crate::ReplyTo)).
+    type Message: Send + 'static;
+
+    /// Runs in the actor's process before [`start`](Actor::start)
+    /// returns (within the builder's init timeout). `Err` fails the
+    /// start with [`StartError::InitFailed`](crate::actor::StartError::InitFailed)
+    /// and ends the process with that reason. By default, nothing.
+    ///
+    /// # Errors
+    /// The reason the actor cannot start.
+    fn init(&mut self, ctx: &mut Context<Self::Message>) -> Result<(), ExitReason> {
+        let _ = ctx;
+        Ok(())
+    }
+
+    /// Handles one message.
+    fn handle(&mut self, message: Self::Message, ctx: &mut Context<Self::Message>) -> Next;
+
+    /// No message came within the duration of the last
+    /// [`Next::ContinueTimeout`]. By default, goes on.
+    fn handle_timeout(&mut self, ctx: &mut Context<Self::Message>) -> Next {
+        let _ = ctx;
+        Next::CONTINUE
+    }
+
+    /// Runs as the actor stops: after [`Next::Stop`], and on an exit
+    /// signal from its parent when it traps exits (a supervisor's
+    /// shutdown). Not on `Killed`, which cannot be trapped: the state is
+    /// still dropped then, so what it owns is released by its `Drop`.
+    fn terminate(&mut self, reason: &ExitReason, ctx: &mut Context<Self::Message>) {
+        let _ = (reason, ctx);
+    }
+
+    /// Starts the actor with the default [`Builder`](crate::actor::Builder).
+    ///
+    /// # Errors
+    /// As for [`Builder::start`](crate::actor::Builder::start).
+    ///
+    /// # Panics
+    /// Outside a process.
+    fn start(self) -> Result<ActorRef<Self::Message>, super::StartError>
+    where
+        Self: Send,
+    {
+        super::Builder::new().start(self)
+    }
+}
+
+/// What a handler may ask of its actor: its own address, timers to
+/// itself, its count of unexpected messages.
+pub struct Context<M> {
+    myself: ActorRef<M>,
+    pub(crate) parent: Option<Pid>,
+    pub(crate) unexpected: u64,
+}
+
+impl<M> std::fmt::Debug for Context<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("myself", &self.myself)
+            .field("unexpected", &self.unexpected)
+            .finish()
+    }
+}
+
+impl<M: Send + 'static> Context<M> {
+    pub(crate) fn new(myself: ActorRef<M>, parent: Option<Pid>) -> Self {
+        Self {
+            myself,
+            parent,
+            unexpected: 0,
+        }
+    }
+
+    /// The actor's own address.
+    pub fn myself(&self) -> &ActorRef<M> {
+        &self.myself
+    }
+
+    /// The actor's process.
+    pub fn pid(&self) -> &Pid {
+        self.myself.pid()
+    }
+
+    /// Sends `message` to the actor itself after `delay` (a tick):
+    /// [`send_after`](crate::send_after), typed.
+    ///
+    /// # Panics
+    /// Outside the actor's process.
+    pub fn send_after(&self, message: M, delay: Duration) -> TimerRef {
+        ferrotp_scheduler::send_after(delay, self.myself.pid(), message)
+    }
+
+    /// How many messages the actor took that were neither its type nor
+    /// selected (module [`selector`](crate::actor::Selector)).
+    pub fn unexpected_messages(&self) -> u64 {
+        self.unexpected
+    }
+}
+
+/// The closure style as an [`Actor`]: a state and a handler that returns
+/// the next state.
+pub(crate) struct FnActor<S, M, F, T> {
+    pub(crate) state: Option<S>,
+    pub(crate) handler: F,
+    pub(crate) on_timeout: T,
+    pub(crate) _message: PhantomData<fn(M)>,
+}
+
+impl<S, M, F, T> FnActor<S, M, F, T> {
+    fn apply(&mut self, next: Next<S>) -> Next {
+        match next {
+            Next::Continue(state) => {
+                self.state = Some(state);
+                Next::CONTINUE
+            }
+            Next::ContinueTimeout(state, after) => {
+                self.state = Some(state);
+                Next::ContinueTimeout((), after)
+            }
+            Next::Stop(reason) => Next::Stop(reason),
+        }
+    }
+}
+
+impl<S, M, F, T> Actor for FnActor<S, M, F, T>
+where
+    S: 'static,
+    M: Send + 'static,
+    F: FnMut(M, S) -> Next<S> + 'static,
+    T: FnMut(S) -> Next<S> + 'static,
+{
+    type Message = M;
+
+    fn handle(&mut self, message: M, _: &mut Context<M>) -> Next {
+        let state = self
+            .state
+            .take()
+            .expect("the state is back after each message");
+        let next = (self.handler)(message, state);
+        self.apply(next)
+    }
+
+    fn handle_timeout(&mut self, _: &mut Context<M>) -> Next {
+        let state = self
+            .state
+            .take()
+            .expect("the state is back after each message");
+        let next = (self.on_timeout)(state);
+        self.apply(next)
+    }
+}

@@ -1,0 +1,109 @@
+//! Actors: typed servers in the style of Gleam's `gleam/otp/actor` and
+//! Elixir's `GenServer`.
+//!
+//! An actor is a process that owns a state and handles its messages one
+//! at a time: each message gives a new state ([`Next::Continue`]) or
+//! stops it ([`Next::Stop`]). Starting one gives an [`ActorRef`], a typed
+//! address: [`ActorRef::send`] takes only the actor's message type, and
+//! [`ActorRef::call`] sends a request and waits for its reply with a
+//! timeout ([`call`](crate::call): the actor is watched meanwhile, and a
+//! reply that comes after the call returned never reaches the caller's
+//! mailbox).
+//!
+//! # Two styles
+//!
+//! * **Closures** ([`start`], [`Builder::start_fn`]): a state and a
+//!   handler `|message, state| Next::Continue(new_state)`.
+//! * **A trait** ([`Actor`]): `init`, `handle` with a [`Context`] (the
+//!   actor's own address, timers to itself), `handle_timeout`,
+//!   `terminate`.
+//!
+//! # Starting
+//!
+//! `init` runs inside the new process before the start returns, bounded
+//! by the builder's init timeout: a failure is
+//! [`StartError::InitFailed`], a panic [`StartError::InitPanicked`], an
+//! overrun [`StartError::InitTimeout`] (the half-started actor is
+//! killed). A state made in [`Builder::start_with`]'s init never leaves
+//! the actor's process, so it need not be `Send` (such an actor stays on
+//! its worker, like any process that has run).
+//!
+//! # Other messages
+//!
+//! An actor takes the first message in its mailbox, whatever its type.
+//! Its own type goes to the handler; the types its [`Selector`] names (a
+//! monitor's `Down`, a trapped `Exit`, a timer's message) are mapped into
+//! its type first; anything else is *unexpected*: counted, reported as a
+//! `tracing` warning, and dropped, so nothing piles up unread.
+//!
+//! # Stopping
+//!
+//! `terminate(reason)` runs on [`Next::Stop`], and on an exit signal from
+//! the parent when the actor traps exits ([`Builder::trap_exit`]: a
+//! supervisor's shutdown). A kill cannot be trapped: `terminate` does not
+//! run, but the actor's process unwinds, so its state is dropped and
+//! every resource the state owns is released by its `Drop` (Gleam's actor
+//! documents that gap and needs `start_resource_owner` for it; here a
+//! `Drop` is enough).
+//!
+//! | file | what it holds |
+//! |---|---|
+//! | `address.rs` | [`ActorRef`]: the typed address |
+//! | `next.rs` | [`Next`]: continue, continue with an idle timeout, stop |
+//! | `behaviour.rs` | the [`Actor`] trait, its [`Context`], the closure style's adapter |
+//! | `selector.rs` | [`Selector`]: other message types mapped in |
+//! | `start.rs` | [`Builder`], the start handshake, [`StartError`] |
+//! | `run.rs` | the actor's process: init, acknowledgement, the message loop |
+
+mod address;
+mod behaviour;
+mod next;
+mod run;
+mod selector;
+mod start;
+
+pub use address::ActorRef;
+pub use behaviour::{Actor, Context};
+pub use next::Next;
+pub use selector::Selector;
+pub use start::{Builder, DEFAULT_INIT_TIMEOUT, StartError, Stateless};
+
+/// Starts an actor in the closure style (Gleam's `actor.start`): `state`,
+/// and `handler(message, state)` giving the [`Next`] state. Returns once
+/// the actor's process exists.
+///
+/// ```
+/// use std::time::Duration;
+/// use ferrotp::actor::{self, Next};
+/// use ferrotp::ReplyTo;
+///
+/// enum Stack { Push(String), Pop(ReplyTo<Option<String>>), Shutdown }
+///
+/// let popped = ferrotp::run(|| {
+///     let stack = actor::start(Vec::new(), |message, mut items: Vec<String>| match message {
+///         Stack::Push(item) => { items.push(item); Next::Continue(items) }
+///         Stack::Pop(reply) => { reply.send(items.pop()); Next::Continue(items) }
+///         Stack::Shutdown => Next::stop(),
+///     }).unwrap();
+///     stack.send(Stack::Push("Joe".into()));
+///     stack.send(Stack::Push("Mike".into()));
+///     let popped = stack.call(Stack::Pop, Duration::from_millis(10)).unwrap();
+///     stack.send(Stack::Shutdown);
+///     popped
+/// }).unwrap();
+/// assert_eq!(popped.as_deref(), Some("Mike"));
+/// ```
+///
+/// # Errors
+/// [`StartError::Spawn`] (the runtime's process limit, say).
+///
+/// # Panics
+/// Outside a process.
+pub fn start<S, M, F>(state: S, handler: F) -> Result<ActorRef<M>, StartError>
+where
+    S: Send + 'static,
+    M: Send + 'static,
+    F: FnMut(M, S) -> Next<S> + Send + 'static,
+{
+    Builder::new().start_fn(state, handler)
+}

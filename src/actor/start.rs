@@ -1,0 +1,326 @@
+//! Starting an actor: the [`Builder`], the start acknowledgement, and
+//! [`StartError`].
+//!
+//! # The start handshake (OTP's `proc_lib:start` / `init_ack`)
+//!
+//! The starter opens a [`PendingReply`] and spawns the actor's process
+//! with its reply address, watching the new process. The process runs
+//! its init and acknowledges (`Ok`, or `Err(reason)` before it ends with
+//! that reason); the starter waits up to the init timeout. A panic in
+//! init ends the wait through the watch (`InitPanicked`); an overrun
+//! kills the half-started process, waits for its end (so its registered
+//! name is free again) and reports `InitTimeout`.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrotp_scheduler::{
+    CallError, ExitReason, PendingReply, Pid, SpawnError, SpawnOptions, exit, self_pid,
+};
+
+use super::address::ActorRef;
+use super::behaviour::{Actor, Context, FnActor};
+use super::next::Next;
+use super::run::run;
+use super::selector::Selector;
+
+/// How long an actor's init may take by default (as GenServer's 5 s).
+pub const DEFAULT_INIT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why an actor did not start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StartError {
+    /// Its init returned this reason (or ended its process with it).
+    InitFailed(ExitReason),
+    /// Its init panicked with this message.
+    InitPanicked(String),
+    /// Its init did not finish within the init timeout; the half-started
+    /// actor was killed.
+    InitTimeout(Duration),
+    /// Its process could not be spawned (the name is taken, too many
+    /// processes, a bad stack size).
+    Spawn(SpawnError),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::InitFailed(reason) => write!(f, "the actor's init failed: {reason}"),
+            Self::InitPanicked(message) => write!(f, "the actor's init panicked: {message}"),
+            Self::InitTimeout(after) => write!(
+                f,
+                "the actor's init took longer than its init timeout of {after:?} and was \
+                 killed; raise it with Builder::init_timeout"
+            ),
+            Self::Spawn(error) => write!(f, "the actor's process could not be spawned: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// How to start an actor: its options, then one of the `start` methods.
+///
+/// ```
+/// use std::time::Duration;
+/// use ferrotp::actor::{Builder, Next, StartError};
+/// use ferrotp::{ExitReason, whereis};
+///
+/// let (found, failed) = ferrotp::run(|| {
+///     let greeter = Builder::new()
+///         .name("greeter")
+///         .init_timeout(Duration::from_secs(1))
+///         .start_fn((), |name: String, ()| { println!("hello, {name}"); Next::Continue(()) })
+///         .unwrap();
+///     let found = whereis("greeter") == Some(greeter.pid().clone());
+///     let failed = Builder::<String>::new()
+///         .start_with(|_| Err::<ferrotp::actor::Stateless<String>, _>(ExitReason::custom("no config")));
+///     (found, failed.unwrap_err())
+/// }).unwrap();
+/// assert!(found);
+/// assert_eq!(failed, StartError::InitFailed(ExitReason::custom("no config")));
+/// ```
+pub struct Builder<M> {
+    options: SpawnOptions,
+    name: Option<Arc<str>>,
+    init_timeout: Duration,
+    trap_exit: bool,
+    link: bool,
+    selector: Selector<M>,
+}
+
+impl<M> std::fmt::Debug for Builder<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("options", &self.options)
+            .field("name", &self.name)
+            .field("init_timeout", &self.init_timeout)
+            .field("trap_exit", &self.trap_exit)
+            .field("link", &self.link)
+            .field("selector", &self.selector)
+            .finish()
+    }
+}
+
+impl<M: Send + 'static> Default for Builder<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<M: Send + 'static> Builder<M> {
+    /// The defaults: no name, an init timeout of
+    /// [`DEFAULT_INIT_TIMEOUT`], not trapping exits, not linked, no
+    /// selector, the runtime's spawn defaults.
+    pub fn new() -> Self {
+        Self {
+            options: SpawnOptions::new(),
+            name: None,
+            init_timeout: DEFAULT_INIT_TIMEOUT,
+            trap_exit: false,
+            link: false,
+            selector: Selector::new(),
+        }
+    }
+
+    /// Registers the actor under `name` before it runs (the start fails
+    /// with [`StartError::Spawn`] if the name is taken); the name is
+    /// freed when it ends.
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// How long init may take before the start gives up and kills the
+    /// actor ([`StartError::InitTimeout`]).
+    pub fn init_timeout(mut self, timeout: Duration) -> Self {
+        self.init_timeout = timeout;
+        self
+    }
+
+    /// Traps exits from the start (before init runs): an exit signal from
+    /// the parent (the starter: a supervisor's shutdown, say) runs
+    /// `terminate` and stops the actor with its reason; other trapped
+    /// exits are messages, for the [`Selector`] to take.
+    pub fn trap_exit(mut self, trap: bool) -> Self {
+        self.trap_exit = trap;
+        self
+    }
+
+    /// Links the actor to the starter before it runs (`spawn_link`).
+    pub fn link(mut self, link: bool) -> Self {
+        self.link = link;
+        self
+    }
+
+    /// The other messages the actor accepts.
+    pub fn selector(mut self, selector: Selector<M>) -> Self {
+        self.selector = selector;
+        self
+    }
+
+    /// Spawn options for the actor's process (stack size, mailbox bound,
+    /// placement). Its name and trap-exit setting are the builder's.
+    pub fn spawn_options(mut self, options: SpawnOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Starts `actor`: its [`Actor::init`] runs in the new process, and
+    /// this returns once it has succeeded.
+    ///
+    /// # Errors
+    /// [`StartError`]: init failed, panicked or overran; the spawn
+    /// failed.
+    ///
+    /// # Panics
+    /// Outside a process.
+    pub fn start<A>(self, actor: A) -> Result<ActorRef<M>, StartError>
+    where
+        A: Actor<Message = M> + Send,
+    {
+        self.start_with(move |ctx| {
+            let mut actor = actor;
+            actor.init(ctx)?;
+            Ok(actor)
+        })
+    }
+
+    /// Starts the actor that `init` makes, in the new process: its state
+    /// need not be `Send` (it never leaves that process).
+    ///
+    /// # Errors
+    /// As for [`start`](Self::start).
+    ///
+    /// # Panics
+    /// Outside a process.
+    pub fn start_with<A, I>(self, init: I) -> Result<ActorRef<M>, StartError>
+    where
+        A: Actor<Message = M>,
+        I: FnOnce(&mut Context<M>) -> Result<A, ExitReason> + Send + 'static,
+    {
+        let Builder {
+            options,
+            name,
+            init_timeout,
+            trap_exit,
+            link,
+            selector,
+        } = self;
+        let mut options = options.trap_exit(trap_exit);
+        if let Some(name) = name {
+            options = options.register(name);
+        }
+        let (mut pending, ack) = PendingReply::<Result<(), ExitReason>>::new();
+        let parent = self_pid();
+        let body = move || run(init, ack, selector, parent);
+        let pid = if link {
+            ferrotp_supervision::spawn_link_opt(options, body)
+        } else {
+            ferrotp_scheduler::spawn_opt(options, body)
+        }
+        .map_err(StartError::Spawn)?;
+        pending.watch(&pid);
+        match pending.wait(init_timeout) {
+            Ok(Ok(())) => Ok(ActorRef::from_pid(pid)),
+            Ok(Err(reason)) => Err(StartError::InitFailed(reason)),
+            Err(CallError::Timeout) => {
+                exit(&pid, ExitReason::Killed);
+                wait_for_end(&pid);
+                Err(StartError::InitTimeout(init_timeout))
+            }
+            Err(CallError::Exited(reason)) => Err(failed(reason)),
+            Err(CallError::NoProc) => Err(failed(pid.exit_reason().unwrap_or(ExitReason::NoProc))),
+            Err(error @ (CallError::NoReply | CallError::CalledSelf)) => {
+                Err(StartError::InitFailed(ExitReason::custom(format!(
+                    "no start acknowledgement: {error}"
+                ))))
+            }
+        }
+    }
+
+    /// Starts an actor in the closure style (see [`start`](crate::actor::start))
+    /// with this builder's options.
+    ///
+    /// # Errors
+    /// [`StartError::Spawn`]; the closure style has no init to fail.
+    ///
+    /// # Panics
+    /// Outside a process.
+    pub fn start_fn<S, F>(self, state: S, handler: F) -> Result<ActorRef<M>, StartError>
+    where
+        S: Send + 'static,
+        F: FnMut(M, S) -> Next<S> + Send + 'static,
+    {
+        self.start_fn_with_timeout(state, handler, Next::Continue)
+    }
+
+    /// [`start_fn`](Self::start_fn) with a handler for quiet spells: after
+    /// a [`Next::ContinueTimeout`] with no message in time,
+    /// `on_timeout(state)` runs.
+    ///
+    /// # Errors
+    /// [`StartError::Spawn`].
+    ///
+    /// # Panics
+    /// Outside a process.
+    pub fn start_fn_with_timeout<S, F, T>(
+        self,
+        state: S,
+        handler: F,
+        on_timeout: T,
+    ) -> Result<ActorRef<M>, StartError>
+    where
+        S: Send + 'static,
+        F: FnMut(M, S) -> Next<S> + Send + 'static,
+        T: FnMut(S) -> Next<S> + Send + 'static,
+    {
+        self.start(FnActor {
+            state: Some(state),
+            handler,
+            on_timeout,
+            _message: PhantomData,
+        })
+    }
+}
+
+/// An actor with no state of its own, for the type of a start that fails
+/// before any state exists (and for actors whose handler is all they
+/// are): it handles every message by going on.
+pub struct Stateless<M>(PhantomData<fn(M)>);
+
+impl<M> std::fmt::Debug for Stateless<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Stateless")
+    }
+}
+
+impl<M> Default for Stateless<M> {
+    fn default() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<M: Send + 'static> Actor for Stateless<M> {
+    type Message = M;
+
+    fn handle(&mut self, _: M, _: &mut Context<M>) -> Next {
+        Next::CONTINUE
+    }
+}
+
+fn failed(reason: ExitReason) -> StartError {
+    match reason {
+        ExitReason::Panic(message) => StartError::InitPanicked(message.to_string()),
+        reason => StartError::InitFailed(reason),
+    }
+}
+
+/// Waits until `pid` has ended.
+fn wait_for_end(pid: &Pid) {
+    let (mut pending, _never) = PendingReply::<()>::new();
+    if pending.watch(pid) {
+        let _ = pending.wait(Duration::MAX);
+    }
+}
