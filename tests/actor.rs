@@ -91,7 +91,7 @@ fn a_closure_actor_keeps_its_state_and_stop_drops_the_rest_of_its_mailbox() {
             stack.send(Stack::Shutdown);
             stack.send(Stack::Token(drops.token()));
             stack.send(Stack::Token(drops.token()));
-            let reason = wait_exit(stack.pid());
+            let reason = wait_exit(&stack.pid());
             let late = stack.call(Stack::Pop, LONG);
             (popped, empty, reason, late)
         }
@@ -153,7 +153,7 @@ fn a_trait_actor_runs_init_handle_and_terminate_in_order() {
         counter.cast(CounterMsg::Increment);
         let count = counter.call(CounterMsg::Get, LONG).unwrap();
         counter.send(CounterMsg::Fail("enough".into()));
-        let reason = wait_exit(counter.pid());
+        let reason = wait_exit(&counter.pid());
         (count, reason, vec![first, receive::<String>()])
     });
     assert_eq!(count, 2);
@@ -204,19 +204,16 @@ fn an_actor_started_under_a_name_is_found_by_it_and_frees_it_on_exit() {
             .name("unique")
             .start_fn((), |(), ()| Next::<()>::stop())
             .unwrap();
-        let found = whereis("unique") == Some(first.pid().clone());
+        let found = whereis("unique") == Some(first.pid());
         let taken = Builder::<()>::new()
             .name("unique")
             .start_fn((), |(), ()| Next::Continue(()));
         first.send(());
-        wait_exit(first.pid());
+        wait_exit(&first.pid());
         (found, taken, whereis("unique").is_none())
     });
     assert!(found);
-    assert!(
-        matches!(taken, Err(StartError::Spawn(_))),
-        "{taken:?}"
-    );
+    assert!(matches!(taken, Err(StartError::Spawn(_))), "{taken:?}");
     assert!(freed);
 }
 
@@ -256,10 +253,13 @@ fn a_state_made_in_init_may_be_not_send_and_stays_on_its_thread() {
         let answers: Vec<(u64, bool)> = (0..200)
             .map(|_| local.call(|reply| reply, LONG).unwrap())
             .collect();
-        exit(local.pid(), ExitReason::Killed);
+        exit(&local.pid(), ExitReason::Killed);
         answers
     });
-    assert!(answers.iter().all(|&answer| answer == (7, true)), "{answers:?}");
+    assert!(
+        answers.iter().all(|&answer| answer == (7, true)),
+        "{answers:?}"
+    );
 }
 
 /// Terminate runs on a trapped exit signal from the parent (a
@@ -294,9 +294,9 @@ fn shutdown_from_the_parent_runs_terminate_and_kill_still_drops_the_state() {
                     log: me.clone(),
                 })
                 .unwrap();
-            exit(trapping.pid(), ExitReason::Shutdown);
+            exit(&trapping.pid(), ExitReason::Shutdown);
             let terminated = receive::<ExitReason>();
-            let shut_reason = wait_exit(trapping.pid());
+            let shut_reason = wait_exit(&trapping.pid());
 
             let plain = Builder::new()
                 .start(Owner {
@@ -304,9 +304,14 @@ fn shutdown_from_the_parent_runs_terminate_and_kill_still_drops_the_state() {
                     log: me,
                 })
                 .unwrap();
-            exit(plain.pid(), ExitReason::Killed);
-            let killed_reason = wait_exit(plain.pid());
-            (terminated, shut_reason, killed_reason, ferrotp::mailbox_len())
+            exit(&plain.pid(), ExitReason::Killed);
+            let killed_reason = wait_exit(&plain.pid());
+            (
+                terminated,
+                shut_reason,
+                killed_reason,
+                ferrotp::mailbox_len(),
+            )
         }
     });
     assert_eq!(terminated, ExitReason::Shutdown);
@@ -335,14 +340,14 @@ fn killing_an_actor_blocked_in_a_nested_call_drops_its_state_once() {
             })
             .unwrap();
             blocked.send(());
-            while ferrotp::process_info(blocked.pid()).unwrap().mailbox_len > 0
-                || ferrotp::process_info(blocked.pid()).unwrap().status
+            while ferrotp::process_info(&blocked.pid()).unwrap().mailbox_len > 0
+                || ferrotp::process_info(&blocked.pid()).unwrap().status
                     != ferrotp::ProcessStatus::Waiting
             {
                 yield_now();
             }
-            exit(blocked.pid(), ExitReason::Killed);
-            wait_exit(blocked.pid())
+            exit(&blocked.pid(), ExitReason::Killed);
+            wait_exit(&blocked.pid())
         }
     });
     assert_eq!(reason, ExitReason::Killed);
@@ -391,15 +396,15 @@ fn selected_messages_are_mapped_and_unexpected_ones_are_counted_not_kept() {
         });
         watcher.send(Watcher::Watch(child.clone()));
         // Sent to the raw pid: not the actor's type, not selected.
-        send(watcher.pid(), "increment");
-        send(watcher.pid(), 42u32);
+        send(&watcher.pid(), "increment");
+        send(&watcher.pid(), 42u32);
         let (_, _) = watcher.call(Watcher::Report, LONG).unwrap();
         send(&child, ());
         wait_exit(&child);
         loop {
             let (gone, unexpected) = watcher.call(Watcher::Report, LONG).unwrap();
             if !gone.is_empty() {
-                let mailbox = ferrotp::process_info(watcher.pid()).unwrap().mailbox_len;
+                let mailbox = ferrotp::process_info(&watcher.pid()).unwrap().mailbox_len;
                 break (gone, unexpected, mailbox);
             }
             yield_now();
@@ -434,7 +439,7 @@ fn an_idle_timeout_runs_the_timeout_handler_only_after_a_quiet_spell() {
         idle.send(1);
         let first = receive::<String>();
         let second = receive::<String>();
-        wait_exit(idle.pid());
+        wait_exit(&idle.pid());
         vec![first, second]
     });
     assert_eq!(log, ["message 1", "quiet after 1"]);

@@ -92,11 +92,11 @@ pub use lifecycle::signal::{exit, exit_self, link_signal, trap_exit};
 pub use lifecycle::spawn::{SpawnError, SpawnOptions, spawn, spawn_opt, spawn_with};
 pub use messaging::call::{CallError, PendingReply, ReplyTo, call};
 pub use messaging::receive::{
-    AnyMessage, mailbox_len, receive, receive_any, receive_any_timeout, receive_match,
-    receive_match_timeout, receive_timeout,
+    AnyMessage, close_mailbox, mailbox_len, receive, receive_any, receive_any_timeout,
+    receive_match, receive_match_timeout, receive_timeout,
 };
 pub use messaging::select::Select;
-pub use messaging::send::{TrySendError, send, send_signal_message, try_send};
+pub use messaging::send::{TrySendError, send, send_signal_message, send_unless_ended, try_send};
 pub use messaging::subject::Subject;
 pub use process::current::{reduce, self_pid, try_self_pid, yield_now};
 pub use process::process_id::ProcessId;

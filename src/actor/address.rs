@@ -1,9 +1,12 @@
 //! [`ActorRef`]: the typed address of an actor.
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 use std::time::Duration;
 
-use ferrotp_scheduler::{CallError, Pid, ReplyTo};
+use ferrotp_scheduler::{CallError, PendingReply, Pid, ReplyTo};
+
+use super::incarnations::Incarnations;
 
 /// The address of an actor whose messages are `M`: cloneable, `Send`,
 /// and typed, so a message of another type does not compile.
@@ -27,15 +30,30 @@ use ferrotp_scheduler::{CallError, Pid, ReplyTo};
 /// }).unwrap();
 /// assert_eq!(total, Ok(5));
 /// ```
+///
+/// The address of a supervised actor ([`child`](crate::actor::child))
+/// follows its restarts: it reaches whichever incarnation runs, and holds
+/// what is sent while none does (module `incarnations`).
 pub struct ActorRef<M> {
-    pid: Pid,
+    target: Target<M>,
     _message: PhantomData<fn(M)>,
+}
+
+enum Target<M> {
+    /// One process.
+    Process(Pid),
+    /// A supervised actor's incarnations.
+    Supervised(Arc<Incarnations<M>>),
 }
 
 impl<M> Clone for ActorRef<M> {
     fn clone(&self) -> Self {
+        let target = match &self.target {
+            Target::Process(pid) => Target::Process(pid.clone()),
+            Target::Supervised(incarnations) => Target::Supervised(Arc::clone(incarnations)),
+        };
         Self {
-            pid: self.pid.clone(),
+            target,
             _message: PhantomData,
         }
     }
@@ -43,18 +61,29 @@ impl<M> Clone for ActorRef<M> {
 
 impl<M> std::fmt::Debug for ActorRef<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "ActorRef<{}>({:?})",
-            std::any::type_name::<M>(),
-            self.pid
-        )
+        match &self.target {
+            Target::Process(pid) => {
+                write!(f, "ActorRef<{}>({pid:?})", std::any::type_name::<M>())
+            }
+            Target::Supervised(incarnations) => write!(
+                f,
+                "ActorRef<{}>(supervised {:p})",
+                std::any::type_name::<M>(),
+                Arc::as_ptr(incarnations)
+            ),
+        }
     }
 }
 
+/// Two addresses are equal when they reach the same process, or the same
+/// supervised actor.
 impl<M> PartialEq for ActorRef<M> {
     fn eq(&self, other: &Self) -> bool {
-        self.pid == other.pid
+        match (&self.target, &other.target) {
+            (Target::Process(a), Target::Process(b)) => a == b,
+            (Target::Supervised(a), Target::Supervised(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
     }
 }
 
@@ -62,7 +91,10 @@ impl<M> Eq for ActorRef<M> {}
 
 impl<M> std::hash::Hash for ActorRef<M> {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.pid.hash(state);
+        match &self.target {
+            Target::Process(pid) => pid.hash(state),
+            Target::Supervised(incarnations) => Arc::as_ptr(incarnations).hash(state),
+        }
     }
 }
 
@@ -72,15 +104,26 @@ impl<M: Send + 'static> ActorRef<M> {
     /// Nothing checks it: messages of the wrong type wait unread there.
     pub fn from_pid(pid: Pid) -> Self {
         Self {
-            pid,
+            target: Target::Process(pid),
+            _message: PhantomData,
+        }
+    }
+
+    pub(crate) fn supervised(incarnations: Arc<Incarnations<M>>) -> Self {
+        Self {
+            target: Target::Supervised(incarnations),
             _message: PhantomData,
         }
     }
 
     /// Sends `message` (Erlang's `!`; a dead actor makes it a dead
-    /// letter, as for any process).
+    /// letter, as for any process; a supervised actor's address holds it
+    /// while the actor restarts).
     pub fn send(&self, message: M) {
-        ferrotp_scheduler::send(&self.pid, message);
+        match &self.target {
+            Target::Process(pid) => ferrotp_scheduler::send(pid, message),
+            Target::Supervised(incarnations) => incarnations.send(message),
+        }
     }
 
     /// [`send`](Self::send), by its GenServer name.
@@ -103,11 +146,32 @@ impl<M: Send + 'static> ActorRef<M> {
         request: impl FnOnce(ReplyTo<R>) -> M,
         timeout: Duration,
     ) -> Result<R, CallError> {
-        ferrotp_scheduler::call(&self.pid, request, timeout)
+        match &self.target {
+            Target::Process(pid) => ferrotp_scheduler::call(pid, request, timeout),
+            Target::Supervised(incarnations) => {
+                // No one incarnation to watch: a request held over a
+                // restart is answered by the replacement. One dropped by an
+                // incarnation as it ends tells its reason (module `call`).
+                let (pending, reply) = PendingReply::new();
+                match incarnations.deliver(request(reply)) {
+                    Ok(()) => pending.wait(timeout),
+                    Err(_) => Err(CallError::NoProc),
+                }
+            }
+        }
     }
 
-    /// The actor's process.
-    pub fn pid(&self) -> &Pid {
-        &self.pid
+    /// The actor's process: for a supervised actor, the incarnation that
+    /// runs now, or the latest one while it restarts.
+    ///
+    /// # Panics
+    /// For a supervised actor that has not started yet.
+    pub fn pid(&self) -> Pid {
+        match &self.target {
+            Target::Process(pid) => pid.clone(),
+            Target::Supervised(incarnations) => incarnations.pid().unwrap_or_else(|| {
+                panic!("ferrotp: ActorRef::pid: the supervised actor has not started yet")
+            }),
+        }
     }
 }

@@ -100,6 +100,7 @@ pub trait Actor: Sized + 'static {
 /// itself, its count of unexpected messages.
 pub struct Context<M> {
     myself: ActorRef<M>,
+    pid: Pid,
     pub(crate) parent: Option<Pid>,
     pub(crate) unexpected: u64,
 }
@@ -114,31 +115,34 @@ impl<M> std::fmt::Debug for Context<M> {
 }
 
 impl<M: Send + 'static> Context<M> {
-    pub(crate) fn new(myself: ActorRef<M>, parent: Option<Pid>) -> Self {
+    pub(crate) fn new(myself: ActorRef<M>, pid: Pid, parent: Option<Pid>) -> Self {
         Self {
             myself,
+            pid,
             parent,
             unexpected: 0,
         }
     }
 
-    /// The actor's own address.
+    /// The actor's own address (for a supervised actor, the one that
+    /// follows its restarts).
     pub fn myself(&self) -> &ActorRef<M> {
         &self.myself
     }
 
-    /// The actor's process.
+    /// The actor's process (this incarnation's, for a supervised actor).
     pub fn pid(&self) -> &Pid {
-        self.myself.pid()
+        &self.pid
     }
 
-    /// Sends `message` to the actor itself after `delay` (a tick):
-    /// [`send_after`](crate::send_after), typed.
+    /// Sends `message` to this process after `delay` (a tick):
+    /// [`send_after`](crate::send_after), typed. A timer belongs to the
+    /// process: a supervised actor's replacement does not inherit it.
     ///
     /// # Panics
     /// Outside the actor's process.
     pub fn send_after(&self, message: M, delay: Duration) -> TimerRef {
-        ferrotp_scheduler::send_after(delay, self.myself.pid(), message)
+        ferrotp_scheduler::send_after(delay, &self.pid, message)
     }
 
     /// How many messages the actor took that were neither its type nor

@@ -46,6 +46,18 @@
 //! documents that gap and needs `start_resource_owner` for it; here a
 //! `Drop` is enough).
 //!
+//! # Under a supervisor
+//!
+//! [`child`] makes a supervisor's [`ChildSpec`](crate::ChildSpec) for an actor and an
+//! address that follows its restarts. The supervisor counts the child
+//! started only once its init has succeeded (a failed init is a failed
+//! start). Messages sent while the actor restarts are held, in order, and
+//! delivered to the replacement first (up to [`HOLD_LIMIT`]; past it, or
+//! once the supervisor has ended, they are dead letters, counted); an
+//! incarnation whose handler panics hands its unread messages over the
+//! same way, so only the message it crashed on is lost. A `call` whose
+//! request is held is answered by the replacement.
+//!
 //! | file | what it holds |
 //! |---|---|
 //! | `address.rs` | [`ActorRef`]: the typed address |
@@ -53,10 +65,12 @@
 //! | `behaviour.rs` | the [`Actor`] trait, its [`Context`], the closure style's adapter |
 //! | `selector.rs` | [`Selector`]: other message types mapped in |
 //! | `start.rs` | [`Builder`], the start handshake, [`StartError`] |
+//! | `incarnations.rs` | a supervised actor's address across restarts: the restart window |
 //! | `run.rs` | the actor's process: init, acknowledgement, the message loop |
 
 mod address;
 mod behaviour;
+mod incarnations;
 mod next;
 mod run;
 mod selector;
@@ -64,6 +78,7 @@ mod start;
 
 pub use address::ActorRef;
 pub use behaviour::{Actor, Context};
+pub use incarnations::HOLD_LIMIT;
 pub use next::Next;
 pub use selector::Selector;
 pub use start::{Builder, DEFAULT_INIT_TIMEOUT, StartError, Stateless};
@@ -106,4 +121,62 @@ where
     F: FnMut(M, S) -> Next<S> + Send + 'static,
 {
     Builder::new().start_fn(state, handler)
+}
+
+/// A supervisor's child spec for an actor, and the actor's address, which
+/// follows its restarts (module docs: under a supervisor).
+///
+/// `start` runs in the supervisor at each (re)start with a [`Builder`]
+/// that links the actor to it; the child counts as started once `start`
+/// returns `Ok` (its init succeeded).
+///
+/// ```
+/// use std::time::Duration;
+/// use ferrotp::actor::{self, Next};
+/// use ferrotp::{ReplyTo, Strategy, SupervisorSpec};
+///
+/// enum Request { Get(ReplyTo<u32>), Crash }
+///
+/// let (before, after) = ferrotp::run(|| {
+///     let (spec, counter) = actor::child("counter", |builder| {
+///         builder.start_fn(7u32, |request, n| match request {
+///             Request::Get(reply) => { reply.send(n); Next::Continue(n) }
+///             Request::Crash => panic!("crash requested"),
+///         })
+///     });
+///     let sup = SupervisorSpec::new(Strategy::OneForOne).child(spec).start_link().unwrap();
+///     let before = counter.call(Request::Get, Duration::from_secs(5)).unwrap();
+///     counter.send(Request::Crash);
+///     // The same address reaches the replacement (the request is held
+///     // while the actor restarts).
+///     let after = counter.call(Request::Get, Duration::from_secs(5)).unwrap();
+///     sup.stop().unwrap();
+///     (before, after)
+/// }).unwrap();
+/// assert_eq!((before, after), (7, 7));
+/// ```
+pub fn child<M, F>(
+    id: impl Into<std::sync::Arc<str>>,
+    start: F,
+) -> (ferrotp_supervision::ChildSpec, ActorRef<M>)
+where
+    M: Send + 'static,
+    F: Fn(Builder<M>) -> Result<ActorRef<M>, StartError> + Send + Sync + 'static,
+{
+    let incarnations = std::sync::Arc::new(incarnations::Incarnations::new());
+    let address = ActorRef::supervised(std::sync::Arc::clone(&incarnations));
+    let spec = ferrotp_supervision::ChildSpec::new(id, move || {
+        incarnations.watch_supervisor(&ferrotp_scheduler::self_pid());
+        let mut builder = Builder::new().link(true);
+        builder.incarnations = Some(std::sync::Arc::clone(&incarnations));
+        let started = start(builder).map_err(|error| match error {
+            StartError::InitFailed(reason) => reason,
+            StartError::InitPanicked(message) => {
+                ferrotp_scheduler::ExitReason::Panic(message.into())
+            }
+            other => ferrotp_scheduler::ExitReason::custom(other.to_string()),
+        })?;
+        Ok(started.pid())
+    });
+    (spec, address)
 }

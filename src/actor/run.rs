@@ -16,13 +16,17 @@
 //! that is not trapped (a kill) unwinds the process: the state is dropped
 //! by the unwind, without `terminate`.
 
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::Arc;
+
 use ferrotp_scheduler::{
-    AnyMessage, Exit, ExitReason, Pid, ReplyTo, exit_self, receive_any, receive_any_timeout,
-    self_pid,
+    AnyMessage, Exit, ExitReason, Pid, ReplyTo, close_mailbox, exit_self, is_exit_unwind,
+    receive_any, receive_any_timeout, self_pid,
 };
 
 use super::address::ActorRef;
 use super::behaviour::{Actor, Context};
+use super::incarnations::Incarnations;
 use super::next::Next;
 use super::selector::Selector;
 
@@ -31,11 +35,17 @@ pub(crate) fn run<A, I>(
     ack: ReplyTo<Result<(), ExitReason>>,
     selector: Selector<A::Message>,
     parent: Pid,
+    incarnations: Option<Arc<Incarnations<A::Message>>>,
 ) where
     A: Actor,
     I: FnOnce(&mut Context<A::Message>) -> Result<A, ExitReason>,
 {
-    let mut ctx = Context::new(ActorRef::from_pid(self_pid()), Some(parent));
+    let me = self_pid();
+    let myself = match &incarnations {
+        Some(incarnations) => ActorRef::supervised(Arc::clone(incarnations)),
+        None => ActorRef::from_pid(me.clone()),
+    };
+    let mut ctx = Context::new(myself, me, Some(parent));
     let mut actor = match init(&mut ctx) {
         Ok(actor) => actor,
         Err(reason) => {
@@ -44,7 +54,20 @@ pub(crate) fn run<A, I>(
         }
     };
     ack.send(Ok(()));
-    let reason = serve(&mut actor, &mut ctx, &selector);
+    let served = catch_unwind(AssertUnwindSafe(|| serve(&mut actor, &mut ctx, &selector)));
+    let reason = match served {
+        Ok(reason) => reason,
+        Err(payload) if is_exit_unwind(payload.as_ref()) => resume_unwind(payload),
+        Err(payload) => {
+            crashed(
+                &mut actor,
+                &mut ctx,
+                incarnations.as_deref(),
+                payload.as_ref(),
+            );
+            resume_unwind(payload)
+        }
+    };
     actor.terminate(&reason, &mut ctx);
     drop(actor);
     end(reason);
@@ -86,6 +109,26 @@ fn serve<A: Actor>(
             Next::Stop(reason) => return reason,
         }
     }
+}
+
+/// A handler panicked: `terminate` runs with the panic as its reason (as
+/// gen_server's does), and a supervised actor hands its unread messages to
+/// its replacement (module `incarnations`).
+fn crashed<A: Actor>(
+    actor: &mut A,
+    ctx: &mut Context<A::Message>,
+    incarnations: Option<&Incarnations<A::Message>>,
+    payload: &(dyn std::any::Any + Send),
+) {
+    if let Some(incarnations) = incarnations {
+        let unread: Vec<A::Message> = close_mailbox()
+            .into_iter()
+            .filter_map(|message| message.take::<A::Message>().ok())
+            .collect();
+        incarnations.hand_over(ctx.pid(), unread);
+    }
+    // A panic in terminate itself goes on as this one would.
+    actor.terminate(&ExitReason::from_panic(payload), ctx);
 }
 
 /// A trapped exit signal from the parent: the reason to stop with.

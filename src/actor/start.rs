@@ -21,6 +21,7 @@ use ferrotp_scheduler::{
 
 use super::address::ActorRef;
 use super::behaviour::{Actor, Context, FnActor};
+use super::incarnations::Incarnations;
 use super::next::Next;
 use super::run::run;
 use super::selector::Selector;
@@ -73,7 +74,7 @@ impl std::error::Error for StartError {}
 ///         .init_timeout(Duration::from_secs(1))
 ///         .start_fn((), |name: String, ()| { println!("hello, {name}"); Next::Continue(()) })
 ///         .unwrap();
-///     let found = whereis("greeter") == Some(greeter.pid().clone());
+///     let found = whereis("greeter") == Some(greeter.pid());
 ///     let failed = Builder::<String>::new()
 ///         .start_with(|_| Err::<ferrotp::actor::Stateless<String>, _>(ExitReason::custom("no config")));
 ///     (found, failed.unwrap_err())
@@ -88,6 +89,8 @@ pub struct Builder<M> {
     trap_exit: bool,
     link: bool,
     selector: Selector<M>,
+    /// Set for a supervised actor's start (module `incarnations`).
+    pub(crate) incarnations: Option<Arc<Incarnations<M>>>,
 }
 
 impl<M> std::fmt::Debug for Builder<M> {
@@ -121,6 +124,7 @@ impl<M: Send + 'static> Builder<M> {
             trap_exit: false,
             link: false,
             selector: Selector::new(),
+            incarnations: None,
         }
     }
 
@@ -207,6 +211,7 @@ impl<M: Send + 'static> Builder<M> {
             trap_exit,
             link,
             selector,
+            incarnations,
         } = self;
         let mut options = options.trap_exit(trap_exit);
         if let Some(name) = name {
@@ -214,7 +219,10 @@ impl<M: Send + 'static> Builder<M> {
         }
         let (mut pending, ack) = PendingReply::<Result<(), ExitReason>>::new();
         let parent = self_pid();
-        let body = move || run(init, ack, selector, parent);
+        let body = {
+            let incarnations = incarnations.clone();
+            move || run(init, ack, selector, parent, incarnations)
+        };
         let pid = if link {
             ferrotp_supervision::spawn_link_opt(options, body)
         } else {
@@ -223,7 +231,13 @@ impl<M: Send + 'static> Builder<M> {
         .map_err(StartError::Spawn)?;
         pending.watch(&pid);
         match pending.wait(init_timeout) {
-            Ok(Ok(())) => Ok(ActorRef::from_pid(pid)),
+            Ok(Ok(())) => Ok(match incarnations {
+                Some(incarnations) => {
+                    incarnations.started(&pid);
+                    ActorRef::supervised(incarnations)
+                }
+                None => ActorRef::from_pid(pid),
+            }),
             Ok(Err(reason)) => Err(StartError::InitFailed(reason)),
             Err(CallError::Timeout) => {
                 exit(&pid, ExitReason::Killed);

@@ -13,9 +13,11 @@
 //!   open call accepts, and is dropped there; [`ReplyTo::send`] says so.
 //! * A reply address dropped unanswered by a process that is not ending
 //!   ends the call at once with [`CallError::NoReply`] (Erlang would wait
-//!   for the timeout). One dropped as its holder ends (a panic, an exit
-//!   signal, unread messages dropped) waits for the callee's end instead,
-//!   which tells the reason.
+//!   for the timeout). One dropped by a process as it ends (a panic, an
+//!   exit signal, its unread messages dropped) ends the call with
+//!   [`CallError::Exited`] and that process's reason, once it has ended
+//!   (within the call's timeout): so a call whose request was handed on
+//!   to another process learns of that process's end too.
 //! * The cost is O(1) whatever waits in either mailbox: the reply never
 //!   enters one, and the request is an ordinary message. Watching the
 //!   callee is one exit hook ([`Pid::on_exit`]), registered and removed.
@@ -135,15 +137,29 @@ impl<R> Drop for ReplyTo<R> {
         let Some(caller) = self.caller.take() else {
             return;
         };
-        // Dropped as its holder ends (or by the caller itself: its own
-        // request became a dead letter): the callee's end, which the call
-        // watches, tells more than "no reply".
-        let quiet = std::thread::panicking()
-            || try_with_process(|ctx| ctx.is_ending() || Arc::ptr_eq(ctx.pcb, &caller.0))
-                .unwrap_or(false);
-        if !quiet {
-            fill(&caller, self.generation, Outcome::Dropped);
-        }
+        // Who drops it: the caller itself (its own request became a dead
+        // letter: the watch of the callee tells more), a process as it
+        // ends (its end tells why), or one that lives on (no reply).
+        let dropper = try_with_process(|ctx| {
+            if Arc::ptr_eq(ctx.pcb, &caller.0) {
+                None
+            } else if ctx.is_ending() || std::thread::panicking() {
+                Some(Outcome::DroppedEnding(Pid(Arc::clone(ctx.pcb))))
+            } else {
+                Some(Outcome::Dropped)
+            }
+        });
+        let outcome = match dropper {
+            Some(Some(outcome)) => outcome,
+            // The caller itself.
+            Some(None) => return,
+            // Outside any process: a thread that panics is no process's
+            // end (the call waits for its timeout); one that lives on
+            // drops it as a living process would.
+            None if std::thread::panicking() => return,
+            None => Outcome::Dropped,
+        };
+        fill(&caller, self.generation, outcome);
     }
 }
 
@@ -382,7 +398,25 @@ impl<R: Send + 'static> PendingReply<R> {
             Some(Outcome::Exited(ExitReason::NoProc)) => Err(CallError::NoProc),
             Some(Outcome::Exited(reason)) => Err(CallError::Exited(reason)),
             Some(Outcome::Dropped) => Err(CallError::NoReply),
+            Some(Outcome::DroppedEnding(holder)) => Err(end_of(&holder, deadline)),
         }
+    }
+}
+
+/// The request's holder dropped it as it ended: its exit reason, once it
+/// has ended (or a timeout at `deadline`).
+fn end_of(holder: &Pid, deadline: Option<std::time::Instant>) -> CallError {
+    if let Some(reason) = holder.exit_reason() {
+        return CallError::Exited(reason);
+    }
+    let (mut pending, _never) = PendingReply::<()>::new();
+    pending.watch(holder);
+    match pending.wait_until(deadline, "call") {
+        Err(CallError::NoProc) => {
+            CallError::Exited(holder.exit_reason().unwrap_or(ExitReason::NoProc))
+        }
+        Err(error) => error,
+        Ok(()) => unreachable!("nobody answers this reply address"),
     }
 }
 

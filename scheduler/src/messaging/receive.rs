@@ -243,3 +243,32 @@ pub fn receive_any_timeout(timeout: Duration) -> Option<AnyMessage> {
         .map(AnyMessage)
     })
 }
+
+/// Closes the running process's mailbox now, as its end would: from now
+/// on a message sent to it is a dead letter (or comes back to a sender
+/// that used [`send_unless_ended`](crate::send_unless_ended)). Returns
+/// the unread messages, oldest first, for the process to hand over (a
+/// supervised server that crashes passes its queue to its replacement).
+/// A later receive waits only for its timeout.
+///
+/// ```
+/// use ferrotp_scheduler::{close_mailbox, run, self_pid, send, send_unless_ended};
+/// let (unread, refused) = run(|| {
+///     let me = self_pid();
+///     send(&me, 1u8);
+///     send(&me, 2u8);
+///     let unread: Vec<u8> = close_mailbox().into_iter()
+///         .map(|m| m.take::<u8>().unwrap())
+///         .collect();
+///     (unread, send_unless_ended(&me, 3u8))
+/// }).unwrap();
+/// assert_eq!((unread, refused), (vec![1, 2], Err(3)));
+/// ```
+///
+/// # Panics
+/// Outside a process.
+pub fn close_mailbox() -> Vec<AnyMessage> {
+    with_process("close_mailbox", |ctx| {
+        ctx.close_mailbox().map(AnyMessage).collect()
+    })
+}

@@ -200,11 +200,13 @@ impl<T> ReplySlot<T> {
 }
 
 /// What ends a call: the reply, the callee's end (its exit hook), or the
-/// reply address dropped unanswered by a process that is not ending.
+/// reply address dropped unanswered: by a process that is not ending, or
+/// by this one as it ends (whose end then tells why).
 pub(crate) enum Outcome {
     Reply(crate::process::Envelope),
     Exited(crate::lifecycle::exit_reason::ExitReason),
     Dropped,
+    DroppedEnding(crate::process::Pid),
 }
 
 /// A process's reply slot, made by its first call (a process that never

@@ -50,6 +50,46 @@ pub fn send<M: Send + 'static>(to: &Pid, message: M) {
     let _ = try_with_process(|ctx| ctx.reduce(1));
 }
 
+/// Sends `message` like [`send`], unless `to` has ended (its mailbox is
+/// closed): then the message comes back instead of becoming a dead
+/// letter, for a sender that knows where else to take it (an address
+/// that follows a supervised actor's restarts). A bounded mailbox is
+/// waited on as by `send` (a process that ends meanwhile makes the
+/// message a dead letter there).
+///
+/// ```
+/// use ferrotp_scheduler::{receive, run, spawn, yield_now, send_unless_ended};
+/// let back = run(|| {
+///     let gone = spawn(|| {});
+///     while !gone.has_exited() { yield_now(); }
+///     send_unless_ended(&gone, "hello")
+/// }).unwrap();
+/// assert_eq!(back, Err("hello"));
+/// ```
+///
+/// # Errors
+/// The message, if `to` has ended.
+pub fn send_unless_ended<M: Send + 'static>(to: &Pid, message: M) -> Result<(), M> {
+    let pcb = &to.0;
+    let result = if pcb.mailbox.capacity().is_none() {
+        match pcb.mailbox.push(Envelope::new(message)) {
+            Ok(ferrotp_mailbox::Pushed::WakeReceiver) => {
+                pcb.wake();
+                Ok(())
+            }
+            Ok(ferrotp_mailbox::Pushed::Queued) => Ok(()),
+            Err(closed) => Err(take_typed::<M>(closed.into_inner())),
+        }
+    } else if pcb.is_exited() || pcb.mailbox.is_closed() {
+        Err(message)
+    } else {
+        send_envelope(pcb, Envelope::new(message));
+        Ok(())
+    };
+    let _ = try_with_process(|ctx| ctx.reduce(1));
+    result
+}
+
 /// Queues `message` for `to` past any mailbox bound and without costing a
 /// reduction; if `to` has ended, drops it silently (it is not a dead
 /// letter). For messages that stand for signals, such as a monitor's

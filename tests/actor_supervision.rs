@@ -1,0 +1,189 @@
+//! Actors under supervisors (`ferrotp::actor::child`): started only once
+//! init succeeded, an address that follows restarts, the restart window
+//! (held, in order; handed over by a crashing incarnation; dead letters
+//! once no replacement will come).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use ferrotp::actor::{self, Next};
+use ferrotp::{
+    ExitReason, Pid, ReplyTo, Runtime, Strategy, SupervisorSpec, receive, self_pid, send, whereis,
+};
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn runtime() -> Runtime {
+    Runtime::builder().workers(2).build().unwrap()
+}
+
+/// A recorder: keeps what it is told, crashes on demand.
+enum Recorder {
+    Record(u32),
+    Crash,
+    Recorded(ReplyTo<(usize, Vec<u32>)>),
+}
+
+/// Starts a recorder whose incarnation `n` (from 1) reports `n` to
+/// `report` as its init runs; incarnations after the first wait in init
+/// for a `()` when `hold_init` is set.
+fn recorder_child(
+    report: Pid,
+    incarnations: Arc<AtomicUsize>,
+    hold_init: bool,
+) -> (ferrotp::ChildSpec, actor::ActorRef<Recorder>) {
+    actor::child("recorder", move |builder| {
+        let (report, incarnations) = (report.clone(), Arc::clone(&incarnations));
+        builder.name("recorder").start_with(move |_| {
+            let n = incarnations.fetch_add(1, Ordering::SeqCst) + 1;
+            send(&report, (n, self_pid()));
+            if hold_init && n > 1 {
+                receive::<()>();
+            }
+            Ok(RecorderState {
+                n,
+                seen: Vec::new(),
+            })
+        })
+    })
+}
+
+struct RecorderState {
+    n: usize,
+    seen: Vec<u32>,
+}
+
+impl actor::Actor for RecorderState {
+    type Message = Recorder;
+    fn handle(&mut self, message: Recorder, _: &mut actor::Context<Recorder>) -> Next {
+        match message {
+            Recorder::Record(x) => self.seen.push(x),
+            Recorder::Crash => panic!("crash requested"),
+            Recorder::Recorded(reply) => {
+                reply.send((self.n, self.seen.clone()));
+            }
+        }
+        Next::CONTINUE
+    }
+}
+
+#[test]
+fn the_address_reaches_the_replacement_and_requests_queued_behind_a_crash_are_handed_over() {
+    let rt = runtime();
+    let (first, second) = rt.block_on(|| {
+        let count = Arc::new(AtomicUsize::new(0));
+        let (spec, recorder) = recorder_child(self_pid(), count, false);
+        let sup = SupervisorSpec::new(Strategy::OneForOne)
+            .child(spec)
+            .start_link()
+            .unwrap();
+        assert_eq!(
+            receive::<(usize, Pid)>().0,
+            1,
+            "started before start_link returned"
+        );
+        recorder.send(Recorder::Record(1));
+        let first = recorder.call(Recorder::Recorded, LONG).unwrap();
+        // Queued behind the crash: handed to the replacement, in order,
+        // the call included.
+        recorder.send(Recorder::Crash);
+        recorder.send(Recorder::Record(2));
+        recorder.send(Recorder::Record(3));
+        let second = recorder.call(Recorder::Recorded, LONG).unwrap();
+        sup.stop().unwrap();
+        (first, second)
+    });
+    assert_eq!(first, (1, vec![1]));
+    assert_eq!(
+        second,
+        (2, vec![2, 3]),
+        "nothing lost but the crashing message"
+    );
+}
+
+/// Messages sent while the replacement's init runs are held and reach it
+/// first, in order.
+#[test]
+fn messages_sent_during_the_restart_window_are_held_and_delivered_in_order() {
+    let rt = runtime();
+    let recorded = rt.block_on(|| {
+        let count = Arc::new(AtomicUsize::new(0));
+        let (spec, recorder) = recorder_child(self_pid(), count, true);
+        let sup = SupervisorSpec::new(Strategy::OneForOne)
+            .child(spec)
+            .start_link()
+            .unwrap();
+        let (_, first) = receive::<(usize, Pid)>();
+        recorder.send(Recorder::Crash);
+        // The replacement is in its init, waiting for a `()`.
+        let (n, second) = receive::<(usize, Pid)>();
+        assert_eq!(n, 2);
+        assert!(first.has_exited());
+        for x in 10..20 {
+            recorder.send(Recorder::Record(x));
+        }
+        assert_eq!(whereis("recorder"), Some(second.clone()));
+        send(&second, ());
+        let recorded = recorder.call(Recorder::Recorded, LONG).unwrap();
+        sup.stop().unwrap();
+        recorded
+    });
+    assert_eq!(recorded, (2, (10..20).collect::<Vec<u32>>()));
+}
+
+/// Once the supervisor has given up, held messages and later sends are
+/// dead letters (counted), and a call fails at once.
+#[test]
+fn when_no_replacement_will_come_held_messages_become_dead_letters() {
+    let rt = runtime();
+    let (reason, call) = rt.block_on(|| {
+        let count = Arc::new(AtomicUsize::new(0));
+        let (spec, recorder) = recorder_child(self_pid(), count, false);
+        let sup = SupervisorSpec::new(Strategy::OneForOne)
+            .intensity(0, Duration::from_secs(60))
+            .child(spec)
+            .start()
+            .unwrap();
+        receive::<(usize, Pid)>();
+        let sup_pid = sup.pid().clone();
+        // Exit hooks run in registration order: the address's (registered
+        // at the first start) before this monitor's Down.
+        ferrotp::monitor(&sup_pid);
+        recorder.send(Recorder::Crash);
+        receive::<ferrotp::Down>();
+        for x in 0..5 {
+            recorder.send(Recorder::Record(x));
+        }
+        let call = recorder.call(Recorder::Recorded, LONG);
+        (sup_pid.exit_reason().unwrap(), call)
+    });
+    // OTP: a supervisor past its restart intensity ends with `shutdown`.
+    assert_eq!(reason, ExitReason::Shutdown);
+    assert_eq!(call, Err(ferrotp::CallError::NoProc));
+    assert!(
+        rt.metrics().dead_letters >= 5,
+        "{}",
+        rt.metrics().dead_letters
+    );
+}
+
+/// The supervisor counts the child started only once init succeeded; a
+/// failed init is a failed start of the supervisor.
+#[test]
+fn a_failed_init_fails_the_supervisors_start() {
+    let rt = runtime();
+    let failed = rt.block_on(|| {
+        let (spec, _never) = actor::child::<(), _>("broken", |builder| {
+            builder.start_with(|_| {
+                Err::<actor::Stateless<()>, _>(ExitReason::custom("missing config"))
+            })
+        });
+        SupervisorSpec::new(Strategy::OneForOne)
+            .child(spec)
+            .start()
+            .map(|_| ())
+    });
+    let error = failed.unwrap_err();
+    assert!(error.to_string().contains("missing config"), "{error}");
+}
