@@ -6,6 +6,65 @@
 //! `use ferrotp::prelude::*;` brings in what most programs use
 //! ([`prelude`]).
 //!
+//! # How to write a server
+//!
+//! A server is an [`actor`]: a process that owns a state and handles
+//! its messages one at a time, as Gleam's `actor` and Elixir's
+//! `GenServer` do. Its address, an [`ActorRef`](actor::ActorRef), is
+//! typed: it takes only the actor's message type, and
+//! [`call`](actor::ActorRef::call) sends a request and waits for the
+//! reply with a timeout. Under a supervisor ([`actor::child`]) the same
+//! address reaches the actor across its restarts.
+//!
+//! ```
+//! use std::time::Duration;
+//! use ferrotp::actor::{self, Actor, Context, Next};
+//! use ferrotp::{ReplyTo, Strategy, SupervisorSpec};
+//!
+//! /// What the server understands: a request that wants an answer
+//! /// carries a `ReplyTo`.
+//! enum Counter {
+//!     Add(u64),
+//!     Get(ReplyTo<u64>),
+//!     Reset,
+//! }
+//!
+//! /// Its state.
+//! struct Total(u64);
+//!
+//! impl Actor for Total {
+//!     type Message = Counter;
+//!
+//!     fn handle(&mut self, message: Counter, _: &mut Context<Counter>) -> Next {
+//!         match message {
+//!             Counter::Add(n) => self.0 += n,
+//!             Counter::Get(reply) => { reply.send(self.0); }
+//!             Counter::Reset => self.0 = 0,
+//!         }
+//!         Next::CONTINUE
+//!     }
+//! }
+//!
+//! let total = ferrotp::run(|| {
+//!     // Supervised: restarted if it fails, at the same address.
+//!     let (spec, counter) = actor::child("counter", |builder| builder.start(Total(0)));
+//!     let supervisor = SupervisorSpec::new(Strategy::OneForOne).child(spec).start_link()?;
+//!
+//!     counter.send(Counter::Add(40));
+//!     counter.send(Counter::Add(2));
+//!     // counter.send("add 2"); // does not compile: not a `Counter`
+//!     let total = counter.call(Counter::Get, Duration::from_secs(5))?;
+//!     counter.send(Counter::Reset);
+//!     supervisor.stop()?;
+//!     Ok::<_, Box<dyn std::error::Error + Send + Sync>>(total)
+//! }).unwrap()?;
+//! assert_eq!(total, 42);
+//! # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+//! ```
+//!
+//! The rest of this page is about the processes that actors are made
+//! of: spawning them, their messages, links, monitors and supervisors.
+//!
 //! ```
 //! let rt = ferrotp::Runtime::builder().workers(2).build()?;
 //! let sum = rt.block_on(|| {

@@ -5,6 +5,8 @@
 //! specs, and nothing a program names only now and then:
 //!
 //! * starting: [`run`] and [`Runtime`] (whose `builder()` configures one);
+//! * servers: the [`actor`] module, the [`Actor`] trait, [`Next`],
+//!   typed [`ActorRef`]s, [`call`] with [`ReplyTo`] and [`CallError`];
 //! * processes: [`spawn`], [`spawn_opt`] with [`SpawnOptions`],
 //!   [`self_pid`] and [`Pid`];
 //! * messages: [`send`], [`receive`], [`receive_timeout`],
@@ -61,6 +63,7 @@
 //! assert_eq!(total, 55);
 //! ```
 
+pub use crate::actor::{self, Actor, ActorRef, Next};
 pub use ferrotp_scheduler::{
     CallError, Exit, ExitReason, Pid, ReplyTo, Runtime, Select, SpawnOptions, Subject, call, exit,
     exit_self, receive, receive_match, receive_timeout, register, run, self_pid, send, send_after,

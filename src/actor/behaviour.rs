@@ -98,6 +98,37 @@ pub trait Actor: Sized + 'static {
 
 /// What a handler may ask of its actor: its own address, timers to
 /// itself, its count of unexpected messages.
+///
+/// ```
+/// use std::time::Duration;
+/// use ferrotp::actor::{Actor, Context, Next};
+/// use ferrotp::ReplyTo;
+///
+/// /// Pings itself once, then answers whether the ping came.
+/// struct Pinger { pinged: bool }
+/// enum Msg { Ping, Pinged(ReplyTo<bool>) }
+///
+/// impl Actor for Pinger {
+///     type Message = Msg;
+///     fn init(&mut self, ctx: &mut Context<Msg>) -> Result<(), ferrotp::ExitReason> {
+///         ctx.myself().send(Msg::Ping); // to itself, through its address
+///         Ok(())
+///     }
+///     fn handle(&mut self, message: Msg, ctx: &mut Context<Msg>) -> Next {
+///         match message {
+///             Msg::Ping => self.pinged = true,
+///             Msg::Pinged(reply) => { reply.send(self.pinged && ctx.unexpected_messages() == 0); }
+///         }
+///         Next::CONTINUE
+///     }
+/// }
+///
+/// let pinged = ferrotp::run(|| {
+///     let pinger = Pinger { pinged: false }.start().unwrap();
+///     pinger.call(Msg::Pinged, Duration::from_secs(5)).unwrap()
+/// }).unwrap();
+/// assert!(pinged);
+/// ```
 pub struct Context<M> {
     myself: ActorRef<M>,
     pid: Pid,

@@ -12,6 +12,24 @@ use ferrotp_scheduler::ExitReason;
 /// with the state; the trait style ([`Actor`](crate::actor::Actor)) keeps
 /// its state in `self` and returns `Next` (that is, `Next<()>`):
 /// [`Next::CONTINUE`].
+///
+/// ```
+/// use std::time::Duration;
+/// use ferrotp::actor::{self, Next};
+/// use ferrotp::ExitReason;
+/// let reason = ferrotp::run(|| {
+///     // Counts messages; stops with a reason at the third.
+///     let counter = actor::start(0u32, |(), n| match n + 1 {
+///         3 => Next::Stop(ExitReason::custom("three")),
+///         n => Next::ContinueTimeout(n, Duration::from_secs(1)),
+///     }).unwrap();
+///     for _ in 0..3 { counter.send(()); }
+///     let pid = counter.pid();
+///     while !pid.has_exited() { ferrotp::yield_now(); }
+///     pid.exit_reason().unwrap()
+/// }).unwrap();
+/// assert_eq!(reason, ExitReason::custom("three"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use = "an actor goes on or stops as its handler says"]
 pub enum Next<S = ()> {

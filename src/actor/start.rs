@@ -30,6 +30,22 @@ use super::selector::Selector;
 pub const DEFAULT_INIT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why an actor did not start.
+///
+/// ```
+/// use std::time::Duration;
+/// use ferrotp::actor::{Builder, Stateless, StartError};
+/// let error = ferrotp::run(|| {
+///     Builder::<()>::new()
+///         .init_timeout(Duration::from_millis(10))
+///         .start_with(|_| -> Result<Stateless<()>, _> {
+///             ferrotp::sleep(Duration::from_secs(60)); // too slow
+///             Ok(Stateless::default())
+///         })
+///         .unwrap_err()
+/// }).unwrap();
+/// assert_eq!(error, StartError::InitTimeout(Duration::from_millis(10)));
+/// println!("{error}"); // says how to raise the timeout
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StartError {
     /// Its init returned this reason (or ended its process with it).
@@ -302,6 +318,16 @@ impl<M: Send + 'static> Builder<M> {
 /// An actor with no state of its own, for the type of a start that fails
 /// before any state exists (and for actors whose handler is all they
 /// are): it handles every message by going on.
+///
+/// ```
+/// use ferrotp::actor::{Builder, Stateless};
+/// let alive = ferrotp::run(|| {
+///     let sink = Builder::<u32>::new().start(Stateless::default()).unwrap();
+///     sink.send(1); // taken and ignored
+///     !sink.pid().has_exited()
+/// }).unwrap();
+/// assert!(alive);
+/// ```
 pub struct Stateless<M>(PhantomData<fn(M)>);
 
 impl<M> std::fmt::Debug for Stateless<M> {

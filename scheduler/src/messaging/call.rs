@@ -34,6 +34,21 @@ use crate::process::context::{ProcessCtx, try_with_process, with_process};
 use crate::process::{Envelope, ExitHook, Pid};
 
 /// Why a [`call`] (or a [`PendingReply`]) returned without a reply.
+///
+/// ```
+/// use std::time::Duration;
+/// use ferrotp_scheduler::{CallError, ReplyTo, call, receive, run, spawn};
+/// let (dropped, own) = run(|| {
+///     // A server that reads the request and discards it.
+///     let careless = spawn(|| { let _ = receive::<ReplyTo<u8>>(); receive::<()>(); });
+///     let dropped = call(&careless, |reply: ReplyTo<u8>| reply, Duration::from_secs(5));
+///     let own = call(&ferrotp_scheduler::self_pid(), |r: ReplyTo<u8>| r, Duration::ZERO);
+///     (dropped, own)
+/// }).unwrap();
+/// assert_eq!(dropped, Err(CallError::NoReply));
+/// assert_eq!(own, Err(CallError::CalledSelf));
+/// assert!(CallError::Timeout.to_string().contains("timeout"));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CallError {
     /// No reply within the timeout.
@@ -77,6 +92,29 @@ impl std::error::Error for CallError {}
 /// Answering is optional, but a call waits until its timeout for a reply
 /// address that is kept and never used; one that is dropped unanswered
 /// ends its call with [`CallError::NoReply`] (module docs).
+///
+/// ```
+/// use std::time::Duration;
+/// use ferrotp_scheduler::{ReplyTo, call, receive, run, spawn};
+/// // A server that keeps requests and answers two at a time, in reverse.
+/// let answers = run(|| {
+///     let server = spawn(|| {
+///         let first = receive::<(u32, ReplyTo<u32>)>();
+///         let second = receive::<(u32, ReplyTo<u32>)>();
+///         second.1.send(second.0);
+///         first.1.send(first.0);
+///     });
+///     let me = ferrotp_scheduler::self_pid();
+///     let other = server.clone();
+///     spawn(move || {
+///         let got = call(&other, |r: ReplyTo<u32>| (1u32, r), Duration::from_secs(5));
+///         ferrotp_scheduler::send(&me, got);
+///     });
+///     let mine = call(&server, |r: ReplyTo<u32>| (2u32, r), Duration::from_secs(5));
+///     (mine, receive::<Result<u32, ferrotp_scheduler::CallError>>())
+/// }).unwrap();
+/// assert_eq!(answers, (Ok(2), Ok(1)));
+/// ```
 pub struct ReplyTo<R> {
     /// `None` once answered.
     caller: Option<Pid>,

@@ -212,6 +212,17 @@ impl AnyMessage {
 /// Receives the first message, whatever its type (Erlang's
 /// `receive Any -> ...`), waiting for one. Costs one reduction.
 ///
+/// ```
+/// use ferrotp_scheduler::{receive_any, run, self_pid, send};
+/// let kinds = run(|| {
+///     send(&self_pid(), "text");
+///     send(&self_pid(), 7u32);
+///     // Oldest first, whatever the type.
+///     [receive_any().is::<&str>(), receive_any().is::<u32>()]
+/// }).unwrap();
+/// assert_eq!(kinds, [true, true]);
+/// ```
+///
 /// # Panics
 /// Outside a process.
 pub fn receive_any() -> AnyMessage {
