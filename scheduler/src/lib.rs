@@ -68,6 +68,7 @@
 mod lifecycle;
 mod messaging;
 mod process;
+pub mod report;
 mod runtime;
 mod time;
 mod worker;

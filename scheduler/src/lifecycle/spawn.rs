@@ -555,7 +555,8 @@ impl Reserved {
         let pcb = Arc::new(Pcb::new(
             id,
             Arc::clone(anchor),
-            options.name.clone(),
+            // A registered name names the process in reports too.
+            options.name.clone().or_else(|| options.register.clone()),
             mailbox,
             stack_size,
             options.migratable && pinned_to.is_none(),

@@ -505,11 +505,15 @@ impl<'y> ProcessCtx<'y> {
         }));
         if let Err(payload) = dropped {
             if !payload.is::<SignalUnwind>() {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "ferrotp: dropping an unread message of process {} panicked: {}",
-                    self.pcb.id,
-                    ExitReason::from_panic(&*payload)
+                crate::report::report_process(
+                    crate::report::Severity::Error,
+                    "crash",
+                    self.pcb,
+                    format_args!(
+                        "dropping an unread message of process {} panicked: {}",
+                        self.pcb.id,
+                        ExitReason::from_panic(&*payload)
+                    ),
                 );
             }
             crate::process::panic_payload::drop_payload(payload);
@@ -670,7 +674,9 @@ impl<'y> ProcessCtx<'y> {
         } else {
             ""
         };
-        // Not `eprintln!`, which panics if standard error is gone.
+        // Straight to standard error, not through `tracing`: no user code
+        // may run here (a subscriber is user code). Not `eprintln!`,
+        // which panics if standard error is gone.
         let _ = writeln!(
             std::io::stderr(),
             "ferrotp: process {} {why}; it is abandoned{in_hook}: its remaining destructors will \

@@ -54,7 +54,6 @@
 //! abandoned (the segment is quarantined with the rest of the process's
 //! stack, module `stack`).
 
-use std::io::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 use crate::process::context::{HOOK_SEGMENT, Switched, take_segment, try_with_process};
@@ -182,17 +181,57 @@ static EVER_WRAPPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBo
 /// `spawn`) must not wait for that lock, for the same reason. So the hook
 /// stays as it is until a runtime is built outside a panic; if no runtime
 /// has wrapped it before, this says so. Never waits for a lock.
+/// The crash report of a process that panics: its pid, name, where and
+/// why, and a backtrace when `RUST_BACKTRACE` asks for one (module
+/// `report`).
+#[cold]
+fn crash_report(pcb: &crate::process::Pcb, info: &std::panic::PanicHookInfo<'_>) {
+    let payload = info.payload();
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("Box<dyn Any>");
+    let name = pcb
+        .name
+        .as_deref()
+        .map(|name| format!(" ({name:?})"))
+        .unwrap_or_default();
+    let at = info
+        .location()
+        .map(|at| format!(" at {at}"))
+        .unwrap_or_default();
+    let backtrace = std::backtrace::Backtrace::capture();
+    let backtrace = match backtrace.status() {
+        std::backtrace::BacktraceStatus::Captured => format!("\nstack backtrace:\n{backtrace}"),
+        _ => String::new(),
+    };
+    crate::report::report_process(
+        crate::report::Severity::Error,
+        "crash",
+        pcb,
+        format_args!(
+            "process {}{name} panicked{at}:\n{message}{backtrace}",
+            pcb.id
+        ),
+    );
+}
+
 #[cold]
 fn unwrapped_on_a_panicking_thread() {
     if EVER_WRAPPED.load(std::sync::atomic::Ordering::Relaxed) {
         return;
     }
-    let _ = writeln!(
-        std::io::stderr(),
-        "ferrotp: a runtime built while its thread panics (in a destructor during an unwind, or \
-         in a panic hook) cannot wrap the panic hook: until a runtime is built outside a panic, \
-         a panic in a process with little stack left runs the hook on that stack, which may \
-         overflow it (the program then aborts with a report)"
+    crate::report::report(
+        crate::report::Severity::Warning,
+        "runtime",
+        None,
+        format_args!(
+            "a runtime built while its thread panics (in a destructor during an unwind, or in \
+             a panic hook) cannot wrap the panic hook: until a runtime is built outside a \
+             panic, a panic in a process with little stack left runs the hook on that stack, \
+             which may overflow it (the program then aborts with a report)"
+        ),
     );
 }
 
@@ -231,6 +270,15 @@ pub(crate) fn install_panic_hook() {
     let previous = current;
     let wrapper: Box<Hook> = Box::new(move |info| {
         let was = try_with_process(|ctx| ctx.set_in_panic_hook(true));
+        // A process's panic is reported as the process's crash (its pid and
+        // name, not its worker thread's); any other goes to the hook that
+        // was installed before.
+        let process =
+            crate::process::context::try_with_running_process(|ctx| std::sync::Arc::clone(ctx.pcb));
+        let hook = || match &process {
+            Some(pcb) => crash_report(pcb, info),
+            None => previous(info),
+        };
         // The process's stack, even while it runs another's exit hooks
         // (`context::shielded`).
         let left = crate::process::context::try_with_running_process(|ctx| {
@@ -253,9 +301,9 @@ pub(crate) fn install_panic_hook() {
         match segment {
             Some(segment) => {
                 let on = Switched::to(segment);
-                corosensei::on_stack(on.stack(), || previous(info));
+                corosensei::on_stack(on.stack(), hook);
             }
-            None => previous(info),
+            None => hook(),
         }
         if let Some(was) = was {
             let _ = try_with_process(|ctx| ctx.set_in_panic_hook(was));

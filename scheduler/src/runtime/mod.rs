@@ -7,7 +7,6 @@ pub mod topology;
 
 use std::any::Any;
 use std::fmt;
-use std::io::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
@@ -763,9 +762,11 @@ impl Drop for Runtime {
         if try_with_worker_serving(&self.shared) {
             // Joining our own thread would deadlock: stop the workers and
             // let them end by themselves.
-            let _ = writeln!(
-                std::io::stderr(),
-                "ferrotp: a Runtime was dropped inside one of its own processes"
+            crate::report::report(
+                crate::report::Severity::Warning,
+                "runtime",
+                None,
+                format_args!("a Runtime was dropped inside one of its own processes"),
             );
         }
         self.shared.shutdown.store(true, Ordering::SeqCst);
@@ -785,7 +786,12 @@ impl Drop for Runtime {
                 continue;
             }
             if thread.join().is_err() {
-                let _ = writeln!(std::io::stderr(), "ferrotp: a worker thread panicked");
+                crate::report::report(
+                    crate::report::Severity::Error,
+                    "runtime",
+                    None,
+                    format_args!("a worker thread panicked"),
+                );
             }
         }
         loop {

@@ -19,7 +19,6 @@
 use std::fmt;
 use std::fs;
 use std::io;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Where Linux describes CPUs and NUMA nodes.
@@ -192,10 +191,14 @@ impl Topology {
         };
         static SAID: std::sync::Once = std::sync::Once::new();
         SAID.call_once(|| {
-            let _ = writeln!(
-                std::io::stderr(),
-                "ferrotp: no NUMA information ({why}); treating CPUs {} as one node",
-                format_cpulist(&allowed)
+            crate::report::report(
+                crate::report::Severity::Warning,
+                "runtime",
+                None,
+                format_args!(
+                    "no NUMA information ({why}); treating CPUs {} as one node",
+                    format_cpulist(&allowed)
+                ),
             );
         });
         Self::single_node(allowed)

@@ -2,7 +2,6 @@
 //! dead-letter hook, a payload's destructor): a panic there is reported
 //! and contained, never let out into the run loop.
 
-use std::io::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::lifecycle::exit_reason::ExitReason;
@@ -63,7 +62,12 @@ pub(crate) fn contain_deferring(
     } else {
         ExitReason::from_panic(&*payload).to_string()
     };
-    let _ = writeln!(std::io::stderr(), "ferrotp: {what} panicked: {why}");
+    crate::report::report(
+        crate::report::Severity::Error,
+        "crash",
+        None,
+        format_args!("{what} panicked: {why}"),
+    );
     drop_payload(payload);
     None
 }

@@ -165,11 +165,15 @@ fn process_body(
         let reason = match run {
             Ok(reason) => reason,
             Err(payload) => {
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "ferrotp: process {} panicked as it ended: {}",
-                    pcb.id,
-                    ExitReason::from_panic(&*payload)
+                crate::report::report_process(
+                    crate::report::Severity::Error,
+                    "crash",
+                    &pcb,
+                    format_args!(
+                        "process {} panicked as it ended: {}",
+                        pcb.id,
+                        ExitReason::from_panic(&*payload)
+                    ),
                 );
                 // SAFETY: the process's own body, on the thread running
                 // it, before it exits.
@@ -523,10 +527,11 @@ impl WorkerLoop {
     fn fail_start(&mut self, launch: Launch, error: &crate::process::stack::StackError) {
         let pcb = Arc::clone(launch.pcb());
         self.shared().record_stack_error(error);
-        let _ = writeln!(
-            std::io::stderr(),
-            "ferrotp: process {} could not start: {error}",
-            pcb.id
+        crate::report::report_process(
+            crate::report::Severity::Error,
+            "crash",
+            &pcb,
+            format_args!("process {} could not start: {error}", pcb.id),
         );
         let reason = ExitReason::custom(format!("system_limit: {error}"));
         self.discard_fresh(launch, reason);
@@ -1062,9 +1067,11 @@ pub(crate) fn drop_never_run(launch: Launch) -> Option<Box<dyn std::any::Any + S
 /// unpinned.
 fn pin_to(cpu: usize, worker: usize) {
     if !core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {
-        let _ = writeln!(
-            std::io::stderr(),
-            "ferrotp: worker {worker} could not be pinned to CPU {cpu}; it runs unpinned"
+        crate::report::report(
+            crate::report::Severity::Warning,
+            "runtime",
+            None,
+            format_args!("worker {worker} could not be pinned to CPU {cpu}; it runs unpinned"),
         );
     }
 }

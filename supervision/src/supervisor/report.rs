@@ -1,41 +1,42 @@
-//! Supervisor reports on standard error, as OTP's supervisor logs its
-//! reports: a restart that failed, and a supervisor giving up because
-//! its restart intensity was exceeded. A report that cannot be written
-//! (standard error closed or full) is dropped: it never panics the
-//! supervisor. A child's own crash is not
-//! reported here (a panic already printed its message).
+//! Supervisor reports, as OTP's supervisor logs its reports: a restart
+//! that failed, and a supervisor giving up because its restart intensity
+//! was exceeded. They are `tracing` events (module
+//! [`report`](ferrotp_scheduler::report): kind `supervisor`, the
+//! supervisor's pid and name), or a line on standard error with no
+//! subscriber; reporting never panics the supervisor. A child's own crash
+//! is reported by the runtime as the crash happens.
 
-use std::io::Write as _;
-
+use ferrotp_scheduler::report::{Severity, describe, report};
 use ferrotp_scheduler::{ExitReason, Pid};
 
 use super::spec::Flags;
 
-fn who(me: &Pid) -> String {
-    match me.name() {
-        Some(name) => format!("{me} ({name})"),
-        None => me.to_string(),
-    }
-}
-
 /// A child could not be started again; it will be retried.
 pub(crate) fn failed_restart(me: &Pid, id: &str, reason: &ExitReason) {
-    let _ = writeln!(
-        std::io::stderr(),
-        "ferrotp supervisor {}: child {id:?} failed to restart: {reason}; retrying",
-        who(me)
+    report(
+        Severity::Error,
+        "supervisor",
+        Some(me),
+        format_args!(
+            "supervisor {}: child {id:?} failed to restart: {reason}; retrying",
+            describe(me)
+        ),
     );
 }
 
 /// The restart intensity was exceeded: the supervisor stops its children
 /// and exits with `Shutdown`.
 pub(crate) fn gave_up(me: &Pid, id: &str, reason: &ExitReason, flags: &Flags) {
-    let _ = writeln!(
-        std::io::stderr(),
-        "ferrotp supervisor {}: child {id:?} ended ({reason}): more than {} restarts in {:?}; \
-         stopping all children and exiting with shutdown",
-        who(me),
-        flags.max_restarts,
-        flags.period
+    report(
+        Severity::Error,
+        "supervisor",
+        Some(me),
+        format_args!(
+            "supervisor {}: child {id:?} ended ({reason}): more than {} restarts in {:?}; \
+             stopping all children and exiting with shutdown",
+            describe(me),
+            flags.max_restarts,
+            flags.period
+        ),
     );
 }
