@@ -59,7 +59,7 @@ impl Actor for Counter {
     /// Runs in the actor's process before `start` returns: arm the first
     /// tick.
     fn init(&mut self, ctx: &mut Context<Message>) -> Result<(), ExitReason> {
-        ctx.send_after(Message::Tick, PERIOD);
+        ctx.send_after(PERIOD, Message::Tick);
         Ok(())
     }
 
@@ -73,7 +73,7 @@ impl Actor for Counter {
                 self.counts.count += 1;
                 self.counts.ticks += 1;
                 // Re-arm: the next tick comes one period from now.
-                ctx.send_after(Message::Tick, PERIOD);
+                ctx.send_after(PERIOD, Message::Tick);
             }
             Message::Stop(reply) => {
                 reply.send(self.counts);

@@ -457,7 +457,7 @@ fn a_tick_rearmed_with_send_after_keeps_coming() {
     impl Actor for Ticks {
         type Message = Ticker;
         fn init(&mut self, ctx: &mut Context<Ticker>) -> Result<(), ExitReason> {
-            ctx.send_after(Ticker::Tick, Duration::from_millis(1));
+            ctx.send_after(Duration::from_millis(1), Ticker::Tick);
             Ok(())
         }
         fn handle(&mut self, message: Ticker, ctx: &mut Context<Ticker>) -> Next {
@@ -465,7 +465,7 @@ fn a_tick_rearmed_with_send_after_keeps_coming() {
                 Ticker::Tick => {
                     self.0 += 1;
                     if self.0 < 3 {
-                        ctx.send_after(Ticker::Tick, Duration::from_millis(1));
+                        ctx.send_after(Duration::from_millis(1), Ticker::Tick);
                     }
                 }
                 Ticker::Ticks(reply) => {
@@ -522,4 +522,84 @@ fn a_linked_actor_takes_its_starter_down_with_it() {
         wait_exit(&starter)
     });
     assert_eq!(reason, ExitReason::custom("broken"));
+}
+
+/// A state whose `Drop` panics, dropped by a kill's unwind: reported,
+/// and the process ends `Killed`; the program is not aborted (a panic
+/// escaping a destructor during an unwind would abort it).
+#[test]
+fn a_state_whose_drop_panics_during_a_kill_does_not_abort_the_program() {
+    struct Explosive;
+    impl Drop for Explosive {
+        fn drop(&mut self) {
+            panic!("boom in drop");
+        }
+    }
+    let rt = runtime(2);
+    let (killed, after) = rt.block_on(|| {
+        let fragile = actor::start(Explosive, |(), state| Next::Continue(state)).unwrap();
+        exit(&fragile.pid(), ExitReason::Killed);
+        let killed = wait_exit(&fragile.pid());
+        // The runtime goes on: another actor works.
+        let echo = actor::start((), |reply: ReplyTo<u8>, ()| {
+            reply.send(7);
+            Next::Continue(())
+        })
+        .unwrap();
+        (killed, echo.call(|reply| reply, LONG))
+    });
+    assert_eq!(killed, ExitReason::Killed);
+    assert_eq!(after, Ok(7));
+}
+
+/// OTP's proc_lib: a failed linked start leaves no `Exit` message behind
+/// in a starter that traps exits.
+#[test]
+fn a_failed_linked_start_leaves_no_exit_message_in_a_trapping_starter() {
+    let rt = runtime(2);
+    let (failures, left) = rt.block_on(|| {
+        ferrotp::trap_exit(true);
+        let failed = Builder::<()>::new()
+            .link(true)
+            .start_with(|_| Err::<Stateless<()>, _>(ExitReason::custom("no")));
+        let panicked = Builder::<()>::new()
+            .link(true)
+            .start_with(|_| -> Result<Stateless<()>, _> { panic!("init") });
+        let overran = Builder::<()>::new()
+            .link(true)
+            .init_timeout(Duration::from_millis(10))
+            .start_with(|_| {
+                receive::<()>();
+                Ok(Stateless::<()>::default())
+            });
+        let failures = [failed, panicked, overran].map(|r| r.is_err());
+        (failures, ferrotp::mailbox_len())
+    });
+    assert_eq!(failures, [true; 3]);
+    assert_eq!(left, 0);
+}
+
+/// `ActorRef::stop` (GenServer's `stop`): terminate runs with the reason,
+/// and it returns once the actor has ended; then `NoProc`.
+#[test]
+fn stop_runs_terminate_and_returns_once_the_actor_has_ended() {
+    let rt = runtime(2);
+    let (stopped, log, ended, again) = rt.block_on(|| {
+        let counter = Counter {
+            count: 0,
+            log: self_pid(),
+        }
+        .start()
+        .unwrap();
+        let _init = receive::<String>();
+        counter.send(CounterMsg::Increment);
+        let stopped = counter.stop(ExitReason::custom("maintenance"), LONG);
+        let ended = counter.pid().exit_reason();
+        let again = counter.stop(ExitReason::Normal, LONG);
+        (stopped, receive::<String>(), ended, again)
+    });
+    assert_eq!(stopped, Ok(()));
+    assert_eq!(log, "terminate maintenance at 1");
+    assert_eq!(ended, Some(ExitReason::custom("maintenance")));
+    assert_eq!(again, Err(CallError::NoProc));
 }

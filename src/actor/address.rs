@@ -4,7 +4,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrotp_scheduler::{CallError, PendingReply, Pid, ReplyTo};
+use ferrotp_scheduler::{CallError, ExitReason, PendingReply, Pid, ReplyTo};
 
 use super::incarnations::Incarnations;
 
@@ -36,7 +36,9 @@ use super::incarnations::Incarnations;
 /// what is sent while none does (module `incarnations`).
 pub struct ActorRef<M> {
     target: Target<M>,
-    _message: PhantomData<fn(M)>,
+    /// Invariant in `M`: an address must not become one of a subtype or
+    /// supertype (messages are typed again on arrival by their `TypeId`).
+    _message: PhantomData<fn(M) -> M>,
 }
 
 enum Target<M> {
@@ -101,7 +103,9 @@ impl<M> std::hash::Hash for ActorRef<M> {
 impl<M: Send + 'static> ActorRef<M> {
     /// The address of `pid`, taken on trust to be an actor whose messages
     /// are `M` (a name looked up with [`whereis`](crate::whereis), say).
-    /// Nothing checks it: messages of the wrong type wait unread there.
+    /// Nothing checks it: an actor of another message type takes such
+    /// messages as unexpected (counted, reported, dropped; a call gets
+    /// [`CallError::NoReply`]), and a plain process leaves them unread.
     pub fn from_pid(pid: Pid) -> Self {
         Self {
             target: Target::Process(pid),
@@ -161,6 +165,46 @@ impl<M: Send + 'static> ActorRef<M> {
         }
     }
 
+    /// Stops the actor as GenServer's `stop` does: it finishes the message
+    /// in hand, runs `terminate(reason)` and ends with `reason`; this
+    /// returns once it has ended, or after `timeout`. Messages still
+    /// queued are dropped with it. A supervisor restarts a stopped child
+    /// as its restart type says (a permanent one always).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ferrotp::actor::{self, Next};
+    /// use ferrotp::ExitReason;
+    /// let reason = ferrotp::run(|| {
+    ///     let idle = actor::start((), |(), ()| Next::Continue(())).unwrap();
+    ///     idle.stop(ExitReason::custom("maintenance"), Duration::from_secs(5)).unwrap();
+    ///     idle.pid().exit_reason().unwrap()
+    /// }).unwrap();
+    /// assert_eq!(reason, ExitReason::custom("maintenance"));
+    /// ```
+    ///
+    /// # Errors
+    /// [`CallError::NoProc`] if it had ended, [`CallError::Timeout`].
+    ///
+    /// # Panics
+    /// Outside a process.
+    pub fn stop(&self, reason: ExitReason, timeout: Duration) -> Result<(), CallError> {
+        let pid = match &self.target {
+            Target::Process(pid) => pid.clone(),
+            Target::Supervised(incarnations) => incarnations.pid().ok_or(CallError::NoProc)?,
+        };
+        let (mut pending, _unused) = PendingReply::<()>::new();
+        if !pending.watch(&pid) {
+            return Err(CallError::NoProc);
+        }
+        ferrotp_scheduler::send(&pid, SystemStop(reason));
+        match pending.wait(timeout) {
+            Err(CallError::Exited(_)) => Ok(()),
+            Err(error) => Err(error),
+            Ok(()) => unreachable!("nobody answers this reply address"),
+        }
+    }
+
     /// The actor's process: for a supervised actor, the incarnation that
     /// runs now, or the latest one while it restarts.
     ///
@@ -175,3 +219,7 @@ impl<M: Send + 'static> ActorRef<M> {
         }
     }
 }
+
+/// [`ActorRef::stop`]'s request: a type of the actor layer's own, which
+/// no user message can be.
+pub(crate) struct SystemStop(pub(crate) ExitReason);

@@ -167,12 +167,13 @@ impl<M: Send + 'static> Context<M> {
     }
 
     /// Sends `message` to this process after `delay` (a tick):
-    /// [`send_after`](crate::send_after), typed. A timer belongs to the
+    /// [`send_after`](crate::send_after), typed, its arguments in the
+    /// same order. A timer belongs to the
     /// process: a supervised actor's replacement does not inherit it.
     ///
     /// # Panics
     /// Outside the actor's process.
-    pub fn send_after(&self, message: M, delay: Duration) -> TimerRef {
+    pub fn send_after(&self, delay: Duration, message: M) -> TimerRef {
         ferrotp_scheduler::send_after(delay, &self.pid, message)
     }
 
@@ -189,7 +190,7 @@ pub(crate) struct FnActor<S, M, F, T> {
     pub(crate) state: Option<S>,
     pub(crate) handler: F,
     pub(crate) on_timeout: T,
-    pub(crate) _message: PhantomData<fn(M)>,
+    pub(crate) _message: PhantomData<fn(M) -> M>,
 }
 
 impl<S, M, F, T> FnActor<S, M, F, T> {

@@ -16,6 +16,8 @@
 //! that is not trapped (a kill) unwinds the process: the state is dropped
 //! by the unwind, without `terminate`.
 
+use std::mem::ManuallyDrop;
+use std::ops::{Deref, DerefMut};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
 
@@ -24,7 +26,7 @@ use ferrotp_scheduler::{
     receive_any, receive_any_timeout, self_pid,
 };
 
-use super::address::ActorRef;
+use super::address::{ActorRef, SystemStop};
 use super::behaviour::{Actor, Context};
 use super::incarnations::Incarnations;
 use super::next::Next;
@@ -47,20 +49,20 @@ pub(crate) fn run<A, I>(
     };
     let mut ctx = Context::new(myself, me, Some(parent));
     let mut actor = match init(&mut ctx) {
-        Ok(actor) => actor,
+        Ok(actor) => Owned(ManuallyDrop::new(actor)),
         Err(reason) => {
             ack.send(Err(reason.clone()));
             return end(reason);
         }
     };
     ack.send(Ok(()));
-    let served = catch_unwind(AssertUnwindSafe(|| serve(&mut actor, &mut ctx, &selector)));
+    let served = catch_unwind(AssertUnwindSafe(|| serve(&mut *actor, &mut ctx, &selector)));
     let reason = match served {
         Ok(reason) => reason,
         Err(payload) if is_exit_unwind(payload.as_ref()) => resume_unwind(payload),
         Err(payload) => {
             crashed(
-                &mut actor,
+                &mut *actor,
                 &mut ctx,
                 incarnations.as_deref(),
                 payload.as_ref(),
@@ -71,6 +73,53 @@ pub(crate) fn run<A, I>(
     actor.terminate(&reason, &mut ctx);
     drop(actor);
     end(reason);
+}
+
+/// The actor's state, dropped under a guard: dropped by an unwind (a
+/// kill, a panic), a `Drop` that panics would abort the whole program
+/// (a panic escaping a destructor during an unwind); here it is caught,
+/// reported, and the process ends as it was ending.
+struct Owned<A>(ManuallyDrop<A>);
+
+impl<A> Deref for Owned<A> {
+    type Target = A;
+    fn deref(&self) -> &A {
+        &self.0
+    }
+}
+
+impl<A> DerefMut for Owned<A> {
+    fn deref_mut(&mut self) -> &mut A {
+        &mut self.0
+    }
+}
+
+impl<A> Drop for Owned<A> {
+    fn drop(&mut self) {
+        // SAFETY: taken once, here, as the guard goes; never used again.
+        let state = unsafe { ManuallyDrop::take(&mut self.0) };
+        if !std::thread::panicking() {
+            // Outside an unwind a panic here is the process's own: it
+            // ends with it, as for any panic.
+            drop(state);
+            return;
+        }
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(state))) {
+            ferrotp_scheduler::report::report(
+                ferrotp_scheduler::report::Severity::Error,
+                "actor",
+                ferrotp_scheduler::try_self_pid().as_ref(),
+                format_args!(
+                    "an actor's state panicked as it was dropped during its process's end: {}",
+                    ExitReason::from_panic(payload.as_ref())
+                ),
+            );
+            // The payload's own destructor may panic too.
+            if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+                std::mem::forget(again);
+            }
+        }
+    }
 }
 
 /// The message loop; returns the reason the actor stops with.
@@ -89,16 +138,27 @@ fn serve<A: Actor>(
             None => actor.handle_timeout(ctx),
             Some(message) => match message.take::<A::Message>() {
                 Ok(message) => actor.handle(message, ctx),
-                Err(other) => match selector.select(other) {
-                    Ok(message) => actor.handle(message, ctx),
-                    Err(other) => match stop_signal(other, ctx) {
-                        Ok(reason) => return reason,
-                        Err(unexpected) => {
-                            ctx.unexpected += 1;
-                            crate::report::unexpected_message(ctx.pid(), unexpected.type_name());
-                            drop(unexpected);
-                            continue;
-                        }
+                Err(other) => match other.take::<SystemStop>() {
+                    Ok(SystemStop(reason)) => return reason,
+                    Err(other) => match selector.select(other) {
+                        Ok(message) => actor.handle(message, ctx),
+                        Err(other) => match stop_signal(other, ctx) {
+                            Ok(reason) => return reason,
+                            Err(unexpected) => {
+                                ctx.unexpected += 1;
+                                // Reported at the 1st, 2nd, 4th, 8th...: a
+                                // flood costs a few lines, not one each.
+                                if ctx.unexpected.is_power_of_two() {
+                                    crate::report::unexpected_message(
+                                        ctx.pid(),
+                                        unexpected.type_name(),
+                                        ctx.unexpected,
+                                    );
+                                }
+                                drop(unexpected);
+                                continue;
+                            }
+                        },
                     },
                 },
             },

@@ -13,7 +13,8 @@ type Clause<M> = Box<dyn Fn(AnyMessage) -> Result<M, AnyMessage> + Send>;
 /// *unexpected*: the actor takes it out of its mailbox (so nothing piles
 /// up unread), counts it
 /// ([`Context::unexpected_messages`](crate::actor::Context::unexpected_messages))
-/// and reports it as a `tracing` warning naming its type.
+/// and reports it as a `tracing` warning naming its type (the 1st, 2nd,
+/// 4th, 8th... such message: a flood costs a few lines).
 ///
 /// ```
 /// use std::time::Duration;

@@ -16,7 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferrotp_scheduler::{
-    CallError, ExitReason, PendingReply, Pid, SpawnError, SpawnOptions, exit, self_pid,
+    CallError, Exit, ExitReason, PendingReply, Pid, SpawnError, SpawnOptions, exit,
+    receive_match_timeout, self_pid,
 };
 
 use super::address::ActorRef;
@@ -246,28 +247,42 @@ impl<M: Send + 'static> Builder<M> {
         }
         .map_err(StartError::Spawn)?;
         pending.watch(&pid);
-        match pending.wait(init_timeout) {
-            Ok(Ok(())) => Ok(match incarnations {
-                Some(incarnations) => {
-                    incarnations.started(&pid);
-                    ActorRef::supervised(incarnations)
-                }
-                None => ActorRef::from_pid(pid),
-            }),
-            Ok(Err(reason)) => Err(StartError::InitFailed(reason)),
+        let failure = match pending.wait(init_timeout) {
+            Ok(Ok(())) => {
+                return Ok(match incarnations {
+                    Some(incarnations) => {
+                        incarnations.started(&pid);
+                        ActorRef::supervised(incarnations)
+                    }
+                    None => ActorRef::from_pid(pid),
+                });
+            }
+            Ok(Err(reason)) => StartError::InitFailed(reason),
             Err(CallError::Timeout) => {
                 exit(&pid, ExitReason::Killed);
-                wait_for_end(&pid);
-                Err(StartError::InitTimeout(init_timeout))
+                StartError::InitTimeout(init_timeout)
             }
-            Err(CallError::Exited(reason)) => Err(failed(reason)),
-            Err(CallError::NoProc) => Err(failed(pid.exit_reason().unwrap_or(ExitReason::NoProc))),
-            Err(error @ (CallError::NoReply | CallError::CalledSelf)) => {
-                Err(StartError::InitFailed(ExitReason::custom(format!(
-                    "no start acknowledgement: {error}"
-                ))))
-            }
+            Err(CallError::Exited(reason)) => failed(reason),
+            Err(CallError::NoProc) => failed(pid.exit_reason().unwrap_or(ExitReason::NoProc)),
+            Err(error @ (CallError::NoReply | CallError::CalledSelf)) => StartError::InitFailed(
+                ExitReason::custom(format!("no start acknowledgement: {error}")),
+            ),
+        };
+        // The failed actor ends (killed, or ending with its reason): wait
+        // for that, so that its name is free again when this returns, but
+        // only so long (an init that never reaches a check point cannot be
+        // killed; the long-schedule report names it).
+        wait_for_end(&pid, init_timeout.max(Duration::from_millis(100)));
+        if link {
+            // Its link's exit signal, if this process traps exits, is a
+            // message by now (it came before the end was known): taken,
+            // as OTP's proc_lib does, so that it is not left over.
+            let _ = receive_match_timeout(
+                |exit: &Exit| exit.from.as_ref() == Some(&pid),
+                Duration::ZERO,
+            );
         }
+        Err(failure)
     }
 
     /// Starts an actor in the closure style (see [`start`](crate::actor::start))
@@ -328,7 +343,7 @@ impl<M: Send + 'static> Builder<M> {
 /// }).unwrap();
 /// assert!(alive);
 /// ```
-pub struct Stateless<M>(PhantomData<fn(M)>);
+pub struct Stateless<M>(PhantomData<fn(M) -> M>);
 
 impl<M> std::fmt::Debug for Stateless<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -357,10 +372,10 @@ fn failed(reason: ExitReason) -> StartError {
     }
 }
 
-/// Waits until `pid` has ended.
-fn wait_for_end(pid: &Pid) {
+/// Waits until `pid` has ended, up to `limit`.
+fn wait_for_end(pid: &Pid, limit: Duration) {
     let (mut pending, _never) = PendingReply::<()>::new();
     if pending.watch(pid) {
-        let _ = pending.wait(Duration::MAX);
+        let _ = pending.wait(limit);
     }
 }

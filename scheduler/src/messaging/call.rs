@@ -17,7 +17,13 @@
 //!   exit signal, its unread messages dropped) ends the call with
 //!   [`CallError::Exited`] and that process's reason, once it has ended
 //!   (within the call's timeout): so a call whose request was handed on
-//!   to another process learns of that process's end too.
+//!   to another process learns of that process's end too. A process that
+//!   drops it while it panics and then catches the panic does not end:
+//!   that call waits for its timeout, as Erlang's would.
+//! * A call right after the callee was told to stop may return
+//!   [`CallError::Exited`] (the request reached it first) or
+//!   [`CallError::NoProc`] (it had ended): Elixir's `:normal` /
+//!   `:noproc` race.
 //! * The cost is O(1) whatever waits in either mailbox: the reply never
 //!   enters one, and the request is an ordinary message. Watching the
 //!   callee is one exit hook ([`Pid::on_exit`]), registered and removed.
@@ -115,11 +121,24 @@ impl std::error::Error for CallError {}
 /// }).unwrap();
 /// assert_eq!(answers, (Ok(2), Ok(1)));
 /// ```
+///
+/// A reply address is invariant in its type: subtyping cannot turn it
+/// into the address of another reply type.
+///
+/// ```compile_fail
+/// use ferrotp_scheduler::ReplyTo;
+/// fn widen(reply: ReplyTo<fn(&'static u8)>) -> ReplyTo<for<'a> fn(&'a u8)> {
+///     reply
+/// }
+/// ```
 pub struct ReplyTo<R> {
     /// `None` once answered.
     caller: Option<Pid>,
     generation: u64,
-    _reply: PhantomData<fn(R)>,
+    /// Invariant in `R`: a `ReplyTo<R>` must not become a `ReplyTo` of a
+    /// subtype or supertype (the reply is typed again on arrival by its
+    /// `TypeId`, which subtyping does not change).
+    _reply: PhantomData<fn(R) -> R>,
 }
 
 impl<R> std::fmt::Debug for ReplyTo<R> {
@@ -226,7 +245,9 @@ fn fill(caller: &Pid, generation: u64, outcome: Outcome) -> bool {
 /// docs: a late reply never reaches the caller's mailbox).
 ///
 /// `request` runs in the caller before the request is sent; it may itself
-/// call other processes.
+/// call other processes. The reply address is live from the moment the
+/// request is sent: one answered (or dropped) inside `request` is
+/// refused, and the call waits for its timeout.
 ///
 /// A raw [`Pid`] accepts any message, so nothing checks that the callee
 /// expects this request, or this reply type: name the reply type
@@ -317,7 +338,8 @@ pub struct PendingReply<R> {
     generation: u64,
     open: bool,
     watch: Option<ExitHook>,
-    _reply: PhantomData<fn() -> R>,
+    /// Invariant in `R`, as [`ReplyTo`] is.
+    _reply: PhantomData<fn(R) -> R>,
     /// `!Send`: the slot belongs to the process that made it.
     _owned: PhantomData<*const ()>,
 }

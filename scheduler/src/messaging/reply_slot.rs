@@ -109,7 +109,8 @@ impl<T> ReplySlot<T> {
         assert!(
             now & PHASE == IDLE,
             "ferrotp: a process waits for one reply at a time (a reply slot was opened while \
-             another call was open)"
+             another call was open: a PendingReply of this process is still open, or was \
+             leaked with mem::forget, which closes the slot for good)"
         );
         // Release: the cell was emptied before; a filler's Acquire CAS
         // reads this store.

@@ -438,6 +438,12 @@ impl<'y> ProcessCtx<'y> {
             total.load(Ordering::Relaxed) + u64::from(used),
             Ordering::Relaxed,
         );
+        // And what it has taken from its mailbox, so that `process_info`
+        // counts right for a process that is too busy to wait (a receive
+        // that waits publishes it itself, holding the receiver).
+        if let Ok(receiver) = self.receiver.try_borrow() {
+            self.pcb.taken.store(receiver.taken(), Ordering::Relaxed);
+        }
     }
 
     /// Whether an exit signal (or shutdown) is ending the process: its

@@ -203,7 +203,12 @@ fn crash_report(pcb: &crate::process::Pcb, info: &std::panic::PanicHookInfo<'_>)
         .unwrap_or_default();
     let backtrace = std::backtrace::Backtrace::capture();
     let backtrace = match backtrace.status() {
-        std::backtrace::BacktraceStatus::Captured => format!("\nstack backtrace:\n{backtrace}"),
+        std::backtrace::BacktraceStatus::Captured => {
+            format!(
+                "\nstack backtrace:\n{}",
+                short_backtrace(&backtrace.to_string())
+            )
+        }
         _ => String::new(),
     };
     crate::report::report_process(
@@ -215,6 +220,50 @@ fn crash_report(pcb: &crate::process::Pcb, info: &std::panic::PanicHookInfo<'_>)
             pcb.id
         ),
     );
+}
+
+/// The frames of a process's panic that are the process's own: from
+/// below the panic machinery (and this hook) to above the runtime's
+/// process entry, as std's default hook shortens a thread's. All of them
+/// with `RUST_BACKTRACE=full`.
+fn short_backtrace(full: &str) -> String {
+    if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v == "full") {
+        return full.to_owned();
+    }
+    // A frame is its numbered line and the `at ...` lines below it.
+    let mut frames: Vec<String> = Vec::new();
+    for line in full.lines() {
+        let numbered = line
+            .trim_start()
+            .split_once(": ")
+            .is_some_and(|(n, _)| n.chars().all(|c| c.is_ascii_digit()) && !n.is_empty());
+        match frames.last_mut() {
+            Some(frame) if !numbered => {
+                frame.push('\n');
+                frame.push_str(line);
+            }
+            _ => frames.push(line.to_owned()),
+        }
+    }
+    let start = frames
+        .iter()
+        .rposition(|f| {
+            f.contains("rust_begin_unwind")
+                || f.contains("core::panicking::")
+                || f.contains("std::panicking::begin_panic")
+        })
+        .map_or(0, |at| at + 1);
+    let end = frames
+        .iter()
+        .position(|f| f.contains("ferrotp_scheduler::process::entry::"))
+        .unwrap_or(frames.len())
+        .max(start);
+    let mut short = frames[start..end].join("\n");
+    short.push_str(
+        "\nnote: frames of the panic machinery and of the runtime are omitted; \
+         RUST_BACKTRACE=full shows them",
+    );
+    short
 }
 
 #[cold]
