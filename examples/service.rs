@@ -3,34 +3,35 @@
 //!
 //! ```text
 //! root ── app (supervisor, one_for_one)
-//!          ├── exporter                       registered "exporter"
+//!          ├── exporter (actor)               registered "exporter"
 //!          ├── shard 0 (supervisor, one_for_one)
-//!          │     ├── router                   registered "shard0"
-//!          │     └── session 0..SESSIONS      registered "shard0.sessionN"
+//!          │     ├── router (actor)
+//!          │     └── session 0..SESSIONS      actors, registered "shard0.sessionN"
 //!          └── shard 1 (the same)
-//! clients 0..CLIENTS: request to a router, wait for the reply on a
-//! Subject, repeat
+//! clients 0..CLIENTS: call a router, wait for the reply, repeat
 //! ```
 //!
-//! Each client sends requests to a shard's router, which forwards them to
-//! one of its sessions by registered name; the session computes a digest
-//! (spending reductions, so long work is shared fairly) and replies through
-//! the client's `Subject`. A few requests are poisoned: their session
-//! panics. Only that process dies, and the shard's supervisor restarts the
-//! session under the same name, so the router needs to know nothing. The
-//! root watches every session with a monitor and reports each crash and
-//! its replacement.
+//! Every server is an actor under a supervisor, reached through the
+//! address `actor::child` gave for it, which follows its restarts. Each
+//! client calls a shard's router with a request that carries its reply
+//! address; the router forwards it to one of its sessions; the session
+//! computes a digest (spending reductions, so long work is shared fairly)
+//! and replies. A few requests are poisoned: their session panics. Only
+//! that process dies, and the shard's supervisor restarts the session;
+//! the router's address for it reaches the replacement. The root hears
+//! each session start (its init says so) and watches it with a monitor,
+//! and reports each crash and its replacement.
 //!
-//! A crash loses more requests than the poisoned one, as it would in
-//! Erlang. The runtime ends a process in this order: it drops the messages
-//! left unread in its mailbox, closes the mailbox (a request routed to it
-//! from then on is a dead letter), frees its name (`send_named` fails),
-//! and only then tells its supervisor, which starts a replacement with a
-//! new pid that registers the name again. Each request records where it
-//! ended (`Fate`), and the report breaks the failures down that way.
+//! A crash loses only the poisoned request: the crashing session hands
+//! the requests still queued for it to its replacement, and what is sent
+//! while it restarts is held for the replacement (module `actor`: under a
+//! supervisor). Its caller learns why at once: its session ended with a
+//! panic. Each request records where it ended (`Fate`), and the report
+//! breaks the failures down that way.
 //!
-//! The exporter holds a connection and waits for a flush that never
-//! comes; at the end the root kills it (`exit(pid, Kill)`): the
+//! The exporter holds a connection in its state and waits for a flush
+//! that never comes; at the end the root kills it (`exit(pid, Kill)`):
+//! no `terminate` runs on a kill, but the state is dropped, so the
 //! connection's destructor runs, and the app supervisor restarts the
 //! exporter under its name. Then the root stops the whole tree (children
 //! in reverse start order), reports any process left behind, and checks
@@ -44,10 +45,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use ferrotp::actor::{self, ActorRef, Next};
 use ferrotp::{
-    ChildSpec, Down, ExitReason, MonitorRef, NotRegistered, Pid, Runtime, Select, Strategy,
-    Subject, SupervisorSpec, exit, monitor, receive, reduce, register, self_pid, send, send_named,
-    spawn, whereis,
+    CallError, ChildSpec, Down, ExitReason, MonitorRef, Pid, ReplyTo, Runtime, Select, Strategy,
+    SupervisorSpec, exit, monitor, receive, reduce, self_pid, send, spawn, whereis,
 };
 use hdrhistogram::Histogram;
 
@@ -64,13 +65,14 @@ struct Work {
     client: u64,
     seq: u64,
     payload: u64,
-    reply: Subject<u64>,
+    reply: Option<ReplyTo<u64>>,
     /// Set by whoever handles it last; counted when it is dropped.
     fate: Fate,
 }
 
 impl Work {
-    fn new(client: u64, seq: u64, payload: u64, reply: Subject<u64>) -> Self {
+    fn new(client: u64, seq: u64, payload: u64, reply: ReplyTo<u64>) -> Self {
+        let reply = Some(reply);
         Work {
             client,
             seq,
@@ -91,19 +93,17 @@ enum Fate {
     Answered,
     /// Its session panicked on it.
     Poisoned,
-    /// Unread in a session's mailbox when the session crashed.
+    /// Dropped unread with a crashed session (none should be: they are
+    /// handed to its replacement).
     QueuedInCrash,
-    /// Routed after the crashed session's mailbox closed and before its
-    /// name was freed: a dead letter.
+    /// A dead letter: sent to a session that had ended, with no
+    /// replacement coming.
     SentToEnded,
-    /// Routed while the name was free: after the crash, before the
-    /// replacement registered.
-    SentUnnamed,
     /// Still on its way when the tree was stopped (its client had given up).
     InFlightAtStop,
 }
 
-const FATES: usize = 7;
+const FATES: usize = 6;
 
 /// Requests by fate; see `Fate`. Statics, because `Drop` and the
 /// dead-letter hook have no other way in. Relaxed: each count is made by
@@ -169,12 +169,6 @@ struct Crash {
     replacement: Option<Pid>,
 }
 
-/// A client's results.
-struct ClientDone {
-    latencies: Histogram<u64>,
-    failed: u64,
-}
-
 /// What a session does for a request: a few hundred rounds of mixing,
 /// charged to the reduction budget.
 fn digest(payload: u64) -> u64 {
@@ -194,31 +188,47 @@ fn session_name(shard: usize, slot: usize) -> String {
     format!("shard{shard}.session{slot}")
 }
 
-fn session(shard: usize, slot: usize, root: &Pid) {
-    let me = self_pid();
-    register(&session_name(shard, slot), &me).expect("the name was freed with the old session");
-    send(
-        root,
-        SessionStarted {
-            shard,
-            slot,
-            pid: me,
-        },
-    );
-    // Dropped by the unwind of a crash or of the stop.
-    let mut replies = Replies(0);
-    loop {
-        let mut work = receive::<Work>();
+/// A session's spec and its address, which follows its restarts. Its init
+/// tells the root it has (re)started.
+fn session(shard: usize, slot: usize, root: &Pid) -> (ChildSpec, ActorRef<Work>) {
+    let root = root.clone();
+    actor::child(format!("session {slot}"), move |builder| {
+        let root = root.clone();
+        builder
+            .name(session_name(shard, slot))
+            .start_with(move |_| {
+                let pid = self_pid();
+                send(&root, SessionStarted { shard, slot, pid });
+                Ok(Session {
+                    replies: Replies(0),
+                })
+            })
+    })
+}
+
+/// A session's state: its count of replies, counted as it ends (dropped
+/// with the state: by the unwind of a crash or of the stop).
+struct Session {
+    replies: Replies,
+}
+
+impl actor::Actor for Session {
+    type Message = Work;
+
+    fn handle(&mut self, mut work: Work, _: &mut actor::Context<Work>) -> Next {
         if work.payload == u64::MAX {
             work.fate = Fate::Poisoned;
             panic!("poison request {}:{}", work.client, work.seq);
         }
         let digest = digest(work.payload);
-        // Counted before the send: the send's reduction may be where the
-        // stop's exit signal unwinds this session, after the reply went.
+        // Counted before the reply: the reply's reduction may be where
+        // the stop's exit signal unwinds this session, after it went.
         work.fate = Fate::Answered;
-        replies.0 += 1;
-        work.reply.send(digest);
+        self.replies.0 += 1;
+        if let Some(reply) = work.reply.take() {
+            reply.send(digest);
+        }
+        Next::CONTINUE
     }
 }
 
@@ -239,78 +249,98 @@ struct ConnectionClosed;
 /// A flush request for the exporter; none is ever sent, so it stays stuck.
 struct Flush;
 
-fn exporter(root: &Pid) {
-    register("exporter", &self_pid()).expect("a free name");
-    let _connection = Connection { root: root.clone() };
-    loop {
-        receive::<Flush>();
-    }
-}
-
-/// Forwards each request to its session, by name: a restarted session
-/// has the same name, so the router never has to know.
-fn router(shard: usize) {
-    register(&format!("shard{shard}"), &self_pid()).expect("a free name");
-    let names: Vec<String> = (0..SESSIONS)
-        .map(|slot| session_name(shard, slot))
-        .collect();
-    loop {
-        let work = receive::<Work>();
-        let slot = (work.client as usize + work.seq as usize) % SESSIONS;
-        // A session between its crash and its restart has no name: its
-        // request is lost, and times out at the client.
-        if let Err(NotRegistered { mut message, .. }) = send_named(&names[slot], work) {
-            message.fate = Fate::SentUnnamed;
-        }
-    }
-}
-
-/// The tree of the module docs.
-fn app(root: &Pid) -> SupervisorSpec {
-    let exporter_root = root.clone();
-    let shards = (0..SHARDS).map(|shard| {
-        let sessions = (0..SESSIONS).map(move |slot| {
-            let root = root.clone();
-            ChildSpec::worker(format!("session {slot}"), move || {
-                session(shard, slot, &root)
-            })
-        });
-        let spec = SupervisorSpec::new(Strategy::OneForOne)
-            // A few poisoned requests must not exhaust the restarts.
-            .intensity(20, Duration::from_secs(1))
-            .child(ChildSpec::worker("router", move || router(shard)))
-            .children(sessions);
-        ChildSpec::supervisor(format!("shard {shard}"), spec)
+/// The exporter: an actor whose state holds the connection.
+fn exporter(root: &Pid) -> ChildSpec {
+    let root = root.clone();
+    let (spec, _address) = actor::child("exporter", move |builder| {
+        let connection = Connection { root: root.clone() };
+        builder
+            .name("exporter")
+            .start_fn(connection, |Flush, connection| Next::Continue(connection))
     });
-    SupervisorSpec::new(Strategy::OneForOne)
-        .intensity(5, Duration::from_secs(1))
-        .child(ChildSpec::worker("exporter", move || {
-            exporter(&exporter_root)
-        }))
-        .children(shards.collect::<Vec<_>>())
+    spec
 }
 
-fn client(id: u64, shards: Arc<[Pid]>, root: Pid) {
+/// Forwards each request to its session, through the session's address,
+/// which follows its restarts: the router never has to know of them.
+fn router(sessions: Vec<ActorRef<Work>>) -> (ChildSpec, ActorRef<Work>) {
+    let sessions: Arc<[ActorRef<Work>]> = sessions.into();
+    actor::child("router", move |builder| {
+        builder.start_fn(Arc::clone(&sessions), |work: Work, sessions| {
+            let slot = (work.client as usize + work.seq as usize) % SESSIONS;
+            sessions[slot].send(work);
+            Next::Continue(sessions)
+        })
+    })
+}
+
+/// The tree of the module docs, and the routers' addresses.
+fn app(root: &Pid) -> (SupervisorSpec, Vec<ActorRef<Work>>) {
+    let mut routers = Vec::new();
+    let shards: Vec<ChildSpec> = (0..SHARDS)
+        .map(|shard| {
+            let (sessions, addresses): (Vec<ChildSpec>, Vec<ActorRef<Work>>) =
+                (0..SESSIONS).map(|slot| session(shard, slot, root)).unzip();
+            let (router_spec, router_address) = router(addresses);
+            routers.push(router_address);
+            let spec = SupervisorSpec::new(Strategy::OneForOne)
+                // A few poisoned requests must not exhaust the restarts.
+                .intensity(20, Duration::from_secs(1))
+                .child(router_spec)
+                .children(sessions);
+            ChildSpec::supervisor(format!("shard {shard}"), spec)
+        })
+        .collect();
+    let spec = SupervisorSpec::new(Strategy::OneForOne)
+        .intensity(5, Duration::from_secs(1))
+        .child(exporter(root))
+        .children(shards);
+    (spec, routers)
+}
+
+/// How a client's requests went.
+struct ClientDone {
+    latencies: Histogram<u64>,
+    /// Calls that ended because the session handling them ended.
+    failed_crashed: u64,
+    /// Calls with no reply within the timeout.
+    failed_slow: u64,
+}
+
+fn client(id: u64, routers: Arc<[ActorRef<Work>]>, root: Pid) {
     let mut latencies = Histogram::<u64>::new_with_bounds(1, 10_000_000_000, 3).unwrap();
-    let mut failed = 0;
+    let (mut failed_crashed, mut failed_slow) = (0, 0);
     for seq in 0..REQUESTS {
         let poisoned = seq == 50 && POISONED_CLIENTS.contains(&id);
-        let reply = Subject::new();
         let started = Instant::now();
         let payload = if poisoned { u64::MAX } else { id << 32 | seq };
-        send(
-            &shards[(id as usize + seq as usize) % SHARDS],
-            Work::new(id, seq, payload, reply.clone()),
-        );
-        match reply.receive_timeout(REPLY_TIMEOUT) {
-            Some(_) => {
+        let router = &routers[(id as usize + seq as usize) % SHARDS];
+        match router.call(|reply| Work::new(id, seq, payload, reply), REPLY_TIMEOUT) {
+            Ok(_) => {
                 let nanos = started.elapsed().as_nanos() as u64;
                 latencies.record(nanos.max(1)).unwrap();
             }
-            None => failed += 1,
+            Err(CallError::Exited(_)) => failed_crashed += 1,
+            Err(_) => failed_slow += 1,
         }
     }
-    send(&root, ClientDone { latencies, failed });
+    send(
+        &root,
+        ClientDone {
+            latencies,
+            failed_crashed,
+            failed_slow,
+        },
+    );
+}
+
+/// The clients' failed calls, by what the call said.
+#[derive(Default)]
+struct Failed {
+    /// The session handling it ended (`CallError::Exited`).
+    crashed: u64,
+    /// No reply in time.
+    slow: u64,
 }
 
 /// What the root saw of the exporter's kill.
@@ -332,16 +362,6 @@ struct Teardown {
     metrics: ferrotp::Metrics,
 }
 
-/// The process registered as `name`, once it has registered.
-fn wait_for_name(name: &str) -> Pid {
-    loop {
-        match whereis(name) {
-            Some(pid) => return pid,
-            None => ferrotp::yield_now(),
-        }
-    }
-}
-
 /// Waits for a `Down` of `watch`.
 fn wait_down(watch: &MonitorRef) -> Down {
     ferrotp::receive_match::<Down>(|down| &down.monitor == watch)
@@ -356,20 +376,9 @@ fn micros(nanos: u64) -> String {
 }
 
 fn main() {
-    // One line per crash instead of the default panic report.
-    std::panic::set_hook(Box::new(|info| {
-        let place = info
-            .location()
-            .map(|l| format!("{}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        let payload = info.payload();
-        let message = payload
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| payload.downcast_ref::<&str>().copied())
-            .unwrap_or("?");
-        eprintln!("  [a process panicked at {place}: {message}]");
-    }));
+    // Each crash is reported by the runtime as the crash of its process
+    // (pid, registered name, where, why), on standard error, or through
+    // `tracing` if the program installs a subscriber.
     let runtime = Runtime::builder()
         // A request routed to a session that has just ended comes here.
         .dead_letter_hook(|letter| {
@@ -391,7 +400,8 @@ fn main() {
         let live = || metrics_of.metrics().live_processes();
         let live_before_start = live();
         let root = self_pid();
-        let app = app(&root).start_link().expect("the tree starts");
+        let (app, routers) = app(&root);
+        let app = app.start_link().expect("the tree starts");
         // Watch every session as it (re)starts.
         let mut watched: Vec<(MonitorRef, usize, usize, Pid)> = Vec::new();
         let watch = |watched: &mut Vec<_>, started: SessionStarted| {
@@ -401,15 +411,13 @@ fn main() {
         for _ in 0..SHARDS * SESSIONS {
             watch(&mut watched, receive::<SessionStarted>());
         }
-        let shards: Arc<[Pid]> = (0..SHARDS)
-            .map(|shard| wait_for_name(&format!("shard{shard}")))
-            .collect();
+        let routers: Arc<[ActorRef<Work>]> = routers.into();
         for id in 0..CLIENTS {
-            let (shards, root) = (Arc::clone(&shards), root.clone());
-            spawn(move || client(id, shards, root));
+            let (routers, root) = (Arc::clone(&routers), root.clone());
+            spawn(move || client(id, routers, root));
         }
         let mut latencies = Histogram::<u64>::new_with_bounds(1, 10_000_000_000, 3).unwrap();
-        let mut failed = 0;
+        let mut failed = Failed::default();
         let mut crashes: Vec<Crash> = Vec::new();
         let mut done = 0;
         enum Event {
@@ -426,7 +434,8 @@ fn main() {
             match event {
                 Event::Done(result) => {
                     latencies.add(&result.latencies).unwrap();
-                    failed += result.failed;
+                    failed.crashed += result.failed_crashed;
+                    failed.slow += result.failed_slow;
                     done += 1;
                 }
                 Event::Started(started) => {
@@ -512,7 +521,7 @@ fn main() {
         (latencies, failed, crashes, (elapsed, kill, teardown))
     });
     let (elapsed, kill, teardown) = kill;
-    report(elapsed, &latencies, failed, &crashes, &kill, &teardown);
+    report(elapsed, &latencies, &failed, &crashes, &kill, &teardown);
     drop(runtime);
 }
 
@@ -520,7 +529,7 @@ fn main() {
 fn report(
     elapsed: Duration,
     latencies: &Histogram<u64>,
-    failed: u64,
+    failed: &Failed,
     crashes: &[Crash],
     kill: &Kill,
     teardown: &Teardown,
@@ -548,35 +557,38 @@ fn report(
     let poisoned = counted(Fate::Poisoned);
     let queued = counted(Fate::QueuedInCrash);
     let to_ended = counted(Fate::SentToEnded);
-    let unnamed = counted(Fate::SentUnnamed);
     let at_stop = counted(Fate::InFlightAtStop);
     assert_eq!(
-        answered + poisoned + queued + to_ended + unnamed + at_stop,
+        answered + poisoned + queued + to_ended + at_stop,
         total,
         "every request has one fate"
     );
     let late = answered
         .checked_sub(ok)
         .expect("the clients saw only answered requests in time");
-    assert_eq!(ok + failed, total, "every request is ok or failed");
+    let failed_total = failed.crashed + failed.slow;
+    assert_eq!(ok + failed_total, total, "every request is ok or failed");
+    assert_eq!(
+        failed.crashed, poisoned,
+        "a call fails with its session's end exactly when its request crashed the session"
+    );
     line(
         "failed",
-        &format!("{failed} got no reply within {timeout}, because they were"),
+        &format!("{failed_total} got no reply within {timeout}, because they were"),
     );
-    let width = failed.to_string().len();
+    let width = failed_total.to_string().len();
     let cause = |n: u64, why: &str| more(&format!("{n:>width$}  {why}"));
-    cause(poisoned, "poisoned: their session panicked on them");
+    cause(
+        poisoned,
+        "poisoned: their session panicked on them (the call said so at once)",
+    );
     cause(
         queued,
-        "queued in a crashed session's mailbox, which is dropped with it",
+        "queued in a crashed session's mailbox and lost (they are handed to its replacement)",
     );
     cause(
         to_ended,
-        "sent to a crashed session after its mailbox closed (dead letters)",
-    );
-    cause(
-        unnamed,
-        "routed during a restart, before the replacement registered the name",
+        "sent to a session that had ended, with no replacement coming (dead letters)",
     );
     cause(
         late + at_stop,
@@ -597,7 +609,8 @@ fn report(
     line(
         "crashes",
         &format!(
-            "{} sessions, each restarted by its supervisor under its name, with a new pid:",
+            "{} sessions, each restarted by its supervisor under its name, with a new pid, \
+             at the same address:",
             crashes.len()
         ),
     );
