@@ -113,6 +113,24 @@ impl<M: Send + 'static> ActorRef<M> {
         }
     }
 
+    /// The actor registered as `name`, taken on trust to take `M`s (as
+    /// [`from_pid`](Self::from_pid)): the process the name belongs to
+    /// now, which a restart does not follow (the address from
+    /// [`child`](crate::actor::child) does).
+    ///
+    /// ```
+    /// use ferrotp::actor::{ActorRef, Builder, Next};
+    /// let found = ferrotp::run(|| {
+    ///     let _cache = Builder::new().name("cache").start_fn((), |_: u32, ()| Next::Continue(()));
+    ///     let cache: Option<ActorRef<u32>> = ActorRef::whereis("cache");
+    ///     cache.is_some() && ActorRef::<u32>::whereis("nobody").is_none()
+    /// }).unwrap();
+    /// assert!(found);
+    /// ```
+    pub fn whereis(name: &str) -> Option<Self> {
+        ferrotp_scheduler::whereis(name).map(Self::from_pid)
+    }
+
     pub(crate) fn supervised(incarnations: Arc<Incarnations<M>>) -> Self {
         Self {
             target: Target::Supervised(incarnations),

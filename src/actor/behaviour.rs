@@ -8,6 +8,7 @@ use ferrotp_scheduler::{ExitReason, Pid, TimerRef};
 
 use super::address::ActorRef;
 use super::next::Next;
+use super::selector::Selector;
 
 /// A server in the GenServer style: its state is `self`, its messages
 /// are [`Actor::Message`]; started with [`Actor::start`] or a
@@ -132,6 +133,7 @@ pub trait Actor: Sized + 'static {
 pub struct Context<M> {
     myself: ActorRef<M>,
     pid: Pid,
+    pub(crate) selector: Selector<M>,
     pub(crate) parent: Option<Pid>,
     pub(crate) unexpected: u64,
 }
@@ -146,10 +148,16 @@ impl<M> std::fmt::Debug for Context<M> {
 }
 
 impl<M: Send + 'static> Context<M> {
-    pub(crate) fn new(myself: ActorRef<M>, pid: Pid, parent: Option<Pid>) -> Self {
+    pub(crate) fn new(
+        myself: ActorRef<M>,
+        pid: Pid,
+        parent: Option<Pid>,
+        selector: Selector<M>,
+    ) -> Self {
         Self {
             myself,
             pid,
+            selector,
             parent,
             unexpected: 0,
         }
@@ -175,6 +183,48 @@ impl<M: Send + 'static> Context<M> {
     /// Outside the actor's process.
     pub fn send_after(&self, delay: Duration, message: M) -> TimerRef {
         ferrotp_scheduler::send_after(delay, &self.pid, message)
+    }
+
+    /// Changes what else the actor accepts (Gleam's selector, set again):
+    /// `update` gets the selector in force and returns the new one. For
+    /// a subject the actor makes in init, say:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ferrotp::actor::{Actor, Context, Next};
+    /// use ferrotp::{ReplyTo, Subject, spawn};
+    ///
+    /// enum Msg { Tick(u32), Ticks(ReplyTo<u32>) }
+    /// struct Ticks(u32);
+    /// impl Actor for Ticks {
+    ///     type Message = Msg;
+    ///     fn init(&mut self, ctx: &mut Context<Msg>) -> Result<(), ferrotp::ExitReason> {
+    ///         let ticks: Subject<u32> = Subject::new(); // owned by the actor
+    ///         ctx.update_selector(|selector| selector.on_subject(&ticks, Msg::Tick));
+    ///         spawn(move || for n in 1..=3 { ticks.send(n) });
+    ///         Ok(())
+    ///     }
+    ///     fn handle(&mut self, message: Msg, _: &mut Context<Msg>) -> Next {
+    ///         match message {
+    ///             Msg::Tick(n) => self.0 += n,
+    ///             Msg::Ticks(reply) => { reply.send(self.0); }
+    ///         }
+    ///         Next::CONTINUE
+    ///     }
+    /// }
+    /// let sum = ferrotp::run(|| {
+    ///     let ticker = Ticks(0).start().unwrap();
+    ///     loop {
+    ///         let sum = ticker.call(Msg::Ticks, Duration::from_secs(5)).unwrap();
+    ///         if sum == 6 { break sum; }
+    ///         ferrotp::yield_now();
+    ///     }
+    /// }).unwrap();
+    /// assert_eq!(sum, 6);
+    /// ```
+    pub fn update_selector(&mut self, update: impl FnOnce(Selector<M>) -> Selector<M>) {
+        let selector = std::mem::take(&mut self.selector);
+        self.selector = update(selector);
     }
 
     /// How many messages the actor took that were neither its type nor

@@ -47,7 +47,7 @@ pub(crate) fn run<A, I>(
         Some(incarnations) => ActorRef::supervised(Arc::clone(incarnations)),
         None => ActorRef::from_pid(me.clone()),
     };
-    let mut ctx = Context::new(myself, me, Some(parent));
+    let mut ctx = Context::new(myself, me, Some(parent), selector);
     let mut actor = match init(&mut ctx) {
         Ok(actor) => Owned(ManuallyDrop::new(actor)),
         Err(reason) => {
@@ -56,7 +56,7 @@ pub(crate) fn run<A, I>(
         }
     };
     ack.send(Ok(()));
-    let served = catch_unwind(AssertUnwindSafe(|| serve(&mut *actor, &mut ctx, &selector)));
+    let served = catch_unwind(AssertUnwindSafe(|| serve(&mut *actor, &mut ctx)));
     let reason = match served {
         Ok(reason) => reason,
         Err(payload) if is_exit_unwind(payload.as_ref()) => resume_unwind(payload),
@@ -123,11 +123,7 @@ impl<A> Drop for Owned<A> {
 }
 
 /// The message loop; returns the reason the actor stops with.
-fn serve<A: Actor>(
-    actor: &mut A,
-    ctx: &mut Context<A::Message>,
-    selector: &Selector<A::Message>,
-) -> ExitReason {
+fn serve<A: Actor>(actor: &mut A, ctx: &mut Context<A::Message>) -> ExitReason {
     let mut idle = None;
     loop {
         let message = match idle {
@@ -140,7 +136,7 @@ fn serve<A: Actor>(
                 Ok(message) => actor.handle(message, ctx),
                 Err(other) => match other.take::<SystemStop>() {
                     Ok(SystemStop(reason)) => return reason,
-                    Err(other) => match selector.select(other) {
+                    Err(other) => match ctx.selector.select(other) {
                         Ok(message) => actor.handle(message, ctx),
                         Err(other) => match stop_signal(other, ctx) {
                             Ok(reason) => return reason,

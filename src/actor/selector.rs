@@ -74,6 +74,22 @@ impl<M> Selector<M> {
         self
     }
 
+    /// Accepts the messages sent through `subject` (which the actor must
+    /// own: make it in init, and add it with
+    /// [`Context::update_selector`](crate::actor::Context::update_selector)),
+    /// each made an `M` by `map`.
+    pub fn on_subject<T: Send + 'static>(
+        mut self,
+        subject: &ferrotp_scheduler::Subject<T>,
+        map: impl Fn(T) -> M + Send + 'static,
+    ) -> Self {
+        let subject = subject.clone();
+        self.clauses.push(Box::new(move |message| {
+            subject.take_from(message).map(&map)
+        }));
+        self
+    }
+
     /// Whether no clause was added.
     pub fn is_empty(&self) -> bool {
         self.clauses.is_empty()

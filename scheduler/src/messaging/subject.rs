@@ -113,6 +113,39 @@ impl<T: Send + 'static> Subject<T> {
         let _ = try_with_process(|ctx| ctx.reduce(1));
     }
 
+    /// `message` as a message sent through this subject, or the message
+    /// back: for code that takes messages of any type and sorts them (an
+    /// actor's selector).
+    ///
+    /// ```
+    /// use ferrotp_scheduler::{Subject, receive_any, run};
+    /// let got = run(|| {
+    ///     let numbers: Subject<u32> = Subject::new();
+    ///     let other: Subject<u32> = Subject::new();
+    ///     other.send(1);
+    ///     numbers.send(2);
+    ///     let first = receive_any(); // `other`'s
+    ///     let first = numbers.take_from(first).unwrap_err();
+    ///     (other.take_from(first).unwrap(), numbers.take_from(receive_any()).unwrap())
+    /// }).unwrap();
+    /// assert_eq!(got, (1, 2));
+    /// ```
+    ///
+    /// # Errors
+    /// The message, if it was not sent through this subject.
+    pub fn take_from(
+        &self,
+        message: crate::messaging::receive::AnyMessage,
+    ) -> Result<T, crate::messaging::receive::AnyMessage> {
+        if !message
+            .downcast_ref::<Tagged<T>>()
+            .is_some_and(|t| t.tag == self.tag)
+        {
+            return Err(message);
+        }
+        message.take::<Tagged<T>>().map(|tagged| tagged.message)
+    }
+
     fn is_mine(&self, envelope: &Envelope) -> bool {
         envelope
             .downcast_ref::<Tagged<T>>()
