@@ -137,9 +137,9 @@ impl<T: Send + 'static> Subject<T> {
         &self,
         message: crate::messaging::receive::AnyMessage,
     ) -> Result<T, crate::messaging::receive::AnyMessage> {
-        if !message
+        if message
             .downcast_ref::<Tagged<T>>()
-            .is_some_and(|t| t.tag == self.tag)
+            .is_none_or(|t| t.tag != self.tag)
         {
             return Err(message);
         }
