@@ -187,3 +187,29 @@ fn a_failed_init_fails_the_supervisors_start() {
     let error = failed.unwrap_err();
     assert!(error.to_string().contains("missing config"), "{error}");
 }
+
+/// Under a dynamic supervisor (Elixir's `DynamicSupervisor`): the child
+/// spec of `actor::child` is started on demand, and its address follows
+/// its restarts there too.
+#[test]
+fn an_actor_started_under_a_dynamic_supervisor_keeps_its_address_across_a_restart() {
+    let rt = runtime();
+    let (first, second, children) = rt.block_on(|| {
+        let sup = ferrotp::DynamicSupervisorSpec::new().start_link().unwrap();
+        let count = Arc::new(AtomicUsize::new(0));
+        let (spec, recorder) = recorder_child(self_pid(), count, false);
+        sup.start_child(spec).unwrap();
+        receive::<(usize, Pid)>();
+        recorder.send(Recorder::Record(1));
+        let first = recorder.call(Recorder::Recorded, LONG).unwrap();
+        recorder.send(Recorder::Crash);
+        recorder.send(Recorder::Record(2));
+        let second = recorder.call(Recorder::Recorded, LONG).unwrap();
+        let children = sup.count_children().unwrap().active;
+        sup.stop().unwrap();
+        (first, second, children)
+    });
+    assert_eq!(first, (1, vec![1]));
+    assert_eq!(second, (2, vec![2]));
+    assert_eq!(children, 1);
+}
