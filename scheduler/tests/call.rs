@@ -395,3 +395,23 @@ fn a_second_open_reply_panics_with_a_clear_message() {
     };
     assert!(message.contains("one reply at a time"), "{message}");
 }
+
+/// A callee that leaks the request (so its reply address is never
+/// dropped) and then ends: the call's late watch of the callee tells the
+/// end, long before the timeout.
+#[test]
+fn a_callee_that_leaks_the_request_and_ends_is_seen_by_the_late_watch() {
+    let rt = runtime(2);
+    let outcome = rt.block_on(|| {
+        let leaky = spawn(|| {
+            let reply = receive::<ReplyTo<u8>>();
+            std::mem::forget(reply);
+            ferrotp_scheduler::exit_self(ExitReason::custom("leaked it"));
+        });
+        call(&leaky, |reply: ReplyTo<u8>| reply, LONG)
+    });
+    assert_eq!(
+        outcome,
+        Err(CallError::Exited(ExitReason::custom("leaked it")))
+    );
+}

@@ -417,3 +417,34 @@ fn a_select_on_subjects_finds_replies_behind_a_backlog() {
     });
     assert_eq!(got, (vec!["2".to_owned(), "one".to_owned()], 1_000));
 }
+
+/// `process_info`'s mailbox length counts what a busy process took even
+/// if it never waited: what it took is published when its slice is
+/// spent, not only when it waits.
+#[test]
+fn the_mailbox_length_of_a_busy_process_counts_what_it_took() {
+    let rt = runtime(1);
+    let (before, after) = rt.block_on(|| {
+        let me = self_pid();
+        let busy = spawn(move || {
+            receive::<()>(); // everything below is queued by now
+            for _ in 0..10_000 {
+                receive::<u32>();
+            }
+            reduce(u32::MAX); // the slice is spent: a suspension, not a wait
+            let left: u64 = ferrotp_scheduler::process_info(&self_pid())
+                .unwrap()
+                .mailbox_len;
+            send(&me, left);
+        });
+        for n in 0..10_000u32 {
+            send(&busy, n);
+        }
+        send(&busy, 1u64); // stays: nobody receives a u64
+        let before = ferrotp_scheduler::process_info(&busy).unwrap().mailbox_len;
+        send(&busy, ());
+        (before, receive::<u64>())
+    });
+    assert_eq!(before, 10_001);
+    assert_eq!(after, 1);
+}

@@ -25,17 +25,22 @@
 //!   [`CallError::NoProc`] (it had ended): Elixir's `:normal` /
 //!   `:noproc` race.
 //! * The cost is O(1) whatever waits in either mailbox: the reply never
-//!   enters one, and the request is an ordinary message. Watching the
-//!   callee is one exit hook ([`Pid::on_exit`]), registered and removed.
+//!   enters one, and the request is an ordinary message. A callee that
+//!   had ended is seen at the send (the request comes back: `NoProc`);
+//!   one that ends holding the request drops it as it ends, which tells
+//!   the caller. A call still waiting after 10 ms also watches the callee
+//!   with an exit hook ([`Pid::on_exit`]), for what that misses (a
+//!   request leaked, a callee abandoned in its clean-up): so a quick call
+//!   registers no hook at all.
 
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::lifecycle::exit_reason::ExitReason;
 use crate::messaging::receive::deadline_after;
 use crate::messaging::reply_slot::{Outcome, ReplySlot};
-use crate::messaging::send::send;
+use crate::messaging::send::send_unless_ended;
 use crate::process::context::{ProcessCtx, try_with_process, with_process};
 use crate::process::{Envelope, ExitHook, Pid};
 
@@ -211,9 +216,12 @@ impl<R> Drop for ReplyTo<R> {
             // The caller itself.
             Some(None) => return,
             // Outside any process: a thread that panics is no process's
-            // end (the call waits for its timeout); one that lives on
-            // drops it as a living process would.
+            // end (the call waits for its timeout), nor is a worker
+            // dropping an ended process's messages (the call's watch of
+            // the callee tells its end); a thread that lives on drops it
+            // as a living process would.
             None if std::thread::panicking() => return,
+            None if crate::worker::core::try_with_worker(|_| ()).is_some() => return,
             None => Outcome::Dropped,
         };
         fill(&caller, self.generation, outcome);
@@ -230,7 +238,7 @@ fn fill(caller: &Pid, generation: u64, outcome: Outcome) -> bool {
         .expect("a caller makes its slot before handing out a reply address");
     match slot.fill(generation, outcome) {
         Ok(()) => {
-            caller.0.wake();
+            caller.0.wake_out_of_line();
             true
         }
         Err(late) => {
@@ -302,12 +310,33 @@ where
     })?;
     let request = request(reply);
     pending.open();
-    if !pending.watch(to) {
+    let now = Instant::now();
+    if let Err(request) = send_unless_ended(to, request) {
+        // Its reply address, dropped by the caller itself, fills nothing.
+        drop(request);
         return Err(CallError::NoProc);
     }
-    send(to, request);
-    pending.wait_until(deadline_after(timeout), "call")
+    let deadline = now.checked_add(timeout);
+    if deadline.is_none() {
+        // No timer to share: watching now costs less than a timer for
+        // the late watch.
+        // (A callee ended since the send fills the call with `NoProc`
+        // at once: its request is dropped with it, telling the reason.)
+        let _ = pending.watch(to);
+        return pending.wait_until(None, "call", None);
+    }
+    let watch_at = now.checked_add(WATCH_AFTER);
+    pending.wait_until(deadline, "call", watch_at.map(|at| (to, at)))
 }
+
+/// How long a call waits for its reply before it watches the callee with
+/// an exit hook. Most calls are answered sooner, and the callee's end
+/// reaches them without one: its unread messages, the request among
+/// them, are dropped as it ends, and the reply address dropped so tells
+/// the caller which process ended (module docs). The hook is for what
+/// that misses: a request leaked by the callee (`mem::forget`), or a
+/// callee abandoned in its clean-up with the request on its stack.
+const WATCH_AFTER: Duration = Duration::from_millis(10);
 
 /// The waiting half of a request: the running process's open call, until
 /// it has its reply ([`wait`](Self::wait)) or is dropped. [`call`] is
@@ -426,26 +455,49 @@ impl<R: Send + 'static> PendingReply<R> {
     /// # Panics
     /// Outside the process that made it.
     pub fn wait(self, timeout: Duration) -> Result<R, CallError> {
-        self.wait_until(deadline_after(timeout), "PendingReply::wait")
+        self.wait_until(deadline_after(timeout), "PendingReply::wait", None)
     }
 
+    /// Waits until `deadline` (`None`: for ever); if the wait lasts until
+    /// `watch_later`'s instant, watches its process from then on.
     fn wait_until(
         mut self,
-        deadline: Option<std::time::Instant>,
+        deadline: Option<Instant>,
         function: &str,
+        watch_later: Option<(&Pid, Instant)>,
     ) -> Result<R, CallError> {
+        let owner = self.owner.clone();
+        let generation = self.generation;
+        // The late watch found its process ended: its own reason, not
+        // `NoProc` (it was alive when the request went).
+        let mut ended_before_watch = None;
         let outcome = with_process(function, |ctx| {
             assert!(
-                Arc::ptr_eq(ctx.pcb, &self.owner.0),
+                Arc::ptr_eq(ctx.pcb, &owner.0),
                 "ferrotp::{function}: only the process that opened the call can wait for its reply"
             );
-            let slot = self.slot();
-            let generation = self.generation;
-            if ctx.wait_for(function, deadline, &mut || slot.is_filled(generation)) {
-                slot.take(generation)
-            } else {
-                // A reply that won the race with the timeout is the result.
-                slot.close(generation)
+            let slot = owner.0.reply.get().expect("made by `reserve`");
+            let mut watch_later = watch_later;
+            loop {
+                let until = match (watch_later, deadline) {
+                    (Some((_, at)), Some(deadline)) => Some(at.min(deadline)),
+                    (Some((_, at)), None) => Some(at),
+                    (None, deadline) => deadline,
+                };
+                if ctx.wait_for(function, until, &mut || slot.is_filled(generation)) {
+                    break slot.take(generation);
+                }
+                match watch_later.take() {
+                    // Slow: watch the callee from now on.
+                    Some((callee, at)) if deadline.is_none_or(|deadline| at < deadline) => {
+                        if !self.watch(callee) {
+                            ended_before_watch = callee.exit_reason();
+                        }
+                    }
+                    // A reply that won the race with the timeout is the
+                    // result.
+                    _ => break slot.close(generation),
+                }
             }
         });
         self.open = false;
@@ -455,7 +507,10 @@ impl<R: Send + 'static> PendingReply<R> {
             Some(Outcome::Reply(envelope)) => Ok(envelope
                 .take::<R>()
                 .unwrap_or_else(|_| unreachable!("a ReplyTo<R> sends an R"))),
-            Some(Outcome::Exited(ExitReason::NoProc)) => Err(CallError::NoProc),
+            Some(Outcome::Exited(ExitReason::NoProc)) => match ended_before_watch {
+                Some(reason) => Err(CallError::Exited(reason)),
+                None => Err(CallError::NoProc),
+            },
             Some(Outcome::Exited(reason)) => Err(CallError::Exited(reason)),
             Some(Outcome::Dropped) => Err(CallError::NoReply),
             Some(Outcome::DroppedEnding(holder)) => Err(end_of(&holder, deadline)),
@@ -471,7 +526,7 @@ fn end_of(holder: &Pid, deadline: Option<std::time::Instant>) -> CallError {
     }
     let (mut pending, _never) = PendingReply::<()>::new();
     pending.watch(holder);
-    match pending.wait_until(deadline, "call") {
+    match pending.wait_until(deadline, "call", None) {
         Err(CallError::NoProc) => {
             CallError::Exited(holder.exit_reason().unwrap_or(ExitReason::NoProc))
         }

@@ -23,6 +23,17 @@ impl Pcb {
     }
 }
 
+impl Pcb {
+    /// [`Pcb::wake`] out of line, for callers off the message path (a
+    /// reply, a send that may come back): each inlined copy of the wake-up
+    /// is one more reason for the compiler not to inline it where it
+    /// counts, in `send` (measured: +2 % instructions on a ping-pong).
+    #[inline(never)]
+    pub(crate) fn wake_out_of_line(self: &Arc<Self>) {
+        self.wake();
+    }
+}
+
 /// A [`Waker`](std::task::Waker) for a process: used by bounded mailboxes
 /// to wake a sender when room appears.
 impl Wake for Pcb {

@@ -74,7 +74,7 @@ pub fn send_unless_ended<M: Send + 'static>(to: &Pid, message: M) -> Result<(), 
     let result = if pcb.mailbox.capacity().is_none() {
         match pcb.mailbox.push(Envelope::new(message)) {
             Ok(ferrotp_mailbox::Pushed::WakeReceiver) => {
-                pcb.wake();
+                pcb.wake_out_of_line();
                 Ok(())
             }
             Ok(ferrotp_mailbox::Pushed::Queued) => Ok(()),

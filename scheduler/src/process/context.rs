@@ -438,12 +438,6 @@ impl<'y> ProcessCtx<'y> {
             total.load(Ordering::Relaxed) + u64::from(used),
             Ordering::Relaxed,
         );
-        // And what it has taken from its mailbox, so that `process_info`
-        // counts right for a process that is too busy to wait (a receive
-        // that waits publishes it itself, holding the receiver).
-        if let Ok(receiver) = self.receiver.try_borrow() {
-            self.pcb.taken.store(receiver.taken(), Ordering::Relaxed);
-        }
     }
 
     /// Whether an exit signal (or shutdown) is ending the process: its
@@ -819,6 +813,12 @@ impl<'y> ProcessCtx<'y> {
     fn slice_spent_or_signalled(&self) {
         self.check_stack();
         if self.budget.get() == 0 {
+            // For `process_info`: a process too busy to wait would
+            // otherwise show everything it took since its last wait (one
+            // that waits in a receive publishes it there).
+            if let Ok(receiver) = self.receiver.try_borrow() {
+                self.pcb.taken.store(receiver.taken(), Ordering::Relaxed);
+            }
             self.yield_slice();
         }
         self.check_signals();
