@@ -603,3 +603,56 @@ fn stop_runs_terminate_and_returns_once_the_actor_has_ended() {
     assert_eq!(ended, Some(ExitReason::custom("maintenance")));
     assert_eq!(again, Err(CallError::NoProc));
 }
+
+/// A selector's subject clause takes only messages of a subject owned by
+/// the actor: a subject of another process (whose tags are its own) never
+/// takes the actor's own subject's messages.
+#[test]
+fn a_subject_of_another_process_never_takes_the_actors_own_subject_messages() {
+    use ferrotp::Subject;
+    enum Msg {
+        Foreign(u32),
+        Own(u32),
+        Report(ReplyTo<(Vec<u32>, Vec<u32>)>),
+    }
+    struct Sorter {
+        foreign: Vec<u32>,
+        own: Vec<u32>,
+    }
+    impl Actor for Sorter {
+        type Message = Msg;
+        fn init(&mut self, ctx: &mut Context<Msg>) -> Result<(), ExitReason> {
+            let own: Subject<u32> = Subject::new();
+            ctx.update_selector(|selector| selector.on_subject(&own, Msg::Own));
+            for n in 100..103 {
+                own.send(n);
+            }
+            Ok(())
+        }
+        fn handle(&mut self, message: Msg, _: &mut Context<Msg>) -> Next {
+            match message {
+                Msg::Foreign(n) => self.foreign.push(n),
+                Msg::Own(n) => self.own.push(n),
+                Msg::Report(reply) => {
+                    reply.send((self.foreign.clone(), self.own.clone()));
+                }
+            }
+            Next::CONTINUE
+        }
+    }
+    let rt = runtime(2);
+    let (foreign, own) = rt.block_on(|| {
+        // The first subject of this process: the same tag as the actor's.
+        let not_its_own: Subject<u32> = Subject::new();
+        let sorter = Builder::new()
+            .selector(Selector::new().on_subject(&not_its_own, Msg::Foreign))
+            .start(Sorter {
+                foreign: Vec::new(),
+                own: Vec::new(),
+            })
+            .unwrap();
+        sorter.call(Msg::Report, LONG).unwrap()
+    });
+    assert_eq!(foreign, Vec::<u32>::new());
+    assert_eq!(own, vec![100, 101, 102]);
+}

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use ferrotp::actor::{self, Next};
 use ferrotp::{
-    ExitReason, Pid, ReplyTo, Runtime, Strategy, SupervisorSpec, receive, self_pid, send, whereis,
+    ChildSpec, ExitReason, Pid, ReplyTo, Runtime, Strategy, SupervisorSpec, receive, self_pid,
+    send, whereis,
 };
 
 const LONG: Duration = Duration::from_secs(60);
@@ -23,6 +24,10 @@ enum Recorder {
     Record(u32),
     Crash,
     Recorded(ReplyTo<(usize, Vec<u32>)>),
+    /// Blocks the handler until a `()` comes.
+    Block,
+    /// Calls the actor's own address.
+    CallMyself(ReplyTo<Result<(usize, Vec<u32>), ferrotp::CallError>>),
 }
 
 /// Starts a recorder whose incarnation `n` (from 1) reports `n` to
@@ -56,12 +61,18 @@ struct RecorderState {
 
 impl actor::Actor for RecorderState {
     type Message = Recorder;
-    fn handle(&mut self, message: Recorder, _: &mut actor::Context<Recorder>) -> Next {
+    fn handle(&mut self, message: Recorder, ctx: &mut actor::Context<Recorder>) -> Next {
         match message {
             Recorder::Record(x) => self.seen.push(x),
             Recorder::Crash => panic!("crash requested"),
             Recorder::Recorded(reply) => {
                 reply.send((self.n, self.seen.clone()));
+            }
+            Recorder::Block => {
+                receive::<()>();
+            }
+            Recorder::CallMyself(reply) => {
+                reply.send(ctx.myself().call(Recorder::Recorded, LONG));
             }
         }
         Next::CONTINUE
@@ -212,4 +223,142 @@ fn an_actor_started_under_a_dynamic_supervisor_keeps_its_address_across_a_restar
     assert_eq!(first, (1, vec![1]));
     assert_eq!(second, (2, vec![2]));
     assert_eq!(children, 1);
+}
+
+/// Yields until `pid` waits (for a message, a reply).
+fn wait_until_waiting(pid: &Pid) {
+    while ferrotp::process_info(pid).map(|info| info.status)
+        != Some(ferrotp::ProcessStatus::Waiting)
+    {
+        ferrotp::yield_now();
+    }
+}
+
+/// A call held while the actor restarts learns at once when the
+/// supervisor ends (no replacement will answer), whatever its timeout.
+#[test]
+fn a_held_call_ends_when_the_supervisor_ends() {
+    let rt = runtime();
+    let outcome = rt.block_on(|| {
+        let count = Arc::new(AtomicUsize::new(0));
+        let (spec, recorder) = recorder_child(self_pid(), count, true);
+        let sup = SupervisorSpec::new(Strategy::OneForOne)
+            .child(spec)
+            .start()
+            .unwrap();
+        receive::<(usize, Pid)>();
+        recorder.send(Recorder::Crash);
+        receive::<(usize, Pid)>(); // the replacement waits in its init
+        let me = self_pid();
+        let caller = ferrotp::spawn(move || {
+            send(&me, recorder.call(Recorder::Recorded, Duration::MAX));
+        });
+        wait_until_waiting(&caller);
+        ferrotp::exit(sup.pid(), ExitReason::Kill);
+        receive::<Result<(usize, Vec<u32>), ferrotp::CallError>>()
+    });
+    assert_eq!(outcome, Err(ferrotp::CallError::Exited(ExitReason::Killed)));
+}
+
+/// A supervisor restarted by its own supervisor starts the actor again:
+/// its address holds messages across later restarts again (it was closed
+/// for good by the first supervisor's end).
+#[test]
+fn the_address_holds_again_after_its_supervisor_was_restarted() {
+    let rt = runtime();
+    let recorded = rt.block_on(|| {
+        let count = Arc::new(AtomicUsize::new(0));
+        let (spec, recorder) = recorder_child(self_pid(), count, true);
+        let inner = SupervisorSpec::new(Strategy::OneForOne).child(spec);
+        let outer = SupervisorSpec::new(Strategy::OneForOne)
+            .child(ChildSpec::supervisor("inner", inner))
+            .start()
+            .unwrap();
+        receive::<(usize, Pid)>();
+        let inner_pid = outer.which_children().unwrap()[0]
+            .state
+            .pid()
+            .unwrap()
+            .clone();
+        ferrotp::monitor(&inner_pid);
+        ferrotp::exit(&inner_pid, ExitReason::Kill);
+        receive::<ferrotp::Down>();
+        // The new inner supervisor started incarnation 2 (it waits in init).
+        let (_, second) = receive::<(usize, Pid)>();
+        send(&second, ());
+        recorder.send(Recorder::Crash);
+        let (_, third) = receive::<(usize, Pid)>();
+        // Held while incarnation 3 waits in its init.
+        for x in 0..3 {
+            recorder.send(Recorder::Record(x));
+        }
+        send(&third, ());
+        let recorded = recorder.call(Recorder::Recorded, LONG).unwrap();
+        outer.stop().unwrap();
+        recorded
+    });
+    assert_eq!(recorded, (3, vec![0, 1, 2]));
+    assert_eq!(rt.metrics().dead_letters, 0);
+}
+
+/// one_for_all: a sibling shut down by the restart (not crashing) hands
+/// its queued messages to its replacement too.
+#[test]
+fn a_sibling_shut_down_by_a_one_for_all_restart_hands_its_queue_over() {
+    let rt = runtime();
+    let recorded = rt.block_on(|| {
+        let (a_spec, a) = recorder_child(self_pid(), Arc::new(AtomicUsize::new(0)), false);
+        let b_count = Arc::new(AtomicUsize::new(0));
+        let root = self_pid();
+        let (b_spec, b) = actor::child("b", move |builder| {
+            let (root, b_count) = (root.clone(), Arc::clone(&b_count));
+            builder.start_with(move |_| {
+                let n = b_count.fetch_add(1, Ordering::SeqCst) + 1;
+                send(&root, ("b", n));
+                Ok(RecorderState {
+                    n,
+                    seen: Vec::new(),
+                })
+            })
+        });
+        let sup = SupervisorSpec::new(Strategy::OneForAll)
+            .child(a_spec)
+            .child(b_spec)
+            .start()
+            .unwrap();
+        receive::<(usize, Pid)>();
+        receive::<(&str, usize)>();
+        // B's handler blocks; three records queue behind it.
+        b.send(Recorder::Block);
+        let b_pid = b.pid();
+        wait_until_waiting(&b_pid);
+        for x in 1..=3 {
+            b.send(Recorder::Record(x));
+        }
+        a.send(Recorder::Crash); // one_for_all: B is shut down too
+        assert_eq!(receive::<(&str, usize)>(), ("b", 2));
+        let recorded = b.call(Recorder::Recorded, LONG).unwrap();
+        sup.stop().unwrap();
+        recorded
+    });
+    assert_eq!(recorded, (2, vec![1, 2, 3]));
+}
+
+/// A supervised actor calling its own address gets `CalledSelf`, not a
+/// wait for the timeout.
+#[test]
+fn a_supervised_actor_calling_itself_gets_called_self() {
+    let rt = runtime();
+    let outcome = rt.block_on(|| {
+        let (spec, recorder) = recorder_child(self_pid(), Arc::new(AtomicUsize::new(0)), false);
+        let sup = SupervisorSpec::new(Strategy::OneForOne)
+            .child(spec)
+            .start()
+            .unwrap();
+        receive::<(usize, Pid)>();
+        let outcome = recorder.call(Recorder::CallMyself, LONG).unwrap();
+        sup.stop().unwrap();
+        outcome
+    });
+    assert_eq!(outcome, Err(ferrotp::CallError::CalledSelf));
 }

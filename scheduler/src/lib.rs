@@ -97,7 +97,9 @@ pub use messaging::receive::{
     receive_match, receive_match_timeout, receive_timeout,
 };
 pub use messaging::select::Select;
-pub use messaging::send::{TrySendError, send, send_signal_message, send_unless_ended, try_send};
+pub use messaging::send::{
+    TrySendError, deliver_unless_ended, send, send_signal_message, send_unless_ended, try_send,
+};
 pub use messaging::subject::Subject;
 pub use process::current::{reduce, self_pid, try_self_pid, yield_now};
 pub use process::process_id::ProcessId;

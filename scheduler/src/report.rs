@@ -13,8 +13,16 @@
 //! report(Severity::Warning, "runtime", None, format_args!("something to know"));
 //! ```
 //!
-//! A report that cannot be written (standard error closed) is dropped:
-//! reporting never panics.
+//! A report that cannot be written (standard error closed) is dropped,
+//! and one whose subscriber panics goes to standard error: reporting
+//! never panics.
+//!
+//! A crash report is made as the panic happens: the panic hook writes it
+//! to standard error at once if no subscriber is installed. With one, the
+//! hook only keeps it (std aborts the program if anything panics inside a
+//! panic hook, and a subscriber is the program's code), and the event is
+//! sent as the process ends with that panic; a panic that the process
+//! catches and survives is no crash, and is not reported then.
 
 use std::fmt;
 use std::io::Write as _;
@@ -32,7 +40,7 @@ pub enum Severity {
 }
 
 /// Whether a `tracing` subscriber will see events from this thread.
-fn traced() -> bool {
+pub(crate) fn traced() -> bool {
     tracing::dispatcher::get_default(|dispatch| !dispatch.is::<tracing::subscriber::NoSubscriber>())
 }
 
@@ -75,7 +83,10 @@ fn emit(
     }
     let id = process.map(|(id, _)| id.to_string());
     let name = process.and_then(|(_, name)| name);
-    match severity {
+    // The subscriber is the program's code: a panic in it must not end
+    // the process that reports (a supervisor, say). Its report then goes
+    // to standard error.
+    let traced = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match severity {
         Severity::Error => tracing::error!(
             target: "ferrotp",
             report = what,
@@ -90,6 +101,17 @@ fn emit(
             name,
             "{message}"
         ),
+    }));
+    if let Err(payload) = traced {
+        let _ = writeln!(
+            std::io::stderr(),
+            "ferrotp: {message} (the tracing subscriber panicked on this report)"
+        );
+        // Its payload's destructor is the subscriber's code too.
+        if let Err(again) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(payload)))
+        {
+            std::mem::forget(again);
+        }
     }
 }
 

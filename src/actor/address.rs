@@ -171,10 +171,18 @@ impl<M: Send + 'static> ActorRef<M> {
         match &self.target {
             Target::Process(pid) => ferrotp_scheduler::call(pid, request, timeout),
             Target::Supervised(incarnations) => {
+                if incarnations.pid().as_ref() == ferrotp_scheduler::try_self_pid().as_ref() {
+                    return Err(CallError::CalledSelf);
+                }
                 // No one incarnation to watch: a request held over a
                 // restart is answered by the replacement. One dropped by an
                 // incarnation as it ends tells its reason (module `call`).
-                let (pending, reply) = PendingReply::new();
+                // The supervisor is watched: once it has ended, no
+                // replacement will answer.
+                let (mut pending, reply) = PendingReply::new();
+                if let Some(supervisor) = incarnations.supervisor() {
+                    pending.watch(&supervisor);
+                }
                 match incarnations.deliver(request(reply)) {
                     Ok(()) => pending.wait(timeout),
                     Err(_) => Err(CallError::NoProc),
@@ -202,7 +210,10 @@ impl<M: Send + 'static> ActorRef<M> {
     /// ```
     ///
     /// # Errors
-    /// [`CallError::NoProc`] if it had ended, [`CallError::Timeout`].
+    /// [`CallError::NoProc`] if it had ended (or, supervised, is between
+    /// two incarnations), [`CallError::Timeout`], and
+    /// [`CallError::Exited`] if it ended with another reason (it crashed
+    /// before it took the stop, say).
     ///
     /// # Panics
     /// Outside a process.
@@ -215,9 +226,9 @@ impl<M: Send + 'static> ActorRef<M> {
         if !pending.watch(&pid) {
             return Err(CallError::NoProc);
         }
-        ferrotp_scheduler::send(&pid, SystemStop(reason));
+        ferrotp_scheduler::send(&pid, SystemStop(reason.clone()));
         match pending.wait(timeout) {
-            Err(CallError::Exited(_)) => Ok(()),
+            Err(CallError::Exited(ended)) if ended == reason => Ok(()),
             Err(error) => Err(error),
             Ok(()) => unreachable!("nobody answers this reply address"),
         }

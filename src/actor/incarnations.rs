@@ -8,10 +8,12 @@
 //! **held**, in order, up to a bound (`HOLD_LIMIT`), and delivered to the
 //! replacement before anything sent after it started; past the bound, or
 //! once the supervisor has ended (no replacement will come), they are
-//! dead letters (counted by the runtime, handed to its dead-letter hook).
-//! An incarnation that crashes (its handler panics) hands its unread
-//! messages over the same way, ahead of those held since: only the
-//! message it crashed on is lost.
+//! dead letters (counted by the runtime, handed to its dead-letter hook;
+//! before any incarnation existed there is no process to count them
+//! against, so they are reported instead). An incarnation that ends for
+//! any reason (a handler's panic, `Stop`, a supervisor's shutdown or
+//! kill) hands its unread messages over the same way, ahead of those held
+//! since: only a message it crashed on is lost.
 //!
 //! # Invariants
 //!
@@ -21,15 +23,18 @@
 //!   incarnation's mailbox closed gets the message back, clears the
 //!   current incarnation if it is still that one, and tries again, so it
 //!   holds the message or sends it to a newer incarnation.
-//! * A new incarnation becomes current only once the held queue is empty:
-//!   the starter moves held messages one at a time (lock, pop, unlock,
-//!   send) while later senders keep holding behind them, so one sender's
-//!   messages keep their order across the window.
+//! * A new incarnation becomes current once the held queue has moved to
+//!   it, under the lock, with `deliver_unless_ended` (which never
+//!   suspends): senders hold behind it meanwhile, and a crash of the new
+//!   incarnation hands its messages back (under the lock too) in the order
+//!   they came, so one sender's messages keep their order across any
+//!   number of restarts.
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use ferrotp_scheduler::{Pid, send, send_unless_ended};
+use ferrotp_scheduler::report::{Severity, report};
+use ferrotp_scheduler::{Pid, deliver_unless_ended, send, send_unless_ended};
 
 /// How many messages a supervised actor's address holds while it
 /// restarts; past this, dead letters.
@@ -49,6 +54,8 @@ struct State<M> {
     closed: bool,
     /// An exit hook on the supervisor closes this when it ends.
     watching: Option<Pid>,
+    /// Messages dropped before any incarnation existed (reported).
+    dropped_unstarted: u64,
 }
 
 impl<M: Send + 'static> Incarnations<M> {
@@ -60,6 +67,7 @@ impl<M: Send + 'static> Incarnations<M> {
                 held: VecDeque::new(),
                 closed: false,
                 watching: None,
+                dropped_unstarted: 0,
             }),
         }
     }
@@ -68,6 +76,11 @@ impl<M: Send + 'static> Incarnations<M> {
         // Nothing user-written runs under the lock, so a poisoned lock
         // still holds a consistent state.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The supervisor that starts the incarnations, once one has.
+    pub(crate) fn supervisor(&self) -> Option<Pid> {
+        self.lock().watching.clone()
     }
 
     /// The running incarnation (or the latest one, in the window).
@@ -111,39 +124,61 @@ impl<M: Send + 'static> Incarnations<M> {
     /// nor held made a dead letter.
     pub(crate) fn send(&self, message: M) {
         if let Err((message, last)) = self.deliver(message) {
-            dead_letter(last, message);
+            self.dead_letter(last, message);
         }
     }
 
-    /// Incarnation `pid` has started (its init acknowledged): the held
-    /// messages go to it first, in order; then it is current.
-    pub(crate) fn started(&self, pid: &Pid) {
-        loop {
-            let next = {
-                let mut state = self.lock();
-                state.last = Some(pid.clone());
-                match state.held.pop_front() {
-                    Some(message) => message,
-                    None => {
-                        state.current = Some(pid.clone());
-                        return;
-                    }
+    /// A message nobody will take: a dead letter of the latest incarnation
+    /// (counted by the runtime), or, if there never was one, dropped and
+    /// reported (at the 1st, 2nd, 4th... such message).
+    fn dead_letter(&self, last: Option<Pid>, message: M) {
+        match last {
+            Some(pid) => send(&pid, message),
+            None => {
+                let dropped = {
+                    let mut state = self.lock();
+                    state.dropped_unstarted += 1;
+                    state.dropped_unstarted
+                };
+                drop(message);
+                if dropped.is_power_of_two() {
+                    report_unstarted(dropped);
                 }
-            };
-            if let Err(back) = send_unless_ended(pid, next) {
-                // It has ended already: keep the message for the next one.
-                self.lock().held.push_front(back);
-                return;
             }
         }
     }
 
-    /// Incarnation `me` crashed: its unread messages, oldest first, go
-    /// ahead of those held since.
+    /// Incarnation `pid` has started (its init acknowledged): the held
+    /// messages go to it first, in order, under the lock; then it is
+    /// current.
+    pub(crate) fn started(&self, pid: &Pid) {
+        let mut state = self.lock();
+        state.last = Some(pid.clone());
+        while let Some(message) = state.held.pop_front() {
+            if let Err(back) = deliver_unless_ended(pid, message) {
+                // It has ended already: keep the rest for the next one.
+                state.held.push_front(back);
+                return;
+            }
+        }
+        state.current = Some(pid.clone());
+    }
+
+    /// Incarnation `me` ended: its unread messages, oldest first, go
+    /// ahead of those held since (dead letters if no replacement will
+    /// come).
     pub(crate) fn hand_over(&self, me: &Pid, unread: Vec<M>) {
         let mut state = self.lock();
         if state.current.as_ref() == Some(me) {
             state.current = None;
+        }
+        if state.closed {
+            let last = state.last.clone();
+            drop(state);
+            for message in unread {
+                self.dead_letter(last.clone(), message);
+            }
+            return;
         }
         for message in unread.into_iter().rev() {
             state.held.push_front(message);
@@ -158,7 +193,10 @@ impl<M: Send + 'static> Incarnations<M> {
             if state.watching.as_ref() == Some(supervisor) {
                 return;
             }
+            // A new supervisor (the old one was restarted by its own):
+            // replacements come again.
             state.watching = Some(supervisor.clone());
+            state.closed = false;
         }
         let this = std::sync::Arc::downgrade(self);
         supervisor.on_exit(move |_| {
@@ -178,16 +216,38 @@ impl<M: Send + 'static> Incarnations<M> {
             (std::mem::take(&mut state.held), state.last.clone())
         };
         for message in held {
-            dead_letter(last.clone(), message);
+            self.dead_letter(last.clone(), message);
         }
     }
 }
 
-/// A message nobody will take: a dead letter of the latest incarnation
-/// (counted by the runtime), or just dropped if there never was one.
-fn dead_letter<M: Send + 'static>(last: Option<Pid>, message: M) {
-    match last {
-        Some(pid) => send(&pid, message),
-        None => drop(message),
+impl<M> Drop for Incarnations<M> {
+    fn drop(&mut self) {
+        let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
+        if !state.held.is_empty() {
+            report(
+                Severity::Warning,
+                "actor",
+                state.last.as_ref(),
+                format_args!(
+                    "a supervised actor's address was dropped with {} messages held for a \
+                     replacement that never came",
+                    state.held.len()
+                ),
+            );
+        }
     }
+}
+
+fn report_unstarted(dropped: u64) {
+    report(
+        Severity::Warning,
+        "actor",
+        None,
+        format_args!(
+            "a supervised actor that never started was sent a message it could not hold \
+             (its supervisor ended, or {HOLD_LIMIT} are held already): dropped; {dropped} so \
+             far (reported at powers of two)"
+        ),
+    );
 }

@@ -59,17 +59,19 @@ pub(crate) fn run<A, I>(
     let served = catch_unwind(AssertUnwindSafe(|| serve(&mut *actor, &mut ctx)));
     let reason = match served {
         Ok(reason) => reason,
-        Err(payload) if is_exit_unwind(payload.as_ref()) => resume_unwind(payload),
+        Err(payload) if is_exit_unwind(payload.as_ref()) => {
+            // Shut down or killed: no `terminate` (the signal was not
+            // trapped), but the queue goes to a replacement.
+            hand_over(&ctx, incarnations.as_deref());
+            resume_unwind(payload)
+        }
         Err(payload) => {
-            crashed(
-                &mut *actor,
-                &mut ctx,
-                incarnations.as_deref(),
-                payload.as_ref(),
-            );
+            hand_over(&ctx, incarnations.as_deref());
+            crashed(&mut *actor, &mut ctx, payload.as_ref());
             resume_unwind(payload)
         }
     };
+    hand_over(&ctx, incarnations.as_deref());
     actor.terminate(&reason, &mut ctx);
     drop(actor);
     end(reason);
@@ -168,23 +170,28 @@ fn serve<A: Actor>(actor: &mut A, ctx: &mut Context<A::Message>) -> ExitReason {
 }
 
 /// A handler panicked: `terminate` runs with the panic as its reason (as
-/// gen_server's does), and a supervised actor hands its unread messages to
-/// its replacement (module `incarnations`).
+/// gen_server's does).
 fn crashed<A: Actor>(
     actor: &mut A,
     ctx: &mut Context<A::Message>,
-    incarnations: Option<&Incarnations<A::Message>>,
     payload: &(dyn std::any::Any + Send),
 ) {
+    // A panic in terminate itself goes on as this one would.
+    actor.terminate(&ExitReason::from_panic(payload), ctx);
+}
+
+/// A supervised incarnation is ending, whatever the reason: its mailbox
+/// closes now (senders hold from here on) and its unread messages go to
+/// its replacement (module `incarnations`). Closing the mailbox is no
+/// check point, so it works while a kill unwinds the process too.
+fn hand_over<M: Send + 'static>(ctx: &Context<M>, incarnations: Option<&Incarnations<M>>) {
     if let Some(incarnations) = incarnations {
-        let unread: Vec<A::Message> = close_mailbox()
+        let unread: Vec<M> = close_mailbox()
             .into_iter()
-            .filter_map(|message| message.take::<A::Message>().ok())
+            .filter_map(|message| message.take::<M>().ok())
             .collect();
         incarnations.hand_over(ctx.pid(), unread);
     }
-    // A panic in terminate itself goes on as this one would.
-    actor.terminate(&ExitReason::from_panic(payload), ctx);
 }
 
 /// A trapped exit signal from the parent: the reason to stop with.

@@ -90,6 +90,35 @@ pub fn send_unless_ended<M: Send + 'static>(to: &Pid, message: M) -> Result<(), 
     result
 }
 
+/// Queues `message` for `to` at once: past any mailbox bound, costing no
+/// reduction, never suspending the sender (so a process may call it
+/// while it holds a lock); the message comes back if `to` has ended.
+/// For handing queued messages over in order (a supervised actor's
+/// address moving what it held to a replacement).
+///
+/// ```
+/// use ferrotp_scheduler::{deliver_unless_ended, receive, run, self_pid};
+/// let got = run(|| {
+///     deliver_unless_ended(&self_pid(), 5u8).unwrap();
+///     receive::<u8>()
+/// }).unwrap();
+/// assert_eq!(got, 5);
+/// ```
+///
+/// # Errors
+/// The message, if `to` has ended.
+pub fn deliver_unless_ended<M: Send + 'static>(to: &Pid, message: M) -> Result<(), M> {
+    let pcb = &to.0;
+    match pcb.mailbox.push(Envelope::new(message)) {
+        Ok(ferrotp_mailbox::Pushed::WakeReceiver) => {
+            pcb.wake_out_of_line();
+            Ok(())
+        }
+        Ok(ferrotp_mailbox::Pushed::Queued) => Ok(()),
+        Err(closed) => Err(take_typed::<M>(closed.into_inner())),
+    }
+}
+
 /// Queues `message` for `to` past any mailbox bound and without costing a
 /// reduction; if `to` has ended, drops it silently (it is not a dead
 /// letter). For messages that stand for signals, such as a monitor's

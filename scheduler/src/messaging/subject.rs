@@ -132,14 +132,20 @@ impl<T: Send + 'static> Subject<T> {
     /// ```
     ///
     /// # Errors
-    /// The message, if it was not sent through this subject.
+    /// The message, if it was not sent through this subject, or if the
+    /// running process is not the subject's owner.
     pub fn take_from(
         &self,
         message: crate::messaging::receive::AnyMessage,
     ) -> Result<T, crate::messaging::receive::AnyMessage> {
-        if message
-            .downcast_ref::<Tagged<T>>()
-            .is_none_or(|t| t.tag != self.tag)
+        // Tags are per owner: only the owner's mailbox holds this
+        // subject's messages (another process's subject with the same tag
+        // would take them otherwise).
+        let owned = try_with_process(|ctx| Arc::ptr_eq(ctx.pcb, &self.owner.0)) == Some(true);
+        if !owned
+            || message
+                .downcast_ref::<Tagged<T>>()
+                .is_none_or(|t| t.tag != self.tag)
         {
             return Err(message);
         }

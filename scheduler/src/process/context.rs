@@ -290,6 +290,10 @@ pub(crate) struct ProcessCtx<'y> {
     /// The message of the red-zone panic this process raised, if any
     /// (its exit reason is then `StackOverflow`).
     stack_panic: Cell<Option<Box<str>>>,
+    /// The crash report of its latest panic, kept by the panic hook for a
+    /// `tracing` subscriber, sent if the process ends with it (module
+    /// `report`).
+    crash: Cell<Option<Box<str>>>,
 }
 
 /// [`ProcessCtx::attention`]: an exit signal is ending the process.
@@ -351,6 +355,7 @@ impl<'y> ProcessCtx<'y> {
             slice_start: Cell::new(budget),
             stack: Cell::new(stack),
             stack_panic: Cell::new(None),
+            crash: Cell::new(None),
         }
     }
 
@@ -373,6 +378,16 @@ impl<'y> ProcessCtx<'y> {
             .is_some_and(|m| payload.downcast_ref::<String>().map(String::as_str) == Some(m));
         self.stack_panic.set(raised);
         is
+    }
+
+    /// Keeps the crash report of the panic under way (module `report`).
+    pub(crate) fn keep_crash_report(&self, report: Box<str>) {
+        self.crash.set(Some(report));
+    }
+
+    /// The crash report kept for the panic the process ends with.
+    pub(crate) fn take_crash_report(&self) -> Option<Box<str>> {
+        self.crash.take()
     }
 
     /// Makes this the current process of this thread.

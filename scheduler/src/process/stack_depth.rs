@@ -54,8 +54,10 @@
 //! abandoned (the segment is quarantined with the rest of the process's
 //! stack, module `stack`).
 
+use std::io::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
+use crate::lifecycle::exit_reason::ExitReason;
 use crate::process::context::{HOOK_SEGMENT, Switched, take_segment, try_with_process};
 use crate::process::red_zone::stack_pointer;
 use crate::process::stack::MAX_STACK_SIZE;
@@ -183,15 +185,15 @@ static EVER_WRAPPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBo
 /// has wrapped it before, this says so. Never waits for a lock.
 /// The crash report of a process that panics: its pid, name, where and
 /// why, and a backtrace when `RUST_BACKTRACE` asks for one (module
-/// `report`).
+/// `report`). Straight to standard error with no `tracing` subscriber;
+/// else kept for the process's end (nothing here runs the program's code:
+/// a panic inside a panic hook aborts).
 #[cold]
 fn crash_report(pcb: &crate::process::Pcb, info: &std::panic::PanicHookInfo<'_>) {
-    let payload = info.payload();
-    let message = payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("Box<dyn Any>");
+    let message = match ExitReason::from_panic(info.payload()) {
+        ExitReason::Panic(message) => message,
+        other => other.to_string().into(),
+    };
     let name = pcb
         .name
         .as_deref()
@@ -211,15 +213,17 @@ fn crash_report(pcb: &crate::process::Pcb, info: &std::panic::PanicHookInfo<'_>)
         }
         _ => String::new(),
     };
-    crate::report::report_process(
-        crate::report::Severity::Error,
-        "crash",
-        pcb,
-        format_args!(
-            "process {}{name} panicked{at}:\n{message}{backtrace}",
-            pcb.id
-        ),
+    let report = format!(
+        "process {}{name} panicked{at}:\n{message}{backtrace}",
+        pcb.id
     );
+    if crate::report::traced() {
+        let _ = crate::process::context::try_with_running_process(|ctx| {
+            ctx.keep_crash_report(report.into_boxed_str());
+        });
+    } else {
+        let _ = writeln!(std::io::stderr(), "ferrotp: {report}");
+    }
 }
 
 /// The frames of a process's panic that are the process's own: from

@@ -140,6 +140,16 @@ fn process_body(
                     } else {
                         ExitReason::from_panic(&*payload)
                     };
+                    if let Some(report) = ctx.take_crash_report() {
+                        // Kept by the panic hook for the subscriber (module
+                        // `report`): sent now, outside the hook.
+                        crate::report::report_process(
+                            crate::report::Severity::Error,
+                            "crash",
+                            &pcb,
+                            format_args!("{report}"),
+                        );
+                    }
                     (reason, Some(payload))
                 }
             };
