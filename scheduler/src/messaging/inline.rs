@@ -1,7 +1,7 @@
 //! A value of any type kept in a few words of payload: in place when it
 //! fits, boxed (the payload holding the box's pointer) when it does not.
 //!
-//! Shared by [`Envelope`](crate::messaging::envelope) (messages, two words) and
+//! Shared by [`Envelope`](crate::messaging::envelope) (messages, three words) and
 //! [`Entry`](crate::process::entry) (spawn closures, four words): the type-erased
 //! holder keeps a per-type table next to the payload and calls back into
 //! [`InlineOrBoxed`] with the type it was made of.
