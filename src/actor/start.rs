@@ -4,12 +4,14 @@
 //! # The start handshake (OTP's `proc_lib:start` / `init_ack`)
 //!
 //! The starter opens a [`PendingReply`] and spawns the actor's process
-//! with its reply address, watching the new process. The process runs
-//! its init and acknowledges (`Ok`, or `Err(reason)` before it ends with
-//! that reason); the starter waits up to the init timeout. A panic in
-//! init ends the wait through the watch (`InitPanicked`); an overrun
-//! kills the half-started process, waits for its end (so its registered
-//! name is free again) and reports `InitTimeout`.
+//! with its reply address. The process runs its init and acknowledges
+//! (`Ok`, or `Err(reason)` before it ends with that reason); the starter
+//! waits up to the init timeout. A panic in init (or a kill) drops the
+//! unanswered acknowledgement as the process ends, which ends the wait
+//! with that process's reason (`InitPanicked`, `InitFailed`): no exit
+//! hook is needed. An overrun kills the half-started process, waits for
+//! its end (so its registered name is free again) and reports
+//! `InitTimeout`.
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -234,7 +236,7 @@ impl<M: Send + 'static> Builder<M> {
         if let Some(name) = name {
             options = options.register(name);
         }
-        let (mut pending, ack) = PendingReply::<Result<(), ExitReason>>::new();
+        let (pending, ack) = PendingReply::<Result<(), ExitReason>>::new();
         let parent = self_pid();
         let body = {
             let incarnations = incarnations.clone();
@@ -246,7 +248,10 @@ impl<M: Send + 'static> Builder<M> {
             ferrotp_scheduler::spawn_opt(options, body)
         }
         .map_err(StartError::Spawn)?;
-        pending.watch(&pid);
+        // No watch of the new process: its start acknowledgement is a
+        // local of its body, so an init that panics or is killed drops it
+        // as the process ends, and the wait learns that process's reason
+        // (module `call`); an init that overruns is the timeout's.
         let failure = match pending.wait(init_timeout) {
             Ok(Ok(())) => {
                 return Ok(match incarnations {
