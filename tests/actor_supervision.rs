@@ -26,6 +26,8 @@ enum Recorder {
     Recorded(ReplyTo<(usize, Vec<u32>)>),
     /// Blocks the handler until a `()` comes.
     Block,
+    /// Blocks the handler until a `()` comes, then panics.
+    BlockThenCrash,
     /// Calls the actor's own address.
     CallMyself(ReplyTo<Result<(usize, Vec<u32>), ferrotp::CallError>>),
 }
@@ -70,6 +72,10 @@ impl actor::Actor for RecorderState {
             }
             Recorder::Block => {
                 receive::<()>();
+            }
+            Recorder::BlockThenCrash => {
+                receive::<()>();
+                panic!("crash after the go");
             }
             Recorder::CallMyself(reply) => {
                 reply.send(ctx.myself().call(Recorder::Recorded, LONG));
@@ -361,4 +367,47 @@ fn a_supervised_actor_calling_itself_gets_called_self() {
         outcome
     });
     assert_eq!(outcome, Err(ferrotp::CallError::CalledSelf));
+}
+
+/// A bounded mailbox: a sender waiting for room when the actor crashes
+/// gets its message back and holds it for the replacement, after the
+/// queue handed over: no gap in its sequence.
+#[test]
+fn a_sender_waiting_for_room_when_the_actor_crashes_loses_nothing() {
+    let rt = runtime();
+    let recorded = rt.block_on(|| {
+        let root = self_pid();
+        let (spec, recorder) = actor::child("bounded", move |builder| {
+            let root = root.clone();
+            builder
+                .spawn_options(ferrotp::SpawnOptions::new().mailbox_capacity(2))
+                .start_with(move |_| {
+                    send(&root, self_pid());
+                    Ok(RecorderState {
+                        n: 0,
+                        seen: Vec::new(),
+                    })
+                })
+        });
+        let sup = SupervisorSpec::new(Strategy::OneForOne)
+            .child(spec)
+            .start()
+            .unwrap();
+        let first = receive::<Pid>();
+        recorder.send(Recorder::BlockThenCrash);
+        wait_until_waiting(&first);
+        recorder.send(Recorder::Record(1));
+        recorder.send(Recorder::Record(2)); // the mailbox is full now
+        let blocked = {
+            let recorder = recorder.clone();
+            ferrotp::spawn(move || recorder.send(Recorder::Record(3)))
+        };
+        wait_until_waiting(&blocked);
+        ferrotp::scheduler::deliver_unless_ended(&first, ()).unwrap();
+        receive::<Pid>(); // the replacement
+        let recorded = recorder.call(Recorder::Recorded, LONG).unwrap();
+        sup.stop().unwrap();
+        recorded
+    });
+    assert_eq!(recorded, (0, vec![1, 2, 3]));
 }

@@ -54,8 +54,8 @@ pub fn send<M: Send + 'static>(to: &Pid, message: M) {
 /// closed): then the message comes back instead of becoming a dead
 /// letter, for a sender that knows where else to take it (an address
 /// that follows a supervised actor's restarts). A bounded mailbox is
-/// waited on as by `send` (a process that ends meanwhile makes the
-/// message a dead letter there).
+/// waited on as by `send`; a process that ends meanwhile hands the
+/// message back too.
 ///
 /// ```
 /// use ferrotp_scheduler::{receive, run, spawn, yield_now, send_unless_ended};
@@ -80,11 +80,19 @@ pub fn send_unless_ended<M: Send + 'static>(to: &Pid, message: M) -> Result<(), 
             Ok(ferrotp_mailbox::Pushed::Queued) => Ok(()),
             Err(closed) => Err(take_typed::<M>(closed.into_inner())),
         }
-    } else if pcb.is_exited() || pcb.mailbox.is_closed() {
-        Err(message)
     } else {
-        send_envelope(pcb, Envelope::new(message));
-        Ok(())
+        match pcb.mailbox.try_push(Envelope::new(message)) {
+            Ok(pushed) => {
+                if pushed.must_wake() {
+                    pcb.wake_out_of_line();
+                }
+                Ok(())
+            }
+            Err(TryPushError::Full(envelope)) => {
+                send_when_room(pcb, envelope).map_err(take_typed::<M>)
+            }
+            Err(TryPushError::Closed(envelope)) => Err(take_typed::<M>(envelope)),
+        }
     };
     let _ = try_with_process(|ctx| ctx.reduce(1));
     result
@@ -201,8 +209,22 @@ pub(crate) fn send_envelope(to: &Arc<Pcb>, envelope: Envelope) {
         deliver(to, envelope);
         return;
     }
-    if let Err(envelope) = try_deliver(to, envelope) {
-        send_when_room(to, envelope);
+    if let Err(envelope) = try_deliver(to, envelope)
+        && let Err(closed) = send_when_room(to, envelope)
+    {
+        dead_letter(to, closed);
+    }
+}
+
+/// Queues `envelope` past any bound, or hands it back if `to` has ended.
+fn deliver_or_return(to: &Arc<Pcb>, envelope: Envelope) -> Result<(), Envelope> {
+    match to.mailbox.push(envelope) {
+        Ok(ferrotp_mailbox::Pushed::WakeReceiver) => {
+            to.wake();
+            Ok(())
+        }
+        Ok(ferrotp_mailbox::Pushed::Queued) => Ok(()),
+        Err(closed) => Err(closed.into_inner()),
     }
 }
 
@@ -215,21 +237,22 @@ impl Wake for ThreadWaker {
     }
 }
 
-/// The blocking half of `send` to a full bounded mailbox.
+/// The blocking half of `send` to a full bounded mailbox; the message
+/// back if `to` ends meanwhile (its mailbox closes).
 #[cold]
-fn send_when_room(to: &Arc<Pcb>, envelope: Envelope) {
+fn send_when_room(to: &Arc<Pcb>, envelope: Envelope) -> Result<(), Envelope> {
     let sender = try_with_process(|ctx| (Arc::clone(ctx.pcb), ctx.in_panic_hook()));
     let waker = match &sender {
         // A process cannot wait for room in its own mailbox, and one that
         // runs the panic hook must not give its worker up (std holds its
         // hook lock): both exceed the bound instead.
         Some((me, in_hook)) if Arc::ptr_eq(me, to) || *in_hook => {
-            return deliver(to, envelope);
+            return deliver_or_return(to, envelope);
         }
         Some((me, _)) => Waker::from(Arc::clone(me)),
         // A worker thread outside any process (a dead-letter hook, say)
         // must not block its worker.
-        None if try_with_worker(|_| ()).is_some() => return deliver(to, envelope),
+        None if try_with_worker(|_| ()).is_some() => return deliver_or_return(to, envelope),
         None => Waker::from(Arc::new(ThreadWaker(std::thread::current()))),
     };
     let waiting = WaitingForRoom::new(to, waker, sender.is_some());
@@ -240,9 +263,9 @@ fn send_when_room(to: &Arc<Pcb>, envelope: Envelope) {
                 if pushed.must_wake() {
                     to.wake();
                 }
-                return;
+                return Ok(());
             }
-            Err(TryPushError::Closed(refused)) => return dead_letter(to, refused),
+            Err(TryPushError::Closed(refused)) => return Err(refused),
             Err(TryPushError::Full(refused)) => {
                 envelope = refused;
                 if sender.is_some() {
