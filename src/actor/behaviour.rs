@@ -179,6 +179,35 @@ impl<M: Send + 'static> Context<M> {
     /// same order. A timer belongs to the
     /// process: a supervised actor's replacement does not inherit it.
     ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ferrotp::actor::{Actor, Context, Next};
+    /// use ferrotp::{Pid, receive, self_pid, send};
+    ///
+    /// enum Msg { Tick }
+    /// /// Tells its parent each tick, three times.
+    /// struct Ticker { parent: Pid, left: u32 }
+    /// impl Actor for Ticker {
+    ///     type Message = Msg;
+    ///     fn init(&mut self, ctx: &mut Context<Msg>) -> Result<(), ferrotp::ExitReason> {
+    ///         ctx.send_after(Duration::from_millis(1), Msg::Tick);
+    ///         Ok(())
+    ///     }
+    ///     fn handle(&mut self, Msg::Tick: Msg, ctx: &mut Context<Msg>) -> Next {
+    ///         send(&self.parent, self.left);
+    ///         self.left -= 1;
+    ///         if self.left == 0 { return Next::stop(); }
+    ///         ctx.send_after(Duration::from_millis(1), Msg::Tick); // re-armed
+    ///         Next::CONTINUE
+    ///     }
+    /// }
+    /// let ticks = ferrotp::run(|| {
+    ///     Ticker { parent: self_pid(), left: 3 }.start().unwrap();
+    ///     [receive::<u32>(), receive::<u32>(), receive::<u32>()]
+    /// }).unwrap();
+    /// assert_eq!(ticks, [3, 2, 1]);
+    /// ```
+    ///
     /// # Panics
     /// Outside the actor's process.
     pub fn send_after(&self, delay: Duration, message: M) -> TimerRef {

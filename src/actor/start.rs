@@ -166,12 +166,48 @@ impl<M: Send + 'static> Builder<M> {
     /// the parent (the starter: a supervisor's shutdown, say) runs
     /// `terminate` and stops the actor with its reason; other trapped
     /// exits are messages, for the [`Selector`] to take.
+    ///
+    /// ```
+    /// use ferrotp::actor::{Actor, Builder, Context, Next};
+    /// use ferrotp::{ExitReason, Pid, exit, receive, self_pid, send};
+    ///
+    /// /// Tells its parent how it ended.
+    /// struct Polite(Pid);
+    /// impl Actor for Polite {
+    ///     type Message = ();
+    ///     fn handle(&mut self, (): (), _: &mut Context<()>) -> Next { Next::CONTINUE }
+    ///     fn terminate(&mut self, reason: &ExitReason, _: &mut Context<()>) {
+    ///         send(&self.0, reason.clone());
+    ///     }
+    /// }
+    /// let said = ferrotp::run(|| {
+    ///     let polite = Builder::new().trap_exit(true).start(Polite(self_pid())).unwrap();
+    ///     exit(&polite.pid(), ExitReason::Shutdown); // as its supervisor would
+    ///     receive::<ExitReason>()
+    /// }).unwrap();
+    /// assert_eq!(said, ExitReason::Shutdown);
+    /// ```
     pub fn trap_exit(mut self, trap: bool) -> Self {
         self.trap_exit = trap;
         self
     }
 
     /// Links the actor to the starter before it runs (`spawn_link`).
+    ///
+    /// ```
+    /// use ferrotp::actor::{Builder, Next};
+    /// use ferrotp::{Exit, ExitReason, receive, trap_exit};
+    /// let reason = ferrotp::run(|| {
+    ///     trap_exit(true); // the actor's end comes as a message
+    ///     let fragile = Builder::new()
+    ///         .link(true)
+    ///         .start_fn((), |(), ()| Next::Stop(ExitReason::custom("gave up")))
+    ///         .unwrap();
+    ///     fragile.send(());
+    ///     receive::<Exit>().reason
+    /// }).unwrap();
+    /// assert_eq!(reason, ExitReason::custom("gave up"));
+    /// ```
     pub fn link(mut self, link: bool) -> Self {
         self.link = link;
         self
@@ -185,6 +221,19 @@ impl<M: Send + 'static> Builder<M> {
 
     /// Spawn options for the actor's process (stack size, mailbox bound,
     /// placement). Its name and trap-exit setting are the builder's.
+    ///
+    /// ```
+    /// use ferrotp::actor::{Builder, Next};
+    /// use ferrotp::SpawnOptions;
+    /// let capacity = ferrotp::run(|| {
+    ///     let bounded = Builder::new()
+    ///         .spawn_options(SpawnOptions::new().mailbox_capacity(64).stack_size(128 * 1024))
+    ///         .start_fn((), |(), ()| Next::Continue(()))
+    ///         .unwrap();
+    ///     bounded.pid().mailbox_capacity()
+    /// }).unwrap();
+    /// assert_eq!(capacity, Some(64));
+    /// ```
     pub fn spawn_options(mut self, options: SpawnOptions) -> Self {
         self.options = options;
         self
@@ -309,6 +358,27 @@ impl<M: Send + 'static> Builder<M> {
     /// [`start_fn`](Self::start_fn) with a handler for quiet spells: after
     /// a [`Next::ContinueTimeout`] with no message in time,
     /// `on_timeout(state)` runs.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ferrotp::actor::{Builder, Next};
+    /// use ferrotp::ExitReason;
+    /// let reason = ferrotp::run(|| {
+    ///     // A session that ends after 10 ms without a message.
+    ///     let session = Builder::new()
+    ///         .start_fn_with_timeout(
+    ///             0u32,
+    ///             |(), seen| Next::ContinueTimeout(seen + 1, Duration::from_millis(10)),
+    ///             |seen| Next::Stop(ExitReason::custom(format!("idle after {seen}"))),
+    ///         )
+    ///         .unwrap();
+    ///     session.send(());
+    ///     let pid = session.pid();
+    ///     while !pid.has_exited() { ferrotp::yield_now(); }
+    ///     pid.exit_reason().unwrap()
+    /// }).unwrap();
+    /// assert_eq!(reason, ExitReason::custom("idle after 1"));
+    /// ```
     ///
     /// # Errors
     /// [`StartError::Spawn`].
