@@ -71,31 +71,23 @@ pub fn send<M: Send + 'static>(to: &Pid, message: M) {
 /// The message, if `to` has ended.
 pub fn send_unless_ended<M: Send + 'static>(to: &Pid, message: M) -> Result<(), M> {
     let pcb = &to.0;
+    let envelope = Envelope::new(message);
     let result = if pcb.mailbox.capacity().is_none() {
-        match pcb.mailbox.push(Envelope::new(message)) {
-            Ok(ferrotp_mailbox::Pushed::WakeReceiver) => {
-                pcb.wake_out_of_line();
-                Ok(())
-            }
-            Ok(ferrotp_mailbox::Pushed::Queued) => Ok(()),
-            Err(closed) => Err(take_typed::<M>(closed.into_inner())),
-        }
+        deliver_or_return(pcb, envelope)
     } else {
-        match pcb.mailbox.try_push(Envelope::new(message)) {
+        match pcb.mailbox.try_push(envelope) {
             Ok(pushed) => {
                 if pushed.must_wake() {
                     pcb.wake_out_of_line();
                 }
                 Ok(())
             }
-            Err(TryPushError::Full(envelope)) => {
-                send_when_room(pcb, envelope).map_err(take_typed::<M>)
-            }
-            Err(TryPushError::Closed(envelope)) => Err(take_typed::<M>(envelope)),
+            Err(TryPushError::Full(envelope)) => send_when_room(pcb, envelope),
+            Err(TryPushError::Closed(envelope)) => Err(envelope),
         }
     };
     let _ = try_with_process(|ctx| ctx.reduce(1));
-    result
+    result.map_err(take_typed::<M>)
 }
 
 /// Queues `message` for `to` at once: past any mailbox bound, costing no
@@ -116,15 +108,7 @@ pub fn send_unless_ended<M: Send + 'static>(to: &Pid, message: M) -> Result<(), 
 /// # Errors
 /// The message, if `to` has ended.
 pub fn deliver_unless_ended<M: Send + 'static>(to: &Pid, message: M) -> Result<(), M> {
-    let pcb = &to.0;
-    match pcb.mailbox.push(Envelope::new(message)) {
-        Ok(ferrotp_mailbox::Pushed::WakeReceiver) => {
-            pcb.wake_out_of_line();
-            Ok(())
-        }
-        Ok(ferrotp_mailbox::Pushed::Queued) => Ok(()),
-        Err(closed) => Err(take_typed::<M>(closed.into_inner())),
-    }
+    deliver_or_return(&to.0, Envelope::new(message)).map_err(take_typed::<M>)
 }
 
 /// Queues `message` for `to` past any mailbox bound and without costing a
@@ -217,10 +201,12 @@ pub(crate) fn send_envelope(to: &Arc<Pcb>, envelope: Envelope) {
 }
 
 /// Queues `envelope` past any bound, or hands it back if `to` has ended.
+/// Off the message path (`send` itself uses `deliver`): its wake-up is
+/// out of line.
 fn deliver_or_return(to: &Arc<Pcb>, envelope: Envelope) -> Result<(), Envelope> {
     match to.mailbox.push(envelope) {
         Ok(ferrotp_mailbox::Pushed::WakeReceiver) => {
-            to.wake();
+            to.wake_out_of_line();
             Ok(())
         }
         Ok(ferrotp_mailbox::Pushed::Queued) => Ok(()),
