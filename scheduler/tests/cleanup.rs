@@ -595,10 +595,14 @@ fn a_kill_queued_as_the_body_ends_still_acts() {
             .unwrap();
         let go = Arc::new(AtomicBool::new(false));
         let gone = Arc::clone(&go);
+        let spinning = Arc::new(AtomicBool::new(false));
+        let spins = Arc::clone(&spinning);
         let p = spawn_opt(SpawnOptions::new().worker(1 - here), move || {
             receive::<u8>();
-            send(&me, ());
-            // No check point from here to the end of the body.
+            // No check point from here to the end of the body (a `send`
+            // here would be one: the kill could act there, ending the
+            // body itself, which is another case).
+            spins.store(true, Ordering::SeqCst);
             while !gone.load(Ordering::SeqCst) {
                 std::hint::spin_loop();
             }
@@ -611,7 +615,9 @@ fn a_kill_queued_as_the_body_ends_still_acts() {
             OnDrop(move || after.lock().unwrap().push("next dropped".to_owned())),
         );
         send(&p, 1u8);
-        receive::<()>();
+        while !spinning.load(Ordering::SeqCst) {
+            yield_now();
+        }
         exit(&p, ExitReason::Kill);
         go.store(true, Ordering::SeqCst);
         wait_exit(&p);
