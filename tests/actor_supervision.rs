@@ -40,9 +40,26 @@ fn recorder_child(
     incarnations: Arc<AtomicUsize>,
     hold_init: bool,
 ) -> (ferrotp::ChildSpec, actor::ActorRef<Recorder>) {
+    recorder_child_named(report, incarnations, hold_init, Some("recorder"))
+}
+
+/// [`recorder_child`], registered under `name` if any. (A supervisor
+/// killed brutally leaves its children to die of the link's signal: a
+/// replacement supervisor that starts them again at once may find the
+/// old child still holding the name, and OTP has that race too.)
+fn recorder_child_named(
+    report: Pid,
+    incarnations: Arc<AtomicUsize>,
+    hold_init: bool,
+    name: Option<&'static str>,
+) -> (ferrotp::ChildSpec, actor::ActorRef<Recorder>) {
     actor::child("recorder", move |builder| {
         let (report, incarnations) = (report.clone(), Arc::clone(&incarnations));
-        builder.name("recorder").start_with(move |_| {
+        let builder = match name {
+            Some(name) => builder.name(name),
+            None => builder,
+        };
+        builder.start_with(move |_| {
             let n = incarnations.fetch_add(1, Ordering::SeqCst) + 1;
             send(&report, (n, self_pid()));
             if hold_init && n > 1 {
@@ -274,7 +291,8 @@ fn the_address_holds_again_after_its_supervisor_was_restarted() {
     let rt = runtime();
     let recorded = rt.block_on(|| {
         let count = Arc::new(AtomicUsize::new(0));
-        let (spec, recorder) = recorder_child(self_pid(), count, true);
+        // Unnamed (see `recorder_child_named`).
+        let (spec, recorder) = recorder_child_named(self_pid(), count, true, None);
         let inner = SupervisorSpec::new(Strategy::OneForOne).child(spec);
         let outer = SupervisorSpec::new(Strategy::OneForOne)
             .child(ChildSpec::supervisor("inner", inner))

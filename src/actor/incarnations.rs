@@ -199,18 +199,25 @@ impl<M: Send + 'static> Incarnations<M> {
             state.closed = false;
         }
         let this = std::sync::Arc::downgrade(self);
+        let ended = supervisor.clone();
         supervisor.on_exit(move |_| {
             if let Some(this) = this.upgrade() {
-                this.close();
+                this.close(&ended);
             }
         });
     }
 
-    /// No replacement will come: held messages become dead letters, and
-    /// so does anything sent from now on.
-    fn close(&self) {
+    /// Supervisor `ended` has ended: if it is still the one that starts
+    /// the incarnations, no replacement will come: held messages become
+    /// dead letters, and so does anything sent from now on. (Its own
+    /// supervisor may have restarted it already, and the new one started
+    /// an incarnation before this hook ran: then nothing closes.)
+    fn close(&self, ended: &Pid) {
         let (held, last) = {
             let mut state = self.lock();
+            if state.watching.as_ref() != Some(ended) {
+                return;
+            }
             state.closed = true;
             state.current = None;
             (std::mem::take(&mut state.held), state.last.clone())
