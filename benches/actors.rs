@@ -36,6 +36,9 @@
 //! Every workload checks its result (the count of calls, of casts, of
 //! stopped actors), so none can silently measure nothing.
 
+#[path = "memory.rs"]
+mod memory;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -462,28 +465,18 @@ fn w10_start_stop(c: &mut Criterion) {
 /// Idle actors in W4b.
 const W4B_ACTORS: u64 = 100_000;
 
-/// Resident set size of this OS process, in bytes.
-fn rss() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
-
 /// Starts `n` idle actors (each waiting for a message); returns (bytes per
 /// actor, time to get them all started), then stops them.
 fn ferrotp_idle(n: u64) -> (u64, Duration) {
     let rt = ferrotp_rt(2);
-    let before = rss();
+    let before = memory::rss();
     rt.block_on(move || {
         let start = Instant::now();
         // `start` returns once the actor has run its (empty) init and
         // acknowledged: each is then waiting in its receive.
         let actors: Vec<ActorRef<Stop>> = (0..n).map(|_| ferrotp_idle_actor()).collect();
         let took = start.elapsed();
-        let per = rss().saturating_sub(before) / n;
+        let per = memory::rss().saturating_sub(before) / n;
         let stopped = actors
             .iter()
             .filter(|actor| actor.stop(ExitReason::Normal, CALL_TIMEOUT).is_ok())
@@ -495,7 +488,7 @@ fn ferrotp_idle(n: u64) -> (u64, Duration) {
 
 fn tokio_idle(n: u64) -> (u64, Duration) {
     let trt = tokio_rt(2);
-    let before = rss();
+    let before = memory::rss();
     on_tokio(&trt, async move {
         let start = Instant::now();
         let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -506,7 +499,7 @@ fn tokio_idle(n: u64) -> (u64, Duration) {
             ready_rx.recv().await.unwrap();
         }
         let took = start.elapsed();
-        let per = rss().saturating_sub(before) / n;
+        let per = memory::rss().saturating_sub(before) / n;
         let mut stopped = 0u64;
         for (actor, _) in &actors {
             actor.send(Stop).unwrap();
@@ -521,7 +514,7 @@ fn tokio_idle(n: u64) -> (u64, Duration) {
 
 fn kameo_idle(n: u64) -> (u64, Duration) {
     let trt = tokio_rt(2);
-    let before = rss();
+    let before = memory::rss();
     on_tokio(&trt, async move {
         let start = Instant::now();
         let actors: Vec<_> = (0..n).map(|_| kameo_idle_actor()).collect();
@@ -529,7 +522,7 @@ fn kameo_idle(n: u64) -> (u64, Duration) {
             actor.wait_for_startup().await;
         }
         let took = start.elapsed();
-        let per = rss().saturating_sub(before) / n;
+        let per = memory::rss().saturating_sub(before) / n;
         for actor in &actors {
             actor.stop_gracefully().await.unwrap();
         }
@@ -562,17 +555,7 @@ fn w4b_child(peer: &str) {
 
 /// Runs `w4b_child` for `peer` and returns its figure.
 fn w4b_bytes(peer: &str) -> String {
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .env("W4B_BENCH_CHILD", peer)
-        .output()
-        .expect("re-running the bench binary");
-    if !output.status.success() {
-        return format!(
-            "failed ({})",
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    memory::figure_of_child("W4B_BENCH_CHILD", peer)
 }
 
 fn w4b_memory(c: &mut Criterion) {

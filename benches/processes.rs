@@ -18,6 +18,9 @@
 //! peer, so ratios are still read within one workload), and its W4 holds
 //! 20,000 coroutines instead of 100,000.
 
+#[path = "memory.rs"]
+mod memory;
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -434,21 +437,11 @@ fn w3_skynet(c: &mut Criterion) {
 
 // ---------------------------------------------------------------- W4
 
-/// Resident set size of this OS process, in bytes.
-fn rss() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
-
 /// Spawns `n` processes blocked in receive; returns (bytes per process,
 /// time to get them all blocked).
 fn ferrotp_blocked(n: u64) -> (u64, Duration) {
     let rt = ferrotp_rt(2);
-    let before = rss();
+    let before = memory::rss();
     let (per, took) = rt.block_on(move || {
         let start = Instant::now();
         let me = self_pid();
@@ -465,7 +458,7 @@ fn ferrotp_blocked(n: u64) -> (u64, Duration) {
             receive::<()>();
         }
         let took = start.elapsed();
-        let per = rss().saturating_sub(before) / n;
+        let per = memory::rss().saturating_sub(before) / n;
         for pid in &pids {
             send(pid, ());
         }
@@ -476,7 +469,7 @@ fn ferrotp_blocked(n: u64) -> (u64, Duration) {
 
 fn tokio_blocked(n: u64) -> (u64, Duration) {
     let trt = tokio_rt(2);
-    let before = rss();
+    let before = memory::rss();
     let (tx_per, rx_per) = std::sync::mpsc::channel();
     let took = on_tokio(&trt, async move {
         let start = Instant::now();
@@ -495,7 +488,9 @@ fn tokio_blocked(n: u64) -> (u64, Duration) {
             ready_rx.recv().await.unwrap();
         }
         let took = start.elapsed();
-        tx_per.send(rss().saturating_sub(before) / n).unwrap();
+        tx_per
+            .send(memory::rss().saturating_sub(before) / n)
+            .unwrap();
         for tx in releases {
             let _ = tx.send(());
         }
@@ -505,7 +500,7 @@ fn tokio_blocked(n: u64) -> (u64, Duration) {
 }
 
 fn may_blocked(n: u64) -> (u64, Duration) {
-    let before = rss();
+    let before = memory::rss();
     let (tx_per, rx_per) = std::sync::mpsc::channel();
     let took = on_may(move || {
         let start = Instant::now();
@@ -524,7 +519,9 @@ fn may_blocked(n: u64) -> (u64, Duration) {
             ready_rx.recv().unwrap();
         }
         let took = start.elapsed();
-        tx_per.send(rss().saturating_sub(before) / n).unwrap();
+        tx_per
+            .send(memory::rss().saturating_sub(before) / n)
+            .unwrap();
         for tx in releases {
             let _ = tx.send(());
         }
@@ -552,17 +549,7 @@ const W4_MAY_PROCESSES: u64 = 20_000;
 
 /// Runs `w4_child` for `peer` and returns its figure.
 fn w4_bytes(peer: &str) -> String {
-    let output = std::process::Command::new(std::env::current_exe().unwrap())
-        .env("W4_BENCH_CHILD", peer)
-        .output()
-        .expect("re-running the bench binary");
-    if !output.status.success() {
-        return format!(
-            "failed ({})",
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    memory::figure_of_child("W4_BENCH_CHILD", peer)
 }
 
 fn w4_memory(c: &mut Criterion) {
