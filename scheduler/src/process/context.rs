@@ -964,18 +964,8 @@ impl<'y> ProcessCtx<'y> {
                 }
                 return Some(message);
             }
-            if let Some(deadline) = deadline {
-                match &timer {
-                    None => {
-                        if deadline <= Instant::now() {
-                            self.polled.set(true);
-                            return None;
-                        }
-                        timer = Some(self.arm(function, deadline));
-                    }
-                    Some(armed) if self.fired(armed) => return None,
-                    Some(_) => {}
-                }
+            if self.time_is_up(function, deadline, &mut timer) {
+                return None;
             }
             match receiver.announce_wait() {
                 Wait::Ready => continue,
@@ -1027,18 +1017,8 @@ impl<'y> ProcessCtx<'y> {
                 }
                 return true;
             }
-            if let Some(deadline) = deadline {
-                match &timer {
-                    None => {
-                        if deadline <= Instant::now() {
-                            self.polled.set(true);
-                            return false;
-                        }
-                        timer = Some(self.arm(function, deadline));
-                    }
-                    Some(armed) if self.fired(armed) => return false,
-                    Some(_) => {}
-                }
+            if self.time_is_up(function, deadline, &mut timer) {
+                return false;
             }
             // A signal that ends the process unwinds from here; its timer
             // then fires later, stale, and is ignored.
@@ -1050,6 +1030,32 @@ impl<'y> ProcessCtx<'y> {
     /// panic, shutdown) or past its body.
     pub(crate) fn is_ending(&self) -> bool {
         self.in_cleanup()
+    }
+
+    /// One look at a wait's `deadline` (`None`: none): true if it has
+    /// passed; else its timer is armed, the first time, so that it wakes
+    /// the process. A deadline already past polls (module docs: clean-up).
+    #[inline(always)]
+    fn time_is_up(
+        &self,
+        function: &str,
+        deadline: Option<Instant>,
+        timer: &mut Option<Armed>,
+    ) -> bool {
+        let Some(deadline) = deadline else {
+            return false;
+        };
+        match timer {
+            None => {
+                if deadline <= Instant::now() {
+                    self.polled.set(true);
+                    return true;
+                }
+                *timer = Some(self.arm(function, deadline));
+                false
+            }
+            Some(armed) => self.fired(armed),
+        }
     }
 
     fn arm(&self, function: &str, deadline: Instant) -> Armed {
