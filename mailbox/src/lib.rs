@@ -135,4 +135,4 @@ pub mod sync;
 pub use bound::RoomWaiter;
 pub use error::{Closed, TryPushError};
 pub use mailbox::{CancelWait, Mailbox, Pushed, Wait};
-pub use receiver::{Drain, Iter, MailboxRef, Mark, Receiver};
+pub use receiver::{Drain, Iter, MailboxRef, Mark, ParkedReceiver, Receiver};

@@ -484,6 +484,105 @@ impl<T, R: MailboxRef<T>> Receiver<T, R> {
     }
 }
 
+/// A receiver set aside without its handle to the mailbox, to be taken up
+/// again later, perhaps on another thread: what a runtime keeps of a
+/// process that gave its stack back while it waits (its receiver lived on
+/// that stack).
+///
+/// Made by [`Receiver::park`], taken up by [`ParkedReceiver::resume`]. It
+/// keeps the receiver's place in the arrivals, the messages a selective
+/// receive passed over, and a standing [`announce_wait`](Receiver::announce_wait):
+/// a push while it is parked is told to wake the receiver, so a runtime
+/// can park a receiver that announced a wait and let that wake-up bring
+/// it back.
+///
+/// The mailbox stays claimed and open meanwhile. Dropping a parked
+/// receiver drops the messages passed over, but neither closes the mailbox
+/// nor frees the blocks of arrivals it holds (they leak): resume it and
+/// drop the receiver to close.
+///
+/// ```
+/// use std::sync::Arc;
+/// use ferrotp_mailbox::{Mailbox, Receiver, Wait};
+/// let mailbox = Arc::new(Mailbox::new());
+/// let mut rx = Receiver::new(Arc::clone(&mailbox));
+/// mailbox.push(1).unwrap();
+/// assert_eq!(rx.pop(), Some(1));
+/// assert_eq!(rx.announce_wait(), Wait::Sleep);
+/// let parked = rx.park();
+/// // A push while parked wakes the receiver.
+/// assert!(mailbox.push(2).unwrap().must_wake());
+/// let mut rx = std::thread::spawn(move || {
+///     // SAFETY: `mailbox` is the mailbox `parked` was parked from.
+///     unsafe { parked.resume(mailbox) }
+/// }).join().unwrap();
+/// let _ = rx.cancel_wait();
+/// assert_eq!(rx.pop(), Some(2));
+/// ```
+pub struct ParkedReceiver<T> {
+    inbox: Inbox<T>,
+    head: Head<T>,
+    bounded: bool,
+    closed: bool,
+}
+
+// SAFETY: as for `Receiver`: it owns the messages in its inbox and the
+// blocks it adopted, which `T: Send` lets another thread take over.
+unsafe impl<T: Send> Send for ParkedReceiver<T> {}
+
+impl<T> fmt::Debug for ParkedReceiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ParkedReceiver")
+            .field("inbox_len", &self.inbox.len())
+            .field("scanned_to", &self.head.seq())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T, R: MailboxRef<T>> Receiver<T, R> {
+    /// Sets the receiver aside without closing the mailbox, giving up its
+    /// handle to it (see [`ParkedReceiver`]).
+    pub fn park(self) -> ParkedReceiver<T> {
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: each field is read out once and `this` is never dropped
+        // or used again, so nothing is dropped twice; the source is
+        // dropped here, as the receiver gives it up.
+        unsafe {
+            drop(std::ptr::read(&this.source));
+            ParkedReceiver {
+                inbox: std::ptr::read(&this.inbox),
+                head: std::ptr::read(&this.head),
+                bounded: this.bounded,
+                closed: this.closed,
+            }
+        }
+    }
+}
+
+impl<T> ParkedReceiver<T> {
+    /// Becomes the receiver again, reaching its mailbox through `source`.
+    ///
+    /// # Safety
+    /// `source` must reach the mailbox this receiver was parked from: the
+    /// parked place and blocks belong to that mailbox's arrivals, and read
+    /// against another mailbox they would be used after they are freed.
+    pub unsafe fn resume<R: MailboxRef<T>>(self, source: R) -> Receiver<T, R> {
+        debug_assert_eq!(source.mailbox().capacity().is_some(), self.bounded);
+        Receiver {
+            source,
+            inbox: self.inbox,
+            head: self.head,
+            bounded: self.bounded,
+            closed: self.closed,
+        }
+    }
+
+    /// The number of messages passed over by selective receives, kept.
+    pub fn passed_over(&self) -> usize {
+        self.inbox.len()
+    }
+}
+
 impl<T, R: MailboxRef<T>> Drop for Receiver<T, R> {
     fn drop(&mut self) {
         drop(self.close());

@@ -90,7 +90,9 @@ pub use lifecycle::registry::{
     NotRegistered, RegisterError, register, send_named, unregister, whereis,
 };
 pub use lifecycle::signal::{exit, exit_self, link_signal, trap_exit};
-pub use lifecycle::spawn::{SpawnError, SpawnOptions, spawn, spawn_opt, spawn_with};
+pub use lifecycle::spawn::{
+    SpawnError, SpawnOptions, spawn, spawn_opt, spawn_resumable, spawn_resumable_with, spawn_with,
+};
 pub use messaging::call::{CallError, PendingReply, ReplyTo, call};
 pub use messaging::receive::{
     AnyMessage, close_mailbox, mailbox_len, receive, receive_any, receive_any_timeout,
@@ -102,6 +104,7 @@ pub use messaging::send::{
 };
 pub use messaging::subject::Subject;
 pub use process::current::{reduce, self_pid, try_self_pid, yield_now};
+pub use process::hibernation::{Activation, Resumable};
 pub use process::process_id::ProcessId;
 pub use process::red_zone::MAX_RED_ZONE;
 pub use process::stack::MAX_STACK_SIZE;

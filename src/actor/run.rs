@@ -15,15 +15,31 @@
 //! (unread messages are dropped, as the process ends). An exit signal
 //! that is not trapped (a kill) unwinds the process: the state is dropped
 //! by the unwind, without `terminate`.
+//!
+//! # Two runners, one turn
+//!
+//! * [`Hibernating`], for an actor whose state is `Send` (`Builder::start`):
+//!   a resumable body (`ferrotp_scheduler::spawn_resumable`). Each
+//!   activation takes every message there is, then hibernates: the actor
+//!   owns no stack while idle, and any worker may run its next
+//!   activation. A handler that blocks inside (a nested `call`) keeps its
+//!   stack and worker meanwhile.
+//! * [`run`], for an actor whose state is made by its init and need not be
+//!   `Send` (`Builder::start_with`): a plain process that keeps its stack
+//!   and its worker for life.
+//!
+//! Both hand each message to [`turn`], so they behave alike message for
+//! message: the same order, the same selector, the same stop rules.
 
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use ferrotp_scheduler::{
-    AnyMessage, Exit, ExitReason, Pid, ReplyTo, close_mailbox, exit_self, is_exit_unwind,
-    receive_any, receive_any_timeout, self_pid,
+    Activation, AnyMessage, Exit, ExitReason, Pid, ReplyTo, Resumable, close_mailbox, exit_self,
+    is_exit_unwind, receive_any, receive_any_timeout, self_pid,
 };
 
 use super::address::{ActorRef, SystemStop};
@@ -42,12 +58,7 @@ pub(crate) fn run<A, I>(
     A: Actor,
     I: FnOnce(&mut Context<A::Message>) -> Result<A, ExitReason>,
 {
-    let me = self_pid();
-    let myself = match &incarnations {
-        Some(incarnations) => ActorRef::supervised(Arc::clone(incarnations)),
-        None => ActorRef::from_pid(me.clone()),
-    };
-    let mut ctx = Context::new(myself, me, Some(parent), selector);
+    let mut ctx = context(selector, &parent, incarnations.as_ref());
     let mut actor = match init(&mut ctx) {
         Ok(actor) => Owned(ManuallyDrop::new(actor)),
         Err(reason) => {
@@ -132,41 +143,230 @@ fn serve<A: Actor>(actor: &mut A, ctx: &mut Context<A::Message>) -> ExitReason {
             None => Some(receive_any()),
             Some(after) => receive_any_timeout(after),
         };
-        let next = match message {
-            None => actor.handle_timeout(ctx),
-            Some(message) => match message.take::<A::Message>() {
-                Ok(message) => actor.handle(message, ctx),
-                Err(other) => match other.take::<SystemStop>() {
-                    Ok(SystemStop(reason)) => return reason,
-                    Err(other) => match ctx.selector.select(other) {
-                        Ok(message) => actor.handle(message, ctx),
-                        Err(other) => match stop_signal(other, ctx) {
-                            Ok(reason) => return reason,
-                            Err(unexpected) => {
-                                ctx.unexpected += 1;
-                                // Reported at the 1st, 2nd, 4th, 8th...: a
-                                // flood costs a few lines, not one each.
-                                if ctx.unexpected.is_power_of_two() {
-                                    crate::report::unexpected_message(
-                                        ctx.pid(),
-                                        unexpected.type_name(),
-                                        ctx.unexpected,
-                                    );
-                                }
-                                drop(unexpected);
-                                continue;
+        match turn(actor, ctx, message) {
+            Turn::Wait(after) => idle = after,
+            Turn::WaitAgain => {}
+            Turn::Stop(reason) => return reason,
+        }
+    }
+}
+
+/// What the actor does after one message (or quiet spell).
+enum Turn {
+    /// Waits for the next message, for at most this long, if given.
+    Wait(Option<Duration>),
+    /// Waits as it did before the message (it was unexpected).
+    WaitAgain,
+    Stop(ExitReason),
+}
+
+/// One message (`None`: the idle timeout passed) handed to the actor.
+fn turn<A: Actor>(
+    actor: &mut A,
+    ctx: &mut Context<A::Message>,
+    message: Option<AnyMessage>,
+) -> Turn {
+    let next = match message {
+        None => actor.handle_timeout(ctx),
+        Some(message) => match message.take::<A::Message>() {
+            Ok(message) => actor.handle(message, ctx),
+            Err(other) => match other.take::<SystemStop>() {
+                Ok(SystemStop(reason)) => return Turn::Stop(reason),
+                Err(other) => match ctx.selector.select(other) {
+                    Ok(message) => actor.handle(message, ctx),
+                    Err(other) => match stop_signal(other, ctx) {
+                        Ok(reason) => return Turn::Stop(reason),
+                        Err(unexpected) => {
+                            ctx.unexpected += 1;
+                            // Reported at the 1st, 2nd, 4th, 8th...: a
+                            // flood costs a few lines, not one each.
+                            if ctx.unexpected.is_power_of_two() {
+                                crate::report::unexpected_message(
+                                    ctx.pid(),
+                                    unexpected.type_name(),
+                                    ctx.unexpected,
+                                );
                             }
-                        },
+                            drop(unexpected);
+                            return Turn::WaitAgain;
+                        }
                     },
                 },
             },
-        };
-        match next {
-            Next::Continue(()) => idle = None,
-            Next::ContinueTimeout((), after) => idle = Some(after),
-            Next::Stop(reason) => return reason,
+        },
+    };
+    match next {
+        Next::Continue(()) => Turn::Wait(None),
+        Next::ContinueTimeout((), after) => Turn::Wait(Some(after)),
+        Next::Stop(reason) => Turn::Stop(reason),
+    }
+}
+
+// ---- The hibernating runner ------------------------------------------------
+
+/// An actor whose state is `Send`, run as a resumable body (module docs).
+pub(crate) struct Hibernating<A: Actor, I> {
+    /// Before the first activation: its init, its start acknowledgement
+    /// and its selector.
+    start: Option<Start<A::Message, I>>,
+    parent: Pid,
+    incarnations: Option<Arc<Incarnations<A::Message>>>,
+    /// From the first activation on.
+    running: Option<Running<A>>,
+}
+
+struct Start<M, I> {
+    init: I,
+    ack: ReplyTo<Result<(), ExitReason>>,
+    selector: Selector<M>,
+}
+
+struct Running<A: Actor> {
+    actor: Owned<A>,
+    ctx: Context<A::Message>,
+    /// The idle timeout of the last `ContinueTimeout`, and when it ends.
+    idle: Option<(Duration, Instant)>,
+    /// Its mailbox went to its replacement, or it needs none.
+    handed_over: bool,
+}
+
+impl<A: Actor, I> Hibernating<A, I> {
+    pub(crate) fn new(
+        init: I,
+        ack: ReplyTo<Result<(), ExitReason>>,
+        selector: Selector<A::Message>,
+        parent: Pid,
+        incarnations: Option<Arc<Incarnations<A::Message>>>,
+    ) -> Self {
+        Self {
+            start: Some(Start {
+                init,
+                ack,
+                selector,
+            }),
+            parent,
+            incarnations,
+            running: None,
         }
     }
+}
+
+impl<A, I> Resumable for Hibernating<A, I>
+where
+    A: Actor + Send,
+    I: FnOnce(&mut Context<A::Message>) -> Result<A, ExitReason> + Send + 'static,
+{
+    fn resume(&mut self, timed_out: bool) -> Activation {
+        if let Some(start) = self.start.take() {
+            let mut ctx = context(start.selector, &self.parent, self.incarnations.as_ref());
+            match (start.init)(&mut ctx) {
+                Ok(actor) => {
+                    start.ack.send(Ok(()));
+                    self.running = Some(Running {
+                        actor: Owned(ManuallyDrop::new(actor)),
+                        ctx,
+                        idle: None,
+                        handed_over: false,
+                    });
+                }
+                Err(reason) => {
+                    start.ack.send(Err(reason.clone()));
+                    return Activation::Exit(reason);
+                }
+            }
+        }
+        let incarnations = self.incarnations.as_deref();
+        let Some(running) = self.running.as_mut() else {
+            unreachable!("an actor is resumed only once it has started");
+        };
+        let served = catch_unwind(AssertUnwindSafe(|| running.serve_waiting(timed_out)));
+        match served {
+            Ok(None) => Activation::Hibernate {
+                until: running.idle.map(|(_, deadline)| deadline),
+            },
+            Ok(Some(reason)) => {
+                running.hand_over(incarnations);
+                running.actor.terminate(&reason, &mut running.ctx);
+                // The state drops now, inside the process, as `run`'s does.
+                self.running = None;
+                Activation::Exit(reason)
+            }
+            Err(payload) => {
+                running.hand_over(incarnations);
+                if !is_exit_unwind(payload.as_ref()) {
+                    crashed(&mut *running.actor, &mut running.ctx, payload.as_ref());
+                }
+                resume_unwind(payload)
+            }
+        }
+    }
+}
+
+impl<A: Actor> Running<A> {
+    /// Takes every message there is; returns the reason to stop with, or
+    /// `None` when there is nothing left to take (the actor hibernates).
+    fn serve_waiting(&mut self, mut timed_out: bool) -> Option<ExitReason> {
+        loop {
+            let message = match receive_any_timeout(Duration::ZERO) {
+                Some(message) => Some(message),
+                // The deadline passed with nothing taken since it was set.
+                None if timed_out && self.idle.is_some() => None,
+                None => return None,
+            };
+            timed_out = false;
+            match turn(&mut *self.actor, &mut self.ctx, message) {
+                Turn::Wait(after) => {
+                    self.idle = after.map(|after| (after, Instant::now() + after));
+                }
+                Turn::WaitAgain => {
+                    if let Some((after, deadline)) = &mut self.idle {
+                        // Any message starts the quiet spell again, as in
+                        // the stackful loop.
+                        *deadline = Instant::now() + *after;
+                    }
+                }
+                Turn::Stop(reason) => return Some(reason),
+            }
+        }
+    }
+
+    fn hand_over(&mut self, incarnations: Option<&Incarnations<A::Message>>) {
+        if !self.handed_over {
+            self.handed_over = true;
+            hand_over(&self.ctx, incarnations);
+        }
+    }
+}
+
+impl<A: Actor, I> Drop for Hibernating<A, I> {
+    /// Killed while idle (or shut down), the actor ends without running a
+    /// handler: its first check point unwinds it, dropping this body. A
+    /// supervised incarnation still hands its queue over then. Outside a
+    /// process (its process could not get a stack to end on) there is no
+    /// mailbox to close here: it closes as the process ends.
+    fn drop(&mut self) {
+        if let Some(running) = &mut self.running
+            && !running.handed_over
+            && ferrotp_scheduler::try_self_pid().is_some()
+        {
+            running.handed_over = true;
+            hand_over(&running.ctx, self.incarnations.as_deref());
+        }
+    }
+}
+
+/// An actor's context, made in its process.
+fn context<M: Send + 'static>(
+    selector: Selector<M>,
+    parent: &Pid,
+    incarnations: Option<&Arc<Incarnations<M>>>,
+) -> Context<M> {
+    let me = self_pid();
+    let myself = match incarnations {
+        Some(incarnations) => ActorRef::supervised(Arc::clone(incarnations)),
+        None => ActorRef::from_pid(me.clone()),
+    };
+    Context::new(myself, me, Some(parent.clone()), selector)
 }
 
 /// A handler panicked: `terminate` runs with the panic as its reason (as

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferrotp_scheduler::{
-    CallError, Exit, ExitReason, PendingReply, Pid, SpawnError, SpawnOptions, exit,
+    CallError, Exit, ExitReason, PendingReply, Pid, ReplyTo, SpawnError, SpawnOptions, exit,
     receive_match_timeout, self_pid,
 };
 
@@ -26,7 +26,7 @@ use super::address::ActorRef;
 use super::behaviour::{Actor, Context, FnActor};
 use super::incarnations::Incarnations;
 use super::next::Next;
-use super::run::run;
+use super::run::{Hibernating, run};
 use super::selector::Selector;
 
 /// How long an actor's init may take by default (as GenServer's 5 s).
@@ -252,15 +252,25 @@ impl<M: Send + 'static> Builder<M> {
     where
         A: Actor<Message = M> + Send,
     {
-        self.start_with(move |ctx| {
+        let init = move |ctx: &mut Context<M>| {
             let mut actor = actor;
             actor.init(ctx)?;
             Ok(actor)
-        })
+        };
+        let (starting, ack, parent, selector) = self.starting();
+        let body = Hibernating::new(init, ack, selector, parent, starting.incarnations.clone());
+        let pid = if starting.link {
+            ferrotp_supervision::spawn_link_resumable(starting.options.clone(), body)
+        } else {
+            ferrotp_scheduler::spawn_resumable(starting.options.clone(), body)
+        };
+        starting.wait(pid)
     }
 
     /// Starts the actor that `init` makes, in the new process: its state
-    /// need not be `Send` (it never leaves that process).
+    /// need not be `Send` (it never leaves that process). Such an actor
+    /// keeps its stack, and its worker, while it is idle (a [`start`](Self::start)ed
+    /// one gives its stack back).
     ///
     /// # Errors
     /// As for [`start`](Self::start).
@@ -272,6 +282,30 @@ impl<M: Send + 'static> Builder<M> {
         A: Actor<Message = M>,
         I: FnOnce(&mut Context<M>) -> Result<A, ExitReason> + Send + 'static,
     {
+        let (starting, ack, parent, selector) = self.starting();
+        let body = {
+            let incarnations = starting.incarnations.clone();
+            move || run(init, ack, selector, parent, incarnations)
+        };
+        let pid = if starting.link {
+            ferrotp_supervision::spawn_link_opt(starting.options.clone(), body)
+        } else {
+            ferrotp_scheduler::spawn_opt(starting.options.clone(), body)
+        };
+        starting.wait(pid)
+    }
+
+    /// What both starts share before the spawn: the options, and the start
+    /// acknowledgement's two ends.
+    #[allow(clippy::type_complexity)]
+    fn starting(
+        self,
+    ) -> (
+        Starting<M>,
+        ReplyTo<Result<(), ExitReason>>,
+        Pid,
+        Selector<M>,
+    ) {
         let Builder {
             options,
             name,
@@ -286,59 +320,15 @@ impl<M: Send + 'static> Builder<M> {
             options = options.register(name);
         }
         let (pending, ack) = PendingReply::<Result<(), ExitReason>>::new();
-        let parent = self_pid();
-        let body = {
-            let incarnations = incarnations.clone();
-            move || run(init, ack, selector, parent, incarnations)
+        let starting = Starting {
+            options,
+            init_timeout,
+            link,
+            incarnations,
+            pending,
         };
-        let pid = if link {
-            ferrotp_supervision::spawn_link_opt(options, body)
-        } else {
-            ferrotp_scheduler::spawn_opt(options, body)
-        }
-        .map_err(StartError::Spawn)?;
-        // No watch of the new process: its start acknowledgement is a
-        // local of its body, so an init that panics or is killed drops it
-        // as the process ends, and the wait learns that process's reason
-        // (module `call`); an init that overruns is the timeout's.
-        let failure = match pending.wait(init_timeout) {
-            Ok(Ok(())) => {
-                return Ok(match incarnations {
-                    Some(incarnations) => {
-                        incarnations.started(&pid);
-                        ActorRef::supervised(incarnations)
-                    }
-                    None => ActorRef::from_pid(pid),
-                });
-            }
-            Ok(Err(reason)) => StartError::InitFailed(reason),
-            Err(CallError::Timeout) => {
-                exit(&pid, ExitReason::Killed);
-                StartError::InitTimeout(init_timeout)
-            }
-            Err(CallError::Exited(reason)) => failed(reason),
-            Err(CallError::NoProc) => failed(pid.exit_reason().unwrap_or(ExitReason::NoProc)),
-            Err(error @ (CallError::NoReply | CallError::CalledSelf)) => StartError::InitFailed(
-                ExitReason::custom(format!("no start acknowledgement: {error}")),
-            ),
-        };
-        // The failed actor ends (killed, or ending with its reason): wait
-        // for that, so that its name is free again when this returns, but
-        // only so long (an init that never reaches a check point cannot be
-        // killed; the long-schedule report names it).
-        wait_for_end(&pid, init_timeout.max(Duration::from_millis(100)));
-        if link {
-            // Its link's exit signal, if this process traps exits, is a
-            // message by now (it came before the end was known): taken,
-            // as OTP's proc_lib does, so that it is not left over.
-            let _ = receive_match_timeout(
-                |exit: &Exit| exit.from.as_ref() == Some(&pid),
-                Duration::ZERO,
-            );
-        }
-        Err(failure)
+        (starting, ack, self_pid(), selector)
     }
-
     /// Starts an actor in the closure style (see [`start`](crate::actor::start))
     /// with this builder's options.
     ///
@@ -402,6 +392,69 @@ impl<M: Send + 'static> Builder<M> {
             on_timeout,
             _message: PhantomData,
         })
+    }
+}
+
+/// A start under way: what its wait for the acknowledgement needs.
+struct Starting<M> {
+    options: SpawnOptions,
+    init_timeout: Duration,
+    link: bool,
+    incarnations: Option<Arc<Incarnations<M>>>,
+    pending: PendingReply<Result<(), ExitReason>>,
+}
+
+impl<M: Send + 'static> Starting<M> {
+    /// Waits for the new actor's init (module docs), after its spawn.
+    fn wait(self, spawned: Result<Pid, SpawnError>) -> Result<ActorRef<M>, StartError> {
+        let Starting {
+            init_timeout,
+            link,
+            incarnations,
+            pending,
+            ..
+        } = self;
+        let pid = spawned.map_err(StartError::Spawn)?;
+        // No watch of the new process: its start acknowledgement is a
+        // local of its body, so an init that panics or is killed drops it
+        // as the process ends, and the wait learns that process's reason
+        // (module `call`); an init that overruns is the timeout's.
+        let failure = match pending.wait(init_timeout) {
+            Ok(Ok(())) => {
+                return Ok(match incarnations {
+                    Some(incarnations) => {
+                        incarnations.started(&pid);
+                        ActorRef::supervised(incarnations)
+                    }
+                    None => ActorRef::from_pid(pid),
+                });
+            }
+            Ok(Err(reason)) => StartError::InitFailed(reason),
+            Err(CallError::Timeout) => {
+                exit(&pid, ExitReason::Killed);
+                StartError::InitTimeout(init_timeout)
+            }
+            Err(CallError::Exited(reason)) => failed(reason),
+            Err(CallError::NoProc) => failed(pid.exit_reason().unwrap_or(ExitReason::NoProc)),
+            Err(error @ (CallError::NoReply | CallError::CalledSelf)) => StartError::InitFailed(
+                ExitReason::custom(format!("no start acknowledgement: {error}")),
+            ),
+        };
+        // The failed actor ends (killed, or ending with its reason): wait
+        // for that, so that its name is free again when this returns, but
+        // only so long (an init that never reaches a check point cannot be
+        // killed; the long-schedule report names it).
+        wait_for_end(&pid, init_timeout.max(Duration::from_millis(100)));
+        if link {
+            // Its link's exit signal, if this process traps exits, is a
+            // message by now (it came before the end was known): taken,
+            // as OTP's proc_lib does, so that it is not left over.
+            let _ = receive_match_timeout(
+                |exit: &Exit| exit.from.as_ref() == Some(&pid),
+                Duration::ZERO,
+            );
+        }
+        Err(failure)
     }
 }
 

@@ -66,7 +66,7 @@ mod supervisor;
 #[doc(hidden)]
 pub mod watch;
 
-pub use link::{is_linked, link, spawn_link, spawn_link_opt, unlink};
+pub use link::{is_linked, link, spawn_link, spawn_link_opt, spawn_link_resumable, unlink};
 pub use monitor::{
     Demonitor, Down, MonitorRef, demonitor, monitor, spawn_monitor, spawn_monitor_opt,
 };

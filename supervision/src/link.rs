@@ -38,7 +38,10 @@
 use std::sync::OnceLock;
 
 use crate::link_map::{self, LinkMap};
-use ferrotp_scheduler::{Pid, SpawnError, SpawnOptions, reduce, spawn_with, try_self_pid};
+use ferrotp_scheduler::{
+    Pid, Resumable, SpawnError, SpawnOptions, reduce, spawn_resumable_with, spawn_with,
+    try_self_pid,
+};
 
 const SHARDS: usize = 64;
 
@@ -188,6 +191,50 @@ where
 {
     let me = self_pid_for("spawn_link");
     spawn_with(options, |child| link_pair(&me, child), f)
+}
+
+/// [`spawn_link_opt`] for a resumable body (see
+/// [`spawn_resumable`](ferrotp_scheduler::spawn_resumable)): linked
+/// before it can run, and owning no stack while it waits.
+///
+/// ```
+/// use std::time::Duration;
+/// use ferrotp_scheduler::{
+///     Activation, Exit, ExitReason, Resumable, SpawnOptions, receive, receive_any_timeout, run,
+///     trap_exit,
+/// };
+/// use ferrotp_supervision::{is_linked, spawn_link_resumable};
+/// /// Ends with the first message it gets.
+/// struct Once;
+/// impl Resumable for Once {
+///     fn resume(&mut self, _: bool) -> Activation {
+///         match receive_any_timeout(Duration::ZERO) {
+///             Some(_) => Activation::Exit(ExitReason::custom("done")),
+///             None => Activation::Hibernate { until: None },
+///         }
+///     }
+/// }
+/// let reason = run(|| {
+///     trap_exit(true);
+///     let pid = spawn_link_resumable(SpawnOptions::new(), Once).unwrap();
+///     assert!(is_linked(&pid));
+///     ferrotp_scheduler::send(&pid, ());
+///     receive::<Exit>().reason
+/// }).unwrap();
+/// assert_eq!(reason, ExitReason::custom("done"));
+/// ```
+///
+/// # Errors
+/// As for [`spawn_link_opt`].
+///
+/// # Panics
+/// Outside a process.
+pub fn spawn_link_resumable<B: Resumable>(
+    options: SpawnOptions,
+    body: B,
+) -> Result<Pid, SpawnError> {
+    let me = self_pid_for("spawn_link");
+    spawn_resumable_with(options, |child| link_pair(&me, child), body)
 }
 
 /// The caller's pid, or a panic naming `function`.

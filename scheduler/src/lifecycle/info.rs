@@ -73,6 +73,10 @@ pub struct ProcessInfo {
     pub stack_size: usize,
     /// Whether it traps exits.
     pub trap_exit: bool,
+    /// Whether it waits hibernated: a resumable body (see
+    /// [`spawn_resumable`](crate::spawn_resumable)) between activations,
+    /// owning no stack.
+    pub hibernated: bool,
 }
 
 /// What `pid` is doing, its reductions, mailbox length, worker, name,
@@ -112,7 +116,10 @@ pub fn process_info(pid: &Pid) -> Option<ProcessInfo> {
             crate::process::run_state::Phase::Waiting => ProcessStatus::Waiting,
         }
     };
-    let (worker, _) = pcb.place();
+    let (worker, key) = pcb.place();
+    let hibernated = status == ProcessStatus::Waiting
+        && key != u32::MAX as usize
+        && key & crate::process::hibernation::HIBERNATED != 0;
     Some(ProcessInfo {
         status,
         reductions: pcb.reductions.load(Ordering::Relaxed),
@@ -124,5 +131,6 @@ pub fn process_info(pid: &Pid) -> Option<ProcessInfo> {
         name: pcb.name.as_deref().map(str::to_owned),
         stack_size: pcb.stack_size,
         trap_exit: pcb.trap_exit.load(Ordering::Relaxed),
+        hibernated,
     })
 }

@@ -15,6 +15,7 @@ use crate::lifecycle::exit_reason::ExitReason;
 use crate::process::context::try_with_process;
 use crate::process::debt::{Debt, Owed};
 use crate::process::entry::Entry;
+use crate::process::hibernation::{Resumable, Sleeper};
 use crate::process::process_id::ProcessId;
 use crate::process::stack::MAX_STACK_SIZE;
 use crate::process::stack::MIN_STACK_SIZE;
@@ -22,7 +23,7 @@ use crate::process::{Anchor, Pcb, Pid};
 use crate::worker::core::WorkerCore;
 use crate::worker::core::try_with_worker;
 use crate::worker::shared::Shared;
-use crate::worker::shared::{Delivery, Launch, Task};
+use crate::worker::shared::{Delivery, Launch, Start, Task};
 
 /// Options for [`spawn_opt`].
 ///
@@ -369,13 +370,97 @@ where
     S: FnOnce(&Pid),
     F: FnOnce() + Send + 'static,
 {
-    let reserved = try_with_worker(|core| Reserved::new(&core.anchor, Some(core), &options))
-        .unwrap_or_else(|| outside("spawn"))?;
     let entry = move || {
         f();
         ExitReason::Normal
     };
-    let ready = reserved.ready(&options, entry)?;
+    spawn_start(options, setup, |_| Start::Entry(Entry::new(entry)))
+}
+
+/// Spawns a process whose body gives its stack back while it waits for a
+/// message: between two messages it owns no stack (only `body` and its
+/// mailbox), and any worker may run its next activation (module
+/// `hibernation`; Erlang's `erlang:hibernate/3`, for every wait). While
+/// [`Resumable::resume`] runs, the process is like any other: it may block
+/// inside (a `call`, a sleep), keeping its stack and its worker, so a
+/// `!Send` value it holds across that wait never changes thread.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use ferrotp_scheduler::{
+///     Activation, ExitReason, Pid, Resumable, SpawnOptions, receive, receive_any_timeout, run,
+///     self_pid, send, spawn_resumable,
+/// };
+/// /// Adds what it is sent, and tells the total when it hears nothing for 10 ms.
+/// struct Sum { total: u64, to: Pid }
+/// impl Resumable for Sum {
+///     fn resume(&mut self, timed_out: bool) -> Activation {
+///         while let Some(message) = receive_any_timeout(Duration::ZERO) {
+///             self.total += message.take::<u64>().unwrap_or(0);
+///         }
+///         if timed_out {
+///             send(&self.to, self.total);
+///             return Activation::Exit(ExitReason::Normal);
+///         }
+///         Activation::Hibernate { until: Some(Instant::now() + Duration::from_millis(10)) }
+///     }
+/// }
+/// let total = run(|| {
+///     let sum = spawn_resumable(SpawnOptions::new(), Sum { total: 0, to: self_pid() }).unwrap();
+///     for n in 1..=4u64 { send(&sum, n); }
+///     receive::<u64>()
+/// }).unwrap();
+/// assert_eq!(total, 10);
+/// ```
+///
+/// # Errors
+/// As for [`spawn_opt`].
+///
+/// # Panics
+/// Outside a runtime's worker thread.
+pub fn spawn_resumable<B: Resumable>(options: SpawnOptions, body: B) -> Result<Pid, SpawnError> {
+    spawn_start(options, None::<fn(&Pid)>, |pinned| {
+        Start::Resume(Sleeper::new(body, pinned))
+    })
+}
+
+/// [`spawn_resumable`] with a `setup`, as [`spawn_with`] has (to link or
+/// monitor the new process before it can run).
+///
+/// # Errors
+/// As for [`spawn_opt`].
+///
+/// # Panics
+/// Outside a runtime's worker thread.
+pub fn spawn_resumable_with<S, B>(
+    options: SpawnOptions,
+    setup: S,
+    body: B,
+) -> Result<Pid, SpawnError>
+where
+    S: FnOnce(&Pid),
+    B: Resumable,
+{
+    spawn_start(options, Some(setup), |pinned| {
+        Start::Resume(Sleeper::new(body, pinned))
+    })
+}
+
+/// The spawns, once what the process runs is known: `start` makes it,
+/// told whether the process is pinned to a worker.
+#[inline]
+fn spawn_start<S>(
+    options: SpawnOptions,
+    setup: Option<S>,
+    start: impl FnOnce(bool) -> Start,
+) -> Result<Pid, SpawnError>
+where
+    S: FnOnce(&Pid),
+{
+    let reserved = try_with_worker(|core| Reserved::new(&core.anchor, Some(core), &options))
+        .unwrap_or_else(|| outside("spawn"))?;
+    let start = start(reserved.pinned_to.is_some());
+    let ready = reserved.ready(&options, start)?;
     let ready = match setup {
         Some(setup) => ready.run_setup(setup),
         None => ready,
@@ -517,7 +602,8 @@ pub(crate) fn spawn_on<F>(
 where
     F: FnOnce() -> ExitReason + Send + 'static,
 {
-    let ready = Reserved::new(anchor, None, options)?.ready(options, entry)?;
+    let ready =
+        Reserved::new(anchor, None, options)?.ready(options, Start::Entry(Entry::new(entry)))?;
     Ok(ready.launch(false))
 }
 
@@ -574,12 +660,9 @@ impl Reserved {
     /// Gives the process its closure, and its registered name if asked
     /// (not while shutting down: the process ends at once anyway, and an
     /// error could turn cleanup code into a panic during a panic).
-    fn ready<F>(self, options: &SpawnOptions, entry: F) -> Result<Ready, SpawnError>
-    where
-        F: FnOnce() -> ExitReason + Send + 'static,
-    {
+    fn ready(self, options: &SpawnOptions, start: Start) -> Result<Ready, SpawnError> {
         let ready = Ready {
-            launch: Launch::new(Arc::clone(&self.pcb), Entry::new(entry)),
+            launch: Launch::new(Arc::clone(&self.pcb), start),
             pid: Pid(self.pcb),
             pinned_to: self.pinned_to,
             shutting_down: self.shutting_down,

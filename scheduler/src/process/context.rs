@@ -91,6 +91,7 @@ use crate::lifecycle::exit_reason::ExitReason;
 use crate::lifecycle::exit_signal::{self, SignalUnwind, Verdict};
 use crate::lifecycle::signal_flags::SignalFlags;
 use crate::process::coroutine::{OwedByFrame, Suspend};
+use crate::process::hibernation::{ParkedTimer, Sleeper};
 use crate::process::red_zone::{StackBounds, stack_pointer};
 use crate::process::stack::ProcessStack;
 use crate::process::{Envelope, Pcb, PcbMailbox, Pid};
@@ -323,12 +324,34 @@ struct Armed {
 }
 
 impl<'y> ProcessCtx<'y> {
-    pub(crate) fn new(pcb: &'y Arc<Pcb>, yielder: &'y Yielder<u32, Suspend>, budget: u32) -> Self {
-        // A process's mailbox gets one receiver, made by whoever holds
-        // the never-run process: here as it starts, or instead of starting
-        // when it is discarded; `PcbMailbox` is private to this crate.
-        // SAFETY: so no other receiver exists or is being made.
-        let receiver = unsafe { Receiver::new_sole(PcbMailbox(pcb)) };
+    /// The context of a process starting on its stack: a never-run one
+    /// (`resumed` is `None`, or a sleeper that has not run), or a
+    /// hibernated one starting its next activation with what it parked.
+    pub(crate) fn new(
+        pcb: &'y Arc<Pcb>,
+        yielder: &'y Yielder<u32, Suspend>,
+        budget: u32,
+        resumed: Option<&mut Sleeper>,
+    ) -> Self {
+        let (parked, timer_seq, subject_tag) = match resumed {
+            Some(sleeper) => (
+                sleeper.receiver.take(),
+                sleeper.timer_seq,
+                sleeper.subject_tag,
+            ),
+            None => (None, 0, 0),
+        };
+        let receiver = match parked {
+            // SAFETY: a sleeper's receiver was parked from this process's
+            // mailbox (`park_into`), which `PcbMailbox` reaches.
+            Some(parked) => unsafe { parked.resume(PcbMailbox(pcb)) },
+            // A process's mailbox gets one receiver, made by whoever holds
+            // the never-run process: here as it starts, or instead of
+            // starting when it is discarded; `PcbMailbox` is private to
+            // this crate. SAFETY: so no other receiver exists or is being
+            // made.
+            None => unsafe { Receiver::new_sole(PcbMailbox(pcb)) },
+        };
         let guard = pcb.guard_page();
         let stack = if guard.is_empty() {
             StackBounds::NONE
@@ -343,8 +366,8 @@ impl<'y> ProcessCtx<'y> {
             receiver: RefCell::new(receiver),
             yielder,
             budget: Cell::new(budget),
-            timer_seq: Cell::new(0),
-            subject_tag: Cell::new(0),
+            timer_seq: Cell::new(timer_seq),
+            subject_tag: Cell::new(subject_tag),
             attention: Cell::new(0),
             retries: Cell::new(0),
             ended: Cell::new(false),
@@ -1086,6 +1109,82 @@ impl<'y> ProcessCtx<'y> {
             }
         });
         drop(event);
+    }
+}
+
+// ---- Hibernation (module `hibernation`) ----------------------------------
+
+impl<'y> ProcessCtx<'y> {
+    /// A resumable body found nothing to take and asks to hibernate until
+    /// a message arrives or `until` passes. A check point first (a dying
+    /// process unwinds again, never hibernates). Returns `Some(timed_out)`
+    /// if the body must go on at once instead (a message arrived since it
+    /// looked, or the deadline has passed); `None` if the wait is
+    /// announced, and armed, so that the process may give its stack back.
+    pub(crate) fn announce_hibernation(
+        &self,
+        until: Option<Instant>,
+        sleeper: &mut Sleeper,
+    ) -> Option<bool> {
+        self.check_signals();
+        let mut receiver = self.receiver("hibernate");
+        match receiver.announce_wait() {
+            Wait::Ready => return Some(false),
+            // Closed only as the process ends: then it is dying, and the
+            // check point above unwound it. A closed mailbox (a body that
+            // closed its own) gets no wake-up from a message, as a receive
+            // would not; signals still wake it.
+            Wait::Sleep | Wait::Closed => {}
+        }
+        if let Some(deadline) = until {
+            if deadline <= Instant::now() {
+                let _ = receiver.cancel_wait();
+                return Some(true);
+            }
+            let armed = self.arm("hibernate", deadline);
+            let worker = try_with_worker(|core| core.index).unwrap_or(usize::MAX);
+            sleeper.timer = Some(ParkedTimer {
+                seq: armed.seq,
+                key: armed.key,
+                worker,
+            });
+        }
+        self.pcb.taken.store(receiver.taken(), Ordering::Relaxed);
+        None
+    }
+
+    /// The first thing a hibernated process does as it runs again: the
+    /// wait it announced is over. Returns whether its deadline passed (its
+    /// timer is cancelled if it has not fired and sits in this worker's
+    /// wheel; elsewhere it fires later, stale, and is ignored).
+    pub(crate) fn woke_from_hibernation(&self, sleeper: &mut Sleeper) -> bool {
+        let _ = self.receiver("hibernate").cancel_wait();
+        let Some(timer) = sleeper.timer.take() else {
+            return false;
+        };
+        if self.pcb.timer_fired.has_fired(timer.seq) {
+            return true;
+        }
+        let event = try_with_worker(|core| {
+            if core.index == timer.worker {
+                core.cancel_timer(timer.key)
+            } else {
+                None
+            }
+        });
+        drop(event);
+        false
+    }
+
+    /// Moves what must outlive the stack into `sleeper` (module
+    /// `hibernation`), ending the context without closing the mailbox.
+    pub(crate) fn park_into(self, sleeper: &mut Sleeper) {
+        debug_assert!(self.debts.borrow().is_empty(), "no runtime frame is left");
+        self.publish_reductions();
+        sleeper.timer_seq = self.timer_seq.get();
+        sleeper.subject_tag = self.subject_tag.get();
+        sleeper.receiver = Some(self.receiver.into_inner().park());
+        set_current(ptr::null());
     }
 }
 

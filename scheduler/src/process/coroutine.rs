@@ -17,14 +17,17 @@ pub(crate) enum Suspend {
     Abandon,
 }
 
-/// How a process ended: its reason is decided by the body; the unused
-/// budget is passed on like `Suspend::Wait`'s.
+/// How a process ended (or hibernated): its reason is decided by the
+/// body; the unused budget is passed on like `Suspend::Wait`'s.
 pub(crate) struct Finished {
     pub(crate) reason: ExitReason,
     pub(crate) budget: u32,
     /// The overflow handler ended it (module `overflow`): its frames were
     /// discarded, not unwound.
     pub(crate) trapped: bool,
+    /// Not ended: a resumable body hibernates (module `hibernation`), and
+    /// this is what it keeps; `reason` means nothing then.
+    pub(crate) hibernate: Option<Box<crate::process::hibernation::Sleeper>>,
 }
 
 /// What a runtime frame on a process's stack owes others (module `debt`

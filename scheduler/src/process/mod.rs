@@ -9,6 +9,7 @@
 //! | `coroutine.rs` | what a process's coroutine yields and returns to its worker |
 //! | `current.rs` | what a process asks about itself: [`self_pid`](crate::self_pid), [`reduce`](crate::reduce), [`yield_now`](crate::yield_now) |
 //! | `entry.rs` | a never-run process's closure |
+//! | `hibernation.rs` | resumable bodies, which own no stack while they wait ([`Resumable`](crate::Resumable)) |
 //! | `process_id.rs` | the number that names a process |
 //! | `run_state.rs` | the run state word and wake-up permits (loom-checked) |
 //! | `stack.rs` | slab-carved, guarded, pooled stacks |
@@ -59,6 +60,7 @@ pub(crate) mod coroutine;
 pub(crate) mod current;
 pub(crate) mod debt;
 pub(crate) mod entry;
+pub(crate) mod hibernation;
 pub(crate) mod overflow;
 pub(crate) mod panic_payload;
 pub mod process_id;

@@ -180,6 +180,7 @@ unsafe fn end_process(context: *mut libc::c_void) -> bool {
             reason: ExitReason::StackOverflow,
             budget: 0,
             trapped: true,
+            hibernate: None,
         })
     };
     registers[libc::REG_RIP as usize] = regs.rip as i64;

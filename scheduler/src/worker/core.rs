@@ -189,7 +189,9 @@ impl WorkerCore {
     /// A process of this worker was woken on this thread.
     #[inline]
     fn wake_local(&self, key: usize, migratable: bool) {
-        if migratable {
+        // A hibernated process is launched by the run loop, which owns the
+        // slab of sleepers.
+        if migratable || key & crate::process::hibernation::HIBERNATED != 0 {
             self.to_move.borrow_mut().push(key);
         } else if self.in_process.get() {
             if let Some(bumped) = self.lifo.replace(Some(key)) {

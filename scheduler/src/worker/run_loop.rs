@@ -85,7 +85,7 @@ use crate::lifecycle::exit_signal::SignalUnwind;
 use crate::messaging::delivery::deliver;
 use crate::process::context::{ProcessCtx, set_current};
 use crate::process::coroutine::{Finished, Suspend};
-use crate::process::entry::Entry;
+use crate::process::hibernation::{Activation, HIBERNATED, Sleeper};
 use crate::process::panic_payload::drop_payload;
 use crate::process::stack::StackPool;
 use crate::process::{Anchor, Pcb, PcbMailbox};
@@ -93,7 +93,9 @@ use crate::time::timer::TimerWheel;
 use crate::worker::contain::{contain, contain_deferring};
 use crate::worker::core::{TimerEvent, WorkerCore, set_worker, try_with_worker};
 use crate::worker::idle::Idle;
-use crate::worker::shared::{BorrowedPcb, Delivery, Launch, Migrating, Settled, Shared, Task};
+use crate::worker::shared::{
+    BorrowedPcb, Delivery, Launch, Migrating, Settled, Shared, Start, Task,
+};
 
 /// What the run loop runs next.
 enum Job {
@@ -105,7 +107,15 @@ enum Job {
 /// `WorkerLoop::search`).
 const LONE_TASK_GRACE: std::time::Duration = std::time::Duration::from_micros(5);
 
-/// The coroutine body shared by every process.
+/// What a process's code came to: an end, or (a resumable body) a
+/// hibernation.
+enum Ran {
+    Ended(ExitReason),
+    Hibernate(Box<Sleeper>),
+}
+
+/// The coroutine body shared by every process: one run of a process's
+/// closure, or one activation of a resumable body (module `hibernation`).
 ///
 /// Two nets catch panics: the inner one the process's own code (its exit
 /// reason becomes `Panic`), the outer one the destructors of the messages
@@ -114,21 +124,43 @@ const LONE_TASK_GRACE: std::time::Duration = std::time::Duration::from_micros(5)
 /// unwind, which is let through.
 fn process_body(
     pcb: BorrowedPcb,
-    entry: Entry,
+    start: Start,
 ) -> impl FnOnce(&Yielder<u32, Suspend>, u32) -> Finished {
     move |yielder, budget| {
         let mut left = 0;
+        let mut hibernating = None;
         let run = catch_unwind(AssertUnwindSafe(|| {
-            let ctx = ProcessCtx::new(&pcb, yielder, budget);
+            let (entry, mut sleeper) = match start {
+                Start::Entry(entry) => (Some(entry), None),
+                Start::Resume(sleeper) => (None, Some(sleeper)),
+            };
+            let resumed = sleeper.as_ref().is_some_and(|s| s.has_run());
+            let ctx = ProcessCtx::new(&pcb, yielder, budget, sleeper.as_deref_mut());
             ctx.enter();
             let first_check = &ctx;
+            // The closure or sleeper moves in: an unwind from the first
+            // check point drops it inside the process.
             let (reason, payload) = match catch_unwind(AssertUnwindSafe(move || {
-                // A signal that came before the first run acts before any
-                // of the process's code.
+                let timed_out = match &mut sleeper {
+                    Some(sleeper) if resumed => first_check.woke_from_hibernation(sleeper),
+                    _ => false,
+                };
+                // A signal that came before the first run (or while it
+                // hibernated) acts before any of the process's code.
                 first_check.check_signals();
-                entry.run()
+                match (entry, sleeper) {
+                    (Some(entry), _) => Ran::Ended(entry.run()),
+                    (None, Some(sleeper)) => activate(first_check, sleeper, timed_out),
+                    (None, None) => unreachable!("a launch runs a closure or a sleeper"),
+                }
             })) {
-                Ok(reason) => (reason, None),
+                Ok(Ran::Ended(reason)) => (reason, None),
+                Ok(Ran::Hibernate(mut sleeper)) => {
+                    left = ctx.budget();
+                    ctx.park_into(&mut sleeper);
+                    hibernating = Some(sleeper);
+                    return None;
+                }
                 Err(payload) => {
                     let reason = if payload.is::<SignalUnwind>() {
                         // An exit signal: its reason is recorded.
@@ -170,10 +202,18 @@ fn process_body(
             ctx.publish_reductions();
             left = ctx.budget();
             set_current(ptr::null());
-            reason
+            Some(reason)
         }));
         let reason = match run {
-            Ok(reason) => reason,
+            Ok(Some(reason)) => reason,
+            Ok(None) => {
+                return Finished {
+                    reason: ExitReason::Normal,
+                    budget: left,
+                    trapped: false,
+                    hibernate: hibernating,
+                };
+            }
             Err(payload) => {
                 crate::report::report_process(
                     crate::report::Severity::Error,
@@ -197,6 +237,26 @@ fn process_body(
             reason,
             budget: left,
             trapped: false,
+            hibernate: None,
+        }
+    }
+}
+
+/// One activation of a resumable body: resumed until it ends, or asks to
+/// hibernate with nothing left to take (a message that arrived since it
+/// looked, or a deadline already past, resumes it at once).
+fn activate(ctx: &ProcessCtx<'_>, mut sleeper: Box<Sleeper>, mut timed_out: bool) -> Ran {
+    loop {
+        match sleeper.body.resume(timed_out) {
+            // The body drops here, inside its process, as a closure's
+            // captures do when it returns.
+            Activation::Exit(reason) => return Ran::Ended(reason),
+            Activation::Hibernate { until } => {
+                match ctx.announce_hibernation(until, &mut sleeper) {
+                    Some(deadline_passed) => timed_out = deadline_passed,
+                    None => return Ran::Hibernate(sleeper),
+                }
+            }
         }
     }
 }
@@ -237,6 +297,9 @@ pub(crate) struct WorkerLoop {
     /// Dropped first (fields drop in order): the coroutines' destructors
     /// must find the core still there.
     slab: Slab<Settled>,
+    /// Hibernated processes that last ran here (module `hibernation`),
+    /// keyed with the `HIBERNATED` bit clear.
+    sleepers: Slab<Launch>,
     core: Box<WorkerCore>,
     /// Never-run processes pinned here; they take a stack when they run.
     pinned: VecDeque<Launch>,
@@ -289,6 +352,7 @@ impl WorkerLoop {
         });
         Self {
             slab: Slab::new(),
+            sleepers: Slab::new(),
             core,
             pinned: VecDeque::new(),
             inbox,
@@ -464,9 +528,13 @@ impl WorkerLoop {
     }
 
     /// A settled process is runnable again: to the back of `runnable`, or,
-    /// if it may migrate, out of the slab into the stealable deque.
+    /// if it may migrate, out of the slab into the stealable deque. A
+    /// hibernated one is launched (`launch_woken`).
     fn requeue(&mut self, key: usize) {
-        if self.slab[key].pcb.migratable && !self.draining {
+        if key & HIBERNATED != 0 {
+            let launch = self.sleepers.remove(key & !HIBERNATED);
+            self.launch_woken(launch);
+        } else if self.slab[key].pcb.migratable && !self.draining {
             let settled = self.slab.remove(key);
             self.core.push_task(Task::Moving(Migrating(settled)));
         } else {
@@ -514,14 +582,14 @@ impl WorkerLoop {
                     }
                 };
                 self.shared().stack_error_cleared();
-                let Launch { pcb, entry } = launch;
+                let Launch { pcb, start } = launch;
                 pcb.set_guard(stack.guard().start);
                 // The body's borrowed handle lives in the coroutine, which
                 // `Settled` drops (or runs to its end) before it drops `pcb`.
                 // SAFETY: so `pcb`, a counted `Arc`, outlives the handle.
                 let borrowed = unsafe { BorrowedPcb::new(&pcb) };
                 Settled {
-                    coroutine: Coroutine::with_stack(stack, process_body(borrowed, entry)),
+                    coroutine: Coroutine::with_stack(stack, process_body(borrowed, start)),
                     pcb,
                     units: 0,
                 }
@@ -544,6 +612,8 @@ impl WorkerLoop {
             format_args!("process {} could not start: {error}", pcb.id),
         );
         let reason = ExitReason::custom(format!("system_limit: {error}"));
+        // A hibernated process too: it cannot run to its end, so it ends
+        // here, its body and messages dropped outside any process.
         self.discard_fresh(launch, reason);
     }
 
@@ -571,9 +641,12 @@ impl WorkerLoop {
                     self.requeue(key);
                 }
             }
-            CoroutineResult::Return(finished) => {
+            CoroutineResult::Return(mut finished) => {
                 self.carry = finished.budget.saturating_sub(1);
-                self.finish(key, finished);
+                match finished.hibernate.take() {
+                    Some(sleeper) => self.hibernate(key, sleeper),
+                    None => self.finish(key, finished),
+                }
             }
             CoroutineResult::Yield(Suspend::Abandon) => {
                 self.carry = 0;
@@ -581,6 +654,43 @@ impl WorkerLoop {
                 let debts = self.core.abandoned_debts.take();
                 self.abandon(settled, debts);
             }
+        }
+    }
+
+    /// A woken hibernated process gets its next activation: onto the
+    /// stealable deque, so that any worker may run it; onto this worker's
+    /// own queue if it was spawned pinned here, or while shutting down
+    /// (`discard_unstarted` runs it to its end).
+    fn launch_woken(&mut self, launch: Launch) {
+        if launch.pinned() || self.draining {
+            self.pinned.push_back(launch);
+        } else {
+            self.core.push_task(Task::Fresh(launch));
+        }
+    }
+
+    /// A resumable body's activation ended in a hibernation (module
+    /// `hibernation`): its stack goes back to the pool, the sleeper into
+    /// `sleepers`, its place is published, and then the wait (woken
+    /// meanwhile: launched at once).
+    fn hibernate(&mut self, key: usize, sleeper: Box<Sleeper>) {
+        let Settled {
+            coroutine,
+            pcb,
+            units,
+        } = self.slab.remove(key);
+        debug_assert_eq!(units, 0, "a body hibernates outside any unwind");
+        self.core.stacks.borrow_mut().give(coroutine.into_stack());
+        let entry = self.sleepers.vacant_entry();
+        let slot = entry.key() | HIBERNATED;
+        pcb.settle(self.core.index, slot);
+        let state_of = Arc::clone(&pcb);
+        entry.insert(Launch::new(pcb, Start::Resume(sleeper)));
+        // After the place is stored: its Release publishes the place, and
+        // the sleeper in the slab, to the waker that takes it out of
+        // WAITING (module `run_state`).
+        if !state_of.state.suspended_waiting() {
+            self.requeue(slot);
         }
     }
 
@@ -914,6 +1024,20 @@ impl WorkerLoop {
         for key in keys {
             self.tell_to_end(key);
         }
+        // Hibernated processes end by running (module `hibernation`): the
+        // wake-up launches them, and `discard_unstarted` settles them here.
+        let sleeping: Vec<Arc<Pcb>> = self
+            .sleepers
+            .iter()
+            .map(|(_, launch)| Arc::clone(launch.pcb()))
+            .collect();
+        for pcb in sleeping {
+            // SAFETY: this worker holds the hibernated process.
+            unsafe { pcb.set_exit_reason(ExitReason::Shutdown) };
+            pcb.signals
+                .raise(crate::lifecycle::signal_flags::SignalFlags::FORCED_EXIT);
+            pcb.wake();
+        }
         loop {
             // Housekeeping first: the inbox may hold pinned newcomers. And
             // timers every round: clean-up may wait on them.
@@ -926,7 +1050,12 @@ impl WorkerLoop {
             };
             match job {
                 Some(job) => self.run_job(job),
-                None if self.slab.is_empty() && self.core.fresh.is_empty() => break,
+                None if self.slab.is_empty()
+                    && self.sleepers.is_empty()
+                    && self.core.fresh.is_empty() =>
+                {
+                    break;
+                }
                 None => self.park_while_draining(),
             }
         }
@@ -949,22 +1078,38 @@ impl WorkerLoop {
     /// process on its way is settled here and told to end.
     fn discard_unstarted(&mut self) {
         let mut moving = Vec::new();
+        let mut woken = Vec::new();
         while let Some(task) = self.core.fresh.pop() {
             match task {
+                Task::Fresh(launch) if launch.has_run() => woken.push(launch),
                 Task::Fresh(launch) => self.discard_fresh(launch, ExitReason::Shutdown),
                 Task::Moving(migrating) => moving.push(migrating),
             }
         }
+        while let Some(launch) = self.pinned.pop_front() {
+            if launch.has_run() {
+                woken.push(launch);
+            } else {
+                self.discard_fresh(launch, ExitReason::Shutdown);
+            }
+        }
+        // Runnable (they were queued), so `tell_to_end`'s wake-up does not
+        // queue them: this does. A woken hibernated process gets a stack
+        // here and ends by running (module `hibernation`).
+        let mut keys = Vec::new();
         for Migrating(settled) in moving {
-            // Runnable (it was in the deque), so `tell_to_end`'s wake-up
-            // does not queue it: this does.
             let key = self.slab.insert(settled);
             self.slab[key].pcb.settle(self.core.index, key);
+            keys.push(key);
+        }
+        for launch in woken {
+            if let Some(key) = self.settle(Task::Fresh(launch)) {
+                keys.push(key);
+            }
+        }
+        for key in keys {
             self.tell_to_end(key);
             self.core.runnable.borrow_mut().push_back(key);
-        }
-        while let Some(launch) = self.pinned.pop_front() {
-            self.discard_fresh(launch, ExitReason::Shutdown);
         }
     }
 
@@ -1035,10 +1180,15 @@ pub(crate) fn discard_orphan(task: Task) {
     // SAFETY: the caller took the task out of the injector: nobody else has it.
     unsafe { pcb.set_exit_reason(ExitReason::Shutdown) };
     let unwind = match task {
+        Task::Fresh(launch) if launch.has_run() => {
+            std::mem::forget(launch);
+            None
+        }
         Task::Fresh(launch) => drop_never_run(launch),
-        // Workers put moving processes only in their own deques, which
-        // they empty at teardown; should one ever get here, its stack is
-        // leaked rather than unwound on a thread that is not a worker.
+        // Workers put moving processes, and woken hibernated ones, only in
+        // their own queues, which they empty at teardown; should one ever
+        // get here, it is leaked rather than run or dropped outside its
+        // process on a thread that is not a worker.
         Task::Moving(Migrating(settled)) => {
             std::mem::forget(settled);
             None
@@ -1060,14 +1210,27 @@ pub(crate) fn discard_orphan(task: Task) {
 /// makes later sends dead letters. Hands back that exit signal's unwind:
 /// the caller ends the process first (records its exit, gives its slot
 /// back), then resumes it.
+///
+/// A hibernated process is only dropped so when it cannot run again (no
+/// stack for it): its receiver, parked in its sleeper, is taken up to
+/// close the mailbox.
 #[must_use]
-pub(crate) fn drop_never_run(launch: Launch) -> Option<Box<dyn std::any::Any + Send>> {
+pub(crate) fn drop_never_run(mut launch: Launch) -> Option<Box<dyn std::any::Any + Send>> {
     let pcb = Arc::clone(launch.pcb());
+    let parked = match &mut launch.start {
+        Start::Resume(sleeper) => sleeper.receiver.take(),
+        Start::Entry(_) => None,
+    };
     let closure = contain_deferring("dropping a never-run process's closure", move || {
         drop(launch);
     });
     let messages = contain_deferring("dropping a never-run process's messages", || {
-        drop(Receiver::new(PcbMailbox(&pcb)));
+        drop(match parked {
+            // SAFETY: a sleeper's receiver was parked from this process's
+            // mailbox.
+            Some(parked) => unsafe { parked.resume(PcbMailbox(&pcb)) },
+            None => Receiver::new(PcbMailbox(&pcb)),
+        });
     });
     closure.or(messages)
 }

@@ -17,6 +17,7 @@ use corosensei::Coroutine;
 
 use crate::process::coroutine::{Finished, Suspend};
 use crate::process::entry::Entry;
+use crate::process::hibernation::Sleeper;
 use crate::process::process_id::ProcessId;
 use crate::process::stack::ProcessStack;
 use crate::process::stack::StackError;
@@ -82,19 +83,39 @@ impl Remote {
 // stealers, the inboxes), so that the shared state needs nothing of the
 // run loop.
 
-/// A never-run process: its control block and its entry closure.
+/// A process about to get a stack: a never-run one, or a hibernated one
+/// woken for its next activation (module `hibernation`).
 pub(crate) struct Launch {
     pub(in crate::worker) pcb: Arc<Pcb>,
-    pub(in crate::worker) entry: Entry,
+    pub(in crate::worker) start: Start,
+}
+
+/// What a launched process runs.
+pub(crate) enum Start {
+    /// A process's closure, never run.
+    Entry(Entry),
+    /// A resumable body's next activation (its first, if it has not run).
+    Resume(Box<Sleeper>),
 }
 
 impl Launch {
-    pub(crate) fn new(pcb: Arc<Pcb>, entry: Entry) -> Self {
-        Self { pcb, entry }
+    pub(crate) fn new(pcb: Arc<Pcb>, start: Start) -> Self {
+        Self { pcb, start }
     }
 
     pub(crate) fn pcb(&self) -> &Arc<Pcb> {
         &self.pcb
+    }
+
+    /// Whether the process has run: a hibernated one, woken. It must end
+    /// by running (module `hibernation`), never be dropped unrun.
+    pub(crate) fn has_run(&self) -> bool {
+        matches!(&self.start, Start::Resume(sleeper) if sleeper.has_run())
+    }
+
+    /// Whether it must run on the worker it was pinned to.
+    pub(in crate::worker) fn pinned(&self) -> bool {
+        matches!(&self.start, Start::Resume(sleeper) if sleeper.pinned)
     }
 }
 
