@@ -331,7 +331,8 @@ fn killing_an_actor_blocked_in_a_nested_call_drops_its_state_once() {
         let drops = drops.clone();
         move || {
             let silent = spawn(|| {
-                receive::<ReplyTo<()>>();
+                // Holds the request unanswered.
+                let _request = receive::<ReplyTo<()>>();
                 receive::<()>();
             });
             let blocked = actor::start(drops.token(), move |(), token| {

@@ -463,3 +463,85 @@ fn a_trapped_exit_signal_reaches_a_hibernated_body_as_a_message() {
     assert_eq!(told, ExitReason::custom("asked"));
     assert_eq!(reason, ExitReason::custom("asked"));
 }
+
+#[test]
+fn a_process_waiting_outside_a_receive_shows_the_messages_it_took() {
+    let rt = runtime(2);
+    let len = rt.block_on(|| {
+        let me = self_pid();
+        let sleeper = spawn(move || {
+            let _: u32 = receive();
+            send(&me, ());
+            ferrotp_scheduler::sleep(Duration::from_secs(60));
+        });
+        send(&sleeper, 1u32);
+        receive::<()>();
+        common::wait_until_waiting(&sleeper);
+        let len = process_info(&sleeper).unwrap().mailbox_len;
+        exit(&sleeper, ExitReason::Killed);
+        wait_exit(&sleeper);
+        len
+    });
+    assert_eq!(len, 0, "the message it took is not queued");
+}
+
+/// Asks to hibernate without taking what is queued: resumed at once, for
+/// ever.
+struct Lazy;
+
+impl Resumable for Lazy {
+    fn resume(&mut self, _: bool) -> Activation {
+        Activation::Hibernate { until: None }
+    }
+}
+
+/// Asks to hibernate until a deadline already past: resumed at once.
+struct Late;
+
+impl Resumable for Late {
+    fn resume(&mut self, _: bool) -> Activation {
+        Activation::Hibernate {
+            until: Some(Instant::now()),
+        }
+    }
+}
+
+#[test]
+fn a_body_resumed_again_and_again_is_preempted_and_can_be_killed() {
+    let rt = runtime(2);
+    let reasons = rt.block_on(|| {
+        let me = self_pid();
+        let on_worker_0 = || SpawnOptions::new().worker(0);
+        let lazy = spawn_resumable(on_worker_0(), Lazy).unwrap();
+        send(&lazy, ()); // never taken: it is resumed at once, again and again
+        let late = spawn_resumable(on_worker_0(), Late).unwrap();
+        // A neighbour on the same worker still gets its turns.
+        ferrotp_scheduler::spawn_opt(on_worker_0(), move || {
+            for _ in 0..100 {
+                yield_now();
+            }
+            send(&me, "neighbour done");
+        })
+        .unwrap();
+        assert_eq!(receive::<&str>(), "neighbour done");
+        let reasons: Vec<ExitReason> = [lazy, late]
+            .iter()
+            .map(|pid| {
+                exit(pid, ExitReason::Killed);
+                wait_exit(pid)
+            })
+            .collect();
+        reasons
+    });
+    assert_eq!(reasons, [ExitReason::Killed, ExitReason::Killed]);
+}
+
+#[test]
+fn a_runtime_with_a_body_resumed_again_and_again_still_shuts_down() {
+    let rt = runtime(1);
+    rt.block_on(|| {
+        let lazy = spawn_resumable(SpawnOptions::new(), Lazy).unwrap();
+        send(&lazy, ());
+    });
+    drop(rt); // returns: the body is preempted, and shutdown reaches it
+}

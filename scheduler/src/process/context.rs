@@ -854,12 +854,19 @@ impl<'y> ProcessCtx<'y> {
             // For `process_info`: a process too busy to wait would
             // otherwise show everything it took since its last wait (one
             // that waits in a receive publishes it there).
-            if let Ok(receiver) = self.receiver.try_borrow() {
-                self.pcb.taken.store(receiver.taken(), Ordering::Relaxed);
-            }
+            self.publish_taken();
             self.yield_slice();
         }
         self.check_signals();
+    }
+
+    /// Publishes how many messages the process has taken, for
+    /// `process_info`'s mailbox length (a receive that waits publishes it
+    /// itself, holding the receiver).
+    fn publish_taken(&self) {
+        if let Ok(receiver) = self.receiver.try_borrow() {
+            self.pcb.taken.store(receiver.taken(), Ordering::Relaxed);
+        }
     }
 
     /// Whether the process has less stack left than its red zone.
@@ -1013,6 +1020,7 @@ impl<'y> ProcessCtx<'y> {
             return;
         }
         let armed = self.arm("sleep", deadline);
+        self.publish_taken();
         while !self.fired(&armed) {
             // A signal that ends the process unwinds from here; its timer
             // then fires later, stale, and is ignored.
@@ -1043,6 +1051,7 @@ impl<'y> ProcessCtx<'y> {
             if self.time_is_up(function, deadline, &mut timer) {
                 return false;
             }
+            self.publish_taken();
             // A signal that ends the process unwinds from here; its timer
             // then fires later, stale, and is ignored.
             self.wait_checked();
@@ -1116,8 +1125,11 @@ impl<'y> ProcessCtx<'y> {
 
 impl<'y> ProcessCtx<'y> {
     /// A resumable body found nothing to take and asks to hibernate until
-    /// a message arrives or `until` passes. A check point first (a dying
-    /// process unwinds again, never hibernates). Returns `Some(timed_out)`
+    /// a message arrives or `until` passes. A reduction first, so a check
+    /// point (a dying process unwinds again, never hibernates) where a
+    /// spent slice yields: a body that asks to hibernate with messages it
+    /// will not take, or with a deadline already past, is resumed at once
+    /// again and again, and must not keep its worker. Returns `Some(timed_out)`
     /// if the body must go on at once instead (a message arrived since it
     /// looked, or the deadline has passed); `None` if the wait is
     /// announced, and armed, so that the process may give its stack back.
@@ -1126,7 +1138,7 @@ impl<'y> ProcessCtx<'y> {
         until: Option<Instant>,
         sleeper: &mut Sleeper,
     ) -> Option<bool> {
-        self.check_signals();
+        self.reduce(1);
         let mut receiver = self.receiver("hibernate");
         match receiver.announce_wait() {
             Wait::Ready => return Some(false),

@@ -42,11 +42,15 @@
 //!   the process is tied to a thread.
 //! * A hibernated process is in exactly one place: its worker's sleepers,
 //!   a launch in a run queue, or running.
-//! * A process that has hibernated is never ended unrun: shutdown, a kill
-//!   and a failed stack allocation all end it *by running it* (its first
-//!   check point unwinds), so its body drops inside its own process, with
-//!   its exit hooks run. Only the injector's leftovers at the very end
-//!   (where workers never put such a launch) would be leaked, not dropped.
+//! * A process that has hibernated is never ended unrun: shutdown and a
+//!   kill end it *by running it* (its first check point unwinds), so its
+//!   body drops inside its own process, with its exit hooks run. Woken
+//!   when no stack can be had, it waits on its worker for one (retried
+//!   now and then), as a stackful process would have kept its own. Only
+//!   at shutdown is one that still cannot get a stack ended unrun (its
+//!   body and messages dropped outside any process); the injector's
+//!   leftovers at the very end (where workers never put such a launch)
+//!   would be leaked, not dropped.
 //! * A dying process never hibernates: the runtime makes a check point of
 //!   every [`Activation::Hibernate`], which unwinds it again.
 

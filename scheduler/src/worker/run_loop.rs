@@ -303,6 +303,12 @@ pub(crate) struct WorkerLoop {
     core: Box<WorkerCore>,
     /// Never-run processes pinned here; they take a stack when they run.
     pinned: VecDeque<Launch>,
+    /// Woken hibernated processes that could not get a stack: they wait
+    /// for one here (retried now and then), as a stackful process would
+    /// have kept its own; never ended unrun, except at shutdown.
+    starved: VecDeque<Launch>,
+    /// The wait for a stack was reported, and no stack was had since.
+    starving: bool,
     inbox: Receiver<Delivery>,
     /// Budget the last process left for the LIFO slot's.
     carry: u32,
@@ -355,6 +361,8 @@ impl WorkerLoop {
             sleepers: Slab::new(),
             core,
             pinned: VecDeque::new(),
+            starved: VecDeque::new(),
+            starving: false,
             inbox,
             carry: 0,
             tick: 0,
@@ -467,9 +475,13 @@ impl WorkerLoop {
         steal_into(&core.shared.injector, &core.fresh).map(Job::Task)
     }
 
-    /// Remote wake-ups, moves of migratable processes, due timers.
+    /// Remote wake-ups, moves of migratable processes, due timers; now and
+    /// then, another try for the processes waiting for a stack.
     fn housekeeping(&mut self) {
         self.drain_inbox();
+        if !self.starved.is_empty() && self.tick.is_multiple_of(64) {
+            self.pinned.extend(self.starved.drain(..));
+        }
         if self.tick.is_multiple_of(16) || self.core.runnable.borrow().is_empty() {
             self.fire_timers();
         }
@@ -582,6 +594,7 @@ impl WorkerLoop {
                     }
                 };
                 self.shared().stack_error_cleared();
+                self.starving = false;
                 let Launch { pcb, start } = launch;
                 pcb.set_guard(stack.guard().start);
                 // The body's borrowed handle lives in the coroutine, which
@@ -600,11 +613,31 @@ impl WorkerLoop {
         Some(key)
     }
 
-    /// A fresh process that could not get a stack ends at once.
+    /// A fresh process that could not get a stack ends at once. A woken
+    /// hibernated one waits for a stack in `starved` instead (it must end
+    /// by running: module `hibernation`), unless the worker is shutting
+    /// down.
     #[cold]
     fn fail_start(&mut self, launch: Launch, error: &crate::process::stack::StackError) {
         let pcb = Arc::clone(launch.pcb());
         self.shared().record_stack_error(error);
+        if launch.has_run() && !self.draining {
+            if !self.starving {
+                self.starving = true;
+                crate::report::report_process(
+                    crate::report::Severity::Warning,
+                    "runtime",
+                    &pcb,
+                    format_args!(
+                        "hibernated process {} was woken but could not get a stack ({error}); \
+                         it waits for one",
+                        pcb.id
+                    ),
+                );
+            }
+            self.starved.push_back(launch);
+            return;
+        }
         crate::report::report_process(
             crate::report::Severity::Error,
             "crash",
@@ -612,8 +645,9 @@ impl WorkerLoop {
             format_args!("process {} could not start: {error}", pcb.id),
         );
         let reason = ExitReason::custom(format!("system_limit: {error}"));
-        // A hibernated process too: it cannot run to its end, so it ends
-        // here, its body and messages dropped outside any process.
+        // A hibernated one only while shutting down: it cannot run to its
+        // end, so it ends here, its body and messages dropped outside any
+        // process.
         self.discard_fresh(launch, reason);
     }
 
@@ -859,7 +893,11 @@ impl WorkerLoop {
         }
         self.core.stats().parks.bump();
         self.return_credit();
-        match self.core.timers.borrow().next_deadline() {
+        let next_deadline = self.core.timers.borrow().next_deadline();
+        // Processes waiting for a stack are tried again after a while.
+        let retry = (!self.starved.is_empty())
+            .then(|| Instant::now() + std::time::Duration::from_millis(1));
+        match next_deadline.into_iter().chain(retry).min() {
             Some(deadline) => {
                 std::thread::park_timeout(deadline.saturating_duration_since(Instant::now()));
             }
@@ -868,6 +906,7 @@ impl WorkerLoop {
         let _ = self.inbox.cancel_wait();
         self.unparked();
         self.fire_timers();
+        self.pinned.extend(self.starved.drain(..));
     }
 
     /// Gives the unused process slots back to the runtime's limit.
@@ -1086,6 +1125,7 @@ impl WorkerLoop {
                 Task::Moving(migrating) => moving.push(migrating),
             }
         }
+        self.pinned.extend(self.starved.drain(..));
         while let Some(launch) = self.pinned.pop_front() {
             if launch.has_run() {
                 woken.push(launch);
