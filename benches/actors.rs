@@ -16,6 +16,9 @@
 //!   first sends the caller itself 10,000 `u32`s, which stay queued
 //!   through every call (checked after). The peers have no variant: their
 //!   replies come on a oneshot, never through a mailbox.
+//!   `ferrotp_keeps_stack` is the same actor started with
+//!   `hibernate(false)`: it keeps its stack while idle, where the default
+//!   actor hibernates after each call (the cost of owning no stack).
 //! * W9 `w9_cast`: per run; one run casts 1,000,000 messages to one actor,
 //!   which counts them, then a call checks the count; `thrpt` =
 //!   messages/s. ferrotp on 1 worker, as W8.
@@ -91,19 +94,26 @@ enum Counter {
 }
 
 fn ferrotp_counter() -> ActorRef<Counter> {
-    actor::start(0u64, |message, count| match message {
-        Counter::Incr(reply) => {
-            reply.send(count + 1);
-            Next::Continue(count + 1)
-        }
-        Counter::Add => Next::Continue(count + 1),
-        Counter::Get(reply) => {
-            reply.send(count);
-            Next::Continue(count)
-        }
-        Counter::Stop => Next::stop(),
-    })
-    .unwrap()
+    ferrotp_counter_with(actor::Builder::new())
+}
+
+/// The counter started by `builder` (`hibernate(false)`: it keeps its
+/// stack while idle).
+fn ferrotp_counter_with(builder: actor::Builder<Counter>) -> ActorRef<Counter> {
+    builder
+        .start_fn(0u64, |message, count| match message {
+            Counter::Incr(reply) => {
+                reply.send(count + 1);
+                Next::Continue(count + 1)
+            }
+            Counter::Add => Next::Continue(count + 1),
+            Counter::Get(reply) => {
+                reply.send(count);
+                Next::Continue(count)
+            }
+            Counter::Stop => Next::stop(),
+        })
+        .unwrap()
 }
 
 /// The tokio counter's messages: `Counter` with oneshot replies.
@@ -198,13 +208,13 @@ fn kameo_counter() -> kameo::actor::ActorRef<KameoCounter> {
 
 /// `calls` calls to a fresh counter on a 1-worker runtime, with `queued`
 /// unrelated `u32`s in the caller's mailbox throughout.
-fn ferrotp_calls(rt: &Runtime, calls: u64, queued: u32) -> Duration {
+fn ferrotp_calls(rt: &Runtime, calls: u64, queued: u32, hibernate: bool) -> Duration {
     rt.block_on(move || {
         let me = self_pid();
         for i in 0..queued {
             send(&me, i);
         }
-        let counter = ferrotp_counter();
+        let counter = ferrotp_counter_with(actor::Builder::new().hibernate(hibernate));
         let start = Instant::now();
         let mut last = 0;
         for _ in 0..calls {
@@ -264,10 +274,13 @@ fn w8_call(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(3));
     let rt = ferrotp_rt(1);
     group.bench_function("ferrotp", |b| {
-        b.iter_custom(|calls| ferrotp_calls(&rt, calls, 0));
+        b.iter_custom(|calls| ferrotp_calls(&rt, calls, 0, true));
     });
     group.bench_function("ferrotp_queued_10k", |b| {
-        b.iter_custom(|calls| ferrotp_calls(&rt, calls, QUEUED));
+        b.iter_custom(|calls| ferrotp_calls(&rt, calls, QUEUED, true));
+    });
+    group.bench_function("ferrotp_keeps_stack", |b| {
+        b.iter_custom(|calls| ferrotp_calls(&rt, calls, 0, false));
     });
     let trt = tokio_rt(2);
     group.bench_function("tokio", |b| {

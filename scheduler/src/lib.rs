@@ -96,7 +96,7 @@ pub use lifecycle::spawn::{
 pub use messaging::call::{CallError, PendingReply, ReplyTo, call};
 pub use messaging::receive::{
     AnyMessage, close_mailbox, mailbox_len, receive, receive_any, receive_any_timeout,
-    receive_match, receive_match_timeout, receive_timeout,
+    receive_match, receive_match_timeout, receive_timeout, try_receive_any,
 };
 pub use messaging::select::Select;
 pub use messaging::send::{

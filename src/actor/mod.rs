@@ -28,6 +28,18 @@
 //! the actor's process, so it need not be `Send` (such an actor stays on
 //! its worker, like any process that has run).
 //!
+//! # No stack while idle
+//!
+//! An actor whose state is `Send` ([`start`], [`Builder::start`] and the
+//! closure style) owns no stack between messages: it handles what is in
+//! its mailbox on a pooled stack, then gives the stack back and
+//! hibernates, and any worker may run it when its next message comes
+//! (`ferrotp::scheduler::spawn_resumable`). A handler that blocks inside,
+//! in a nested `call` say, keeps its stack and its worker until it
+//! returns, so a `!Send` value it holds across that wait never changes
+//! thread. `process_info(pid).hibernated` shows it. An actor made by
+//! [`Builder::start_with`] keeps its stack.
+//!
 //! # Other messages
 //!
 //! An actor takes the first message in its mailbox, whatever its type.

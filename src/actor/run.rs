@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 
 use ferrotp_scheduler::{
     Activation, AnyMessage, Exit, ExitReason, Pid, ReplyTo, Resumable, close_mailbox, exit_self,
-    is_exit_unwind, receive_any, receive_any_timeout, self_pid,
+    is_exit_unwind, receive_any, receive_any_timeout, self_pid, try_receive_any,
 };
 
 use super::address::{ActorRef, SystemStop};
@@ -307,7 +307,7 @@ impl<A: Actor> Running<A> {
     /// `None` when there is nothing left to take (the actor hibernates).
     fn serve_waiting(&mut self, mut timed_out: bool) -> Option<ExitReason> {
         loop {
-            let message = match receive_any_timeout(Duration::ZERO) {
+            let message = match try_receive_any() {
                 Some(message) => Some(message),
                 // The deadline passed with nothing taken since it was set.
                 None if timed_out && self.idle.is_some() => None,

@@ -107,6 +107,8 @@ pub struct Builder<M> {
     init_timeout: Duration,
     trap_exit: bool,
     link: bool,
+    /// Give the stack back while idle (`start`'s actors only).
+    hibernate: bool,
     selector: Selector<M>,
     /// Set for a supervised actor's start (module `incarnations`).
     pub(crate) incarnations: Option<Arc<Incarnations<M>>>,
@@ -120,6 +122,7 @@ impl<M> std::fmt::Debug for Builder<M> {
             .field("init_timeout", &self.init_timeout)
             .field("trap_exit", &self.trap_exit)
             .field("link", &self.link)
+            .field("hibernate", &self.hibernate)
             .field("selector", &self.selector)
             .finish()
     }
@@ -141,6 +144,7 @@ impl<M: Send + 'static> Builder<M> {
             name: None,
             init_timeout: DEFAULT_INIT_TIMEOUT,
             trap_exit: false,
+            hibernate: true,
             link: false,
             selector: Selector::new(),
             incarnations: None,
@@ -213,6 +217,33 @@ impl<M: Send + 'static> Builder<M> {
         self
     }
 
+    /// Whether a started actor gives its stack back while it is idle
+    /// (module docs: no stack while idle); true by default. Each message
+    /// that finds a hibernated actor then costs it a stack from the pool
+    /// and a fresh coroutine (a `call` round trip takes about 1.6 times as
+    /// long, measured in `benches/actors.rs`): an actor that is hardly
+    /// ever idle, and latency-bound, may keep its stack instead, as one
+    /// made by [`start_with`](Self::start_with) always does.
+    ///
+    /// ```
+    /// use ferrotp::actor::{Builder, Next};
+    /// let hibernated = ferrotp::run(|| {
+    ///     let hot = Builder::new().hibernate(false).start_fn(0u64, |n: u64, total| {
+    ///         Next::Continue(total + n)
+    ///     }).unwrap();
+    ///     hot.send(1);
+    ///     while ferrotp::process_info(&hot.pid()).unwrap().status != ferrotp::ProcessStatus::Waiting {
+    ///         ferrotp::yield_now();
+    ///     }
+    ///     ferrotp::process_info(&hot.pid()).unwrap().hibernated
+    /// }).unwrap();
+    /// assert!(!hibernated);
+    /// ```
+    pub fn hibernate(mut self, hibernate: bool) -> Self {
+        self.hibernate = hibernate;
+        self
+    }
+
     /// The other messages the actor accepts.
     pub fn selector(mut self, selector: Selector<M>) -> Self {
         self.selector = selector;
@@ -257,6 +288,9 @@ impl<M: Send + 'static> Builder<M> {
             actor.init(ctx)?;
             Ok(actor)
         };
+        if !self.hibernate {
+            return self.start_with(init);
+        }
         let (starting, ack, parent, selector) = self.starting();
         let body = Hibernating::new(init, ack, selector, parent, starting.incarnations.clone());
         let pid = if starting.link {
@@ -312,6 +346,7 @@ impl<M: Send + 'static> Builder<M> {
             init_timeout,
             trap_exit,
             link,
+            hibernate: _,
             selector,
             incarnations,
         } = self;

@@ -388,14 +388,14 @@ where
 /// ```
 /// use std::time::{Duration, Instant};
 /// use ferrotp_scheduler::{
-///     Activation, ExitReason, Pid, Resumable, SpawnOptions, receive, receive_any_timeout, run,
-///     self_pid, send, spawn_resumable,
+///     Activation, ExitReason, Pid, Resumable, SpawnOptions, receive, run, self_pid, send,
+///     spawn_resumable, try_receive_any,
 /// };
 /// /// Adds what it is sent, and tells the total when it hears nothing for 10 ms.
 /// struct Sum { total: u64, to: Pid }
 /// impl Resumable for Sum {
 ///     fn resume(&mut self, timed_out: bool) -> Activation {
-///         while let Some(message) = receive_any_timeout(Duration::ZERO) {
+///         while let Some(message) = try_receive_any() {
 ///             self.total += message.take::<u64>().unwrap_or(0);
 ///         }
 ///         if timed_out {

@@ -233,6 +233,30 @@ pub fn receive_any() -> AnyMessage {
     })
 }
 
+/// The oldest message, whatever its type, if there is one: never waits
+/// (and reads no clock, unlike `receive_any_timeout(Duration::ZERO)`).
+/// What a [`Resumable`](crate::Resumable) body takes its messages with.
+/// A reduction, and so a check point.
+///
+/// ```
+/// use ferrotp_scheduler::{run, self_pid, send, try_receive_any};
+/// let got = run(|| {
+///     send(&self_pid(), 7u32);
+///     let first = try_receive_any().and_then(|m| m.take::<u32>().ok());
+///     (first, try_receive_any().is_none())
+/// }).unwrap();
+/// assert_eq!(got, (Some(7), true));
+/// ```
+///
+/// # Panics
+/// Outside a process.
+pub fn try_receive_any() -> Option<AnyMessage> {
+    with_process("try_receive_any", |ctx| {
+        ctx.poll("try_receive_any", &mut |e| !undelivered(e))
+            .map(AnyMessage)
+    })
+}
+
 /// Like [`receive_any`], giving up after `timeout` (`None`).
 ///
 /// ```

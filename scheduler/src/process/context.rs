@@ -1012,6 +1012,23 @@ impl<'y> ProcessCtx<'y> {
         }
     }
 
+    /// The first message that `pred` accepts, if one is queued: a receive
+    /// that never waits (no deadline, no clock).
+    pub(crate) fn poll(
+        &self,
+        function: &str,
+        pred: &mut impl FnMut(&Envelope) -> bool,
+    ) -> Option<Envelope> {
+        self.reduce(1);
+        let mut mark = Mark::START;
+        let found = self.receiver(function).take_first_since(&mut mark, pred);
+        if found.is_none() {
+            // Polling, as a receive whose time was up at once.
+            self.polled.set(true);
+        }
+        found
+    }
+
     /// Suspends until `deadline`, ignoring messages.
     pub(crate) fn sleep_until(&self, deadline: Instant) {
         self.reduce(1);

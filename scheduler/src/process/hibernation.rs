@@ -65,10 +65,9 @@ use crate::time::timer::TimerKey;
 /// A process body that gives its stack back while it waits for a
 /// message. See [`spawn_resumable`](crate::spawn_resumable).
 pub trait Resumable: Send + 'static {
-    /// Runs one activation: take messages (with the usual receive
-    /// functions, polling, e.g. with
-    /// [`receive_any_timeout`](crate::receive_any_timeout)`(Duration::ZERO)`)
-    /// until there is nothing to take, then return
+    /// Runs one activation: take messages (polling, with
+    /// [`try_receive_any`](crate::try_receive_any), or any receive that
+    /// does not wait) until there is nothing to take, then return
     /// [`Activation::Hibernate`]; or end the process with
     /// [`Activation::Exit`].
     ///

@@ -188,15 +188,27 @@ impl WorkerCore {
 
     /// A process of this worker was woken on this thread.
     #[inline]
+    ///
+    /// A hibernated process (its key has `HIBERNATED`) woken by the running
+    /// process takes the LIFO slot like a settled one: it runs next, here,
+    /// on the rest of the waker's budget (a call to an idle actor costs no
+    /// trip through the queues). Bumped from the slot, or woken between
+    /// processes, it goes to `to_move`, for the run loop (which owns the
+    /// slab of sleepers) to launch onto the stealable deque.
     fn wake_local(&self, key: usize, migratable: bool) {
-        // A hibernated process is launched by the run loop, which owns the
-        // slab of sleepers.
-        if migratable || key & crate::process::hibernation::HIBERNATED != 0 {
+        let hibernated = key & crate::process::hibernation::HIBERNATED != 0;
+        if migratable {
             self.to_move.borrow_mut().push(key);
         } else if self.in_process.get() {
             if let Some(bumped) = self.lifo.replace(Some(key)) {
-                self.runnable.borrow_mut().push_back(bumped);
+                if bumped & crate::process::hibernation::HIBERNATED != 0 {
+                    self.to_move.borrow_mut().push(bumped);
+                } else {
+                    self.runnable.borrow_mut().push_back(bumped);
+                }
             }
+        } else if hibernated {
+            self.to_move.borrow_mut().push(key);
         } else {
             self.runnable.borrow_mut().push_back(key);
         }

@@ -324,6 +324,8 @@ pub(crate) struct WorkerLoop {
     lone_since: Option<Instant>,
     rng: u64,
     fired: Vec<TimerEvent>,
+    /// `flush_moves`'s spare buffer.
+    moving: Vec<usize>,
 }
 
 impl WorkerLoop {
@@ -372,6 +374,7 @@ impl WorkerLoop {
             lone_since: None,
             rng: 0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1),
             fired: Vec::new(),
+            moving: Vec::new(),
         }
     }
 
@@ -449,8 +452,13 @@ impl WorkerLoop {
         let core = &*self.core;
         if let Some(key) = core.lifo.take() {
             // Out of carried budget (`lifo_job` takes it otherwise): to
-            // the back of the queue.
-            core.runnable.borrow_mut().push_back(key);
+            // the back of the queue (a hibernated one: launched, onto the
+            // stealable deque).
+            if key & HIBERNATED != 0 {
+                core.to_move.borrow_mut().push(key);
+            } else {
+                core.runnable.borrow_mut().push_back(key);
+            }
         }
         self.carry = 0;
         // Housekeeping every 8th pick (and whenever the local queues are
@@ -557,6 +565,13 @@ impl WorkerLoop {
     #[inline(always)]
     fn run_job(&mut self, job: Job) {
         match job {
+            Job::Settled { key, budget } if key & HIBERNATED != 0 => {
+                // Woken from the LIFO slot: launched here, at once.
+                let launch = self.sleepers.remove(key & !HIBERNATED);
+                if let Some(key) = self.settle(Task::Fresh(launch)) {
+                    self.resume(key, budget);
+                }
+            }
             Job::Settled { key, budget } => self.resume(key, budget),
             Job::Task(task) => {
                 let budget = self.shared().config.reductions;
@@ -573,10 +588,13 @@ impl WorkerLoop {
         if self.core.to_move.borrow().is_empty() {
             return;
         }
-        let moved = std::mem::take(&mut *self.core.to_move.borrow_mut());
-        for key in moved {
+        // Swapped with a spare, so that neither loses its capacity.
+        let mut moved = std::mem::take(&mut self.moving);
+        std::mem::swap(&mut moved, &mut *self.core.to_move.borrow_mut());
+        for key in moved.drain(..) {
             self.requeue(key);
         }
+        self.moving = moved;
     }
 
     /// Gives a stealable task a place in this worker's slab (a fresh
@@ -698,6 +716,11 @@ impl WorkerLoop {
     fn launch_woken(&mut self, launch: Launch) {
         if launch.pinned() || self.draining {
             self.pinned.push_back(launch);
+        } else if self.core.runnable.borrow().is_empty() {
+            // Nothing else queued here: this worker runs it next, and an
+            // idle one need not be woken to take it (it may still steal
+            // it, searching).
+            self.core.fresh.push(Task::Fresh(launch));
         } else {
             self.core.push_task(Task::Fresh(launch));
         }
