@@ -3,50 +3,18 @@
 //! unexpected messages, idle timeouts, timers to oneself.
 
 use std::rc::Rc;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ferrotp::actor::{self, Actor, Builder, Context, Next, Selector, StartError, Stateless};
 use ferrotp::{
-    CallError, Down, ExitReason, Pid, ReplyTo, Runtime, exit, monitor, receive, self_pid, send,
-    spawn, whereis, yield_now,
+    CallError, Down, ExitReason, Pid, ReplyTo, exit, monitor, receive, self_pid, send, spawn,
+    whereis, yield_now,
 };
 
 const LONG: Duration = Duration::from_secs(60);
 
-fn runtime(workers: usize) -> Runtime {
-    Runtime::builder().workers(workers).build().unwrap()
-}
-
-/// Yields until `pid` has ended; its reason.
-fn wait_exit(pid: &Pid) -> ExitReason {
-    while !pid.has_exited() {
-        yield_now();
-    }
-    pid.exit_reason().unwrap()
-}
-
-/// Counts drops of the values made from it.
-#[derive(Clone, Default)]
-struct Drops(Arc<AtomicUsize>);
-
-impl Drops {
-    fn token(&self) -> DropToken {
-        DropToken(Arc::clone(&self.0))
-    }
-    fn count(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-struct DropToken(Arc<AtomicUsize>);
-
-impl Drop for DropToken {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
+mod common;
+use common::{DropToken, Drops, runtime, wait_exit};
 
 enum Stack {
     Push(i32),

@@ -5,55 +5,25 @@
 
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::ThreadId;
 use std::time::Duration;
 
 use ferrotp::actor::{self, ActorRef, Next};
 use ferrotp::{
-    ExitReason, Pid, ReplyTo, Runtime, SpawnOptions, exit, process_info, spawn, spawn_opt,
-    yield_now,
+    ExitReason, Pid, ReplyTo, SpawnOptions, exit, process_info, spawn, spawn_opt, yield_now,
 };
 
 const LONG: Duration = Duration::from_secs(60);
 
-fn runtime(workers: usize) -> Runtime {
-    Runtime::builder().workers(workers).build().unwrap()
-}
-
-fn wait_exit(pid: &Pid) -> ExitReason {
-    while !pid.has_exited() {
-        yield_now();
-    }
-    pid.exit_reason().unwrap()
-}
+mod common;
+use common::{Drops, runtime, wait_exit};
 
 /// Yields until `pid` waits hibernated.
 fn wait_until_hibernated(pid: &Pid) {
     while !process_info(pid).is_some_and(|info| info.hibernated) {
         assert!(!pid.has_exited(), "{pid} ended");
         yield_now();
-    }
-}
-
-/// Counts the drops of its tokens.
-#[derive(Clone, Default)]
-struct Drops(Arc<AtomicUsize>);
-
-struct DropToken(Arc<AtomicUsize>);
-
-impl Drop for DropToken {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-impl Drops {
-    fn token(&self) -> DropToken {
-        DropToken(Arc::clone(&self.0))
-    }
-    fn count(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
     }
 }
 
