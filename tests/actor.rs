@@ -373,7 +373,15 @@ fn selected_messages_are_mapped_and_unexpected_ones_are_counted_not_kept() {
         loop {
             let (gone, unexpected) = watcher.call(Watcher::Report, LONG).unwrap();
             if !gone.is_empty() {
-                let mailbox = ferrotp::process_info(&watcher.pid()).unwrap().mailbox_len;
+                // Exact once it waits for its next message (it may still
+                // be on its way there, on another worker).
+                let mailbox = loop {
+                    let info = ferrotp::process_info(&watcher.pid()).unwrap();
+                    if info.status == ferrotp::ProcessStatus::Waiting {
+                        break info.mailbox_len;
+                    }
+                    yield_now();
+                };
                 break (gone, unexpected, mailbox);
             }
             yield_now();
