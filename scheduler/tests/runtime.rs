@@ -732,3 +732,44 @@ fn a_process_finds_itself_counted_as_live_as_it_first_runs() {
     }
     assert!(seen.iter().all(|&counts| counts == (1, 2)), "{seen:?}");
 }
+
+/// Two processes on one worker bounce a message for ever (each also
+/// sends one to itself, so one of them is always queued while the other
+/// runs from the LIFO slot): the worker must still fire its timers and
+/// run others. With budgets of 1,000, 2,000 or 4,000 reductions the
+/// cycle's length was a multiple of 8 picks, and housekeeping (timers,
+/// inbox) never ran: a sleeping process never woke.
+#[test]
+fn processes_bouncing_a_message_for_ever_do_not_starve_a_sleeper() {
+    for reductions in [1_000, 2_000, 4_000] {
+        let rt = ferrotp_scheduler::Runtime::builder()
+            .workers(1)
+            .reductions(reductions)
+            .build()
+            .unwrap();
+        let woke = rt.block_on(|| {
+            let bouncer = || {
+                ferrotp_scheduler::spawn(|| {
+                    let other: ferrotp_scheduler::Pid = ferrotp_scheduler::receive();
+                    let me = ferrotp_scheduler::self_pid();
+                    loop {
+                        if ferrotp_scheduler::receive::<u8>() == 1 {
+                            ferrotp_scheduler::send(&other, 1u8);
+                            ferrotp_scheduler::send(&me, 2u8);
+                        }
+                    }
+                })
+            };
+            let (a, b) = (bouncer(), bouncer());
+            ferrotp_scheduler::send(&a, b.clone());
+            ferrotp_scheduler::send(&b, a.clone());
+            ferrotp_scheduler::send(&a, 1u8);
+            ferrotp_scheduler::sleep(std::time::Duration::from_millis(5));
+            for pid in [&a, &b] {
+                ferrotp_scheduler::exit(pid, ferrotp_scheduler::ExitReason::Killed);
+            }
+            true
+        });
+        assert!(woke, "budget {reductions}");
+    }
+}

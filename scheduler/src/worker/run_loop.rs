@@ -313,6 +313,8 @@ pub(crate) struct WorkerLoop {
     /// Budget the last process left for the LIFO slot's.
     carry: u32,
     tick: u32,
+    /// `next_job`'s calls: the period of housekeeping and fair picks.
+    picks: u32,
     searching: bool,
     /// `OnStackOverflow::ExitProcess`: keep each resumed process's trap
     /// handler in the core.
@@ -368,6 +370,7 @@ impl WorkerLoop {
             inbox,
             carry: 0,
             tick: 0,
+            picks: 0,
             searching: false,
             exit_on_overflow,
             draining: false,
@@ -464,9 +467,16 @@ impl WorkerLoop {
         // Housekeeping every 8th pick (and whenever the local queues are
         // empty, below): each check costs a few nanoseconds, which a
         // switch between processes should not pay every time.
-        if self.tick.is_multiple_of(8) {
+        // Counted apart from `tick`, which `lifo_job` moves too: a cycle
+        // of LIFO runs and picks whose length is a multiple of 8 would
+        // otherwise never meet a multiple of 8 here, and the worker would
+        // never fire its timers nor drain its inbox (found by the attack
+        // pass: two actors bouncing a message starved a sleeping process
+        // for ever).
+        self.picks = self.picks.wrapping_add(1);
+        if self.picks.is_multiple_of(8) {
             self.housekeeping();
-            if self.tick.is_multiple_of(61 * 8)
+            if self.picks.is_multiple_of(61 * 8)
                 && let Some(job) = self.fair_pick()
             {
                 return Some(job);
@@ -487,10 +497,10 @@ impl WorkerLoop {
     /// then, another try for the processes waiting for a stack.
     fn housekeeping(&mut self) {
         self.drain_inbox();
-        if !self.starved.is_empty() && self.tick.is_multiple_of(64) {
+        if !self.starved.is_empty() && self.picks.is_multiple_of(64) {
             self.pinned.extend(self.starved.drain(..));
         }
-        if self.tick.is_multiple_of(16) || self.core.runnable.borrow().is_empty() {
+        if self.picks.is_multiple_of(16) || self.core.runnable.borrow().is_empty() {
             self.fire_timers();
         }
         self.flush_moves();
