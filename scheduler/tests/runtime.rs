@@ -738,7 +738,8 @@ fn a_process_finds_itself_counted_as_live_as_it_first_runs() {
 /// runs from the LIFO slot): the worker must still fire its timers and
 /// run others. With budgets of 1,000, 2,000 or 4,000 reductions the
 /// cycle's length was a multiple of 8 picks, and housekeeping (timers,
-/// inbox) never ran: a sleeping process never woke.
+/// inbox) never ran: a sleeping process never woke, and a new process
+/// never left the stealable deque.
 #[test]
 fn processes_bouncing_a_message_for_ever_do_not_starve_a_sleeper() {
     for reductions in [1_000, 2_000, 4_000] {
@@ -765,6 +766,10 @@ fn processes_bouncing_a_message_for_ever_do_not_starve_a_sleeper() {
             ferrotp_scheduler::send(&b, a.clone());
             ferrotp_scheduler::send(&a, 1u8);
             ferrotp_scheduler::sleep(std::time::Duration::from_millis(5));
+            // A new process gets its turn too.
+            let me = ferrotp_scheduler::self_pid();
+            ferrotp_scheduler::spawn(move || ferrotp_scheduler::send(&me, 7u32));
+            assert_eq!(ferrotp_scheduler::receive::<u32>(), 7);
             for pid in [&a, &b] {
                 ferrotp_scheduler::exit(pid, ferrotp_scheduler::ExitReason::Killed);
             }

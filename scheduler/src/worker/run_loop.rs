@@ -312,7 +312,6 @@ pub(crate) struct WorkerLoop {
     inbox: Receiver<Delivery>,
     /// Budget the last process left for the LIFO slot's.
     carry: u32,
-    tick: u32,
     /// `next_job`'s calls: the period of housekeeping and fair picks.
     picks: u32,
     searching: bool,
@@ -369,7 +368,6 @@ impl WorkerLoop {
             starving: false,
             inbox,
             carry: 0,
-            tick: 0,
             picks: 0,
             searching: false,
             exit_on_overflow,
@@ -442,7 +440,6 @@ impl WorkerLoop {
             return None;
         }
         let key = self.core.lifo.take()?;
-        self.tick = self.tick.wrapping_add(1);
         Some(Job::Settled {
             key,
             budget: self.carry,
@@ -451,7 +448,6 @@ impl WorkerLoop {
 
     #[inline(never)]
     fn next_job(&mut self) -> Option<Job> {
-        self.tick = self.tick.wrapping_add(1);
         let core = &*self.core;
         if let Some(key) = core.lifo.take() {
             // Out of carried budget (`lifo_job` takes it otherwise): to
@@ -467,11 +463,11 @@ impl WorkerLoop {
         // Housekeeping every 8th pick (and whenever the local queues are
         // empty, below): each check costs a few nanoseconds, which a
         // switch between processes should not pay every time.
-        // Counted apart from `tick`, which `lifo_job` moves too: a cycle
-        // of LIFO runs and picks whose length is a multiple of 8 would
-        // otherwise never meet a multiple of 8 here, and the worker would
-        // never fire its timers nor drain its inbox (found by the attack
-        // pass: two actors bouncing a message starved a sleeping process
+        // Counted by this function's calls alone (a count that `lifo_job`
+        // moved too let a cycle of LIFO runs and picks whose length is a
+        // multiple of 8 never meet a multiple of 8 here, and the worker would
+        // never fire its timers nor drain its inbox: found by the attack
+        // pass, two actors bouncing a message starved a sleeping process
         // for ever).
         self.picks = self.picks.wrapping_add(1);
         if self.picks.is_multiple_of(8) {
@@ -522,7 +518,10 @@ impl WorkerLoop {
                 .map(|key| Job::Settled { key, budget })
         };
         let from_fresh = || core.fresh.pop().map(Job::Task);
-        if self.tick.is_multiple_of(2) {
+        // By `picks` (see `next_job`): a count that LIFO runs moved too
+        // could keep its parity here the same for ever, and a process in
+        // `fresh` would wait behind `runnable` for ever.
+        if self.picks.is_multiple_of(2) {
             from_runnable().or_else(from_fresh)
         } else {
             from_fresh().or_else(from_runnable)
