@@ -220,10 +220,11 @@ impl<M: Send + 'static> Builder<M> {
     /// Whether a started actor gives its stack back while it is idle
     /// (module docs: no stack while idle); true by default. Each message
     /// that finds a hibernated actor then costs it a stack from the pool
-    /// and a fresh coroutine (a `call` round trip takes about 1.6 times as
-    /// long, measured in `benches/actors.rs`): an actor that is hardly
-    /// ever idle, and latency-bound, may keep its stack instead, as one
-    /// made by [`start_with`](Self::start_with) always does.
+    /// and a fresh coroutine (a `call` round trip to an idle actor costs
+    /// about 1.5 times the instructions; `w8_call` in `benches/actors.rs`
+    /// measures both): an actor that is hardly ever idle, and
+    /// latency-bound, may keep its stack instead, as one made by
+    /// [`start_with`](Self::start_with) always does.
     ///
     /// ```
     /// use ferrotp::actor::{Builder, Next};

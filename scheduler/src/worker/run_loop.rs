@@ -130,28 +130,28 @@ fn process_body(
         let mut left = 0;
         let mut hibernating = None;
         let run = catch_unwind(AssertUnwindSafe(|| {
-            let (entry, mut sleeper) = match start {
-                Start::Entry(entry) => (Some(entry), None),
-                Start::Resume(sleeper) => (None, Some(sleeper)),
+            let mut start = start;
+            let resumed = matches!(&start, Start::Resume(sleeper) if sleeper.has_run());
+            let sleeper = match &mut start {
+                Start::Resume(sleeper) => Some(&mut **sleeper),
+                Start::Entry(_) => None,
             };
-            let resumed = sleeper.as_ref().is_some_and(|s| s.has_run());
-            let ctx = ProcessCtx::new(&pcb, yielder, budget, sleeper.as_deref_mut());
+            let ctx = ProcessCtx::new(&pcb, yielder, budget, sleeper);
             ctx.enter();
             let first_check = &ctx;
             // The closure or sleeper moves in: an unwind from the first
             // check point drops it inside the process.
             let (reason, payload) = match catch_unwind(AssertUnwindSafe(move || {
-                let timed_out = match &mut sleeper {
-                    Some(sleeper) if resumed => first_check.woke_from_hibernation(sleeper),
+                let timed_out = match &mut start {
+                    Start::Resume(sleeper) if resumed => first_check.woke_from_hibernation(sleeper),
                     _ => false,
                 };
                 // A signal that came before the first run (or while it
                 // hibernated) acts before any of the process's code.
                 first_check.check_signals();
-                match (entry, sleeper) {
-                    (Some(entry), _) => Ran::Ended(entry.run()),
-                    (None, Some(sleeper)) => activate(first_check, sleeper, timed_out),
-                    (None, None) => unreachable!("a launch runs a closure or a sleeper"),
+                match start {
+                    Start::Entry(entry) => Ran::Ended(entry.run()),
+                    Start::Resume(sleeper) => activate(first_check, sleeper, timed_out),
                 }
             })) {
                 Ok(Ran::Ended(reason)) => (reason, None),
@@ -575,19 +575,21 @@ impl WorkerLoop {
     fn run_job(&mut self, job: Job) {
         match job {
             Job::Settled { key, budget } if key & HIBERNATED != 0 => {
-                // Woken from the LIFO slot: launched here, at once.
+                // Woken from the LIFO slot (or bumped to `runnable`):
+                // launched here, at once.
                 let launch = self.sleepers.remove(key & !HIBERNATED);
-                if let Some(key) = self.settle(Task::Fresh(launch)) {
-                    self.resume(key, budget);
-                }
+                self.start_task(Task::Fresh(launch), budget);
             }
             Job::Settled { key, budget } => self.resume(key, budget),
-            Job::Task(task) => {
-                let budget = self.shared().config.reductions;
-                if let Some(key) = self.settle(task) {
-                    self.resume(key, budget);
-                }
-            }
+            Job::Task(task) => self.start_task(task, self.shared().config.reductions),
+        }
+    }
+
+    /// Settles a task here and runs it on `budget`.
+    #[inline(always)]
+    fn start_task(&mut self, task: Task, budget: u32) {
+        if let Some(key) = self.settle(task) {
+            self.resume(key, budget);
         }
     }
 
