@@ -166,6 +166,47 @@ fn messages_sent_during_the_restart_window_are_held_and_delivered_in_order() {
     assert_eq!(recorded, (2, (10..20).collect::<Vec<u32>>()));
 }
 
+/// The window holds [`actor::HOLD_LIMIT`] messages: those past it are
+/// dead letters, counted one each, and the replacement gets the first
+/// `HOLD_LIMIT`, in order.
+#[test]
+fn messages_past_the_hold_limit_are_dead_letters_counted() {
+    const EXTRA: u32 = 7;
+    let rt = runtime();
+    let before = rt.metrics().dead_letters;
+    let recorded = rt.block_on(|| {
+        let count = Arc::new(AtomicUsize::new(0));
+        let (spec, recorder) = recorder_child(self_pid(), count, true);
+        let sup = SupervisorSpec::new(Strategy::OneForOne)
+            .child(spec)
+            .start_link()
+            .unwrap();
+        receive::<(usize, Pid)>();
+        recorder.send(Recorder::Crash);
+        let (_, second) = receive::<(usize, Pid)>();
+        let limit = u32::try_from(actor::HOLD_LIMIT).unwrap();
+        for x in 0..limit + EXTRA {
+            recorder.send(Recorder::Record(x));
+        }
+        send(&second, ());
+        // Until the replacement has taken the held messages, the window
+        // is still full: a call's request cannot be held either (`NoProc`,
+        // the request handed back, no dead letter).
+        let recorded = loop {
+            match recorder.call(Recorder::Recorded, LONG) {
+                Ok(recorded) => break recorded,
+                Err(ferrotp::CallError::NoProc) => ferrotp::yield_now(),
+                Err(error) => panic!("{error}"),
+            }
+        };
+        sup.stop().unwrap();
+        recorded
+    });
+    let limit = u32::try_from(actor::HOLD_LIMIT).unwrap();
+    assert_eq!(recorded, (2, (0..limit).collect::<Vec<u32>>()));
+    assert_eq!(rt.metrics().dead_letters - before, u64::from(EXTRA));
+}
+
 /// Once the supervisor has given up, held messages and later sends are
 /// dead letters (counted), and a call fails at once.
 #[test]

@@ -159,7 +159,11 @@ impl<M: Send + 'static> ActorRef<M> {
     ///
     /// # Errors
     /// [`CallError`]: a timeout, the actor's end, its absence, a reply
-    /// address dropped unanswered, a call to oneself.
+    /// address dropped unanswered, a call to oneself. For a supervised
+    /// actor, [`CallError::NoProc`] also when the request can be neither
+    /// sent nor held: its restart window holds [`HOLD_LIMIT`](crate::actor::HOLD_LIMIT)
+    /// messages already, or its supervisor has ended (the request is not
+    /// made a dead letter).
     ///
     /// # Panics
     /// Outside a process.
