@@ -90,6 +90,23 @@ impl<M> Selector<M> {
         self
     }
 
+    /// Every clause's result made an `N` by `map` (a state machine's
+    /// selector, made one of its envelope).
+    pub(crate) fn map<N>(self, map: impl Fn(M) -> N + Clone + Send + 'static) -> Selector<N>
+    where
+        M: 'static,
+    {
+        let clauses = self
+            .clauses
+            .into_iter()
+            .map(|clause| {
+                let map = map.clone();
+                Box::new(move |message| clause(message).map(&map)) as Clause<N>
+            })
+            .collect();
+        Selector { clauses }
+    }
+
     /// Whether no clause was added.
     pub fn is_empty(&self) -> bool {
         self.clauses.is_empty()
