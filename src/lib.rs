@@ -238,6 +238,7 @@ pub mod actor;
 pub mod prelude;
 mod report;
 pub mod statem;
+pub mod task;
 
 pub use ferrotp_mailbox as mailbox;
 pub use ferrotp_scheduler as scheduler;

@@ -1,0 +1,348 @@
+//! Tasks (`ferrotp::task`): await, yield, shutdown and their timeouts,
+//! the link rule for a crashing task, the owner-only rule, and
+//! await_many. Every await is followed by a check that it left nothing
+//! in the owner's mailbox.
+//!
+//! No test sleeps to synchronise: a task that must stay busy blocks in
+//! `receive` until it is told; a short
+//! timeout is used only where the outcome is certain (a task that never
+//! finishes).
+
+use std::time::Duration;
+
+use ferrotp::task::{self, Task, TaskError};
+use ferrotp::{
+    Exit, ExitReason, Pid, is_linked, mailbox_len, receive, receive_timeout, self_pid, send, spawn,
+    trap_exit,
+};
+
+mod common;
+use common::{runtime, wait_exit};
+
+const LONG: Duration = Duration::from_secs(60);
+/// For waits whose outcome is certain: a task that never finishes.
+const SHORT: Duration = Duration::from_millis(20);
+
+fn panic_reason(message: &str) -> ExitReason {
+    ExitReason::Panic(message.into())
+}
+
+// ---------------------------------------------------------------- Task
+
+#[test]
+fn await_returns_the_value_and_leaves_the_mailbox_empty_trapping_or_not() {
+    let rt = runtime(2);
+    let got = rt.block_on(|| {
+        let plain = Task::spawn(|| 6u64 * 7).await_timeout(LONG);
+        let plain_left = mailbox_len();
+        // A trapping owner would receive the link's `Exit { Normal }`: the
+        // await takes it out.
+        trap_exit(true);
+        let task = Task::spawn(|| String::from("hello"));
+        let pid = task.pid().clone();
+        let trapping = task.await_timeout(LONG);
+        let trapping_left = mailbox_len();
+        let exit_left = receive_timeout::<Exit>(Duration::ZERO).is_none();
+        (
+            plain,
+            plain_left,
+            trapping,
+            trapping_left,
+            exit_left,
+            pid.exit_reason(),
+            is_linked(&pid),
+        )
+    });
+    assert_eq!(got.0, Ok(42));
+    assert_eq!(got.1, 0);
+    assert_eq!(got.2.as_deref(), Ok("hello"));
+    assert_eq!((got.3, got.4), (0, true));
+    assert_eq!(got.5, Some(ExitReason::Normal));
+    assert!(!got.6, "the await unlinks the ended task");
+}
+
+/// Elixir's rule: on timeout `await` kills the task (unlinked first, so
+/// the kill does not reach the owner), and returns once it has ended.
+#[test]
+fn await_timeout_kills_the_task_without_touching_the_owner() {
+    let rt = runtime(2);
+    let (answer, reason, left, trapping_answer, trapping_reason, trapping_left) =
+        rt.block_on(|| {
+            let task = Task::spawn(receive::<u64>);
+            let pid = task.pid().clone();
+            let answer = task.await_timeout(SHORT);
+            let (reason, left) = (pid.exit_reason(), mailbox_len());
+            trap_exit(true);
+            let task = Task::spawn(receive::<u64>);
+            let pid = task.pid().clone();
+            let trapping_answer = task.await_timeout(SHORT);
+            (
+                answer,
+                reason,
+                left,
+                trapping_answer,
+                pid.exit_reason(),
+                mailbox_len(),
+            )
+        });
+    assert_eq!(answer, Err(TaskError::Timeout));
+    assert_eq!(reason, Some(ExitReason::Killed));
+    assert_eq!(left, 0);
+    assert_eq!(trapping_answer, Err(TaskError::Timeout));
+    assert_eq!(trapping_reason, Some(ExitReason::Killed));
+    assert_eq!(
+        trapping_left, 0,
+        "no Exit {{ Killed }} for a trapping owner"
+    );
+}
+
+#[test]
+fn yield_for_keeps_the_task_and_await_keep_too() {
+    let rt = runtime(2);
+    let got = rt.block_on(|| {
+        let mut task = Task::spawn(|| receive::<u64>() * 2);
+        let first = task.yield_for(SHORT);
+        let alive = !task.pid().has_exited();
+        let kept = task.await_keep(SHORT);
+        send(task.pid(), 21u64);
+        let second = task.yield_for(LONG);
+        (first, alive, kept, second, mailbox_len())
+    });
+    assert_eq!(got.0, None);
+    assert!(got.1, "a yield that times out keeps the task running");
+    assert_eq!(got.2, Err(TaskError::Timeout));
+    assert_eq!(got.3, Some(Ok(42)));
+    assert_eq!(got.4, 0);
+}
+
+/// A result that comes while nobody waits is kept for the next yield.
+#[test]
+fn a_result_that_comes_between_two_yields_is_not_lost() {
+    let rt = runtime(2);
+    let got = rt.block_on(|| {
+        let mut task = Task::spawn(|| receive::<u64>() + 1);
+        assert_eq!(task.yield_for(Duration::ZERO), None);
+        send(task.pid(), 99u64);
+        common::wait_exit(task.pid());
+        task.yield_for(Duration::ZERO)
+    });
+    assert_eq!(got, Some(Ok(100)));
+}
+
+#[test]
+#[should_panic(expected = "already returned")]
+fn awaiting_a_result_twice_panics() {
+    let rt = runtime(1);
+    rt.block_on(|| {
+        let mut task = Task::spawn(|| 1u8);
+        assert_eq!(task.yield_for(LONG), Some(Ok(1)));
+        let _ = task.yield_for(LONG);
+    });
+}
+
+/// With the owner trapping exits, a panic is an error value (and the
+/// link's `Exit` message is taken out).
+#[test]
+fn a_panicking_task_is_an_error_for_an_owner_that_traps_exits() {
+    let rt = runtime(2);
+    let (answer, left) = rt.block_on(|| {
+        trap_exit(true);
+        let answer = Task::spawn(|| -> u32 { panic!("bad input") }).await_timeout(LONG);
+        (answer, mailbox_len())
+    });
+    assert_eq!(answer, Err(TaskError::Exited(panic_reason("bad input"))));
+    assert_eq!(left, 0);
+}
+
+/// Without trapping, the link takes the owner down with the task's
+/// reason (Elixir's rule), before its await returns.
+#[test]
+fn a_panicking_task_takes_down_an_owner_that_does_not_trap_exits() {
+    let rt = runtime(2);
+    let (reason, after_await) = rt.block_on(|| {
+        let me = self_pid();
+        let owner = spawn(move || {
+            let answer = Task::spawn(|| -> u32 { panic!("bad input") }).await_timeout(LONG);
+            send(&me, format!("the await returned {answer:?}"));
+        });
+        let reason = wait_exit(&owner);
+        (reason, receive_timeout::<String>(Duration::ZERO))
+    });
+    assert_eq!(reason, panic_reason("bad input"));
+    assert_eq!(after_await, None, "the owner ended inside its await");
+}
+
+#[test]
+fn only_the_owner_may_await_its_task() {
+    let rt = runtime(2);
+    let reason = rt.block_on(|| {
+        let task = Task::spawn(|| 5u8);
+        // A `Task` is `Send`: another process can hold it, not await it.
+        let thief = spawn(move || {
+            let _ = task.await_timeout(LONG);
+        });
+        wait_exit(&thief)
+    });
+    let ExitReason::Panic(message) = reason else {
+        panic!("the thief should have panicked, it ended with {reason:?}")
+    };
+    assert!(
+        message.contains("only the task's owner"),
+        "unclear message: {message}"
+    );
+}
+
+#[test]
+#[should_panic(expected = "Task::spawn was called outside a ferrotp process")]
+fn spawning_a_task_outside_a_process_panics() {
+    let _ = Task::spawn(|| ());
+}
+
+#[test]
+fn shutdown_stops_a_running_task_and_returns_a_finished_ones_result() {
+    let rt = runtime(2);
+    let got = rt.block_on(|| {
+        // Running: Shutdown ends it.
+        let task = Task::spawn(receive::<u64>);
+        let pid = task.pid().clone();
+        let stopped = task.shutdown(LONG);
+        let stopped_reason = pid.exit_reason();
+        // Trapping exits, it ignores Shutdown: killed after the timeout.
+        let me = self_pid();
+        let task = Task::spawn(move || {
+            trap_exit(true);
+            send(&me, "trapping");
+            loop {
+                receive::<u64>();
+            }
+        });
+        assert_eq!(receive::<&str>(), "trapping");
+        let stubborn_pid = task.pid().clone();
+        let stubborn = task.shutdown(SHORT);
+        // Finished before the shutdown: its result.
+        let task = Task::spawn(|| 3u64);
+        wait_exit(task.pid());
+        let finished = task.shutdown(LONG);
+        (
+            stopped,
+            stopped_reason,
+            stubborn,
+            stubborn_pid.exit_reason(),
+            finished,
+            mailbox_len(),
+        )
+    });
+    assert_eq!(got.0, None);
+    assert_eq!(got.1, Some(ExitReason::Shutdown));
+    assert_eq!(got.2, None);
+    assert_eq!(got.3, Some(ExitReason::Killed));
+    assert_eq!(got.4, Some(Ok(3)));
+    assert_eq!(got.5, 0);
+}
+
+/// A task that had crashed before the shutdown is reported; the link's
+/// `Exit` message a trapping owner had received is taken out.
+#[test]
+fn shutdown_reports_a_task_that_had_crashed() {
+    let rt = runtime(2);
+    let got = rt.block_on(|| {
+        trap_exit(true);
+        let task = Task::spawn(|| -> u8 { panic!("crashed") });
+        wait_exit(task.pid());
+        (task.shutdown(LONG), mailbox_len())
+    });
+    assert_eq!(
+        got,
+        (Some(Err(TaskError::Exited(panic_reason("crashed")))), 0)
+    );
+}
+
+#[test]
+fn ignore_unlinks_a_running_task_which_then_runs_on() {
+    let rt = runtime(2);
+    let got = rt.block_on(|| {
+        let me = self_pid();
+        let task = Task::spawn(move || {
+            let n = receive::<u32>();
+            send(&me, n + 1);
+        });
+        let pid = task.pid().clone();
+        let ignored = task.ignore();
+        let linked = is_linked(&pid);
+        send(&pid, 1u32);
+        (ignored, linked, receive::<u32>())
+    });
+    assert_eq!(got, (None, false, 2));
+}
+
+// ---------------------------------------------------------- await_many
+
+#[test]
+fn await_many_returns_results_in_input_order() {
+    let rt = runtime(2);
+    let (results, left) = rt.block_on(|| {
+        // They finish in reverse: each waits for the next one's end.
+        let last = Task::spawn(|| 3u32);
+        let mut later = last.pid().clone();
+        let mut tasks = vec![last];
+        for n in (0..3u32).rev() {
+            let next = later.clone();
+            let task = Task::spawn(move || {
+                wait_exit(&next);
+                n
+            });
+            later = task.pid().clone();
+            tasks.insert(0, task);
+        }
+        (task::await_many(tasks, LONG), mailbox_len())
+    });
+    assert_eq!(results, Ok(vec![0, 1, 2, 3]));
+    assert_eq!(left, 0);
+}
+
+#[test]
+fn await_many_on_timeout_kills_every_task_still_running() {
+    let rt = runtime(2);
+    let (result, reasons, left) = rt.block_on(|| {
+        let tasks: Vec<Task<u32>> = vec![
+            Task::spawn(|| 1),
+            Task::spawn(receive::<u32>),
+            Task::spawn(receive::<u32>),
+        ];
+        let pids: Vec<Pid> = tasks.iter().map(|t| t.pid().clone()).collect();
+        let result = task::await_many(tasks, SHORT);
+        let reasons: Vec<_> = pids.iter().map(Pid::exit_reason).collect();
+        (result, reasons, mailbox_len())
+    });
+    assert_eq!(result, Err(TaskError::Timeout));
+    assert_eq!(
+        reasons,
+        vec![
+            Some(ExitReason::Normal),
+            Some(ExitReason::Killed),
+            Some(ExitReason::Killed)
+        ]
+    );
+    assert_eq!(left, 0);
+}
+
+/// The first failure is seen when it happens, not after the slow task
+/// before it, and the rest are killed.
+#[test]
+fn await_many_reports_the_first_crash_at_once_to_a_trapping_owner() {
+    let rt = runtime(2);
+    let (result, slow_reason, left) = rt.block_on(|| {
+        trap_exit(true);
+        let slow = Task::spawn(receive::<u32>);
+        let slow_pid = slow.pid().clone();
+        let tasks = vec![slow, Task::spawn(|| -> u32 { panic!("second failed") })];
+        let result = task::await_many(tasks, LONG);
+        (result, slow_pid.exit_reason(), mailbox_len())
+    });
+    assert_eq!(
+        result,
+        Err(TaskError::Exited(panic_reason("second failed")))
+    );
+    assert_eq!(slow_reason, Some(ExitReason::Killed));
+    assert_eq!(left, 0);
+}
