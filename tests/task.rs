@@ -1,19 +1,21 @@
 //! Tasks (`ferrotp::task`): await, yield, shutdown and their timeouts,
-//! the link rule for a crashing task, the owner-only rule, and
-//! await_many. Every await is followed by a check that it left nothing
+//! the link rule for a crashing task, the owner-only rule, await_many,
+//! async_stream (order, concurrency, laziness, timeouts). Every await is followed by a check that it left nothing
 //! in the owner's mailbox.
 //!
 //! No test sleeps to synchronise: a task that must stay busy blocks in
-//! `receive` until it is told; a short
+//! `receive` until it is told, or waits at a gate process; a short
 //! timeout is used only where the outcome is certain (a task that never
 //! finishes).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use ferrotp::task::{self, Task, TaskError};
+use ferrotp::task::{self, OnTimeout, Task, TaskError};
 use ferrotp::{
-    Exit, ExitReason, Pid, is_linked, mailbox_len, receive, receive_timeout, self_pid, send, spawn,
-    trap_exit,
+    Exit, ExitReason, Pid, ReplyTo, call, is_linked, mailbox_len, receive, receive_timeout,
+    self_pid, send, spawn, trap_exit,
 };
 
 mod common;
@@ -25,6 +27,47 @@ const SHORT: Duration = Duration::from_millis(20);
 
 fn panic_reason(message: &str) -> ExitReason {
     ExitReason::Panic(message.into())
+}
+
+/// A gate: each caller (`pass(&gate)`) waits until `width` wait, and then
+/// they all pass; once `total` have come, the rest pass as they come.
+/// With tasks that pass it, exactly `width` are inside at once.
+fn gate(width: usize, total: usize) -> Pid {
+    spawn(move || {
+        let mut waiting = Vec::new();
+        for arrived in 1..=total {
+            waiting.push(receive::<ReplyTo<()>>());
+            if waiting.len() == width || arrived == total {
+                for reply in waiting.drain(..) {
+                    reply.send(());
+                }
+            }
+        }
+    })
+}
+
+fn pass(gate: &Pid) {
+    call(gate, |reply: ReplyTo<()>| reply, LONG).unwrap();
+}
+
+/// Counts the tasks inside a section and the most at once.
+#[derive(Clone, Default)]
+struct Concurrency {
+    inside: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
+}
+
+impl Concurrency {
+    fn enter(&self) {
+        let now = self.inside.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+    }
+    fn leave(&self) {
+        self.inside.fetch_sub(1, Ordering::SeqCst);
+    }
+    fn peak(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
+    }
 }
 
 // ---------------------------------------------------------------- Task
@@ -345,4 +388,245 @@ fn await_many_reports_the_first_crash_at_once_to_a_trapping_owner() {
     );
     assert_eq!(slow_reason, Some(ExitReason::Killed));
     assert_eq!(left, 0);
+}
+
+// -------------------------------------------------------- async_stream
+
+#[test]
+fn an_ordered_stream_yields_in_input_order() {
+    let rt = runtime(2);
+    let (items, left) = rt.block_on(|| {
+        // Later inputs finish sooner: fewer yields.
+        let items: Vec<_> = task::async_stream(0..20u64, |n| {
+            for _ in 0..(20 - n) {
+                ferrotp::yield_now();
+            }
+            n * n
+        })
+        .max_concurrency(5)
+        .collect();
+        (items, mailbox_len())
+    });
+    let expected: Vec<_> = (0..20u64).map(|n| Ok(n * n)).collect();
+    assert_eq!(items, expected);
+    assert_eq!(left, 0);
+}
+
+/// Unordered: a task that finishes first comes first, whatever its
+/// input's place.
+#[test]
+fn an_unordered_stream_yields_in_finishing_order() {
+    let rt = runtime(2);
+    let (first, second) = rt.block_on(|| {
+        let me = self_pid();
+        let mut stream = task::async_stream([0u32, 1], move |n| {
+            if n == 0 {
+                // Held until the owner has the other result.
+                send(&me, self_pid());
+                receive::<()>();
+            }
+            n
+        })
+        .ordered(false)
+        .max_concurrency(2);
+        let first = stream.next();
+        let held = receive::<Pid>();
+        send(&held, ());
+        let second = stream.next();
+        assert!(stream.next().is_none());
+        (first, second)
+    });
+    assert_eq!(first, Some(Ok(1)));
+    assert_eq!(second, Some(Ok(0)));
+}
+
+/// Exactly `max_concurrency` run at once: the gate lets tasks through
+/// only in groups of that size, so the figure is exact.
+#[test]
+fn a_stream_runs_exactly_max_concurrency_tasks_at_once() {
+    let rt = runtime(2);
+    let concurrency = Concurrency::default();
+    let items = rt.block_on({
+        let concurrency = concurrency.clone();
+        move || {
+            let gate = gate(4, 20);
+            task::async_stream(0..20u64, move |n| {
+                concurrency.enter();
+                pass(&gate);
+                concurrency.leave();
+                n + 100
+            })
+            .max_concurrency(4)
+            .map(Result::unwrap)
+            .collect::<Vec<_>>()
+        }
+    });
+    assert_eq!(items, (100..120).collect::<Vec<_>>());
+    assert_eq!(concurrency.peak(), 4);
+}
+
+/// The input is pulled only as slots free up: with 3 slots and tasks
+/// held until released one by one, the count of inputs pulled is always
+/// the tasks released plus 3.
+#[test]
+fn a_stream_pulls_its_input_only_as_slots_free_up() {
+    let rt = runtime(2);
+    let (pulls_seen, items) = rt.block_on(|| {
+        let me = self_pid();
+        let pulls = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&pulls);
+        let consumer = spawn(move || {
+            let inputs = (0..8u32).inspect(move |_| {
+                counted.fetch_add(1, Ordering::SeqCst);
+            });
+            let tasks_report_to = me.clone();
+            let items: Vec<_> = task::async_stream(inputs, move |n| {
+                send(&tasks_report_to, (n, self_pid()));
+                receive::<()>(); // held until released
+                n * 2
+            })
+            .max_concurrency(3)
+            .map(Result::unwrap)
+            .collect();
+            send(&me, items);
+        });
+        let mut pulls_seen = Vec::new();
+        let mut held = std::collections::VecDeque::new();
+        for started in 1..=8usize {
+            let (_, pid) = receive::<(u32, Pid)>();
+            held.push_back(pid);
+            // Only released tasks free slots: `started` can reach
+            // released + 3, and the consumer pulls no further.
+            if held.len() == 3 || started == 8 {
+                pulls_seen.push((started, pulls.load(Ordering::SeqCst)));
+                let next = held.pop_front().unwrap();
+                send(&next, ());
+            }
+        }
+        for pid in held {
+            send(&pid, ());
+        }
+        let items = receive::<Vec<u32>>();
+        wait_exit(&consumer);
+        (pulls_seen, items)
+    });
+    assert_eq!(
+        pulls_seen,
+        vec![(3, 3), (4, 4), (5, 5), (6, 6), (7, 7), (8, 8)]
+    );
+    assert_eq!(items, (0..8).map(|n| n * 2).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_stream_kills_a_late_task_and_goes_on_with_kill_task() {
+    let rt = runtime(2);
+    let (items, left) = rt.block_on(|| {
+        let items: Vec<_> = task::async_stream([1u32, 0, 3], |n| {
+            if n == 0 {
+                receive::<()>(); // never finishes
+            }
+            n * 10
+        })
+        .timeout(SHORT)
+        .on_timeout(OnTimeout::KillTask)
+        .collect();
+        (items, mailbox_len())
+    });
+    assert_eq!(items, vec![Ok(10), Err(TaskError::Timeout), Ok(30)]);
+    assert_eq!(left, 0);
+}
+
+/// `OnTimeout::Exit`: the tasks in flight are killed, and have ended,
+/// before the owner exits. (A task may be killed before it ever ran, so
+/// the test checks the tasks that did start, whichever they are.)
+#[test]
+fn a_stream_ends_its_owner_on_timeout_with_exit_after_killing_its_tasks() {
+    let rt = runtime(2);
+    let (reason, pulled, started) = rt.block_on(|| {
+        let me = self_pid();
+        let pulls = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&pulls);
+        let consumer = spawn(move || {
+            let inputs = (0..4u32).inspect(move |_| {
+                counted.fetch_add(1, Ordering::SeqCst);
+            });
+            task::async_stream(inputs, move |_| {
+                send(&me, self_pid());
+                receive::<()>()
+            })
+            .max_concurrency(2)
+            .timeout(SHORT)
+            .on_timeout(OnTimeout::Exit)
+            .for_each(drop);
+        });
+        let reason = wait_exit(&consumer);
+        // Each task sent its pid as it started, before the consumer ended.
+        let started: Vec<_> = std::iter::from_fn(|| receive_timeout::<Pid>(Duration::ZERO))
+            .map(|pid| pid.exit_reason())
+            .collect();
+        (reason, pulls.load(Ordering::SeqCst), started)
+    });
+    let ExitReason::Custom(why) = reason else {
+        panic!("the consumer should have exited on the timeout, it ended with {reason:?}")
+    };
+    assert!(why.contains("timeout"), "{why}");
+    assert_eq!(pulled, 2, "no input is pulled past the first two tasks");
+    assert!(started.len() <= 2);
+    assert!(
+        started
+            .iter()
+            .all(|reason| *reason == Some(ExitReason::Killed)),
+        "{started:?}"
+    );
+}
+
+#[test]
+fn a_crash_in_a_stream_is_that_items_error_for_a_trapping_owner() {
+    let rt = runtime(2);
+    let (items, left) = rt.block_on(|| {
+        trap_exit(true);
+        let items: Vec<_> = task::async_stream(0..4u32, |n| {
+            assert_ne!(n, 2, "two is bad");
+            n
+        })
+        .max_concurrency(2)
+        .collect();
+        (items, mailbox_len())
+    });
+    let Err(TaskError::Exited(ExitReason::Panic(message))) = &items[2] else {
+        panic!("item 2 should be the panic, it is {:?}", items[2])
+    };
+    assert!(message.contains("two is bad"));
+    assert_eq!((&items[0], &items[1], &items[3]), (&Ok(0), &Ok(1), &Ok(3)));
+    assert_eq!(left, 0);
+}
+
+#[test]
+fn dropping_a_stream_early_kills_its_running_tasks() {
+    let rt = runtime(2);
+    let (first, reasons, left) = rt.block_on(|| {
+        let me = self_pid();
+        let mut stream = task::async_stream(0..10u32, move |n| {
+            if n > 0 {
+                send(&me, self_pid());
+                receive::<()>();
+            }
+            n
+        })
+        .max_concurrency(3);
+        let first = stream.next();
+        let held = [receive::<Pid>(), receive::<Pid>()];
+        drop(stream);
+        let reasons: Vec<_> = held.iter().map(Pid::exit_reason).collect();
+        (first, reasons, mailbox_len())
+    });
+    assert_eq!(first, Some(Ok(0)));
+    assert_eq!(reasons, vec![Some(ExitReason::Killed); 2]);
+    assert_eq!(left, 0);
+}
+
+#[test]
+#[should_panic(expected = "max_concurrency: 0 would start no task")]
+fn a_max_concurrency_of_zero_is_refused() {
+    let _ = task::async_stream(0..1, |n: i32| n).max_concurrency(0);
 }

@@ -1,5 +1,6 @@
 //! Waiting for the first of several tasks to end: what
-//! [`await_many`](super::await_many) waits on.
+//! [`await_many`](super::await_many) and
+//! [`async_stream`](super::async_stream) wait on.
 //!
 //! A [`PendingReply`] watches one process; here any of many may end
 //! first. Each watched process gets an exit hook that records its key in

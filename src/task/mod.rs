@@ -7,18 +7,26 @@
 //!   [`Task::await_keep`], stops the task with [`Task::shutdown`] or lets
 //!   it go with [`Task::ignore`]. [`await_many`] awaits several under one
 //!   deadline.
+//! * [`async_stream`] maps a function over an iterator with at most
+//!   `max_concurrency` tasks at a time, lazily, in input order or not,
+//!   with a timeout per item.
 //!
 //! ```
 //! use std::time::Duration;
 //! use ferrotp::task::{self, Task};
-//! let (one, many) = ferrotp::run(|| {
+//! let (one, many, streamed) = ferrotp::run(|| {
 //!     let one = Task::spawn(|| 40 + 2).await_timeout(Duration::from_secs(5));
 //!     let tasks = (0..3u64).map(|n| Task::spawn(move || n * 10)).collect();
 //!     let many = task::await_many(tasks, Duration::from_secs(5));
-//!     (one, many)
+//!     let streamed: Vec<u64> = task::async_stream(0..4u64, |n| n + 1)
+//!         .max_concurrency(2)
+//!         .map(Result::unwrap)
+//!         .collect();
+//!     (one, many, streamed)
 //! }).unwrap();
 //! assert_eq!(one, Ok(42));
 //! assert_eq!(many, Ok(vec![0, 10, 20]));
+//! assert_eq!(streamed, vec![1, 2, 3, 4]);
 //! ```
 //!
 //! # Design
@@ -41,7 +49,7 @@
 //! lose the result of a task whose [`Task::yield_for`] had just timed
 //! out. The cell keeps the value until the owner takes it.
 //!
-//! **Waiting for the first of many** ([`await_many`])
+//! **Waiting for the first of many** ([`await_many`], [`async_stream`])
 //! is one `PendingReply` at a time too, answered by whichever watched
 //! task's exit hook runs first (module `ends`).
 //!
@@ -86,6 +94,7 @@
 //! | `end.rs` | waiting for a task's end; releasing its link |
 //! | `ends.rs` | waiting for the first of many tasks to end |
 //! | `many.rs` | [`await_many`] |
+//! | `stream.rs` | [`async_stream`], [`AsyncStream`], [`OnTimeout`] |
 //! | `error.rs` | [`TaskError`] |
 
 mod end;
@@ -94,7 +103,9 @@ mod error;
 mod handle;
 mod many;
 mod result;
+mod stream;
 
 pub use error::TaskError;
 pub use handle::Task;
 pub use many::await_many;
+pub use stream::{AsyncStream, DEFAULT_TIMEOUT, OnTimeout, async_stream};
