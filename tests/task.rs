@@ -1,6 +1,7 @@
 //! Tasks (`ferrotp::task`): await, yield, shutdown and their timeouts,
 //! the link rule for a crashing task, the owner-only rule, await_many,
-//! async_stream (order, concurrency, laziness, timeouts). Every await is followed by a check that it left nothing
+//! async_stream (order, concurrency, laziness, timeouts) and the task
+//! supervisor. Every await is followed by a check that it left nothing
 //! in the owner's mailbox.
 //!
 //! No test sleeps to synchronise: a task that must stay busy blocks in
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use ferrotp::task::{self, OnTimeout, Task, TaskError};
+use ferrotp::task::{self, OnTimeout, Task, TaskError, TaskSupervisor};
 use ferrotp::{
     Exit, ExitReason, Pid, ReplyTo, call, is_linked, mailbox_len, receive, receive_timeout,
     self_pid, send, spawn, trap_exit,
@@ -629,4 +630,95 @@ fn dropping_a_stream_early_kills_its_running_tasks() {
 #[should_panic(expected = "max_concurrency: 0 would start no task")]
 fn a_max_concurrency_of_zero_is_refused() {
     let _ = task::async_stream(0..1, |n: i32| n).max_concurrency(0);
+}
+
+// ------------------------------------------------------ TaskSupervisor
+
+#[test]
+fn start_child_runs_a_temporary_task_that_is_not_restarted() {
+    let rt = runtime(2);
+    let got = rt.block_on(|| {
+        let tasks = TaskSupervisor::start_link().unwrap();
+        let me = self_pid();
+        let pid = tasks
+            .start_child(move || {
+                send(&me, "ran");
+                panic!("and crashed");
+            })
+            .unwrap();
+        let got = receive::<&str>();
+        let reason = wait_exit(&pid);
+        // Until the supervisor has handled the exit (a restart would
+        // replace the child in the same step).
+        let children = loop {
+            let children = tasks.children().unwrap();
+            if !children.contains(&pid) {
+                break children;
+            }
+            ferrotp::yield_now();
+        };
+        tasks.stop().unwrap();
+        let ran_again = receive_timeout::<&str>(Duration::ZERO);
+        (got, children, reason, ran_again)
+    });
+    assert_eq!(got.0, "ran");
+    assert_eq!(got.1, Vec::<Pid>::new(), "temporary: not restarted");
+    assert_eq!(got.2, panic_reason("and crashed"));
+    assert_eq!(got.3, None);
+}
+
+/// `async_nolink`: a crash is the await's error and touches the caller
+/// in no other way, although it does not trap exits.
+#[test]
+fn an_async_nolink_crash_leaves_a_non_trapping_caller_untouched() {
+    let rt = runtime(2);
+    let got = rt.block_on(|| {
+        let tasks = TaskSupervisor::start_link().unwrap();
+        let crashed = tasks
+            .async_nolink(|| -> u32 { panic!("supervised crash") })
+            .unwrap();
+        let linked = is_linked(crashed.pid());
+        let crashed = crashed.await_timeout(LONG);
+        let fine = tasks.async_nolink(|| 7u32).unwrap().await_timeout(LONG);
+        let left = mailbox_len();
+        tasks.stop().unwrap();
+        (linked, crashed, fine, left)
+    });
+    assert!(!got.0, "not linked to the caller");
+    assert_eq!(
+        got.1,
+        Err(TaskError::Exited(panic_reason("supervised crash")))
+    );
+    assert_eq!(got.2, Ok(7));
+    assert_eq!(got.3, 0);
+}
+
+#[test]
+fn stopping_the_supervisor_ends_an_awaited_nolink_task_with_shutdown() {
+    let rt = runtime(2);
+    let got = rt.block_on(|| {
+        let tasks = TaskSupervisor::start_link().unwrap();
+        let task = tasks.async_nolink(receive::<u32>).unwrap();
+        tasks.stop().unwrap();
+        (task.await_timeout(LONG), mailbox_len())
+    });
+    assert_eq!(got, (Err(TaskError::Exited(ExitReason::Shutdown)), 0));
+}
+
+#[test]
+fn an_async_nolink_task_killed_on_timeout_is_forgotten_by_its_supervisor() {
+    let rt = runtime(2);
+    let got = rt.block_on(|| {
+        let tasks = TaskSupervisor::start_link().unwrap();
+        let task = tasks.async_nolink(receive::<u32>).unwrap();
+        let pid = task.pid().clone();
+        let answer = task.await_timeout(SHORT);
+        let children = tasks.children().unwrap();
+        tasks.stop().unwrap();
+        (answer, pid.exit_reason(), children, mailbox_len())
+    });
+    assert_eq!(got.0, Err(TaskError::Timeout));
+    assert_eq!(got.1, Some(ExitReason::Killed));
+    assert_eq!(got.2, Vec::<Pid>::new());
+    assert_eq!(got.3, 0);
 }

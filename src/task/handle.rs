@@ -53,7 +53,8 @@ use super::result::ResultSlot;
 /// return. An owner that traps exits gets the reason as
 /// [`TaskError::Exited`] instead, and the link's `Exit` message is taken
 /// out of its mailbox by the await (module docs: no message is left
-/// behind).
+/// behind). A task that must not touch its caller is started with
+/// [`TaskSupervisor::async_nolink`](super::TaskSupervisor::async_nolink).
 pub struct Task<T> {
     pid: Pid,
     owner: Pid,

@@ -1,5 +1,5 @@
 //! Tasks: a function run in a process of its own, whose result its owner
-//! awaits (Elixir's `Task`).
+//! awaits (Elixir's `Task` and `Task.Supervisor`).
 //!
 //! * [`Task::spawn`] runs a function in a new process linked to the
 //!   caller, its *owner*; the owner takes the result with
@@ -10,6 +10,9 @@
 //! * [`async_stream`] maps a function over an iterator with at most
 //!   `max_concurrency` tasks at a time, lazily, in input order or not,
 //!   with a timeout per item.
+//! * [`TaskSupervisor`] runs tasks under a dynamic supervisor:
+//!   fire-and-forget children, and [`TaskSupervisor::async_nolink`]
+//!   tasks whose crash reaches the caller only as an error value.
 //!
 //! ```
 //! use std::time::Duration;
@@ -95,6 +98,7 @@
 //! | `ends.rs` | waiting for the first of many tasks to end |
 //! | `many.rs` | [`await_many`] |
 //! | `stream.rs` | [`async_stream`], [`AsyncStream`], [`OnTimeout`] |
+//! | `supervisor.rs` | [`TaskSupervisor`] |
 //! | `error.rs` | [`TaskError`] |
 
 mod end;
@@ -104,8 +108,10 @@ mod handle;
 mod many;
 mod result;
 mod stream;
+mod supervisor;
 
 pub use error::TaskError;
 pub use handle::Task;
 pub use many::await_many;
 pub use stream::{AsyncStream, DEFAULT_TIMEOUT, OnTimeout, async_stream};
+pub use supervisor::TaskSupervisor;
