@@ -171,6 +171,13 @@
 //! [`Exit`] messages; [`Pid::on_exit`] registers an [`ExitHook`];
 //! [`is_exit_unwind`] tells an exit's unwind from a panic.
 //!
+//! **Run functions in the background.** Module [`task`] (Elixir's
+//! `Task`): [`Task::spawn`](task::Task::spawn) runs a function in a
+//! process linked to the caller, which awaits its result with a timeout;
+//! [`async_stream`](task::async_stream) maps a function over an iterator
+//! with bounded concurrency; a [`TaskSupervisor`](task::TaskSupervisor)
+//! runs tasks under supervision.
+//!
 //! **Links, monitors and supervisors.** [`link`], [`unlink`],
 //! [`is_linked`], [`spawn_link`], [`spawn_link_opt`]; [`monitor`],
 //! [`demonitor`] ([`Demonitor`]), [`spawn_monitor`],
