@@ -62,6 +62,12 @@
 //! # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
 //! ```
 //!
+//! A server whose behaviour depends on the state it is in (idle,
+//! connecting, busy...) is a [`statem`] (OTP's `gen_statem`): explicit
+//! states, postponed events, state, event and named timeouts, state
+//! enter calls; started, called and supervised like an actor. A function
+//! to run in the background is a [`task`] (Elixir's `Task`).
+//!
 //! The rest of this page is about the processes that actors are made
 //! of: spawning them, their messages, links, monitors and supervisors.
 //!
