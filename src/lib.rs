@@ -66,7 +66,9 @@
 //! connecting, busy...) is a [`statem`] (OTP's `gen_statem`): explicit
 //! states, postponed events, state, event and named timeouts, state
 //! enter calls; started, called and supervised like an actor. A function
-//! to run in the background is a [`task`] (Elixir's `Task`).
+//! to run in the background is a [`task`] (Elixir's `Task`). Processes
+//! are found by key, or subscribe to topics, in a [`registry`] (Elixir's
+//! `Registry`).
 //!
 //! The rest of this page is about the processes that actors are made
 //! of: spawning them, their messages, links, monitors and supervisors.
@@ -249,6 +251,7 @@
 
 pub mod actor;
 pub mod prelude;
+pub mod registry;
 mod report;
 pub mod statem;
 pub mod task;

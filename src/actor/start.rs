@@ -28,6 +28,7 @@ use super::incarnations::Incarnations;
 use super::next::Next;
 use super::run::{Hibernating, run};
 use super::selector::Selector;
+use crate::registry::ViaName;
 
 /// How long an actor's init may take by default (as GenServer's 5 s).
 pub const DEFAULT_INIT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -109,6 +110,8 @@ pub struct Builder<M> {
     link: bool,
     /// Give the stack back while idle (`start`'s actors only).
     hibernate: bool,
+    /// A registry key to take before init.
+    via: Option<ViaName>,
     selector: Selector<M>,
     /// Set for a supervised actor's start (module `incarnations`).
     pub(crate) incarnations: Option<Arc<Incarnations<M>>>,
@@ -123,6 +126,7 @@ impl<M> std::fmt::Debug for Builder<M> {
             .field("trap_exit", &self.trap_exit)
             .field("link", &self.link)
             .field("hibernate", &self.hibernate)
+            .field("via", &self.via)
             .field("selector", &self.selector)
             .finish()
     }
@@ -145,6 +149,7 @@ impl<M: Send + 'static> Builder<M> {
             init_timeout: DEFAULT_INIT_TIMEOUT,
             trap_exit: false,
             hibernate: true,
+            via: None,
             link: false,
             selector: Selector::new(),
             incarnations: None,
@@ -245,6 +250,19 @@ impl<M: Send + 'static> Builder<M> {
         self
     }
 
+    /// Registers the actor under a [`Registry`](crate::registry::Registry)
+    /// key as its first act, before its init (Elixir's `{:via, Registry,
+    /// key}`): [`ViaName`], made by
+    /// [`Registry::via`](crate::registry::Registry::via). A key that is
+    /// taken fails the start with [`StartError::InitFailed`]; the entry
+    /// goes when the actor ends. Under a supervisor ([`child`](crate::actor::child)),
+    /// give each incarnation's builder the name again: the replacement
+    /// takes it over.
+    pub fn via(mut self, name: ViaName) -> Self {
+        self.via = Some(name);
+        self
+    }
+
     /// The other messages the actor accepts.
     pub fn selector(mut self, selector: Selector<M>) -> Self {
         self.selector = selector;
@@ -280,11 +298,15 @@ impl<M: Send + 'static> Builder<M> {
     ///
     /// # Panics
     /// Outside a process.
-    pub fn start<A>(self, actor: A) -> Result<ActorRef<M>, StartError>
+    pub fn start<A>(mut self, actor: A) -> Result<ActorRef<M>, StartError>
     where
         A: Actor<Message = M> + Send,
     {
+        let via = self.via.take();
         let init = move |ctx: &mut Context<M>| {
+            if let Some(via) = via {
+                via.register()?;
+            }
             let mut actor = actor;
             actor.init(ctx)?;
             Ok(actor)
@@ -312,11 +334,18 @@ impl<M: Send + 'static> Builder<M> {
     ///
     /// # Panics
     /// Outside a process.
-    pub fn start_with<A, I>(self, init: I) -> Result<ActorRef<M>, StartError>
+    pub fn start_with<A, I>(mut self, init: I) -> Result<ActorRef<M>, StartError>
     where
         A: Actor<Message = M>,
         I: FnOnce(&mut Context<M>) -> Result<A, ExitReason> + Send + 'static,
     {
+        let via = self.via.take();
+        let init = move |ctx: &mut Context<M>| {
+            if let Some(via) = via {
+                via.register()?;
+            }
+            init(ctx)
+        };
         let (starting, ack, parent, selector) = self.starting();
         let body = {
             let incarnations = starting.incarnations.clone();
@@ -348,6 +377,7 @@ impl<M: Send + 'static> Builder<M> {
             trap_exit,
             link,
             hibernate: _,
+            via: _,
             selector,
             incarnations,
         } = self;

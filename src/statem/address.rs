@@ -53,6 +53,12 @@ impl<S: StateMachine> StatemRef<S> {
         Self { inner }
     }
 
+    /// The address of `pid`, taken on trust to be a machine `S` (as
+    /// [`ActorRef::from_pid`]): found in a registry, say.
+    pub fn from_pid(pid: Pid) -> Self {
+        Self::from_actor(ActorRef::from_pid(pid))
+    }
+
     /// The machine registered as `name`, taken on trust to be an `S`
     /// (as [`ActorRef::whereis`]).
     pub fn whereis(name: &str) -> Option<Self> {
@@ -205,6 +211,13 @@ impl<S: StateMachine> Builder<S> {
     /// Links the machine to the starter ([`actor::Builder::link`]).
     pub fn link(mut self, link: bool) -> Self {
         self.inner = self.inner.link(link);
+        self
+    }
+
+    /// Registers the machine under a registry key before its init
+    /// ([`actor::Builder::via`]).
+    pub fn via(mut self, name: crate::registry::ViaName) -> Self {
+        self.inner = self.inner.via(name);
         self
     }
 
