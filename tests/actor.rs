@@ -633,3 +633,90 @@ fn a_subject_of_another_process_never_takes_the_actors_own_subject_messages() {
     assert_eq!(foreign, Vec::<u32>::new());
     assert_eq!(own, vec![100, 101, 102]);
 }
+
+/// Gleam's `start_resource_owner`: the resource closes once, when its
+/// lifetime ends (normally or by a panic), when the owner is killed, or
+/// at once if the lifetime had already ended; a failed open closes
+/// nothing.
+#[test]
+fn a_resource_owner_closes_once_on_every_way_out() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let closed = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&closed);
+    let (after_normal, after_panic, after_kill, after_dead, failed, finals) =
+        runtime(2).block_on(move || {
+            let owner_of = |lifetime: &ferrotp::Pid| {
+                let counted = Arc::clone(&counted);
+                actor::start_resource_owner(
+                    lifetime,
+                    || Ok(7u32),
+                    move |n| {
+                        assert_eq!(n, 7);
+                        counted.fetch_add(1, Ordering::SeqCst);
+                    },
+                )
+                .unwrap()
+            };
+            let count = || counted.load(Ordering::SeqCst);
+
+            let lifetime = spawn(|| {
+                receive::<()>();
+            });
+            let (owner, resource) = owner_of(&lifetime);
+            assert_eq!(resource, 7);
+            assert_eq!(count(), 0);
+            send(&lifetime, ());
+            let normal = wait_exit(&owner);
+            let after_normal = count();
+
+            let lifetime = spawn(|| {
+                receive::<()>();
+                panic!("lifetime crashed");
+            });
+            let (owner, _) = owner_of(&lifetime);
+            send(&lifetime, ());
+            wait_exit(&owner);
+            let after_panic = count();
+
+            let lifetime = spawn(|| {
+                receive::<()>();
+            });
+            let (owner, _) = owner_of(&lifetime);
+            ferrotp::exit(&owner, ExitReason::Kill);
+            let killed = wait_exit(&owner);
+            let after_kill = count();
+            send(&lifetime, ());
+
+            let dead = spawn(|| {});
+            wait_exit(&dead);
+            let (owner, _) = owner_of(&dead);
+            wait_exit(&owner);
+            let after_dead = count();
+
+            let failed = actor::start_resource_owner(
+                &self_pid(),
+                || Err::<u32, _>(ExitReason::custom("no such table")),
+                |_| panic!("closed what never opened"),
+            )
+            .unwrap_err();
+            (
+                after_normal,
+                after_panic,
+                after_kill,
+                after_dead,
+                failed,
+                (normal, killed),
+            )
+        });
+    assert_eq!(
+        (after_normal, after_panic, after_kill, after_dead),
+        (1, 2, 3, 4)
+    );
+    assert_eq!(
+        failed,
+        StartError::InitFailed(ExitReason::custom("no such table"))
+    );
+    assert_eq!(finals, (ExitReason::Normal, ExitReason::Killed));
+    assert_eq!(closed.load(Ordering::SeqCst), 4);
+}

@@ -56,7 +56,9 @@
 //! run, but the actor's process unwinds, so its state is dropped and
 //! every resource the state owns is released by its `Drop` (Gleam's actor
 //! documents that gap and needs `start_resource_owner` for it; here a
-//! `Drop` is enough).
+//! `Drop` is enough). For a resource whose life follows *another*
+//! process, [`start_resource_owner`] is Gleam's helper, built on exactly
+//! that.
 //!
 //! # Under a supervisor
 //!
@@ -79,11 +81,13 @@
 //! | `start.rs` | [`Builder`], the start handshake, [`StartError`] |
 //! | `incarnations.rs` | a supervised actor's address across restarts: the restart window |
 //! | `run.rs` | the actor's process: init, acknowledgement, the message loop |
+//! | `resource.rs` | [`start_resource_owner`]: a resource closed when another process ends |
 
 mod address;
 mod behaviour;
 mod incarnations;
 mod next;
+mod resource;
 mod run;
 mod selector;
 mod start;
@@ -92,6 +96,7 @@ pub use address::ActorRef;
 pub use behaviour::{Actor, Context};
 pub use incarnations::HOLD_LIMIT;
 pub use next::Next;
+pub use resource::{LifetimeEnded, start_resource_owner, start_resource_owner_with};
 pub use selector::Selector;
 pub use start::{Builder, DEFAULT_INIT_TIMEOUT, StartError, Stateless};
 
