@@ -68,7 +68,7 @@
 //! enter calls; started, called and supervised like an actor. A function
 //! to run in the background is a [`task`] (Elixir's `Task`). Processes
 //! are found by key, or subscribe to topics, in a [`registry`] (Elixir's
-//! `Registry`).
+//! `Registry`). Several actors of one kind serve behind a [`pool`].
 //!
 //! The rest of this page is about the processes that actors are made
 //! of: spawning them, their messages, links, monitors and supervisors.
@@ -250,6 +250,7 @@
 //!   docs hold the table of what a process does with each exit signal.
 
 pub mod actor;
+pub mod pool;
 pub mod prelude;
 pub mod registry;
 mod report;

@@ -261,6 +261,34 @@ impl Pid {
     pub fn mailbox_capacity(&self) -> Option<usize> {
         self.0.mailbox.capacity()
     }
+
+    /// How many messages wait in the process's mailbox (Erlang's
+    /// `message_queue_len`): those arrived, less those it has taken, as
+    /// of its last wait (a running process may have taken more since).
+    /// Two relaxed loads, no allocation: cheap enough to pick the least
+    /// loaded of several processes per message. 0 once it has ended.
+    ///
+    /// ```
+    /// use ferrotp_scheduler::{receive, run, send, spawn};
+    /// let queued = run(|| {
+    ///     let idle = spawn(|| { receive::<()>(); });
+    ///     send(&idle, "not a ()");
+    ///     send(&idle, "nor this");
+    ///     let queued = idle.message_queue_len();
+    ///     send(&idle, ());
+    ///     queued
+    /// }).unwrap();
+    /// assert_eq!(queued, 2);
+    /// ```
+    pub fn message_queue_len(&self) -> u64 {
+        if self.0.is_exited() {
+            return 0;
+        }
+        self.0
+            .mailbox
+            .arrived()
+            .saturating_sub(self.0.taken.load(Ordering::Relaxed))
+    }
 }
 
 impl PartialEq for Pid {
