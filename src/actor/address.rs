@@ -183,12 +183,15 @@ impl<M: Send + 'static> ActorRef<M> {
                 // incarnation as it ends tells its reason (module `call`).
                 // The supervisor is watched: once it has ended, no
                 // replacement will answer.
-                let (mut pending, reply) = PendingReply::new();
-                if let Some(supervisor) = incarnations.supervisor() {
-                    pending.watch(&supervisor);
-                }
+                // (Watched only if the reply is slow: a hook per call on
+                // the supervisor that every caller shares would be a lock
+                // they all take.)
+                let (pending, reply) = PendingReply::new();
                 match incarnations.deliver(request(reply)) {
-                    Ok(()) => pending.wait(timeout),
+                    Ok(()) => match incarnations.supervisor() {
+                        Some(supervisor) => pending.wait_watching_later(timeout, &supervisor),
+                        None => pending.wait(timeout),
+                    },
                     Err(_) => Err(CallError::NoProc),
                 }
             }

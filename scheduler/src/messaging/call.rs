@@ -458,6 +458,37 @@ impl<R: Send + 'static> PendingReply<R> {
         self.wait_until(deadline_after(timeout), "PendingReply::wait", None)
     }
 
+    /// [`wait`](Self::wait), watching `pid` only if the wait lasts
+    /// longer than a call's does before it watches its callee (10 ms):
+    /// as [`call`] watches, so that a reply that comes soon, the usual
+    /// case, costs no exit hook on `pid` (a hook on a process many callers
+    /// wait on, a supervisor say, is a lock they would all take).
+    ///
+    /// # Errors
+    /// As for [`wait`](Self::wait).
+    ///
+    /// # Panics
+    /// Outside the process that made it; if it already watches a
+    /// process.
+    pub fn wait_watching_later(self, timeout: Duration, pid: &Pid) -> Result<R, CallError> {
+        assert!(
+            self.watch.is_none(),
+            "ferrotp: a PendingReply watches one process"
+        );
+        let now = Instant::now();
+        let Some(deadline) = now.checked_add(timeout) else {
+            let mut pending = self;
+            let _ = pending.watch(pid);
+            return pending.wait_until(None, "PendingReply::wait_watching_later", None);
+        };
+        let watch_at = now.checked_add(WATCH_AFTER);
+        self.wait_until(
+            Some(deadline),
+            "PendingReply::wait_watching_later",
+            watch_at.map(|at| (pid, at)),
+        )
+    }
+
     /// Waits until `deadline` (`None`: for ever); if the wait lasts until
     /// `watch_later`'s instant, watches its process from then on.
     fn wait_until(
