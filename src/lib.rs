@@ -186,6 +186,11 @@
 //! with bounded concurrency; a [`TaskSupervisor`](task::TaskSupervisor)
 //! runs tasks under supervision.
 //!
+//! **Process groups.** Module [`pg`] (OTP's `pg`): processes join named
+//! groups of a [`ProcessGroups`](pg::ProcessGroups) scope, anyone lists
+//! a group's members or sends to them all, a process that ends leaves
+//! its groups, and subscribers receive every membership change.
+//!
 //! **Links, monitors and supervisors.** [`link`], [`unlink`],
 //! [`is_linked`], [`spawn_link`], [`spawn_link_opt`]; [`monitor`],
 //! [`demonitor`] ([`Demonitor`]), [`spawn_monitor`],
@@ -250,6 +255,7 @@
 //!   docs hold the table of what a process does with each exit signal.
 
 pub mod actor;
+pub mod pg;
 pub mod pool;
 pub mod prelude;
 pub mod registry;
