@@ -128,6 +128,31 @@ fn a_member_that_ends_leaves_every_group_and_only_its_memberships_go() {
     });
 }
 
+/// A process's exit removes it from all its groups in one step: once a
+/// subscriber sees its `Left` in one group, it is in no group (20
+/// groups: spread over several shards).
+#[test]
+fn an_ended_member_leaves_all_its_groups_at_once() {
+    runtime(2).block_on(|| {
+        let groups = ProcessGroups::<u8>::new();
+        for _ in 0..20 {
+            let member = idle();
+            for group in 0..20 {
+                groups.join(group, &member).unwrap();
+            }
+            let (subscription, _) = groups.monitor(7);
+            send(&member, ());
+            let (_, kind, pids) = next_change::<u8>(subscription);
+            assert_eq!((kind, pids), (ChangeKind::Left, vec![member.clone()]));
+            assert!(
+                groups.which_groups().is_empty(),
+                "gone from every group at once"
+            );
+            assert!(groups.demonitor(subscription));
+        }
+    });
+}
+
 #[test]
 fn a_process_that_has_ended_cannot_join_and_join_many_is_all_or_nothing() {
     runtime(2).block_on(|| {

@@ -49,12 +49,14 @@
 //!   changes nothing. One that ends *while* joining joins and is removed
 //!   at once, as any ending member (subscribers see `Joined` then
 //!   `Left`).
-//! * **Ending leaves everything.** When a process ends, all its
+//! * **Ending leaves everything, at once.** When a process ends, all its
 //!   memberships are removed (one `Left` per group, naming it once per
-//!   membership) and all its subscriptions end. This happens in its exit
-//!   hook, just *after* [`Pid::has_exited`](crate::Pid::has_exited)
-//!   turns true: to wait for it, watch the group (a `Left` arrives) or
-//!   poll [`is_member`](ProcessGroups::is_member).
+//!   membership) and all its subscriptions end, in one step: whoever
+//!   sees one of those `Left`s, or one of its groups without it, finds
+//!   it in none. This happens in its exit hook, just *after*
+//!   [`Pid::has_exited`](crate::Pid::has_exited) turns true: to wait for
+//!   it, watch a group (a `Left` arrives) or poll
+//!   [`is_member`](ProcessGroups::is_member).
 //! * **Pids are data.** Any process may make any process join or leave,
 //!   and so may code outside a process (a test, a thread at start-up).
 //!   Only subscribing needs a process: the subscriber is the caller.
@@ -99,7 +101,10 @@
 //! * **No lock is held across a suspension**, nor while an exit hook is
 //!   registered (it may run at once).
 //! * **Lock order**: shard locks in index order, then the scope
-//!   subscribers' lock; the `watched` locks are taken alone.
+//!   subscribers' lock; the `watched` locks are taken alone. Several
+//!   shard locks are held together only by
+//!   [`monitor_scope`](ProcessGroups::monitor_scope) (all) and by the
+//!   exit hook (those the ended process has entries in).
 //! * **A group exists while it has a member or a subscriber**, and is
 //!   listed by [`which_groups`](ProcessGroups::which_groups) only while
 //!   it has a member.

@@ -17,6 +17,8 @@
 //!   and it clears the entry.
 //!
 //! So no entry of an ended process outlives its last hook. The hook
+//! clears the shards it finds the process in while holding all their
+//! locks, so the process leaves all its groups in one step. The hook
 //! holds a `Weak` to the scope (a scope dropped meanwhile needs no
 //! clean-up) and the process's id, not its `Pid`: the hook lives in the
 //! process's control block, which a `Pid` would keep alive.
@@ -55,11 +57,21 @@ impl<G: Eq + Hash + Clone + Send + Sync + 'static> Inner<G> {
         if subscribes {
             write(&self.scope_monitors).retain(|(_, subscriber)| subscriber.id() != id);
         }
-        for shard in self.shards.iter() {
-            let mut shard = lock(shard);
-            if shard.has_process(id) {
-                shard.remove_process(id, &read(&self.scope_monitors));
-            }
+        // Every shard it has entries in, locked together (in index order)
+        // so that it leaves all its groups in one step: whoever sees one
+        // of its `Left` changes, or one group without it, finds it in none.
+        let mut held: Vec<_> = self
+            .shards
+            .iter()
+            .map(lock)
+            .filter(|shard| shard.has_process(id))
+            .collect();
+        if held.is_empty() {
+            return;
+        }
+        let scope_monitors = read(&self.scope_monitors);
+        for shard in &mut held {
+            shard.remove_process(id, &scope_monitors);
         }
     }
 }
