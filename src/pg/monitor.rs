@@ -84,7 +84,7 @@ pub enum ChangeKind {
 ///
 /// ```
 /// use ferrotp::pg::{Change, ChangeKind, ProcessGroups};
-/// use ferrotp::{receive, self_pid, spawn};
+/// use ferrotp::{receive, self_pid};
 /// let (change, me) = ferrotp::run(|| {
 ///     let groups = ProcessGroups::new();
 ///     let (subscription, _) = groups.monitor("lobby");
@@ -148,7 +148,7 @@ impl<G: Eq + Hash + Clone + Send + Sync + 'static> ProcessGroups<G> {
     ///
     /// ```
     /// use ferrotp::pg::{Change, ChangeKind, ProcessGroups};
-    /// use ferrotp::{receive, self_pid, spawn};
+    /// use ferrotp::{receive, spawn};
     /// let kinds = ferrotp::run(|| {
     ///     let groups = ProcessGroups::new();
     ///     let worker = spawn(|| { ferrotp::receive::<()>(); });

@@ -23,8 +23,9 @@ const SHARDS: usize = 16;
 ///
 /// A `ProcessGroups` is a handle: cloning it is cheap and every clone
 /// names the same scope; it is `Send + Sync`, so it can be handed to
-/// processes and threads or kept in a `static`
-/// ([`global`](Self::global) is one per group type). Groups are any
+/// processes and threads, kept in an actor's state or in a `static`
+/// `OnceLock` ([`global`](Self::global) is one per group type). The
+/// scope lives as long as a handle to it does. Groups are any
 /// `G: Eq + Hash + Clone + Send + Sync + 'static`: strings, enums, ids.
 ///
 /// ```
