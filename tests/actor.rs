@@ -720,3 +720,48 @@ fn a_resource_owner_closes_once_on_every_way_out() {
     assert_eq!(finals, (ExitReason::Normal, ExitReason::Killed));
     assert_eq!(closed.load(Ordering::SeqCst), 4);
 }
+
+/// A state whose `Drop` panics, in a start that fails: the start's error
+/// is init's (its panic, its reason), never an abort of the program (a
+/// panic in a destructor during an unwind) nor the drop's panic.
+#[test]
+fn a_state_whose_drop_panics_cannot_abort_or_hide_a_failed_start() {
+    struct Bomb {
+        fail: bool,
+    }
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("bomb dropped");
+        }
+    }
+    impl Actor for Bomb {
+        type Message = ();
+        fn init(&mut self, _: &mut Context<()>) -> Result<(), ExitReason> {
+            if self.fail {
+                return Err(ExitReason::custom("no config"));
+            }
+            panic!("init panicked");
+        }
+        fn handle(&mut self, (): (), _: &mut Context<()>) -> Next {
+            Next::CONTINUE
+        }
+    }
+    let errors = runtime(2).block_on(|| {
+        [false, true].map(|hibernate| {
+            let panicked = Builder::new()
+                .hibernate(hibernate)
+                .start(Bomb { fail: false });
+            let failed = Builder::new()
+                .hibernate(hibernate)
+                .start(Bomb { fail: true });
+            (panicked.unwrap_err(), failed.unwrap_err())
+        })
+    });
+    for (panicked, failed) in errors {
+        assert_eq!(panicked, StartError::InitPanicked("init panicked".into()));
+        assert_eq!(
+            failed,
+            StartError::InitFailed(ExitReason::custom("no config"))
+        );
+    }
+}

@@ -470,3 +470,33 @@ fn a_sender_waiting_for_room_when_the_actor_crashes_loses_nothing() {
     });
     assert_eq!(recorded, (0, vec![1, 2, 3]));
 }
+
+/// A supervised actor that calls its own address in its init (not yet
+/// current: its messages are held for it) gets `CalledSelf` at once, not
+/// a wait until the timeout.
+#[test]
+fn a_supervised_actor_calling_itself_in_init_gets_called_self() {
+    let rt = runtime();
+    let got = rt.block_on(|| {
+        let me = self_pid();
+        let (spec, _recorder) = actor::child("selfish", move |builder| {
+            let me = me.clone();
+            builder.start_with(move |ctx: &mut actor::Context<Recorder>| {
+                let called = ctx.myself().call(Recorder::Recorded, LONG).map(|_| ());
+                send(&me, called);
+                Ok(RecorderState {
+                    n: 1,
+                    seen: Vec::new(),
+                })
+            })
+        });
+        let sup = SupervisorSpec::new(Strategy::OneForOne)
+            .child(spec)
+            .start_link()
+            .unwrap();
+        let called = receive::<Result<(), ferrotp::CallError>>();
+        sup.stop().unwrap();
+        called
+    });
+    assert_eq!(got, Err(ferrotp::CallError::CalledSelf));
+}

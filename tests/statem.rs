@@ -46,6 +46,8 @@ enum Step {
     /// Blocks the handler until a `Go` comes to the pid.
     BlockUntilGo,
     Stop(&'static str),
+    /// Panics (in the middle of the steps).
+    Panic,
 }
 
 enum Msg {
@@ -79,6 +81,8 @@ struct Scripted {
     init_events: Vec<&'static str>,
     /// The state whose enter call stops the machine.
     refuse_entry: Option<State>,
+    /// Init arms "t" for an hour and "sentinel" for 30 ms.
+    init_named: bool,
 }
 
 fn kind(event: &Event<Call, Msg>) -> &'static str {
@@ -156,6 +160,7 @@ impl Scripted {
                     ctx.myself().cast(Msg::Tag(tag));
                     transition
                 }
+                Step::Panic => panic!("scripted panic in state"),
                 Step::BlockUntilGo => {
                     if let Some(report) = &self.report {
                         send(report, "blocked");
@@ -175,7 +180,12 @@ impl StateMachine for Scripted {
     type Message = Msg;
 
     fn init(&mut self, _: &mut Context<Self>) -> Result<Init<Self>, ExitReason> {
-        let init = Init::state("a");
+        let mut init = Init::state("a");
+        if self.init_named {
+            init = init
+                .timeout("t", Duration::from_secs(3600), Msg::Tag("hour"))
+                .timeout("sentinel", Duration::from_millis(30), Msg::Tag("sentinel"));
+        }
         Ok(self
             .init_events
             .iter()
@@ -782,4 +792,71 @@ fn an_idle_machine_holds_no_stack() {
     });
     assert_eq!(status, ProcessStatus::Waiting);
     assert!(hibernated);
+}
+
+/// A supervised machine that crashes hands its postponed events to its
+/// replacement, first and in order, as an actor hands over its unread
+/// messages: only the event it crashed on is lost.
+#[test]
+fn a_crashed_supervised_machine_hands_its_postponed_events_over() {
+    let got = runtime(2).block_on(|| {
+        let (spec, m) = statem::child("postponer", |builder| builder.start(Scripted::default()));
+        let sup = SupervisorSpec::new(Strategy::OneForOne)
+            .child(spec)
+            .start_link()
+            .unwrap();
+        m.cast(Msg::Do(vec![
+            Step::PostponeIn("a", "p1"),
+            Step::PostponeIn("a", "p2"),
+        ]));
+        m.cast(Msg::Tag("p1"));
+        m.cast(Msg::Tag("p2"));
+        m.cast(Msg::Crash);
+        m.cast(Msg::Tag("after"));
+        let got = m.call(Call::Log, LONG).unwrap();
+        sup.stop().unwrap();
+        got
+    });
+    assert_eq!(
+        got,
+        log(&["enter a->a", "a:cast:p1", "a:cast:p2", "a:cast:after"])
+    );
+}
+
+/// A timeout's message that a crashed incarnation left in its mailbox
+/// goes to the replacement with the rest, and never fires there, even
+/// for a timeout of the same name that the replacement armed.
+#[test]
+fn a_crashed_incarnations_timeout_never_fires_in_its_replacement() {
+    let starts = Arc::new(AtomicUsize::new(0));
+    let got = runtime(2).block_on(move || {
+        let me = self_pid();
+        let (spec, m) = statem::child("timed", move |builder| {
+            let n = starts.fetch_add(1, Ordering::SeqCst);
+            builder.start(Scripted {
+                report: Some(me.clone()),
+                init_named: n >= 1,
+                ..Scripted::default()
+            })
+        });
+        let sup = SupervisorSpec::new(Strategy::OneForOne)
+            .child(spec)
+            .start_link()
+            .unwrap();
+        let first = m.pid();
+        m.cast(Msg::Do(vec![
+            Step::Named("t", 0, "stale"),
+            Step::NextEvent(Msg::Do(vec![Step::BlockUntilGo, Step::Panic])),
+        ]));
+        assert_eq!(receive::<&str>(), "blocked");
+        while process_info(&first).unwrap().mailbox_len == 0 {
+            yield_now();
+        }
+        send(&first, Go);
+        common::wait_exit(&first);
+        let got = wait_for(&m, "sentinel");
+        sup.stop().unwrap();
+        got
+    });
+    assert_eq!(got, log(&["enter a->a", "a:timeout:sentinel=sentinel"]));
 }

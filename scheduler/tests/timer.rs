@@ -51,6 +51,33 @@ fn a_far_deadline_cascades_down_and_fires_exactly_on_time() {
     assert_eq!(advance(&mut wheel, origin, 3_600_000), vec![2]);
 }
 
+/// Deadlines more than `u64::MAX` ms away (an `Instant` can hold them)
+/// are the last tick, not wrapped round to a near one: they do not fire
+/// within a year (they fired at 1 ms and 384 ms when the tick count was
+/// truncated).
+#[test]
+fn a_deadline_past_the_last_tick_never_fires_early() {
+    let origin = Instant::now();
+    let mut wheel = TimerWheel::new(origin);
+    let max_ms = Duration::from_millis(u64::MAX);
+    let (Some(huge), Some(huger)) = (
+        origin.checked_add(max_ms),
+        origin.checked_add(max_ms + Duration::from_millis(384)),
+    ) else {
+        return; // This platform's `Instant` cannot hold them.
+    };
+    wheel.insert(huge, 1);
+    wheel.insert(huger, 2);
+    wheel.insert(at(origin, 2), 3);
+    let year = 365 * 24 * 3_600_000;
+    let mut fired = Vec::new();
+    for ms in [1u64, 2, 384, 385, 60_000, year] {
+        fired.extend(advance(&mut wheel, origin, ms));
+    }
+    assert_eq!(fired, vec![3]);
+    assert_eq!(wheel.len(), 2);
+}
+
 #[test]
 fn a_big_jump_fires_everything_due_in_order() {
     let origin = Instant::now();

@@ -175,7 +175,9 @@ impl<M: Send + 'static> ActorRef<M> {
         match &self.target {
             Target::Process(pid) => ferrotp_scheduler::call(pid, request, timeout),
             Target::Supervised(incarnations) => {
-                if incarnations.pid().as_ref() == ferrotp_scheduler::try_self_pid().as_ref() {
+                if ferrotp_scheduler::try_self_pid()
+                    .is_some_and(|me| incarnations.is_incarnation(&me))
+                {
                     return Err(CallError::CalledSelf);
                 }
                 // No one incarnation to watch: a request held over a

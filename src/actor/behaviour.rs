@@ -74,6 +74,16 @@ pub trait Actor: Sized + 'static {
         Next::CONTINUE
     }
 
+    /// Messages the actor has taken from its mailbox but not handled
+    /// yet, oldest first (a state machine's postponed events, say). When
+    /// a supervised actor ends, for any reason, they go to its
+    /// replacement ahead of what is still in its mailbox (module docs:
+    /// under a supervisor); otherwise they are dropped with the actor. By
+    /// default, none.
+    fn unhandled(&mut self) -> Vec<Self::Message> {
+        Vec::new()
+    }
+
     /// Runs as the actor stops: after [`Next::Stop`], and on an exit
     /// signal from its parent when it traps exits (a supervisor's
     /// shutdown). Not on `Killed`, which cannot be trapped: the state is

@@ -13,7 +13,9 @@
 //! against, so they are reported instead). An incarnation that ends for
 //! any reason (a handler's panic, `Stop`, a supervisor's shutdown or
 //! kill) hands its unread messages over the same way, ahead of those held
-//! since: only a message it crashed on is lost.
+//! since, and the messages it had taken but not handled
+//! (`Actor::unhandled`: a state machine's postponed events) ahead of
+//! those: only a message it crashed on is lost.
 //!
 //! # Invariants
 //!
@@ -49,6 +51,8 @@ struct State<M> {
     current: Option<Pid>,
     /// The latest incarnation, for dead letters.
     last: Option<Pid>,
+    /// The incarnation in its init, not yet current.
+    starting: Option<Pid>,
     held: VecDeque<M>,
     /// The supervisor has ended: no replacement will come.
     closed: bool,
@@ -64,6 +68,7 @@ impl<M: Send + 'static> Incarnations<M> {
             state: Mutex::new(State {
                 current: None,
                 last: None,
+                starting: None,
                 held: VecDeque::new(),
                 closed: false,
                 watching: None,
@@ -87,6 +92,22 @@ impl<M: Send + 'static> Incarnations<M> {
     pub(crate) fn pid(&self) -> Option<Pid> {
         let state = self.lock();
         state.current.clone().or_else(|| state.last.clone())
+    }
+
+    /// Incarnation `pid` is running its init (not current yet: what is
+    /// sent now is held for it).
+    pub(crate) fn starting(&self, pid: &Pid) {
+        self.lock().starting = Some(pid.clone());
+    }
+
+    /// Whether `pid` is this actor: its current incarnation, the one in
+    /// its init, or the latest one as it ends (a call from any of them to
+    /// this address would wait on itself).
+    pub(crate) fn is_incarnation(&self, pid: &Pid) -> bool {
+        let state = self.lock();
+        [&state.current, &state.starting, &state.last]
+            .into_iter()
+            .any(|incarnation| incarnation.as_ref() == Some(pid))
     }
 
     /// Sends `message` to the current incarnation, or holds it.
@@ -153,6 +174,9 @@ impl<M: Send + 'static> Incarnations<M> {
     /// current.
     pub(crate) fn started(&self, pid: &Pid) {
         let mut state = self.lock();
+        if state.starting.as_ref() == Some(pid) {
+            state.starting = None;
+        }
         state.last = Some(pid.clone());
         while let Some(message) = state.held.pop_front() {
             if let Err(back) = deliver_unless_ended(pid, message) {

@@ -60,7 +60,7 @@ pub(crate) fn run<A, I>(
 {
     let mut ctx = context(selector, &parent, incarnations.as_ref());
     let mut actor = match init(&mut ctx) {
-        Ok(actor) => Owned(ManuallyDrop::new(actor)),
+        Ok(actor) => Owned::new(actor),
         Err(reason) => {
             ack.send(Err(reason.clone()));
             return end(reason);
@@ -73,16 +73,16 @@ pub(crate) fn run<A, I>(
         Err(payload) if is_exit_unwind(payload.as_ref()) => {
             // Shut down or killed: no `terminate` (the signal was not
             // trapped), but the queue goes to a replacement.
-            hand_over(&ctx, incarnations.as_deref());
+            hand_over(&mut *actor, &ctx, incarnations.as_deref());
             resume_unwind(payload)
         }
         Err(payload) => {
-            hand_over(&ctx, incarnations.as_deref());
+            hand_over(&mut *actor, &ctx, incarnations.as_deref());
             crashed(&mut *actor, &mut ctx, payload.as_ref());
             resume_unwind(payload)
         }
     };
-    hand_over(&ctx, incarnations.as_deref());
+    hand_over(&mut *actor, &ctx, incarnations.as_deref());
     actor.terminate(&reason, &mut ctx);
     drop(actor);
     end(reason);
@@ -92,7 +92,28 @@ pub(crate) fn run<A, I>(
 /// kill, a panic), a `Drop` that panics would abort the whole program
 /// (a panic escaping a destructor during an unwind); here it is caught,
 /// reported, and the process ends as it was ending.
-struct Owned<A>(ManuallyDrop<A>);
+pub(crate) struct Owned<A>(ManuallyDrop<A>);
+
+impl<A> Owned<A> {
+    pub(crate) fn new(state: A) -> Self {
+        Self(ManuallyDrop::new(state))
+    }
+
+    /// The state, out of its guard.
+    pub(crate) fn into_inner(self) -> A {
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped (it is a `ManuallyDrop`), so the
+        // state is taken exactly once, here.
+        unsafe { ManuallyDrop::take(&mut this.0) }
+    }
+
+    /// Drops the state now, a panic in its `Drop` caught and reported
+    /// (an init that failed: its reason is the start's error, not the
+    /// drop's panic).
+    pub(crate) fn drop_contained(self) {
+        drop_reporting(self.into_inner());
+    }
+}
 
 impl<A> Deref for Owned<A> {
     type Target = A;
@@ -117,20 +138,25 @@ impl<A> Drop for Owned<A> {
             drop(state);
             return;
         }
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(state))) {
-            ferrotp_scheduler::report::report(
-                ferrotp_scheduler::report::Severity::Error,
-                "actor",
-                ferrotp_scheduler::try_self_pid().as_ref(),
-                format_args!(
-                    "an actor's state panicked as it was dropped during its process's end: {}",
-                    ExitReason::from_panic(payload.as_ref())
-                ),
-            );
-            // The payload's own destructor may panic too.
-            if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-                std::mem::forget(again);
-            }
+        drop_reporting(state);
+    }
+}
+
+/// Drops `state`, catching and reporting a panic of its `Drop`.
+fn drop_reporting<A>(state: A) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(state))) {
+        ferrotp_scheduler::report::report(
+            ferrotp_scheduler::report::Severity::Error,
+            "actor",
+            ferrotp_scheduler::try_self_pid().as_ref(),
+            format_args!(
+                "an actor's state panicked as it was dropped during its process's end: {}",
+                ExitReason::from_panic(payload.as_ref())
+            ),
+        );
+        // The payload's own destructor may panic too.
+        if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+            std::mem::forget(again);
         }
     }
 }
@@ -333,7 +359,7 @@ impl<A: Actor> Running<A> {
     fn hand_over(&mut self, incarnations: Option<&Incarnations<A::Message>>) {
         if !self.handed_over {
             self.handed_over = true;
-            hand_over(&self.ctx, incarnations);
+            hand_over(&mut *self.actor, &self.ctx, incarnations);
         }
     }
 }
@@ -350,7 +376,11 @@ impl<A: Actor, I> Drop for Hibernating<A, I> {
             && ferrotp_scheduler::try_self_pid().is_some()
         {
             running.handed_over = true;
-            hand_over(&running.ctx, self.incarnations.as_deref());
+            hand_over(
+                &mut *running.actor,
+                &running.ctx,
+                self.incarnations.as_deref(),
+            );
         }
     }
 }
@@ -363,7 +393,10 @@ fn context<M: Send + 'static>(
 ) -> Context<M> {
     let me = self_pid();
     let myself = match incarnations {
-        Some(incarnations) => ActorRef::supervised(Arc::clone(incarnations)),
+        Some(incarnations) => {
+            incarnations.starting(&me);
+            ActorRef::supervised(Arc::clone(incarnations))
+        }
         None => ActorRef::from_pid(me.clone()),
     };
     Context::new(myself, me, Some(parent.clone()), selector)
@@ -384,12 +417,20 @@ fn crashed<A: Actor>(
 /// closes now (senders hold from here on) and its unread messages go to
 /// its replacement (module `incarnations`). Closing the mailbox is no
 /// check point, so it works while a kill unwinds the process too.
-fn hand_over<M: Send + 'static>(ctx: &Context<M>, incarnations: Option<&Incarnations<M>>) {
+fn hand_over<A: Actor>(
+    actor: &mut A,
+    ctx: &Context<A::Message>,
+    incarnations: Option<&Incarnations<A::Message>>,
+) {
     if let Some(incarnations) = incarnations {
-        let unread: Vec<M> = close_mailbox()
-            .into_iter()
-            .filter_map(|message| message.take::<M>().ok())
-            .collect();
+        // Taken but not handled (a state machine's postponed events)
+        // first: they came before anything still in the mailbox.
+        let mut unread = actor.unhandled();
+        unread.extend(
+            close_mailbox()
+                .into_iter()
+                .filter_map(|message| message.take::<A::Message>().ok()),
+        );
         incarnations.hand_over(ctx.pid(), unread);
     }
 }

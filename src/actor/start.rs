@@ -26,7 +26,7 @@ use super::address::ActorRef;
 use super::behaviour::{Actor, Context, FnActor};
 use super::incarnations::Incarnations;
 use super::next::Next;
-use super::run::{Hibernating, run};
+use super::run::{Hibernating, Owned, run};
 use super::selector::Selector;
 use crate::registry::ViaName;
 
@@ -307,9 +307,17 @@ impl<M: Send + 'static> Builder<M> {
             if let Some(via) = via {
                 via.register()?;
             }
-            let mut actor = actor;
-            actor.init(ctx)?;
-            Ok(actor)
+            // Guarded while its init runs: a `Drop` that panics as an
+            // init's panic unwinds would abort the program, and one that
+            // panics after a failed init would hide its reason.
+            let mut actor = Owned::new(actor);
+            match actor.init(ctx) {
+                Ok(()) => Ok(actor.into_inner()),
+                Err(reason) => {
+                    actor.drop_contained();
+                    Err(reason)
+                }
+            }
         };
         if !self.hibernate {
             return self.start_with(init);

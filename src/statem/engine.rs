@@ -272,6 +272,26 @@ impl<S: StateMachine> Actor for Engine<S> {
         }
     }
 
+    /// The postponed events, then the queued ones that came from outside
+    /// (calls, casts, info), as they came: a supervised machine's
+    /// replacement gets them first. Inserted events and timeouts belong
+    /// to this incarnation and go with it.
+    fn unhandled(&mut self) -> Vec<EnvelopeOf<S>> {
+        self.postponed
+            .drain(..)
+            .chain(self.queue.drain(..))
+            .filter_map(|event| match event {
+                Event::Call(request) => Some(Envelope::Call(request)),
+                Event::Cast(message) => Some(Envelope::Cast(message)),
+                Event::Info(message) => Some(Envelope::Info(message)),
+                Event::Internal(_)
+                | Event::StateTimeout(_)
+                | Event::EventTimeout(_)
+                | Event::Timeout(..) => None,
+            })
+            .collect()
+    }
+
     fn terminate(&mut self, reason: &ExitReason, _: &mut actor::Context<EnvelopeOf<S>>) {
         if let (Some(state), Some(ctx)) = (self.state.as_ref(), self.ctx.as_mut()) {
             self.machine.terminate(reason, state, ctx);

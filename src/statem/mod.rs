@@ -39,7 +39,13 @@
 //! before [`Builder::start`] returns (within the init timeout), it is
 //! called and stopped through its typed address ([`StatemRef`]),
 //! supervised with [`child`] (an address that follows restarts), and an
-//! idle machine holds no stack. `terminate` runs on a stop, a panic, and
+//! idle machine holds no stack. A supervised machine that crashes hands
+//! its postponed events, and the calls, casts and info events it had
+//! queued, to its replacement ahead of its mailbox
+//! ([`Actor::unhandled`](crate::actor::Actor::unhandled)): only the event
+//! it crashed on is lost. Its inserted events and timeouts go with it (a
+//! timeout's message left in its mailbox never fires in the
+//! replacement). `terminate` runs on a stop, a panic, and
 //! a trapped exit from its parent.
 //!
 //! # A complete program

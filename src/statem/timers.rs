@@ -5,7 +5,10 @@
 //!
 //! A timeout is a timer message to the machine's own process
 //! (`send_after`), tagged with its kind and a generation drawn from one
-//! counter. The machine keeps, per kind (the state timeout, the event
+//! counter for the whole program (so a timer message of an earlier
+//! incarnation, handed to a supervised machine's replacement with the
+//! rest of its mailbox, never matches a generation the replacement
+//! armed). The machine keeps, per kind (the state timeout, the event
 //! timeout, each named timeout), the generation and timer of the one
 //! armed now. Arming replaces: the old timer is cancelled and its
 //! generation forgotten. A timer message fires only if its generation is
@@ -19,6 +22,7 @@
 //! disarms, so each armed timeout fires at most once.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use ferrotp_scheduler::{TimerRef, cancel_timer};
@@ -39,10 +43,12 @@ struct Armed {
     timer: TimerRef,
 }
 
+/// Generations for every machine's timers (module docs).
+static GENERATIONS: AtomicU64 = AtomicU64::new(1);
+
 /// The timeouts armed now.
 #[derive(Default)]
 pub(crate) struct Timers {
-    generation: u64,
     state: Option<Armed>,
     event: Option<Armed>,
     named: HashMap<TimeoutName, Armed>,
@@ -67,10 +73,11 @@ impl Timers {
         send: impl FnOnce(Duration, u64) -> TimerRef,
     ) {
         self.cancel(&kind);
-        self.generation += 1;
+        // Relaxed: a unique number is all that is needed.
+        let generation = GENERATIONS.fetch_add(1, Ordering::Relaxed);
         let armed = Armed {
-            generation: self.generation,
-            timer: send(after, self.generation),
+            generation,
+            timer: send(after, generation),
         };
         match kind {
             TimerKind::Named(name) => {

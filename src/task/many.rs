@@ -53,7 +53,14 @@ pub fn await_many<T: Send + 'static>(
     let mut left = waiting.len();
     while left > 0 {
         let Some(key) = ends.next(deadline) else {
-            kill_all(&mut waiting);
+            // Results that won the race with the timeout are results: if
+            // every task left one, the await has them all.
+            for (key, value) in kill_all(&mut waiting) {
+                results[key] = value;
+            }
+            if results.iter().all(Option::is_some) {
+                break;
+            }
             return Err(TaskError::Timeout);
         };
         let mut task = waiting[key].take().expect("each task ends once");
@@ -62,7 +69,7 @@ pub fn await_many<T: Send + 'static>(
         match task.settle(reason) {
             Ok(value) => results[key] = Some(value),
             Err(error) => {
-                kill_all(&mut waiting);
+                let _ = kill_all(&mut waiting);
                 return Err(error);
             }
         }
@@ -74,12 +81,15 @@ pub fn await_many<T: Send + 'static>(
 }
 
 /// Kills every task still in `waiting`: all the signals first, then the
-/// waits for their ends.
-fn kill_all<T: Send + 'static>(waiting: &mut [Option<Task<T>>]) {
+/// waits for their ends. Each one's index, and its result if it had
+/// finished before the kill came.
+fn kill_all<T: Send + 'static>(waiting: &mut [Option<Task<T>>]) -> Vec<(usize, Option<T>)> {
     for task in waiting.iter_mut().flatten() {
         task.kill_now();
     }
-    for task in waiting.iter_mut().filter_map(Option::take) {
-        task.wait_killed();
-    }
+    waiting
+        .iter_mut()
+        .enumerate()
+        .filter_map(|(key, task)| task.take().map(|task| (key, task.wait_killed())))
+        .collect()
 }

@@ -332,18 +332,22 @@ where
     /// The tasks whose deadline has passed: killed, or the owner ends.
     fn time_out(&mut self) {
         let now = Instant::now();
-        let late: Vec<usize> = match self.on_timeout {
-            OnTimeout::KillTask => self
-                .running
-                .iter()
-                .filter(|(_, running)| running.deadline.is_some_and(|at| at <= now))
-                .map(|(&index, _)| index)
-                .collect(),
-            OnTimeout::Exit => self.running.keys().copied().collect(),
-        };
+        let late: Vec<usize> = self
+            .running
+            .iter()
+            .filter(|(_, running)| running.deadline.is_some_and(|at| at <= now))
+            .map(|(&index, _)| index)
+            .collect();
         if late.is_empty() {
+            // Woken early (or by a deadline no task has reached): nothing
+            // is late, whatever `on_timeout` says.
             return;
         }
+        let late = match self.on_timeout {
+            OnTimeout::KillTask => late,
+            // One task late: the owner ends, and every task with it.
+            OnTimeout::Exit => self.running.keys().copied().collect(),
+        };
         let mut killed: Vec<(usize, Task<T>)> = late
             .into_iter()
             .map(|index| (index, self.running.remove(&index).expect("listed").task))

@@ -141,9 +141,9 @@ impl<T> TimerWheel<T> {
     /// The tick of `instant`, rounded up (a deadline never fires early).
     fn tick_ceil(&self, instant: Instant) -> u64 {
         let since = instant.saturating_duration_since(self.origin);
-        let ms = since.as_millis() as u64;
+        let ms = Self::ticks(since);
         if since > Duration::from_millis(ms) {
-            ms + 1
+            ms.saturating_add(1)
         } else {
             ms
         }
@@ -151,7 +151,14 @@ impl<T> TimerWheel<T> {
 
     /// The tick of `instant`, rounded down.
     fn tick_floor(&self, instant: Instant) -> u64 {
-        instant.saturating_duration_since(self.origin).as_millis() as u64
+        Self::ticks(instant.saturating_duration_since(self.origin))
+    }
+
+    /// Whole milliseconds in `since`, saturated: a deadline more than
+    /// `u64::MAX` ms away (an `Instant` can be) is the last tick, not
+    /// wrapped round to a near one.
+    fn ticks(since: Duration) -> u64 {
+        u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
     }
 
     /// The instant of a tick.
