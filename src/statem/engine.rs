@@ -216,6 +216,24 @@ impl<S: StateMachine> Engine<S> {
     }
 }
 
+/// The queued and postponed events are dropped one at a time, each
+/// under `catch_unwind`: two of them (or one and the machine's data)
+/// whose `Drop` panics would otherwise panic twice in one drop glue,
+/// which aborts the program. The machine's data is dropped after, by the
+/// fields' glue (its panic, if any, is the actor layer's to contain).
+impl<S: StateMachine> Drop for Engine<S> {
+    fn drop(&mut self) {
+        for event in self.postponed.drain(..).chain(self.queue.drain(..)) {
+            if let Err(payload) =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(event)))
+            {
+                // The payload's own destructor may panic too.
+                std::mem::forget(payload);
+            }
+        }
+    }
+}
+
 impl<S: StateMachine> Actor for Engine<S> {
     type Message = EnvelopeOf<S>;
 
