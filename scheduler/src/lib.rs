@@ -83,6 +83,7 @@ pub use runtime::{config, placement, topology};
 pub use time::{timer, timer_state};
 pub use worker::idle;
 
+pub use lifecycle::exit_hooks::HookTag;
 pub use lifecycle::exit_reason::ExitReason;
 pub use lifecycle::exit_signal::{Exit, Link, is_exit_unwind};
 pub use lifecycle::info::{ProcessInfo, ProcessStatus, process_info};
@@ -94,6 +95,7 @@ pub use lifecycle::spawn::{
     SpawnError, SpawnOptions, spawn, spawn_opt, spawn_resumable, spawn_resumable_with, spawn_with,
 };
 pub use messaging::call::{CallError, PendingReply, ReplyTo, call};
+pub use messaging::long_queue::{LongMessageQueue, QueueMarks};
 pub use messaging::receive::{
     AnyMessage, close_mailbox, mailbox_len, receive, receive_any, receive_any_timeout,
     receive_match, receive_match_timeout, receive_timeout, try_receive_any,

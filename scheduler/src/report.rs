@@ -68,7 +68,7 @@ pub(crate) fn report_process(
     pcb: &crate::process::Pcb,
     message: fmt::Arguments<'_>,
 ) {
-    emit(severity, what, Some((pcb.id, pcb.name.as_deref())), message);
+    emit(severity, what, Some((pcb.id, pcb.name())), message);
 }
 
 fn emit(

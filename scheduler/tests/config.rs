@@ -68,6 +68,7 @@ reductions = 100
 busy_wait = "0s"
 max_processes = 1000
 long_schedule = "off"
+long_message_queue = "100, 10"
 on_stack_overflow = "abort"
 pin_workers = false
 binding = "pack"
@@ -92,6 +93,10 @@ node = 0
     assert_eq!(settings.busy_wait, std::time::Duration::ZERO);
     assert_eq!(settings.max_processes, 1000);
     assert_eq!(settings.long_schedule, None);
+    assert_eq!(
+        settings.long_message_queue,
+        Some(ferrotp_scheduler::QueueMarks::new(100, 10))
+    );
     assert_eq!(
         settings.on_stack_overflow,
         ferrotp_scheduler::OnStackOverflow::Abort
@@ -405,6 +410,16 @@ fn bad_values_name_what_is_allowed() {
         ),
         ("long_schedule = \"0ms\"\n", "`long_schedule`", "or \"off\""),
         (
+            "long_message_queue = \"10,10\"\n",
+            "`long_message_queue` = \"10,10\"",
+            "LOW below HIGH",
+        ),
+        (
+            "long_message_queue = \"many\"\n",
+            "`long_message_queue` = \"many\"",
+            "or \"off\"",
+        ),
+        (
             "binding = \"scatter\"\n",
             "`binding` = \"scatter\"",
             "\"spread\" or \"pack\"",
@@ -428,6 +443,25 @@ fn bad_values_name_what_is_allowed() {
         assert!(message.contains(key), "{message}");
         assert!(message.contains(allowed), "{message}");
     }
+    let message = env_error(&[("FERROTP_LONG_MESSAGE_QUEUE", "5")]);
+    assert!(
+        message.contains("`FERROTP_LONG_MESSAGE_QUEUE` = \"5\" (from the environment)"),
+        "{message}"
+    );
+    let rt = Runtime::builder()
+        .environment(env(&[("FERROTP_LONG_MESSAGE_QUEUE", "off")]))
+        .long_message_queue(None)
+        .build()
+        .unwrap();
+    assert_eq!(rt.settings().long_message_queue, None);
+    let rt = Runtime::builder()
+        .environment(env(&[("FERROTP_LONG_MESSAGE_QUEUE", "8,2")]))
+        .build()
+        .unwrap();
+    assert_eq!(
+        rt.settings().long_message_queue,
+        Some(ferrotp_scheduler::QueueMarks::new(8, 2))
+    );
     let message = env_error(&[("FERROTP_PIN_WORKERS", "yes")]);
     assert!(message.contains("true, false, 1 or 0"), "{message}");
 }

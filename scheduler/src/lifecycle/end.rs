@@ -3,6 +3,7 @@
 //! [`Pid::on_exit`] registers one. Links, monitors and registered names
 //! are built on these hooks.
 
+use crate::lifecycle::exit_hooks::HookTag;
 use crate::lifecycle::exit_reason::ExitReason;
 use crate::process::{ExitHook, Pcb, Pid};
 use crate::worker::contain::{contain, contain_deferring};
@@ -61,6 +62,50 @@ impl Pid {
     /// ```
     pub fn on_exit(&self, hook: impl FnOnce(&ExitReason) + Send + 'static) -> ExitHook {
         self.hook_in_lane(Box::new(hook), false)
+    }
+
+    /// [`on_exit`](Self::on_exit), with a tag saying what the hook stands
+    /// for: [`exit_hook_tags`](Self::exit_hook_tags) lists it while the
+    /// hook is registered (links and monitors tag theirs, so that
+    /// `process_info` can list them). On a process that has ended the
+    /// hook runs at once, as for `on_exit`, and the tag is dropped.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use ferrotp_scheduler::{receive, run, send, spawn};
+    /// let (before, after) = run(|| {
+    ///     let child = spawn(|| { receive::<()>(); });
+    ///     let hook = child.on_exit_tagged(Arc::new("watching"), |_| {});
+    ///     let tags = |pid: &ferrotp_scheduler::Pid| -> Vec<&'static str> {
+    ///         pid.exit_hook_tags().iter().filter_map(|t| t.downcast_ref().copied()).collect()
+    ///     };
+    ///     let before = tags(&child);
+    ///     hook.remove();
+    ///     let after = tags(&child);
+    ///     send(&child, ());
+    ///     (before, after)
+    /// }).unwrap();
+    /// assert_eq!((before, after), (vec!["watching"], vec![]));
+    /// ```
+    pub fn on_exit_tagged(
+        &self,
+        tag: HookTag,
+        hook: impl FnOnce(&ExitReason) + Send + 'static,
+    ) -> ExitHook {
+        match self.0.hooks.add_tagged(Box::new(hook), tag) {
+            Ok(id) => ExitHook::new(self.clone(), Some(id)),
+            Err(hook) => {
+                contain("an exit hook", || hook(&ExitReason::NoProc));
+                ExitHook::new(self.clone(), None)
+            }
+        }
+    }
+
+    /// The tags of the process's registered exit hooks
+    /// ([`on_exit_tagged`](Self::on_exit_tagged)), in registration order;
+    /// empty once it has ended. A snapshot: hooks come and go meanwhile.
+    pub fn exit_hook_tags(&self) -> Vec<HookTag> {
+        self.0.hooks.tags()
     }
 
     /// [`on_exit`](Self::on_exit) for a hook that runs before the others.

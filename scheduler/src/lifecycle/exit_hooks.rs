@@ -35,6 +35,19 @@
 //!
 //! One uncontended CAS per process exit is the whole cost for a process
 //! without hooks.
+//!
+//! # Tags
+//!
+//! A hook may carry a [`HookTag`] ([`ExitHooks::add_tagged`]): an opaque
+//! value saying what the hook stands for (a link, a monitor), which
+//! [`ExitHooks::tags`] lists while the hook is registered, in registration
+//! order. This is how `process_info` learns a process's links and
+//! monitors from the crate that makes them, without this crate naming
+//! them and without a second index to keep in step: a tag goes when its
+//! hook is removed or run.
+
+use std::any::Any;
+use std::sync::Arc;
 
 use ferrotp_mailbox::sync::{AtomicU8, Backoff, Ordering, UnsafeCell};
 
@@ -46,6 +59,13 @@ const CLOSED: u8 = 2;
 
 /// A hook: runs once with the exit reason.
 pub type Hook = Box<dyn FnOnce(&ExitReason) + Send>;
+
+/// What a hook stands for, for introspection (module docs: tags).
+pub type HookTag = Arc<dyn Any + Send + Sync>;
+
+/// One registered hook: its id, the hook (`None` once taken out), and
+/// its tag.
+type Slot = (u64, Option<Hook>, Option<HookTag>);
 
 /// The hooks registered on one process (module docs).
 ///
@@ -68,8 +88,8 @@ struct Table {
     /// Hooks registered with [`ExitHooks::add_first`]: they run before
     /// the others (the registry frees a name before links and monitors
     /// report the exit, as BEAM does).
-    first: Vec<(u64, Option<Hook>)>,
-    hooks: Vec<(u64, Option<Hook>)>,
+    first: Vec<Slot>,
+    hooks: Vec<Slot>,
     holes: usize,
 }
 
@@ -77,7 +97,7 @@ struct Table {
 const FIRST_LANE: u64 = 1 << 63;
 
 impl Table {
-    fn lane(&mut self, id: u64) -> &mut Vec<(u64, Option<Hook>)> {
+    fn lane(&mut self, id: u64) -> &mut Vec<Slot> {
         if id & FIRST_LANE != 0 {
             &mut self.first
         } else {
@@ -85,19 +105,21 @@ impl Table {
         }
     }
 
-    fn take(&mut self, id: u64) -> Option<Hook> {
+    fn take(&mut self, id: u64) -> Option<(Hook, Option<HookTag>)> {
         let lane = self.lane(id);
         let at = lane
-            .binary_search_by_key(&id, |(hook_id, _)| *hook_id)
+            .binary_search_by_key(&id, |(hook_id, _, _)| *hook_id)
             .ok()?;
         let hook = lane[at].1.take()?;
+        // The tag goes with its hook.
+        let tag = lane[at].2.take();
         self.holes += 1;
         if self.holes * 2 > self.first.len() + self.hooks.len() {
-            self.first.retain(|(_, hook)| hook.is_some());
-            self.hooks.retain(|(_, hook)| hook.is_some());
+            self.first.retain(|(_, hook, _)| hook.is_some());
+            self.hooks.retain(|(_, hook, _)| hook.is_some());
             self.holes = 0;
         }
-        Some(hook)
+        Some((hook, tag))
     }
 }
 
@@ -156,7 +178,33 @@ impl ExitHooks {
     /// # Errors
     /// The hook, unrun, when the hooks are closed.
     pub fn add(&self, hook: Hook) -> Result<u64, Hook> {
-        self.add_to_lane(hook, false)
+        self.add_to_lane(hook, None, false)
+    }
+
+    /// [`add`](Self::add), with a tag that [`tags`](Self::tags) lists
+    /// while the hook is registered.
+    ///
+    /// # Errors
+    /// The hook, unrun, when the hooks are closed (the tag is dropped).
+    pub fn add_tagged(&self, hook: Hook, tag: HookTag) -> Result<u64, Hook> {
+        self.add_to_lane(hook, Some(tag), false)
+    }
+
+    /// The tags of the hooks registered now, in registration order (the
+    /// `add_first` lane first); none once closed.
+    pub fn tags(&self) -> Vec<HookTag> {
+        self.with_table(|table| {
+            table.as_ref().map_or_else(Vec::new, |table| {
+                table
+                    .first
+                    .iter()
+                    .chain(&table.hooks)
+                    .filter(|(_, hook, _)| hook.is_some())
+                    .filter_map(|(_, _, tag)| tag.clone())
+                    .collect()
+            })
+        })
+        .unwrap_or_default()
     }
 
     /// Like [`add`](Self::add), but the hook runs before every hook
@@ -165,10 +213,10 @@ impl ExitHooks {
     /// # Errors
     /// The hook, unrun, when the hooks are closed.
     pub fn add_first(&self, hook: Hook) -> Result<u64, Hook> {
-        self.add_to_lane(hook, true)
+        self.add_to_lane(hook, None, true)
     }
 
-    fn add_to_lane(&self, hook: Hook, first: bool) -> Result<u64, Hook> {
+    fn add_to_lane(&self, hook: Hook, tag: Option<HookTag>, first: bool) -> Result<u64, Hook> {
         let mut hook = Some(hook);
         let id = self.with_table(|table| {
             let table = table.get_or_insert_with(|| {
@@ -181,7 +229,7 @@ impl ExitHooks {
             });
             let id = table.next_id | if first { FIRST_LANE } else { 0 };
             table.next_id += 1;
-            table.lane(id).push((id, hook.take()));
+            table.lane(id).push((id, hook.take(), tag));
             id
         });
         match (id, hook) {
@@ -195,8 +243,8 @@ impl ExitHooks {
     /// ran, is running, or was removed already).
     pub fn remove(&self, id: u64) -> bool {
         let removed = self.with_table(|table| table.as_mut()?.take(id)).flatten();
-        // Dropped here, after the table is given back: its captures'
-        // destructors may register or remove hooks themselves.
+        // Dropped here, after the table is given back: its captures' (and
+        // its tag's) destructors may register or remove hooks themselves.
         removed.is_some()
     }
 
@@ -233,7 +281,7 @@ impl ExitHooks {
             .first
             .into_iter()
             .chain(table.hooks)
-            .filter_map(|(_, hook)| hook)
+            .filter_map(|(_, hook, _)| hook)
             .collect()
     }
 

@@ -128,7 +128,7 @@ pub fn process_info(pid: &Pid) -> Option<ProcessInfo> {
             .arrived()
             .saturating_sub(pcb.taken.load(Ordering::Relaxed)),
         worker: (worker != u32::MAX as usize).then_some(worker),
-        name: pcb.name.as_deref().map(str::to_owned),
+        name: pcb.name().map(str::to_owned),
         stack_size: pcb.stack_size,
         trap_exit: pcb.trap_exit.load(Ordering::Relaxed),
         hibernated,

@@ -5,6 +5,7 @@
 //! and pushes that onto the spawning worker's stealable deque (or the
 //! global injector, from outside the runtime).
 
+use std::any::Any;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use ferrotp_mailbox::Mailbox;
 
 use crate::lifecycle::exit_reason::ExitReason;
+use crate::messaging::long_queue::QueueMarks;
 use crate::process::context::try_with_process;
 use crate::process::debt::{Debt, Owed};
 use crate::process::entry::Entry;
@@ -19,7 +21,7 @@ use crate::process::hibernation::{Resumable, Sleeper};
 use crate::process::process_id::ProcessId;
 use crate::process::stack::MAX_STACK_SIZE;
 use crate::process::stack::MIN_STACK_SIZE;
-use crate::process::{Anchor, Pcb, Pid};
+use crate::process::{Anchor, Extras, Pcb, Pid};
 use crate::worker::core::WorkerCore;
 use crate::worker::core::try_with_worker;
 use crate::worker::shared::Shared;
@@ -50,6 +52,9 @@ pub struct SpawnOptions {
     node: Option<usize>,
     register: Option<Arc<str>>,
     trap_exit: bool,
+    /// `None`: the runtime's marks; `Some(None)`: off for this process.
+    long_message_queue: Option<Option<QueueMarks>>,
+    extension: Option<Arc<dyn Any + Send + Sync>>,
 }
 
 impl SpawnOptions {
@@ -93,6 +98,29 @@ impl SpawnOptions {
     /// (module [`config`](crate::runtime::config)) match this name.
     pub fn register(mut self, name: impl Into<Arc<str>>) -> Self {
         self.register = Some(name.into());
+        self
+    }
+
+    /// This process's long-message-queue marks, over the runtime's
+    /// ([`Builder::long_message_queue`](crate::Builder::long_message_queue));
+    /// `None` turns the monitor off for it.
+    ///
+    /// ```
+    /// use ferrotp_scheduler::{QueueMarks, SpawnOptions};
+    /// let options = SpawnOptions::new().long_message_queue(Some(QueueMarks::new(500, 50)));
+    /// # let _ = options;
+    /// ```
+    pub fn long_message_queue(mut self, marks: Option<QueueMarks>) -> Self {
+        self.long_message_queue = Some(marks);
+        self
+    }
+
+    /// Attaches `value` to the process, for [`Pid::extension`](crate::Pid::extension)
+    /// to return: how a behaviour built on processes says what the
+    /// process is, for introspection (the facade's actors put their
+    /// behaviour and state name there, and replace a value given here).
+    pub fn extension(mut self, value: Arc<dyn Any + Send + Sync>) -> Self {
+        self.extension = Some(value);
         self
     }
 
@@ -638,11 +666,21 @@ impl Reserved {
             Some(core) => core.next_id(),
             None => ProcessId::next_local(),
         };
+        // A registered name names the process in reports too.
+        let name = options.name.clone().or_else(|| options.register.clone());
+        let extras = (name.is_some() || options.extension.is_some()).then(|| {
+            Box::new(Extras {
+                name,
+                extension: options.extension.clone(),
+            })
+        });
         let pcb = Arc::new(Pcb::new(
             id,
             Arc::clone(anchor),
-            // A registered name names the process in reports too.
-            options.name.clone().or_else(|| options.register.clone()),
+            extras,
+            options
+                .long_message_queue
+                .unwrap_or(shared.config.long_message_queue),
             mailbox,
             stack_size,
             options.migratable && pinned_to.is_none(),

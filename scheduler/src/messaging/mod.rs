@@ -11,12 +11,14 @@
 //! | `subject.rs` | [`Subject`](crate::Subject): a typed address with an O(1) receive |
 //! | `select.rs` | [`Select`](crate::Select): a receive with several clauses |
 //! | `call.rs` | [`call`](crate::call): request and reply, the callee watched, late replies kept out of the mailbox |
+//! | `long_queue.rs` | the long-message-queue monitor: marks, the look at receive, its report |
 //! | `reply_slot.rs` | the per-process slot a reply lands in (loom-checked) |
 
 pub(crate) mod call;
 pub(crate) mod delivery;
 pub(crate) mod envelope;
 pub(crate) mod inline;
+pub(crate) mod long_queue;
 pub(crate) mod receive;
 pub mod reply_slot;
 pub(crate) mod select;

@@ -76,6 +76,7 @@
 //!   full mailbox exceeds its bound and a spent slice does not yield; a
 //!   hook must still not receive or sleep.
 
+use crate::messaging::long_queue::{self, QueueMarks};
 use std::cell::{Cell, RefCell};
 use std::io::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
@@ -288,6 +289,9 @@ pub(crate) struct ProcessCtx<'y> {
     slice_start: Cell<u32>,
     /// The stack the process runs on now (module `stack_depth`).
     stack: Cell<StackBounds>,
+    /// The long-message-queue marks (module `long_queue`), copied from
+    /// the control block: `None` (off) costs each receive one branch.
+    queue_marks: Option<QueueMarks>,
     /// The message of the red-zone panic this process raised, if any
     /// (its exit reason is then `StackOverflow`).
     stack_panic: Cell<Option<Box<str>>>,
@@ -377,6 +381,7 @@ impl<'y> ProcessCtx<'y> {
             in_panic_hook: Cell::new(false),
             slice_start: Cell::new(budget),
             stack: Cell::new(stack),
+            queue_marks: pcb.queue_marks,
             stack_panic: Cell::new(None),
             crash: Cell::new(None),
         }
@@ -891,8 +896,7 @@ impl<'y> ProcessCtx<'y> {
     fn stack_exhausted(&self, left: usize, stack: StackBounds) -> ! {
         let name = self
             .pcb
-            .name
-            .as_deref()
+            .name()
             .map(|name| format!(" ({name:?})"))
             .unwrap_or_default();
         let message = format!(
@@ -988,6 +992,9 @@ impl<'y> ProcessCtx<'y> {
         // tries to receive still meets it (and a clear panic).
         let mut receiver = self.receiver(function);
         loop {
+            if let Some(marks) = self.queue_marks {
+                long_queue::look(self.pcb, marks, receiver.len());
+            }
             if let Some(message) = receiver.take_first_since(mark, &mut *pred) {
                 if let Some(armed) = timer {
                     self.disarm(armed);
@@ -1021,7 +1028,12 @@ impl<'y> ProcessCtx<'y> {
     ) -> Option<Envelope> {
         self.reduce(1);
         let mut mark = Mark::START;
-        let found = self.receiver(function).take_first_since(&mut mark, pred);
+        let mut receiver = self.receiver(function);
+        if let Some(marks) = self.queue_marks {
+            long_queue::look(self.pcb, marks, receiver.len());
+        }
+        let found = receiver.take_first_since(&mut mark, pred);
+        drop(receiver);
         if found.is_none() {
             // Polling, as a receive whose time was up at once.
             self.polled.set(true);

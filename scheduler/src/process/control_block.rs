@@ -28,6 +28,7 @@ use ferrotp_mailbox::{Mailbox, MailboxRef};
 use crate::lifecycle::exit_hooks::{ExitHooks, Hook};
 use crate::lifecycle::exit_reason::{ExitReason, ExitRecord};
 use crate::lifecycle::signal_flags::SignalFlags;
+use crate::messaging::long_queue::QueueMarks;
 use crate::messaging::reply_slot::LazyReplySlot;
 use crate::process::process_id::ProcessId;
 use crate::process::run_state::RunState;
@@ -47,7 +48,14 @@ pub(crate) struct Anchor {
 /// A process control block.
 pub(crate) struct Pcb {
     pub(crate) id: ProcessId,
-    pub(crate) name: Option<Arc<str>>,
+    /// What few processes have (a name, an extension), boxed so that the
+    /// others pay one word.
+    pub(crate) extras: Option<Box<Extras>>,
+    /// The long-message-queue marks (module `long_queue`), fixed at spawn.
+    pub(crate) queue_marks: Option<QueueMarks>,
+    /// Its mailbox has been reported long and has not drained to the low
+    /// mark since (written by the process only).
+    pub(crate) queue_long: AtomicBool,
     pub(crate) mailbox: Mailbox<Envelope>,
     pub(crate) state: RunState,
     /// The worker whose slab holds the coroutine (valid once it has run).
@@ -83,18 +91,28 @@ pub(crate) struct Pcb {
     anchor: Arc<Anchor>,
 }
 
+/// The rarely set parts of a control block.
+pub(crate) struct Extras {
+    pub(crate) name: Option<Arc<str>>,
+    /// Set by the spawner ([`SpawnOptions::extension`](crate::SpawnOptions::extension)).
+    pub(crate) extension: Option<Arc<dyn Any + Send + Sync>>,
+}
+
 impl Pcb {
     pub(crate) fn new(
         id: ProcessId,
         anchor: Arc<Anchor>,
-        name: Option<Arc<str>>,
+        extras: Option<Box<Extras>>,
+        queue_marks: Option<QueueMarks>,
         mailbox: Mailbox<Envelope>,
         stack_size: usize,
         migratable: bool,
     ) -> Self {
         Self {
             id,
-            name,
+            extras,
+            queue_marks,
+            queue_long: AtomicBool::new(false),
             mailbox,
             state: RunState::new(),
             home: AtomicU32::new(u32::MAX),
@@ -113,6 +131,11 @@ impl Pcb {
             reply: LazyReplySlot::new(),
             anchor,
         }
+    }
+
+    /// The name given at spawn.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.extras.as_ref()?.name.as_deref()
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
@@ -244,7 +267,26 @@ impl Pid {
 
     /// The name given at spawn ([`SpawnOptions::name`](crate::SpawnOptions::name)), if any.
     pub fn name(&self) -> Option<&str> {
-        self.0.name.as_deref()
+        self.0.name()
+    }
+
+    /// The value its spawner attached
+    /// ([`SpawnOptions::extension`](crate::SpawnOptions::extension)), if
+    /// any: how a behaviour built on processes (the facade's actors and
+    /// state machines) publishes what it is, for introspection.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use ferrotp_scheduler::{SpawnOptions, run, spawn_opt};
+    /// let kind = run(|| {
+    ///     let pid = spawn_opt(SpawnOptions::new().extension(Arc::new("pool worker")), || {})
+    ///         .unwrap();
+    ///     pid.extension().and_then(|e| e.downcast_ref::<&str>().copied())
+    /// }).unwrap();
+    /// assert_eq!(kind, Some("pool worker"));
+    /// ```
+    pub fn extension(&self) -> Option<&Arc<dyn Any + Send + Sync>> {
+        self.0.extras.as_ref()?.extension.as_ref()
     }
 
     /// Whether the process has ended.
@@ -325,7 +367,7 @@ impl fmt::Display for Pid {
 
 impl fmt::Debug for Pid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0.name {
+        match self.0.name() {
             Some(name) => write!(f, "Pid({} {name:?})", self.0.id),
             None => write!(f, "Pid({})", self.0.id),
         }

@@ -70,5 +70,5 @@ pub mod stack;
 pub(crate) mod stack_depth;
 pub(crate) mod unwind_units;
 
-pub(crate) use control_block::{Anchor, Envelope, Pcb, PcbMailbox};
+pub(crate) use control_block::{Anchor, Envelope, Extras, Pcb, PcbMailbox};
 pub use control_block::{DeadLetter, ExitHook, Pid};

@@ -202,7 +202,7 @@ unsafe fn end_process(_context: *mut libc::c_void) -> bool {
 fn report_overflow(pcb: &crate::process::Pcb, ended: bool) {
     let mut out = Buffer::new();
     let _ = write!(out, "\nferrotp: process {}", pcb.id);
-    if let Some(name) = &pcb.name {
+    if let Some(name) = pcb.name() {
         let _ = write!(out, " ({name:?})");
     }
     let _ = writeln!(

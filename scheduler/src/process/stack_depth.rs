@@ -195,8 +195,7 @@ fn crash_report(pcb: &crate::process::Pcb, info: &std::panic::PanicHookInfo<'_>)
         other => other.to_string().into(),
     };
     let name = pcb
-        .name
-        .as_deref()
+        .name()
         .map(|name| format!(" ({name:?})"))
         .unwrap_or_default();
     let at = info

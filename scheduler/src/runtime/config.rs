@@ -21,6 +21,7 @@
 //! | `max_processes`     | `FERROTP_MAX_PROCESSES`     | at least 1                                 |
 //! | `long_schedule`     | `FERROTP_LONG_SCHEDULE`     | a duration above zero, or `"off"`          |
 //! | `cleanup_timeout`   | `FERROTP_CLEANUP_TIMEOUT`   | a duration above zero                      |
+//! | `long_message_queue` | `FERROTP_LONG_MESSAGE_QUEUE` | `"HIGH,LOW"` (LOW below HIGH), or `"off"` |
 //! | `on_stack_overflow` | `FERROTP_ON_STACK_OVERFLOW` | `"abort"` (the only choice outside code)   |
 //! | `pin_workers`       | `FERROTP_PIN_WORKERS`       | `true` or `false` (env: also `1` or `0`)   |
 //! | `binding`           | `FERROTP_BINDING`           | `"spread"` or `"pack"`                     |
@@ -30,7 +31,7 @@
 //! `FERROTP_CONFIG` names a file that [`Builder::build`](crate::Builder::build)
 //! reads when the builder has none. Any other `FERROTP_*` variable is an
 //! error (a misspelt setting should not be silently ignored). The hooks
-//! (dead letters, long schedules) can only be set in code, and so can the
+//! (dead letters, long schedules, long message queues) can only be set in code, and so can the
 //! `unsafe` opt-in that ends only the process that overflows its stack
 //! ([`Builder::exit_process_on_stack_overflow`](crate::Builder::exit_process_on_stack_overflow)):
 //! a file or a variable cannot take on the promise its safety contract
@@ -58,6 +59,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::messaging::long_queue::QueueMarks;
 use crate::process::stack::{MAX_STACK_SIZE, MIN_STACK_SIZE, OnStackOverflow};
 use crate::runtime::placement::Binding;
 use crate::runtime::topology::Topology;
@@ -79,6 +81,7 @@ pub(crate) struct Config {
     pub(crate) max_processes: usize,
     pub(crate) on_stack_overflow: OnStackOverflow,
     pub(crate) cleanup_timeout: Duration,
+    pub(crate) long_message_queue: Option<QueueMarks>,
 }
 
 /// The settings a runtime runs with, once code, environment and file have
@@ -115,6 +118,8 @@ pub struct EffectiveSettings {
     pub on_stack_overflow: OnStackOverflow,
     /// How long a process may block in its clean-up.
     pub cleanup_timeout: Duration,
+    /// The runtime-wide long-message-queue marks (`None`: off).
+    pub long_message_queue: Option<QueueMarks>,
     /// Whether workers are pinned to their CPUs.
     pub pin_workers: bool,
     /// How workers are laid out over nodes.
@@ -223,6 +228,7 @@ pub(crate) struct Settings {
     pub(crate) busy_wait: Option<Duration>,
     pub(crate) max_processes: Option<usize>,
     pub(crate) long_schedule: Option<Option<Duration>>,
+    pub(crate) long_message_queue: Option<Option<QueueMarks>>,
     pub(crate) cleanup_timeout: Option<Duration>,
     pub(crate) on_stack_overflow: Option<OnStackOverflow>,
     pub(crate) pin_workers: Option<bool>,
@@ -241,6 +247,7 @@ impl Settings {
             busy_wait: self.busy_wait.or(lower.busy_wait),
             max_processes: self.max_processes.or(lower.max_processes),
             long_schedule: self.long_schedule.or(lower.long_schedule),
+            long_message_queue: self.long_message_queue.or(lower.long_message_queue),
             cleanup_timeout: self.cleanup_timeout.or(lower.cleanup_timeout),
             on_stack_overflow: self.on_stack_overflow.or(lower.on_stack_overflow),
             pin_workers: self.pin_workers.or(lower.pin_workers),
@@ -330,6 +337,12 @@ impl Settings {
                 given("long_schedule", quoted(&text)),
             )?);
         }
+        if let Some(text) = file.long_message_queue {
+            settings.long_message_queue = Some(parse_long_message_queue(
+                &text,
+                given("long_message_queue", quoted(&text)),
+            )?);
+        }
         if let Some(text) = file.on_stack_overflow {
             settings.on_stack_overflow = Some(parse_on_stack_overflow(
                 &text,
@@ -398,6 +411,9 @@ impl Settings {
                 "LONG_SCHEDULE" => {
                     settings.long_schedule = Some(parse_long_schedule(&value, given)?);
                 }
+                "LONG_MESSAGE_QUEUE" => {
+                    settings.long_message_queue = Some(parse_long_message_queue(&value, given)?);
+                }
                 "ON_STACK_OVERFLOW" => {
                     settings.on_stack_overflow = Some(parse_on_stack_overflow(&value, given)?);
                 }
@@ -437,6 +453,7 @@ struct FileSettings {
     busy_wait: Option<String>,
     max_processes: Option<usize>,
     long_schedule: Option<String>,
+    long_message_queue: Option<String>,
     cleanup_timeout: Option<String>,
     on_stack_overflow: Option<String>,
     pin_workers: Option<bool>,
@@ -453,13 +470,14 @@ struct FileRule {
     node: Option<usize>,
 }
 
-const FILE_KEYS: [&str; 12] = [
+const FILE_KEYS: [&str; 13] = [
     "workers",
     "stack_size",
     "reductions",
     "busy_wait",
     "max_processes",
     "long_schedule",
+    "long_message_queue",
     "cleanup_timeout",
     "on_stack_overflow",
     "pin_workers",
@@ -468,13 +486,14 @@ const FILE_KEYS: [&str; 12] = [
     "[[placement]] (name, core, node)",
 ];
 
-const ENV_KEYS: [&str; 12] = [
+const ENV_KEYS: [&str; 13] = [
     "FERROTP_WORKERS",
     "FERROTP_STACK_SIZE",
     "FERROTP_REDUCTIONS",
     "FERROTP_BUSY_WAIT",
     "FERROTP_MAX_PROCESSES",
     "FERROTP_LONG_SCHEDULE",
+    "FERROTP_LONG_MESSAGE_QUEUE",
     "FERROTP_CLEANUP_TIMEOUT",
     "FERROTP_ON_STACK_OVERFLOW",
     "FERROTP_PIN_WORKERS",
@@ -604,6 +623,24 @@ fn parse_long_schedule(text: &str, given: Given) -> Result<Option<Duration>, Con
     match parse_duration(text) {
         Some(d) if !d.is_zero() => Ok(Some(d)),
         _ => Err(given.refuse(format!("{DURATION_FORMS} above zero, or \"off\""))),
+    }
+}
+
+/// `"HIGH,LOW"` with LOW below HIGH, or `"off"`.
+fn parse_long_message_queue(text: &str, given: Given) -> Result<Option<QueueMarks>, ConfigError> {
+    let text = text.trim();
+    if text == "off" {
+        return Ok(None);
+    }
+    let marks = text.split_once(',').and_then(|(high, low)| {
+        QueueMarks::try_new(high.trim().parse().ok()?, low.trim().parse().ok()?)
+    });
+    match marks {
+        Some(marks) => Ok(Some(marks)),
+        None => Err(given.refuse(
+            "\"HIGH,LOW\": two whole numbers up to 4294967295, LOW below HIGH (\"10000,5000\"), \
+             or \"off\"",
+        )),
     }
 }
 

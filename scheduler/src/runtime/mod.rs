@@ -19,6 +19,7 @@ use crossbeam_utils::CachePadded;
 
 use crate::lifecycle::exit_reason::ExitReason;
 use crate::lifecycle::spawn::{SpawnError, SpawnOptions, spawn_on};
+use crate::messaging::long_queue::{LongMessageQueue, LongMessageQueueHook, QueueMarks};
 use crate::process::stack::MAX_STACK_SIZE;
 use crate::process::stack::OnStackOverflow;
 use crate::process::stack::{MIN_STACK_SIZE, StackAllocator};
@@ -179,6 +180,7 @@ pub struct Builder {
     environment: Option<Vec<(String, String)>>,
     dead_letter_hook: Option<DeadLetterHook>,
     long_schedule_hook: Option<LongScheduleHook>,
+    long_message_queue_hook: Option<LongMessageQueueHook>,
 }
 
 impl fmt::Debug for Builder {
@@ -189,6 +191,10 @@ impl fmt::Debug for Builder {
             .field("environment", &self.environment)
             .field("dead_letter_hook", &self.dead_letter_hook.is_some())
             .field("long_schedule_hook", &self.long_schedule_hook.is_some())
+            .field(
+                "long_message_queue_hook",
+                &self.long_message_queue_hook.is_some(),
+            )
             .finish()
     }
 }
@@ -272,6 +278,36 @@ impl Builder {
         hook: impl Fn(LongSchedule) + Send + Sync + 'static,
     ) -> Self {
         self.long_schedule_hook = Some(Box::new(hook));
+        self
+    }
+
+    /// The long-message-queue marks of every process that does not set
+    /// its own ([`SpawnOptions::long_message_queue`](crate::SpawnOptions::long_message_queue));
+    /// default `None`: off. A process whose mailbox reaches the high mark
+    /// is reported once (a `tracing` warning, and the
+    /// [`long_message_queue_hook`](Builder::long_message_queue_hook)), and
+    /// again only after it has drained to the low mark (module
+    /// `messaging/long_queue.rs` says where the length is looked at).
+    ///
+    /// ```
+    /// use ferrotp_scheduler::{QueueMarks, Runtime};
+    /// let rt = Runtime::builder().long_message_queue(Some(QueueMarks::new(1000, 100))).build()?;
+    /// assert_eq!(rt.settings().long_message_queue, Some(QueueMarks::new(1000, 100)));
+    /// # Ok::<(), ferrotp_scheduler::BuildError>(())
+    /// ```
+    pub fn long_message_queue(mut self, marks: Option<QueueMarks>) -> Self {
+        self.code.long_message_queue = Some(marks);
+        self
+    }
+
+    /// Called with each change of a process's long-message-queue state
+    /// ([`LongMessageQueue`]), in that process, in the middle of its
+    /// receive: it may send, and must not receive or block.
+    pub fn long_message_queue_hook(
+        mut self,
+        hook: impl Fn(LongMessageQueue) + Send + Sync + 'static,
+    ) -> Self {
+        self.long_message_queue_hook = Some(Box::new(hook));
         self
     }
 
@@ -405,6 +441,7 @@ impl Builder {
         if cleanup_timeout.is_zero() {
             return Err(BuildError::CleanupTimeout);
         }
+        let long_message_queue = settings.long_message_queue.unwrap_or(None);
         let busy_wait = settings.busy_wait.unwrap_or(DEFAULT_BUSY_WAIT);
         let on_stack_overflow = settings.on_stack_overflow.unwrap_or_default();
         let pin_workers = settings.pin_workers.unwrap_or(false);
@@ -446,6 +483,7 @@ impl Builder {
             long_schedule,
             on_stack_overflow,
             cleanup_timeout,
+            long_message_queue,
             pin_workers,
             binding,
             placement_rules: rules.clone(),
@@ -458,6 +496,7 @@ impl Builder {
             max_processes,
             on_stack_overflow,
             cleanup_timeout,
+            long_message_queue,
         };
         let deques: Vec<Worker<Task>> = (0..workers).map(|_| Worker::new_lifo()).collect();
         let shared = Arc::new(Shared {
@@ -474,6 +513,7 @@ impl Builder {
             external_exits: AtomicU64::new(0),
             dead_letters: CachePadded::new(AtomicU64::new(0)),
             dead_letter_hook: self.dead_letter_hook,
+            long_message_queue_hook: self.long_message_queue_hook,
             stack_errors: LastStackError::default(),
             registry: crate::worker::shared::Registry::default(),
             long_schedule_hook: self.long_schedule_hook,

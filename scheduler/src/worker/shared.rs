@@ -222,6 +222,7 @@ pub(crate) struct Shared {
     /// Dead letters sent from threads that are not this runtime's workers.
     pub(crate) dead_letters: CachePadded<AtomicU64>,
     pub(crate) dead_letter_hook: Option<DeadLetterHook>,
+    pub(crate) long_message_queue_hook: Option<crate::messaging::long_queue::LongMessageQueueHook>,
     /// The last error a worker met carving a stack (`Runtime::spawn`'s
     /// message names it).
     pub(crate) stack_errors: LastStackError,
