@@ -165,7 +165,10 @@
 //! other processes their turn during a long computation;
 //! [`remaining_stack`] and [`maybe_grow`] keep deep recursion off the end
 //! of the stack; [`process_info`] reports on any process
-//! ([`ProcessInfo`], [`ProcessStatus`]).
+//! ([`ProcessInfo`], [`ProcessStatus`]): the scheduler's figures, its
+//! links and monitors both ways, and an actor's or state machine's
+//! behaviour and state (module [`info`]); a mailbox that grows past
+//! [`QueueMarks`] is reported ([`LongMessageQueue`]).
 //!
 //! **Time.** [`sleep`]; [`send_after`] and [`cancel_timer`] (a
 //! [`TimerRef`]); receive timeouts, above.
@@ -255,6 +258,7 @@
 //!   docs hold the table of what a process does with each exit signal.
 
 pub mod actor;
+pub mod info;
 pub mod pg;
 pub mod pool;
 pub mod prelude;
@@ -274,16 +278,17 @@ pub use ferrotp_scheduler as scheduler;
 pub use ferrotp_scheduler::{
     AnyMessage, BuildError, Builder, CallError, DEFAULT_BUSY_WAIT, DEFAULT_CLEANUP_TIMEOUT,
     DEFAULT_LONG_SCHEDULE, DEFAULT_MAX_PROCESSES, DEFAULT_REDUCTIONS, DEFAULT_STACK_SIZE,
-    DeadLetter, EffectiveSettings, Exit, ExitCounts, ExitHook, ExitReason, LongSchedule,
-    MAX_RED_ZONE, MAX_STACK_SIZE, Metrics, NotRegistered, OnStackOverflow, PendingReply, Pid,
-    ProcessId, ProcessInfo, ProcessStatus, RegisterError, ReplyTo, Runtime, Select, SpawnError,
-    SpawnOptions, Subject, TimerRef, TrySendError, WorkerMetrics, call, cancel_timer, exit,
-    exit_self, is_exit_unwind, mailbox_len, maybe_grow, process_info, receive, receive_any,
+    DeadLetter, EffectiveSettings, Exit, ExitCounts, ExitHook, ExitReason, LongMessageQueue,
+    LongSchedule, MAX_RED_ZONE, MAX_STACK_SIZE, Metrics, NotRegistered, OnStackOverflow,
+    PendingReply, Pid, ProcessId, ProcessStatus, QueueMarks, RegisterError, ReplyTo, Runtime,
+    Select, SpawnError, SpawnOptions, Subject, TimerRef, TrySendError, WorkerMetrics, call,
+    cancel_timer, exit, exit_self, is_exit_unwind, mailbox_len, maybe_grow, receive, receive_any,
     receive_any_timeout, receive_match, receive_match_timeout, receive_timeout, reduce, register,
     remaining_stack, run, self_pid, send, send_after, send_named, sleep, spawn, spawn_opt,
     spawn_with, trap_exit, try_self_pid, try_send, unregister, whereis, yield_now,
 };
 pub use ferrotp_supervision as supervision;
+pub use info::{ProcessInfo, process_info};
 // The supervisor's building block `RestartIntensity` and the `StartFn`
 // alias stay in `supervision`.
 pub use ferrotp_supervision::{

@@ -28,6 +28,7 @@ use super::incarnations::Incarnations;
 use super::next::Next;
 use super::run::{Hibernating, Owned, run};
 use super::selector::Selector;
+use crate::info::{Behaviour, BehaviourSlot};
 use crate::registry::ViaName;
 
 /// How long an actor's init may take by default (as GenServer's 5 s).
@@ -115,6 +116,8 @@ pub struct Builder<M> {
     selector: Selector<M>,
     /// Set for a supervised actor's start (module `incarnations`).
     pub(crate) incarnations: Option<Arc<Incarnations<M>>>,
+    /// What `process_info` reports it runs (a state machine sets its own).
+    pub(crate) behaviour: Behaviour,
 }
 
 impl<M> std::fmt::Debug for Builder<M> {
@@ -153,6 +156,7 @@ impl<M: Send + 'static> Builder<M> {
             link: false,
             selector: Selector::new(),
             incarnations: None,
+            behaviour: Behaviour::Actor,
         }
     }
 
@@ -388,8 +392,11 @@ impl<M: Send + 'static> Builder<M> {
             via: _,
             selector,
             incarnations,
+            behaviour,
         } = self;
-        let mut options = options.trap_exit(trap_exit);
+        let mut options = options
+            .trap_exit(trap_exit)
+            .extension(BehaviourSlot::new(behaviour));
         if let Some(name) = name {
             options = options.register(name);
         }

@@ -260,7 +260,9 @@ impl<S: StateMachine> Builder<S> {
             .selector
             .map(Envelope::Info)
             .on::<S::Message>(Envelope::Info);
-        self.inner
+        let mut inner = self.inner;
+        inner.behaviour = crate::info::Behaviour::StateMachine;
+        inner
             .selector(selector)
             .start(Engine::new(machine))
             .map(StatemRef::from_actor)

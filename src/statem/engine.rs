@@ -35,10 +35,12 @@
 //! Every event taken, of any kind, cancels the event timeout first.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use ferrotp_scheduler::ExitReason;
 
 use crate::actor::{self, Actor, Next};
+use crate::info::BehaviourSlot;
 
 use super::actions::{Action, Change};
 use super::address::StatemRef;
@@ -74,6 +76,9 @@ pub(crate) struct Engine<S: StateMachine> {
     /// Events postponed in this state, oldest first.
     postponed: VecDeque<EventOf<S>>,
     timers: Timers,
+    /// Where the state's name is published for `process_info` (module
+    /// `info`): on init and on each change, never per event.
+    slot: Option<Arc<BehaviourSlot>>,
 }
 
 impl<S: StateMachine> Engine<S> {
@@ -85,6 +90,14 @@ impl<S: StateMachine> Engine<S> {
             queue: VecDeque::new(),
             postponed: VecDeque::new(),
             timers: Timers::default(),
+            slot: None,
+        }
+    }
+
+    /// Publishes the state now (module `info`).
+    fn publish_state(&self) {
+        if let (Some(slot), Some(state)) = (&self.slot, &self.state) {
+            slot.set_state(state);
         }
     }
 
@@ -138,6 +151,9 @@ impl<S: StateMachine> Engine<S> {
             Change::Next(next) if next == *current => None,
             Change::Next(next) => {
                 let old = std::mem::replace(current, next);
+                if let Some(slot) = &self.slot {
+                    slot.set_state(current);
+                }
                 while let Some(event) = self.postponed.pop_back() {
                     self.queue.push_front(event);
                 }
@@ -243,6 +259,8 @@ impl<S: StateMachine> Actor for Engine<S> {
         let init = self.machine.init(ctx)?;
         let first = init.state;
         self.state = Some(first.clone());
+        self.slot = BehaviourSlot::shared(actx.pid());
+        self.publish_state();
         if let Some(reason) = self.apply(Change::Keep, init.actions, actx) {
             return Err(reason);
         }

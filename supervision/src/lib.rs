@@ -11,6 +11,8 @@
 //! * [`SupervisorSpec`] / [`Supervisor`] and [`DynamicSupervisorSpec`] /
 //!   [`DynamicSupervisor`]: OTP supervisors (module `supervisor`; the
 //!   restart logic is in `supervisor/server.rs`).
+//! * [`relations`]: a process's links, the monitors it holds and those
+//!   held on it (module `relations`), for `process_info`.
 //!
 //! # Exit signals: what a process does with one
 //!
@@ -62,6 +64,7 @@ mod monitor;
 pub mod monitor_record;
 #[doc(hidden)]
 pub mod monitor_state;
+mod relations;
 mod supervisor;
 #[doc(hidden)]
 pub mod watch;
@@ -70,6 +73,7 @@ pub use link::{is_linked, link, spawn_link, spawn_link_opt, spawn_link_resumable
 pub use monitor::{
     Demonitor, Down, MonitorRef, demonitor, monitor, spawn_monitor, spawn_monitor_opt,
 };
+pub use relations::{Relations, relations};
 pub use supervisor::dynamic::{DynamicSupervisor, DynamicSupervisorSpec};
 pub use supervisor::intensity::RestartIntensity;
 pub use supervisor::spec::{

@@ -56,7 +56,7 @@ use ferrotp_mailbox::sync::{Backoff, Mutex, MutexGuard};
 use ferrotp_scheduler::{ExitReason, Link, ProcessId};
 
 use crate::link_state::LinkState;
-use crate::watch::{Watch, remove_hooks};
+use crate::watch::{Relation, Watch, remove_hooks};
 
 /// The two processes of a link, smaller id first.
 type PairKey = (ProcessId, ProcessId);
@@ -76,7 +76,7 @@ pub struct LinkMap<W: Watch> {
 }
 
 /// One link between two processes (module docs).
-struct LinkRecord<W: Watch> {
+pub struct LinkRecord<W: Watch> {
     key: PairKey,
     /// The map it is kept in.
     links: W::Links,
@@ -161,8 +161,12 @@ pub fn link<W: Watch>(me: &W, pid: &W) {
     // Outside the lock: a hook on an ended process runs at once, and may
     // take it.
     let hook_on = |watched: &W, other: &W| {
+        let relation = Relation::Link {
+            peer: other.clone(),
+            record: Arc::downgrade(&record),
+        };
         let (gone, to, record) = (watched.clone(), other.clone(), Arc::clone(&record));
-        watched.on_exit(move |reason| record.on_exit(&gone, &to, reason))
+        watched.on_exit_as(relation, move |reason| record.on_exit(&gone, &to, reason))
     };
     let on_pid = hook_on(pid, me);
     let on_me = hook_on(me, pid);
@@ -199,6 +203,12 @@ pub fn is_linked<W: Watch>(me: &W, pid: &W) -> bool {
 }
 
 impl<W: Watch> LinkRecord<W> {
+    /// Whether the link still counts (module `link_state`): active, or
+    /// fired and not yet acted on.
+    pub fn is_linked(&self) -> bool {
+        self.state.is_linked()
+    }
+
     /// The hook on `gone`, which has ended with `reason`: signal `other`,
     /// or clean up if the link already fired or is over.
     fn on_exit(self: &Arc<Self>, gone: &W, other: &W, reason: &ExitReason) {

@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use ferrotp_scheduler::ProcessId;
 
 use crate::monitor_state::{Cancelled, MonitorState};
-use crate::watch::{Watch, remove_hooks};
+use crate::watch::{Relation, Watch, remove_hooks};
 
 /// One monitor (module docs).
 pub struct MonitorRecord<W: Watch> {
@@ -87,8 +87,12 @@ impl<W: Watch> MonitorRecord<W> {
 pub fn monitor<W: Watch>(owner: &W, pid: &W) -> Arc<MonitorRecord<W>> {
     let record = Arc::new(MonitorRecord::new(owner));
     let on_pid = {
+        let relation = Relation::MonitoredBy {
+            owner: owner.clone(),
+            record: Arc::downgrade(&record),
+        };
         let (record, owner, watched) = (Arc::clone(&record), owner.clone(), pid.clone());
-        pid.on_exit(move |reason| {
+        pid.on_exit_as(relation, move |reason| {
             if !record.state.fire() {
                 return;
             }
@@ -102,7 +106,11 @@ pub fn monitor<W: Watch>(owner: &W, pid: &W) -> Arc<MonitorRecord<W>> {
     }
     let on_owner = {
         let weak = Arc::downgrade(&record);
-        owner.on_exit(move |_| {
+        let relation = Relation::Monitors {
+            watched: pid.clone(),
+            record: weak.clone(),
+        };
+        owner.on_exit_as(relation, move |_| {
             if let Some(record) = weak.upgrade() {
                 remove_hooks::<W>(record.state.cancel().1);
             }

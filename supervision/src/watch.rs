@@ -19,13 +19,25 @@
 //!   run, or is running, removal does nothing.
 //! * Hooks run without any lock of the process held: a hook may register
 //!   and remove hooks, and take the locks of this crate.
+//!
+//! # Relations
+//!
+//! Each hook of a link or a monitor is registered with
+//! [`Watch::on_exit_as`], which says what it stands for ([`Relation`]).
+//! [`Pid`] keeps that as the hook's tag
+//! ([`Pid::on_exit_tagged`](ferrotp_scheduler::Pid::on_exit_tagged)), so
+//! `relations` (module `relations`) lists a process's links and monitors
+//! from its own hooks: no second index to keep in step, and a relation
+//! leaves the list when its hook is removed or run. The tag holds its
+//! record weakly, and the listing asks the record whether the link or
+//! monitor still counts.
 
 use std::ops::Deref;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use ferrotp_scheduler::{ExitHook, ExitReason, Link, Pid, ProcessId, send_signal_message};
 
-use crate::link_map::LinkMap;
+use crate::link_map::{LinkMap, LinkRecord};
 use crate::monitor::{Down, MonitorRef};
 use crate::monitor_record::MonitorRecord;
 
@@ -40,6 +52,17 @@ pub trait Watch: Clone + Send + Sync + 'static {
     /// Registers `hook` to run when the process ends; runs it at once with
     /// `NoProc` if it has ended already (module docs).
     fn on_exit(&self, hook: impl FnOnce(&ExitReason) + Send + 'static) -> Self::Hook;
+
+    /// [`on_exit`](Self::on_exit), saying what the hook stands for
+    /// (module docs: relations). By default the relation is not kept.
+    fn on_exit_as(
+        &self,
+        relation: Relation<Self>,
+        hook: impl FnOnce(&ExitReason) + Send + 'static,
+    ) -> Self::Hook {
+        drop(relation);
+        self.on_exit(hook)
+    }
 
     /// Unregisters a hook; does nothing if it has run or is running.
     fn remove_hook(hook: Self::Hook);
@@ -61,6 +84,32 @@ pub trait Watch: Clone + Send + Sync + 'static {
     fn send_down(&self, monitor: &Arc<MonitorRecord<Self>>, from: Self, reason: &ExitReason);
 }
 
+/// What the hook of a link or a monitor on a process stands for (module
+/// docs: relations).
+pub enum Relation<W: Watch> {
+    /// The process is linked to `peer`.
+    Link {
+        /// The other end.
+        peer: W,
+        /// The link's record.
+        record: Weak<LinkRecord<W>>,
+    },
+    /// The process monitors `watched` (the hook is on the owner).
+    Monitors {
+        /// The process it monitors.
+        watched: W,
+        /// The monitor's record.
+        record: Weak<MonitorRecord<W>>,
+    },
+    /// The process is monitored by `owner` (the hook is on the watched).
+    MonitoredBy {
+        /// The process that monitors it.
+        owner: W,
+        /// The monitor's record.
+        record: Weak<MonitorRecord<W>>,
+    },
+}
+
 /// Unregisters the exit hooks of a link or a monitor (one that has run is
 /// not there any more: removing it does nothing).
 pub(crate) fn remove_hooks<W: Watch>(hooks: Option<[W::Hook; 2]>) {
@@ -78,6 +127,14 @@ impl Watch for Pid {
 
     fn on_exit(&self, hook: impl FnOnce(&ExitReason) + Send + 'static) -> ExitHook {
         Pid::on_exit(self, hook)
+    }
+
+    fn on_exit_as(
+        &self,
+        relation: Relation<Self>,
+        hook: impl FnOnce(&ExitReason) + Send + 'static,
+    ) -> ExitHook {
+        self.on_exit_tagged(Arc::new(relation), hook)
     }
 
     fn remove_hook(hook: ExitHook) {
