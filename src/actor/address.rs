@@ -7,6 +7,7 @@ use std::time::Duration;
 use ferrotp_scheduler::{CallError, ExitReason, PendingReply, Pid, ReplyTo};
 
 use super::incarnations::Incarnations;
+use super::sys::{SysError, System, Trace, on_state, sys_call};
 
 /// The address of an actor whose messages are `M`: cloneable, `Send`,
 /// and typed, so a message of another type does not compile.
@@ -235,11 +236,164 @@ impl<M: Send + 'static> ActorRef<M> {
         if !pending.watch(&pid) {
             return Err(CallError::NoProc);
         }
-        ferrotp_scheduler::send(&pid, SystemStop(reason.clone()));
+        ferrotp_scheduler::send(&pid, System::<M>::Stop(reason.clone()));
         match pending.wait(timeout) {
             Err(CallError::Exited(ended)) if ended == reason => Ok(()),
             Err(error) => Err(error),
             Ok(()) => unreachable!("nobody answers this reply address"),
+        }
+    }
+
+    /// The actor's state, as `f` sees it (OTP's `sys:get_state`): `f`
+    /// runs in the actor's process, between two messages, on its state
+    /// as an `A` (for the closure style, the closure's state), and its
+    /// result comes back. Works on a suspended actor too (module `sys`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ferrotp::actor::{self, Next, SysError};
+    /// let (total, wrong) = ferrotp::run(|| {
+    ///     let adder = actor::start(0u64, |n: u64, total| Next::Continue(total + n)).unwrap();
+    ///     adder.send(5);
+    ///     let t = Duration::from_secs(5);
+    ///     (adder.sys_get_state(|total: &u64| *total, t), adder.sys_get_state(|s: &String| s.len(), t))
+    /// }).unwrap();
+    /// assert_eq!(total, Ok(5));
+    /// assert!(matches!(wrong, Err(SysError::WrongType { asked: "alloc::string::String", state: "u64" })));
+    /// ```
+    ///
+    /// # Errors
+    /// [`SysError::WrongType`] if the state is not an `A`;
+    /// [`SysError::Call`] if the actor has ended, or does not answer
+    /// within `timeout` (busy in a long handler, say).
+    ///
+    /// # Panics
+    /// Outside a process.
+    pub fn sys_get_state<A, R>(
+        &self,
+        f: impl FnOnce(&A) -> R + Send + 'static,
+        timeout: Duration,
+    ) -> Result<R, SysError>
+    where
+        A: 'static,
+        R: Send + 'static,
+    {
+        sys_call(
+            &self.sys_pid()?,
+            on_state::<M, A, R>(move |state| f(state)),
+            timeout,
+        )
+    }
+
+    /// Changes the actor's state in place (OTP's `sys:replace_state`):
+    /// `f` runs in the actor's process on its state as an `A`, and its
+    /// result comes back.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ferrotp::actor::{self, Next};
+    /// use ferrotp::ReplyTo;
+    /// let total = ferrotp::run(|| {
+    ///     let adder = actor::start(0u64, |n: u64, total| Next::Continue(total + n)).unwrap();
+    ///     let t = Duration::from_secs(5);
+    ///     let old = adder.sys_replace_state(|total: &mut u64| std::mem::replace(total, 100), t);
+    ///     adder.send(1);
+    ///     (old, adder.sys_get_state(|total: &u64| *total, t))
+    /// }).unwrap();
+    /// assert_eq!(total, (Ok(0), Ok(101)));
+    /// ```
+    ///
+    /// # Errors
+    /// As for [`sys_get_state`](Self::sys_get_state).
+    ///
+    /// # Panics
+    /// Outside a process.
+    pub fn sys_replace_state<A, R>(
+        &self,
+        f: impl FnOnce(&mut A) -> R + Send + 'static,
+        timeout: Duration,
+    ) -> Result<R, SysError>
+    where
+        A: 'static,
+        R: Send + 'static,
+    {
+        sys_call(&self.sys_pid()?, on_state::<M, A, R>(f), timeout)
+    }
+
+    /// Suspends the actor (OTP's `sys:suspend`): from its answer on it
+    /// handles only system messages (`sys_*`, `stop`); the others wait in
+    /// its mailbox, in order, until [`sys_resume`](Self::sys_resume).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ferrotp::actor::{self, Next};
+    /// let t = Duration::from_secs(5);
+    /// let (while_suspended, after) = ferrotp::run(move || {
+    ///     let log = actor::start(Vec::new(), |n: u32, mut seen: Vec<u32>| {
+    ///         seen.push(n);
+    ///         Next::Continue(seen)
+    ///     }).unwrap();
+    ///     log.sys_suspend(t).unwrap();
+    ///     log.send(1);
+    ///     log.send(2);
+    ///     let while_suspended = log.sys_get_state(|seen: &Vec<u32>| seen.clone(), t).unwrap();
+    ///     log.sys_resume(t).unwrap();
+    ///     (while_suspended, log.sys_get_state(|seen: &Vec<u32>| seen.clone(), t).unwrap())
+    /// }).unwrap();
+    /// assert_eq!((while_suspended, after), (vec![], vec![1, 2]));
+    /// ```
+    ///
+    /// # Errors
+    /// [`SysError::Call`] if the actor has ended or does not answer in
+    /// time.
+    ///
+    /// # Panics
+    /// Outside a process.
+    pub fn sys_suspend(&self, timeout: Duration) -> Result<(), SysError> {
+        let pid = self.sys_pid()?;
+        Ok(ferrotp_scheduler::call(
+            &pid,
+            System::<M>::Suspend,
+            timeout,
+        )?)
+    }
+
+    /// Resumes a suspended actor (OTP's `sys:resume`): it handles the
+    /// messages that waited, in order. Resuming one that is not
+    /// suspended does nothing.
+    ///
+    /// # Errors
+    /// As for [`sys_suspend`](Self::sys_suspend).
+    ///
+    /// # Panics
+    /// Outside a process.
+    pub fn sys_resume(&self, timeout: Duration) -> Result<(), SysError> {
+        let pid = self.sys_pid()?;
+        Ok(ferrotp_scheduler::call(&pid, System::<M>::Resume, timeout)?)
+    }
+
+    /// Traces each message the actor handles from now on as `trace` says
+    /// ([`Trace`]); `None` turns tracing off (the default). The example
+    /// is on [`Trace`].
+    ///
+    /// # Errors
+    /// As for [`sys_suspend`](Self::sys_suspend).
+    ///
+    /// # Panics
+    /// Outside a process.
+    pub fn sys_trace(&self, trace: Option<Trace<M>>, timeout: Duration) -> Result<(), SysError> {
+        let pid = self.sys_pid()?;
+        let request = move |reply| System::<M>::Trace(trace, reply);
+        Ok(ferrotp_scheduler::call(&pid, request, timeout)?)
+    }
+
+    /// The process a `sys` request goes to.
+    fn sys_pid(&self) -> Result<Pid, SysError> {
+        match &self.target {
+            Target::Process(pid) => Ok(pid.clone()),
+            Target::Supervised(incarnations) => {
+                incarnations.pid().ok_or(SysError::Call(CallError::NoProc))
+            }
         }
     }
 
@@ -257,7 +411,3 @@ impl<M: Send + 'static> ActorRef<M> {
         }
     }
 }
-
-/// [`ActorRef::stop`]'s request: a type of the actor layer's own, which
-/// no user message can be.
-pub(crate) struct SystemStop(pub(crate) ExitReason);

@@ -92,6 +92,14 @@ pub trait Actor: Sized + 'static {
         let _ = (reason, ctx);
     }
 
+    /// The state that `sys` requests see (module `sys`): the actor
+    /// itself, and the type's name for error messages. The closure style
+    /// shows its closure's state instead.
+    #[doc(hidden)]
+    fn sys_state(&mut self) -> (&mut dyn std::any::Any, &'static str) {
+        (self, std::any::type_name::<Self>())
+    }
+
     /// Starts the actor with the default [`Builder`](crate::actor::Builder).
     ///
     /// # Errors
@@ -146,6 +154,8 @@ pub struct Context<M> {
     pub(crate) selector: Selector<M>,
     pub(crate) parent: Option<Pid>,
     pub(crate) unexpected: u64,
+    /// Suspension and trace (module `sys`).
+    pub(crate) sys: super::sys::SysState<M>,
 }
 
 impl<M> std::fmt::Debug for Context<M> {
@@ -170,6 +180,7 @@ impl<M: Send + 'static> Context<M> {
             selector,
             parent,
             unexpected: 0,
+            sys: super::sys::SysState::default(),
         }
     }
 
@@ -323,5 +334,13 @@ where
             .expect("the state is back after each message");
         let next = (self.on_timeout)(state);
         self.apply(next)
+    }
+
+    fn sys_state(&mut self) -> (&mut dyn std::any::Any, &'static str) {
+        let state = self
+            .state
+            .as_mut()
+            .expect("the state is back after each message");
+        (state, std::any::type_name::<S>())
     }
 }

@@ -81,6 +81,7 @@
 //! | `start.rs` | [`Builder`], the start handshake, [`StartError`] |
 //! | `incarnations.rs` | a supervised actor's address across restarts: the restart window |
 //! | `run.rs` | the actor's process: init, acknowledgement, the message loop |
+//! | `sys.rs` | OTP `sys`: get and replace the state, suspend and resume, trace |
 //! | `resource.rs` | [`start_resource_owner`]: a resource closed when another process ends |
 
 mod address;
@@ -91,6 +92,7 @@ mod resource;
 mod run;
 mod selector;
 mod start;
+mod sys;
 
 pub use address::ActorRef;
 pub use behaviour::{Actor, Context};
@@ -99,6 +101,7 @@ pub use next::Next;
 pub use resource::{LifetimeEnded, start_resource_owner, start_resource_owner_with};
 pub use selector::Selector;
 pub use start::{Builder, DEFAULT_INIT_TIMEOUT, StartError, Stateless};
+pub use sys::{SysError, Trace, Traced};
 
 /// Starts an actor in the closure style (Gleam's `actor.start`): `state`,
 /// and `handler(message, state)` giving the [`Next`] state. Returns once

@@ -39,14 +39,16 @@ use std::time::{Duration, Instant};
 
 use ferrotp_scheduler::{
     Activation, AnyMessage, Exit, ExitReason, Pid, ReplyTo, Resumable, close_mailbox, exit_self,
-    is_exit_unwind, receive_any, receive_any_timeout, self_pid, try_receive_any,
+    is_exit_unwind, receive_any, receive_any_timeout, receive_match, receive_match_timeout,
+    self_pid, try_receive_any,
 };
 
-use super::address::{ActorRef, SystemStop};
+use super::address::ActorRef;
 use super::behaviour::{Actor, Context};
 use super::incarnations::Incarnations;
 use super::next::Next;
 use super::selector::Selector;
+use super::sys::System;
 
 pub(crate) fn run<A, I>(
     init: I,
@@ -165,6 +167,15 @@ fn drop_reporting<A>(state: A) {
 fn serve<A: Actor>(actor: &mut A, ctx: &mut Context<A::Message>) -> ExitReason {
     let mut idle = None;
     loop {
+        if ctx.sys.suspended {
+            // Only system messages; the others keep their order (module
+            // `sys`).
+            let request = receive_match::<System<A::Message>>(|_| true);
+            if let Turn::Stop(reason) = system(actor, ctx, request) {
+                return reason;
+            }
+            continue;
+        }
         let message = match idle {
             None => Some(receive_any()),
             Some(after) => receive_any_timeout(after),
@@ -193,13 +204,18 @@ fn turn<A: Actor>(
     message: Option<AnyMessage>,
 ) -> Turn {
     let next = match message {
-        None => actor.handle_timeout(ctx),
+        None => {
+            if let Some(trace) = &ctx.sys.trace {
+                trace.message(ctx.pid(), None);
+            }
+            actor.handle_timeout(ctx)
+        }
         Some(message) => match message.take::<A::Message>() {
-            Ok(message) => actor.handle(message, ctx),
-            Err(other) => match other.take::<SystemStop>() {
-                Ok(SystemStop(reason)) => return Turn::Stop(reason),
+            Ok(message) => handle(actor, ctx, message),
+            Err(other) => match other.take::<System<A::Message>>() {
+                Ok(request) => return system(actor, ctx, request),
                 Err(other) => match ctx.selector.select(other) {
-                    Ok(message) => actor.handle(message, ctx),
+                    Ok(message) => handle(actor, ctx, message),
                     Err(other) => match stop_signal(other, ctx) {
                         Ok(reason) => return Turn::Stop(reason),
                         Err(unexpected) => {
@@ -226,6 +242,45 @@ fn turn<A: Actor>(
         Next::ContinueTimeout((), after) => Turn::Wait(Some(after)),
         Next::Stop(reason) => Turn::Stop(reason),
     }
+}
+
+/// Hands `message` to the actor, traced first if tracing is on: the one
+/// branch tracing costs when off (module `sys`).
+#[inline]
+fn handle<A: Actor>(actor: &mut A, ctx: &mut Context<A::Message>, message: A::Message) -> Next {
+    if let Some(trace) = &ctx.sys.trace {
+        trace.message(ctx.pid(), Some(&message));
+    }
+    actor.handle(message, ctx)
+}
+
+/// One system message (module `sys`).
+fn system<A: Actor>(
+    actor: &mut A,
+    ctx: &mut Context<A::Message>,
+    request: System<A::Message>,
+) -> Turn {
+    match request {
+        System::Stop(reason) => return Turn::Stop(reason),
+        System::State(f) => {
+            let (state, name) = actor.sys_state();
+            f(state, name);
+        }
+        System::Suspend(reply) => {
+            ctx.sys.suspended = true;
+            reply.send(());
+        }
+        System::Resume(reply) => {
+            ctx.sys.suspended = false;
+            reply.send(());
+        }
+        System::Trace(trace, reply) => {
+            ctx.sys.trace = trace;
+            reply.send(());
+        }
+    }
+    // The quiet spell starts again, as after an unexpected message.
+    Turn::WaitAgain
 }
 
 // ---- The hibernating runner ------------------------------------------------
@@ -308,7 +363,11 @@ where
         let served = catch_unwind(AssertUnwindSafe(|| running.serve_waiting(timed_out)));
         match served {
             Ok(None) => Activation::Hibernate {
-                until: running.idle.map(|(_, deadline)| deadline),
+                // No idle timeout while suspended (module `sys`).
+                until: running
+                    .idle
+                    .filter(|_| !running.ctx.sys.suspended)
+                    .map(|(_, deadline)| deadline),
             },
             Ok(Some(reason)) => {
                 running.hand_over(incarnations);
@@ -333,6 +392,20 @@ impl<A: Actor> Running<A> {
     /// `None` when there is nothing left to take (the actor hibernates).
     fn serve_waiting(&mut self, mut timed_out: bool) -> Option<ExitReason> {
         loop {
+            if self.ctx.sys.suspended {
+                // Only system messages; the others keep their order
+                // (module `sys`).
+                let request =
+                    receive_match_timeout::<System<A::Message>>(|_| true, Duration::ZERO)?;
+                timed_out = false;
+                match system(&mut *self.actor, &mut self.ctx, request) {
+                    Turn::Stop(reason) => return Some(reason),
+                    _ => {
+                        self.restart_quiet_spell();
+                        continue;
+                    }
+                }
+            }
             let message = match try_receive_any() {
                 Some(message) => Some(message),
                 // The deadline passed with nothing taken since it was set.
@@ -344,15 +417,16 @@ impl<A: Actor> Running<A> {
                 Turn::Wait(after) => {
                     self.idle = after.map(|after| (after, Instant::now() + after));
                 }
-                Turn::WaitAgain => {
-                    if let Some((after, deadline)) = &mut self.idle {
-                        // Any message starts the quiet spell again, as in
-                        // the stackful loop.
-                        *deadline = Instant::now() + *after;
-                    }
-                }
+                Turn::WaitAgain => self.restart_quiet_spell(),
                 Turn::Stop(reason) => return Some(reason),
             }
+        }
+    }
+
+    /// Any message starts the quiet spell again, as in the stackful loop.
+    fn restart_quiet_spell(&mut self) {
+        if let Some((after, deadline)) = &mut self.idle {
+            *deadline = Instant::now() + *after;
         }
     }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ferrotp_scheduler::{CallError, ExitReason, Pid, ReplyTo, SpawnOptions};
 
-use crate::actor::{self, ActorRef, Selector, StartError};
+use crate::actor::{self, ActorRef, Selector, StartError, SysError};
 
 use super::engine::{Engine, Envelope, EnvelopeOf};
 use super::machine::StateMachine;
@@ -106,6 +106,111 @@ impl<S: StateMachine> StatemRef<S> {
     /// Outside a process.
     pub fn stop(&self, reason: ExitReason, timeout: Duration) -> Result<(), CallError> {
         self.inner.stop(reason, timeout)
+    }
+
+    /// The machine's data and state, as `f` sees them (OTP's
+    /// `sys:get_state` for gen_statem; [`ActorRef::sys_get_state`]):
+    /// `f` runs in the machine's process, between two events.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ferrotp::statem::{Context, Event, Init, StateMachine, Transition};
+    /// /// Counts casts, in state `()`.
+    /// struct Tally(u32);
+    /// impl StateMachine for Tally {
+    ///     type State = ();
+    ///     type Call = ();
+    ///     type Message = ();
+    ///     fn init(&mut self, _: &mut Context<Self>) -> Result<Init<Self>, ferrotp::ExitReason> {
+    ///         Ok(Init::state(()))
+    ///     }
+    ///     fn handle_event(&mut self, _: &(), _: Event<(), ()>, _: &mut Context<Self>)
+    ///         -> Transition<Self>
+    ///     {
+    ///         self.0 += 1;
+    ///         Transition::keep_state()
+    ///     }
+    /// }
+    /// let t = Duration::from_secs(5);
+    /// let count = ferrotp::run(move || {
+    ///     let tally = Tally(0).start().unwrap();
+    ///     tally.cast(());
+    ///     tally.sys_replace_state(|data: &mut Tally, _| data.0 += 10, t).unwrap();
+    ///     tally.sys_get_state(|data: &Tally, _| data.0, t)
+    /// }).unwrap();
+    /// assert_eq!(count, Ok(11));
+    /// ```
+    ///
+    /// # Errors
+    /// [`SysError::Call`] if the machine has ended or does not answer in
+    /// time.
+    ///
+    /// # Panics
+    /// Outside a process.
+    pub fn sys_get_state<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&S, &S::State) -> R + Send + 'static,
+        timeout: Duration,
+    ) -> Result<R, SysError>
+    where
+        S: Send,
+    {
+        self.inner.sys_get_state(
+            move |engine: &Engine<S>| {
+                let (data, state) = engine.sys_parts();
+                f(data, state)
+            },
+            timeout,
+        )
+    }
+
+    /// Changes the machine's data and state in place (OTP's
+    /// `sys:replace_state`): `f` runs in its process, between two events.
+    /// A state changed this way is a change of state for
+    /// [`process_info`](crate::process_info), but no enter call runs
+    /// and no timeout is touched (as in OTP). The example is on
+    /// [`sys_get_state`](Self::sys_get_state).
+    ///
+    /// # Errors
+    /// As for [`sys_get_state`](Self::sys_get_state).
+    ///
+    /// # Panics
+    /// Outside a process.
+    pub fn sys_replace_state<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut S, &mut S::State) -> R + Send + 'static,
+        timeout: Duration,
+    ) -> Result<R, SysError>
+    where
+        S: Send,
+    {
+        self.inner
+            .sys_replace_state(move |engine: &mut Engine<S>| engine.sys_replace(f), timeout)
+    }
+
+    /// Suspends the machine ([`ActorRef::sys_suspend`]): it takes only
+    /// system messages until [`sys_resume`](Self::sys_resume); events
+    /// wait in its mailbox, in order.
+    ///
+    /// # Errors
+    /// [`SysError::Call`] if the machine has ended or does not answer in
+    /// time.
+    ///
+    /// # Panics
+    /// Outside a process.
+    pub fn sys_suspend(&self, timeout: Duration) -> Result<(), SysError> {
+        self.inner.sys_suspend(timeout)
+    }
+
+    /// Resumes a suspended machine ([`ActorRef::sys_resume`]).
+    ///
+    /// # Errors
+    /// As for [`sys_suspend`](Self::sys_suspend).
+    ///
+    /// # Panics
+    /// Outside a process.
+    pub fn sys_resume(&self, timeout: Duration) -> Result<(), SysError> {
+        self.inner.sys_resume(timeout)
     }
 
     /// The machine's process (for a supervised machine, the incarnation

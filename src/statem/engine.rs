@@ -94,6 +94,25 @@ impl<S: StateMachine> Engine<S> {
         }
     }
 
+    /// The data and the state, for `sys` (after init).
+    pub(crate) fn sys_parts(&self) -> (&S, &S::State) {
+        let Some(state) = self.state.as_ref() else {
+            unreachable!("sys requests come only after init");
+        };
+        (&self.machine, state)
+    }
+
+    /// Runs a `sys` replacement on the data and the state; a changed
+    /// state is published (module `info`).
+    pub(crate) fn sys_replace<R>(&mut self, f: impl FnOnce(&mut S, &mut S::State) -> R) -> R {
+        let Some(state) = self.state.as_mut() else {
+            unreachable!("sys requests come only after init");
+        };
+        let result = f(&mut self.machine, state);
+        self.publish_state();
+        result
+    }
+
     /// Publishes the state now (module `info`).
     fn publish_state(&self) {
         if let (Some(slot), Some(state)) = (&self.slot, &self.state) {

@@ -1,0 +1,304 @@
+//! OTP `sys` access to actors and state machines: get and replace the
+//! state (with a typed error for the wrong type), suspend and resume
+//! (messages sent meanwhile are all handled afterwards, in order, and a
+//! suspended actor still stops), and traces to a pid and to `tracing`.
+//! Each runs on a hibernating actor and on a stackful one.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use ferrotp::actor::{self, ActorRef, Builder, Next, SysError, Trace, Traced};
+use ferrotp::statem::{Context, Event, Init, StateMachine, Transition};
+use ferrotp::{ExitReason, ReplyTo, process_info, receive, receive_timeout, self_pid};
+
+use common::{runtime, wait_exit};
+
+const T: Duration = Duration::from_secs(10);
+
+/// An actor that logs the numbers it gets.
+fn logger(hibernate: bool) -> ActorRef<u32> {
+    Builder::new()
+        .hibernate(hibernate)
+        .start_fn(Vec::new(), |n: u32, mut seen: Vec<u32>| {
+            seen.push(n);
+            Next::Continue(seen)
+        })
+        .unwrap()
+}
+
+fn seen(actor: &ActorRef<u32>) -> Vec<u32> {
+    actor
+        .sys_get_state(|seen: &Vec<u32>| seen.clone(), T)
+        .unwrap()
+}
+
+#[test]
+fn get_and_replace_state_with_a_typed_error_for_the_wrong_type() {
+    let rt = runtime(2);
+    rt.block_on(|| {
+        for hibernate in [true, false] {
+            let log = logger(hibernate);
+            log.send(1);
+            log.send(2);
+            assert_eq!(seen(&log), [1, 2]);
+            let old = log
+                .sys_replace_state(|seen: &mut Vec<u32>| std::mem::replace(seen, vec![7]), T)
+                .unwrap();
+            assert_eq!(old, [1, 2]);
+            log.send(3);
+            assert_eq!(seen(&log), [7, 3]);
+            let wrong = log.sys_get_state(|_: &String| (), T);
+            assert_eq!(
+                wrong,
+                Err(SysError::WrongType {
+                    asked: "alloc::string::String",
+                    state: "alloc::vec::Vec<u32>",
+                })
+            );
+            assert!(
+                wrong
+                    .unwrap_err()
+                    .to_string()
+                    .contains("alloc::vec::Vec<u32>")
+            );
+            // The actor is unharmed by the failed request.
+            log.send(4);
+            assert_eq!(seen(&log), [7, 3, 4]);
+        }
+    });
+}
+
+/// A trait-style actor's state is the actor itself.
+#[test]
+fn a_trait_actor_shows_itself() {
+    struct Counter(u64);
+    impl actor::Actor for Counter {
+        type Message = u64;
+        fn handle(&mut self, n: u64, _: &mut actor::Context<u64>) -> Next {
+            self.0 += n;
+            Next::CONTINUE
+        }
+    }
+    let rt = runtime(1);
+    let total = rt.block_on(|| {
+        let counter = Builder::new().start(Counter(1)).unwrap();
+        counter.send(2);
+        counter.sys_get_state(|c: &Counter| c.0, T)
+    });
+    assert_eq!(total, Ok(3));
+}
+
+#[test]
+fn messages_sent_while_suspended_are_all_handled_after_resume_in_order() {
+    let rt = runtime(2);
+    rt.block_on(|| {
+        for hibernate in [true, false] {
+            let log = logger(hibernate);
+            log.send(0);
+            log.sys_suspend(T).unwrap();
+            for n in 1..=200 {
+                log.send(n);
+            }
+            // System requests still work while suspended; nothing else is
+            // handled.
+            assert_eq!(seen(&log), [0]);
+            log.sys_suspend(T).unwrap(); // twice: still suspended
+            assert_eq!(seen(&log), [0]);
+            log.sys_resume(T).unwrap();
+            log.send(201);
+            assert_eq!(seen(&log), (0..=201).collect::<Vec<u32>>());
+            log.sys_resume(T).unwrap(); // not suspended: nothing happens
+            log.send(202);
+            assert_eq!(seen(&log).len(), 203);
+        }
+    });
+}
+
+#[test]
+fn a_suspended_actor_still_stops_and_its_waiting_messages_go_with_it() {
+    let rt = runtime(2);
+    rt.block_on(|| {
+        for hibernate in [true, false] {
+            let log = logger(hibernate);
+            log.sys_suspend(T).unwrap();
+            log.send(1);
+            log.stop(ExitReason::custom("done"), T).unwrap();
+            assert_eq!(wait_exit(&log.pid()), ExitReason::custom("done"));
+            assert!(matches!(
+                log.sys_get_state(|_: &Vec<u32>| (), T),
+                Err(SysError::Call(_))
+            ));
+        }
+    });
+}
+
+#[test]
+fn tracing_to_a_pid_reports_each_handled_message_until_turned_off() {
+    let rt = runtime(2);
+    rt.block_on(|| {
+        for hibernate in [true, false] {
+            let log = logger(hibernate);
+            log.send(1); // before: not traced
+            let trace = Trace::to(self_pid()).describe(|n: &u32| format!("n={n}"));
+            log.sys_trace(Some(trace), T).unwrap();
+            log.send(2);
+            log.send(3);
+            let got: Vec<Traced> = (0..2).map(|_| receive::<Traced>()).collect();
+            assert_eq!(
+                got.iter().map(|t| t.event.as_str()).collect::<Vec<_>>(),
+                ["n=2", "n=3"]
+            );
+            assert!(got.iter().all(|t| t.actor == log.pid()));
+            log.sys_trace(None, T).unwrap();
+            log.send(4);
+            // Once the state shows 4, it was handled untraced.
+            assert_eq!(seen(&log), [1, 2, 3, 4]);
+            assert_eq!(receive_timeout::<Traced>(Duration::ZERO), None);
+            // Without a describer: the message's type name.
+            log.sys_trace(Some(Trace::to(self_pid())), T).unwrap();
+            log.send(5);
+            assert_eq!(receive::<Traced>().event, "u32");
+            log.sys_trace(None, T).unwrap();
+        }
+    });
+}
+
+/// The `tracing` events of a trace: target `ferrotp::sys`, the pid, the
+/// description. The subscriber is process-wide: events of other tests
+/// are told apart by pid.
+#[test]
+fn tracing_events_name_the_actor_and_the_message() {
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event as TracingEvent, Metadata, Subscriber};
+
+    static EVENTS: Mutex<Vec<BTreeMap<String, String>>> = Mutex::new(Vec::new());
+    struct Recorder;
+    struct Fields(BTreeMap<String, String>);
+    impl Visit for Fields {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            self.0.insert(field.name().to_owned(), format!("{value:?}"));
+        }
+        fn record_str(&mut self, field: &Field, value: &str) {
+            self.0.insert(field.name().to_owned(), value.to_owned());
+        }
+    }
+    impl Subscriber for Recorder {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &Attributes<'_>) -> Id {
+            Id::from_u64(1)
+        }
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, event: &TracingEvent<'_>) {
+            let mut fields = Fields(BTreeMap::new());
+            event.record(&mut fields);
+            fields
+                .0
+                .insert("target".to_owned(), event.metadata().target().to_owned());
+            EVENTS.lock().unwrap().push(fields.0);
+        }
+        fn enter(&self, _: &Id) {}
+        fn exit(&self, _: &Id) {}
+    }
+
+    tracing::subscriber::set_global_default(Recorder).unwrap();
+    let rt = runtime(2);
+    let pid = rt.block_on(|| {
+        let log = logger(true);
+        let trace = Trace::tracing().describe(|n: &u32| format!("got {n}"));
+        log.sys_trace(Some(trace), T).unwrap();
+        log.send(8);
+        log.send(9);
+        assert_eq!(seen(&log), [8, 9]);
+        log.pid()
+    });
+    let events = EVENTS.lock().unwrap();
+    let ours: Vec<(&str, &str)> = events
+        .iter()
+        .filter(|e| e.get("pid") == Some(&pid.to_string()))
+        .map(|e| (e["target"].as_str(), e["event"].as_str()))
+        .collect();
+    assert_eq!(ours, [("ferrotp::sys", "got 8"), ("ferrotp::sys", "got 9")]);
+}
+
+/// A switch: `On`/`Off` states, flipped by a cast.
+struct Switch {
+    flips: u32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Position {
+    On,
+    Off,
+}
+
+impl StateMachine for Switch {
+    type State = Position;
+    type Call = ReplyTo<u32>;
+    type Message = ();
+    fn init(&mut self, _: &mut Context<Self>) -> Result<Init<Self>, ExitReason> {
+        Ok(Init::state(Position::Off))
+    }
+    fn handle_event(
+        &mut self,
+        state: &Position,
+        event: Event<ReplyTo<u32>, ()>,
+        _: &mut Context<Self>,
+    ) -> Transition<Self> {
+        match event {
+            Event::Cast(()) => {
+                self.flips += 1;
+                Transition::next_state(match state {
+                    Position::On => Position::Off,
+                    Position::Off => Position::On,
+                })
+            }
+            Event::Call(reply) => Transition::keep_state().reply(reply, self.flips),
+            _ => Transition::keep_state(),
+        }
+    }
+}
+
+#[test]
+fn a_state_machine_exposes_its_data_and_state() {
+    let rt = runtime(2);
+    rt.block_on(|| {
+        let switch = Switch { flips: 0 }.start().unwrap();
+        switch.cast(());
+        let got = switch.sys_get_state(|s: &Switch, p: &Position| (s.flips, p.clone()), T);
+        assert_eq!(got, Ok((1, Position::On)));
+        switch
+            .sys_replace_state(
+                |s: &mut Switch, p: &mut Position| {
+                    s.flips = 10;
+                    *p = Position::Off;
+                },
+                T,
+            )
+            .unwrap();
+        let info = process_info(&switch.pid()).unwrap();
+        assert_eq!(info.state.as_deref(), Some("Off"));
+        // Suspended: casts wait; calls are events too, so they wait as
+        // well (only system messages are handled).
+        switch.sys_suspend(T).unwrap();
+        switch.cast(());
+        switch.cast(());
+        switch.cast(());
+        assert_eq!(
+            switch.sys_get_state(|s: &Switch, p: &Position| (s.flips, p.clone()), T),
+            Ok((10, Position::Off))
+        );
+        switch.sys_resume(T).unwrap();
+        assert_eq!(switch.call(|r| r, T), Ok(13));
+        assert_eq!(
+            process_info(&switch.pid()).unwrap().state.as_deref(),
+            Some("On")
+        );
+    });
+}
