@@ -302,3 +302,26 @@ fn a_state_machine_exposes_its_data_and_state() {
         );
     });
 }
+
+/// A state machine's trace names each message's event kind: casts and
+/// info with their content (as described), calls by their request's type.
+#[test]
+fn a_state_machine_trace_names_each_events_kind() {
+    let rt = runtime(2);
+    let seen = rt.block_on(|| {
+        let switch = Switch { flips: 0 }.start().unwrap();
+        let trace = Trace::to(self_pid()).describe(|(): &()| "flip".to_owned());
+        switch.sys_trace(Some(trace), T).unwrap();
+        switch.cast(());
+        ferrotp::send(&switch.pid(), ()); // info: not a flip
+        assert_eq!(switch.call(|r| r, T), Ok(1));
+        let seen: Vec<String> = (0..3).map(|_| receive::<Traced>().event).collect();
+        switch.sys_trace(None, T).unwrap();
+        switch.cast(());
+        assert_eq!(switch.call(|r| r, T), Ok(2));
+        assert!(receive_timeout::<Traced>(Duration::ZERO).is_none());
+        seen
+    });
+    let call = format!("call {}", std::any::type_name::<ReplyTo<u32>>());
+    assert_eq!(seen, ["cast flip".to_owned(), "info flip".to_owned(), call]);
+}

@@ -172,6 +172,27 @@ impl<M: 'static> Trace<M> {
         self
     }
 
+    /// This trace for messages of type `N` (a state machine's envelope):
+    /// each described by `describe(n, inner)`, where `inner` describes an
+    /// `M` as this trace would.
+    pub(crate) fn map<N: 'static>(
+        self,
+        describe: impl Fn(&N, &dyn Fn(&M) -> String) -> String + Send + 'static,
+    ) -> Trace<N> {
+        let inner = self.describe;
+        Trace {
+            tracing: self.tracing,
+            to: self.to,
+            describe: Some(Box::new(move |message: &N| {
+                let inner = |m: &M| match &inner {
+                    Some(describe) => describe(m),
+                    None => std::any::type_name::<M>().to_owned(),
+                };
+                describe(message, &inner)
+            })),
+        }
+    }
+
     /// Reports one handled message (`None`: the idle timeout).
     pub(crate) fn message(&self, actor: &Pid, message: Option<&M>) {
         let event = match (message, &self.describe) {

@@ -16,6 +16,55 @@
 //!   keys in any number of registries, and the keys are any `Eq + Hash`
 //!   type.
 //!
+//! # A complete program
+//!
+//! Rooms found by name (unique keys, taken as each room starts), and
+//! members subscribed to rooms (duplicate keys); a post goes to every
+//! subscriber, and a member's subscriptions go when it ends.
+//!
+//! ```
+//! use std::time::Duration;
+//! use ferrotp::actor::{Builder, Next};
+//! use ferrotp::registry::{Keys, Registry};
+//! use ferrotp::{receive, self_pid, send, spawn, yield_now};
+//!
+//! let (found, delivered, left) = ferrotp::run(|| {
+//!     let rooms: Registry<String> = Registry::new(Keys::Unique);
+//!     let members: Registry<String, &'static str> = Registry::new(Keys::Duplicate);
+//!
+//!     // A room, started under its name.
+//!     let lobby = Builder::new()
+//!         .via(rooms.via("lobby".to_string(), ()))
+//!         .start_fn(0u32, |(), posts| Next::Continue(posts + 1))
+//!         .unwrap();
+//!     let found = rooms.whereis("lobby") == Some(lobby.pid());
+//!
+//!     // Two members subscribe themselves, each with a nickname.
+//!     let me = self_pid();
+//!     let mut pids = Vec::new();
+//!     for nick in ["ada", "bob"] {
+//!         let (members, me) = (members.clone(), me.clone());
+//!         pids.push(spawn(move || {
+//!             members.register("lobby".to_string(), nick).unwrap();
+//!             send(&me, ());
+//!             let post: String = receive();
+//!             send(&me, format!("{nick} got {post}"));
+//!         }));
+//!     }
+//!     for _ in 0..2 { receive::<()>(); }
+//!     let sent = members.send("lobby", "hello".to_string());
+//!     let mut delivered: Vec<String> = (0..sent).map(|_| receive()).collect();
+//!     delivered.sort();
+//!
+//!     // Both members ended after their post: their entries go.
+//!     while members.count_key("lobby") > 0 { yield_now(); }
+//!     (found, delivered, members.count())
+//! }).unwrap();
+//! assert!(found);
+//! assert_eq!(delivered, ["ada got hello", "bob got hello"]);
+//! assert_eq!(left, 0);
+//! ```
+//!
 //! # Design
 //!
 //! A registry is a table, not a process: lookups read it directly, with

@@ -213,6 +213,69 @@ impl<S: StateMachine> StatemRef<S> {
         self.inner.sys_resume(timeout)
     }
 
+    /// Traces the messages the machine takes ([`ActorRef::sys_trace`]),
+    /// each as its event's kind and its content, described by `trace`'s
+    /// [`describe`](crate::actor::Trace::describe) (a call as the type of
+    /// its request): `cast …`, `info …`, `call …`, `timeout …`. `None`
+    /// stops the trace.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ferrotp::actor::{Trace, Traced};
+    /// use ferrotp::statem::{Context, Event, Init, StateMachine, Transition};
+    /// use ferrotp::{receive, self_pid};
+    ///
+    /// struct Switch;
+    /// impl StateMachine for Switch {
+    ///     type State = bool;
+    ///     type Call = ferrotp::ReplyTo<bool>;
+    ///     type Message = &'static str;
+    ///     fn init(&mut self, _: &mut Context<Self>) -> Result<Init<Self>, ferrotp::ExitReason> {
+    ///         Ok(Init::state(false))
+    ///     }
+    ///     fn handle_event(&mut self, on: &bool, event: Event<Self::Call, &'static str>, _: &mut Context<Self>)
+    ///         -> Transition<Self>
+    ///     {
+    ///         match event {
+    ///             Event::Call(reply) => Transition::keep_state().reply(reply, *on),
+    ///             _ => Transition::next_state(!on),
+    ///         }
+    ///     }
+    /// }
+    /// let seen = ferrotp::run(|| {
+    ///     let switch = Switch.start().unwrap();
+    ///     let trace = Trace::to(self_pid()).describe(|m: &&str| m.to_string());
+    ///     switch.sys_trace(Some(trace), Duration::from_secs(5)).unwrap();
+    ///     switch.cast("flip");
+    ///     receive::<Traced>().event
+    /// }).unwrap();
+    /// assert_eq!(seen, "cast flip");
+    /// ```
+    ///
+    /// # Errors
+    /// As for [`sys_suspend`](Self::sys_suspend).
+    ///
+    /// # Panics
+    /// Outside a process.
+    pub fn sys_trace(
+        &self,
+        trace: Option<crate::actor::Trace<S::Message>>,
+        timeout: Duration,
+    ) -> Result<(), SysError> {
+        let trace = trace.map(|trace| {
+            trace.map(|envelope: &EnvelopeOf<S>, describe| match envelope {
+                Envelope::Call(_) => format!("call {}", std::any::type_name::<S::Call>()),
+                Envelope::Cast(message) => format!("cast {}", describe(message)),
+                Envelope::Info(message) => format!("info {}", describe(message)),
+                Envelope::Timer { kind, message, .. } => {
+                    format!("timeout {} {}", kind.describe(), describe(message))
+                }
+                Envelope::Kick => "start".to_owned(),
+            })
+        });
+        self.inner.sys_trace(trace, timeout)
+    }
+
     /// The machine's process (for a supervised machine, the incarnation
     /// that runs now, or the latest while it restarts).
     ///

@@ -37,6 +37,18 @@ pub(crate) enum TimerKind {
     Named(TimeoutName),
 }
 
+impl TimerKind {
+    /// As a trace names it: `state`, `event`, or the generic timeout's
+    /// name.
+    pub(crate) fn describe(&self) -> &str {
+        match self {
+            TimerKind::State => "state",
+            TimerKind::Event => "event",
+            TimerKind::Named(name) => name,
+        }
+    }
+}
+
 /// The timeout armed for one kind.
 struct Armed {
     generation: u64,
