@@ -120,10 +120,21 @@ pub(crate) struct BehaviourSlot {
 
 impl BehaviourSlot {
     pub(crate) fn new(behaviour: Behaviour) -> Arc<Self> {
-        Arc::new(Self {
-            behaviour,
-            state: Mutex::new(String::new()),
-        })
+        // An actor's slot never changes: every actor shares one (no
+        // allocation per start). A state machine writes its own.
+        static ACTOR: std::sync::LazyLock<Arc<BehaviourSlot>> = std::sync::LazyLock::new(|| {
+            Arc::new(BehaviourSlot {
+                behaviour: Behaviour::Actor,
+                state: Mutex::new(String::new()),
+            })
+        });
+        match behaviour {
+            Behaviour::Actor => Arc::clone(&ACTOR),
+            behaviour => Arc::new(Self {
+                behaviour,
+                state: Mutex::new(String::new()),
+            }),
+        }
     }
 
     /// The slot of `pid`, if it is an actor's process.
