@@ -21,6 +21,32 @@
 //!
 //! The parts are read one after the other, not atomically together: a
 //! process that runs meanwhile may have moved on between them.
+//!
+//! # A complete program
+//!
+//! A supervisor's child, looked at from outside: its link to the
+//! supervisor, a monitor on it, its behaviour.
+//!
+//! ```
+//! use ferrotp::actor::{self, Next};
+//! use ferrotp::info::Behaviour;
+//! use ferrotp::{SupervisorSpec, Strategy, monitor, process_info, self_pid};
+//!
+//! let (linked, monitored, behaviour) = ferrotp::run(|| {
+//!     let (spec, child) = actor::child("child", |builder| {
+//!         builder.start_fn((), |(), ()| Next::Continue(()))
+//!     });
+//!     let sup = SupervisorSpec::new(Strategy::OneForOne).child(spec).start_link().unwrap();
+//!     monitor(&child.pid());
+//!     let info = process_info(&child.pid()).unwrap();
+//!     let linked = info.links.contains(sup.pid());
+//!     let monitored = info.monitored_by == [self_pid()];
+//!     sup.stop().unwrap();
+//!     (linked, monitored, info.behaviour)
+//! }).unwrap();
+//! assert!(linked && monitored);
+//! assert_eq!(behaviour, Some(Behaviour::Actor));
+//! ```
 
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
