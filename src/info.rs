@@ -14,10 +14,11 @@
 //!   registers), so no index of its own is kept.
 //! * behaviour and state name: a small slot ([`Pid::extension`]) that the
 //!   actor layer attaches to every actor's process as it spawns it. An
-//!   actor's slot says `Actor` and never changes. A state machine's
-//!   engine writes its state's `Debug` text there on init and on each
-//!   state change (never per event), into a buffer it reuses, under a
-//!   mutex that only this writer and `process_info` take.
+//!   actor's slot says `Actor` and never changes (all actors share one).
+//!   A state machine's engine writes its state's `Debug` text there on
+//!   init and on each state change (never per event): formatted outside
+//!   the slot's mutex (a `Debug` may call `process_info` itself), then
+//!   stored under it; only this writer and `process_info` take it.
 //!
 //! The parts are read one after the other, not atomically together: a
 //! process that runs meanwhile may have moved on between them.
@@ -48,7 +49,6 @@
 //! assert_eq!(behaviour, Some(Behaviour::Actor));
 //! ```
 
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
 use ferrotp_scheduler::{Pid, ProcessStatus};
@@ -181,10 +181,18 @@ impl BehaviourSlot {
     }
 
     /// Publishes a state machine's state (on init and each change).
+    ///
+    /// The `Debug` text is written outside the lock: a `Debug` is user
+    /// code, which may look at this very process's info (the lock would
+    /// deadlock). A `Debug` that panics is shown as `<its Debug
+    /// panicked>`. One allocation per state change, never per event.
     pub(crate) fn set_state(&self, state: &dyn std::fmt::Debug) {
-        let mut text = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        text.clear();
-        // Into the buffer it reuses: no allocation once it is big enough.
-        let _ = write!(text, "{state:?}");
+        // A `Debug` that panics must not end the machine it describes.
+        let text = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| format!("{state:?}")))
+            .unwrap_or_else(|payload| {
+                std::mem::forget(payload);
+                "<its Debug panicked>".to_owned()
+            });
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = text;
     }
 }

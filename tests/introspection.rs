@@ -227,3 +227,61 @@ fn an_actor_with_a_long_queue_is_reported_once_per_cycle() {
         assert!(log.iter().all(|(p, _)| *p == pid));
     }
 }
+
+/// A state whose `Debug` panics, or calls `process_info` on its own
+/// machine: the machine goes on, and its info shows a placeholder or
+/// the text.
+#[test]
+fn a_state_debug_that_panics_or_looks_at_itself_does_not_hurt_its_machine() {
+    #[derive(Clone, PartialEq)]
+    enum Odd {
+        Panics,
+        LooksAtItself,
+    }
+    impl std::fmt::Debug for Odd {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            match self {
+                Odd::Panics => panic!("debug boom"),
+                Odd::LooksAtItself => {
+                    let me = ferrotp::self_pid();
+                    let known = ferrotp::process_info(&me).is_some();
+                    write!(f, "LooksAtItself({known})")
+                }
+            }
+        }
+    }
+    struct OddMachine;
+    impl StateMachine for OddMachine {
+        type State = Odd;
+        type Call = ferrotp::ReplyTo<()>;
+        type Message = ();
+        fn init(&mut self, _: &mut Context<Self>) -> Result<Init<Self>, ferrotp::ExitReason> {
+            Ok(Init::state(Odd::Panics))
+        }
+        fn handle_event(
+            &mut self,
+            _: &Odd,
+            event: Event<ferrotp::ReplyTo<()>, ()>,
+            _: &mut Context<Self>,
+        ) -> Transition<Self> {
+            match event {
+                Event::Call(reply) => Transition::keep_state().reply(reply, ()),
+                _ => Transition::next_state(Odd::LooksAtItself),
+            }
+        }
+    }
+    let states = runtime(2).block_on(|| {
+        let odd = OddMachine.start().unwrap();
+        let first = process_info(&odd.pid()).unwrap().state;
+        odd.cast(());
+        odd.call(|reply| reply, Duration::from_secs(5)).unwrap();
+        (first, process_info(&odd.pid()).unwrap().state)
+    });
+    assert_eq!(
+        states,
+        (
+            Some("<its Debug panicked>".to_owned()),
+            Some("LooksAtItself(true)".to_owned())
+        )
+    );
+}

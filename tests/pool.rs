@@ -301,3 +301,97 @@ fn a_stopped_pool_stops_its_workers_and_refuses_checkouts() {
     assert_eq!(reason, ferrotp::ExitReason::Shutdown);
     assert!(matches!(refused, CheckoutError::Stopped(CallError::NoProc)));
 }
+
+/// A checkout pool whose workers fail to start is an error for its
+/// caller, not an exit signal that kills it.
+#[test]
+fn a_checkout_pool_whose_workers_fail_is_an_error_not_a_kill() {
+    // (Killed by the link, this caller would never return from block_on.)
+    let error = runtime(2).block_on(|| {
+        CheckoutPool::<Work>::start("broken", 2, 0, |_builder| {
+            Err(StartError::InitFailed(ferrotp::ExitReason::custom(
+                "db down",
+            )))
+        })
+        .unwrap_err()
+    });
+    let PoolError::Start { name, error } = error else {
+        panic!("{error:?}");
+    };
+    assert_eq!(name, "broken");
+    assert!(error.contains("db down"), "{error}");
+}
+
+/// A pool survives a crash of each of its workers in one period (its
+/// supervisor's intensity is one restart per worker, by default).
+#[test]
+fn a_pool_survives_a_crash_of_every_worker() {
+    let answered = runtime(2).block_on(|| {
+        let pool = Pool::start("sturdy", 4, Dispatch::RoundRobin, worker).unwrap();
+        for worker in pool.workers() {
+            let before = worker.pid();
+            worker.send(Work::Crash);
+            wait_exit(&before);
+        }
+        let answered: Vec<usize> = (0..4).map(|_| who(&pool)).collect();
+        pool.stop().unwrap();
+        answered
+    });
+    assert_eq!(answered, [1, 2, 3, 4]);
+}
+
+/// A lost worker whose replacement fails to start stops the pool, with
+/// that reason (not a pool quietly one worker short).
+#[test]
+fn a_checkout_pool_that_cannot_replace_a_worker_stops() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let reason = runtime(2).block_on(|| {
+        ferrotp::trap_exit(true);
+        let starts = Arc::new(AtomicUsize::new(0));
+        let pool = CheckoutPool::start("fragile", 1, 0, move |builder| {
+            if starts.fetch_add(1, Ordering::SeqCst) == 0 {
+                worker(builder, 0)
+            } else {
+                Err(StartError::InitFailed(ferrotp::ExitReason::custom(
+                    "no more",
+                )))
+            }
+        })
+        .unwrap();
+        let manager = pool.pid();
+        let lease = pool.checkout(LONG).unwrap();
+        lease.send(Work::Crash);
+        let reason = wait_exit(&manager);
+        let exit = receive::<ferrotp::Exit>();
+        assert_eq!(exit.reason, reason);
+        reason
+    });
+    assert!(reason.to_string().contains("no more"), "{reason}");
+}
+
+/// A caller that ends while it waits in line leaves the line.
+#[test]
+fn a_waiter_that_ends_leaves_the_line() {
+    let after = runtime(2).block_on(|| {
+        let pool = checkout_pool(1, 0);
+        let lease = pool.checkout(LONG).unwrap();
+        let waiter_pool = pool.clone();
+        let waiter = spawn(move || {
+            let _ = waiter_pool.checkout(LONG);
+        });
+        while status(&pool).waiting == 0 {
+            yield_now();
+        }
+        ferrotp::exit(&waiter, ferrotp::ExitReason::Kill);
+        wait_exit(&waiter);
+        while status(&pool).waiting != 0 {
+            yield_now();
+        }
+        drop(lease);
+        let after = status(&pool);
+        pool.stop(LONG).unwrap();
+        after
+    });
+    assert_eq!(after, status_of(1, 0, 0, 0));
+}

@@ -325,3 +325,45 @@ fn a_state_machine_trace_names_each_events_kind() {
     let call = format!("call {}", std::any::type_name::<ReplyTo<u32>>());
     assert_eq!(seen, ["cast flip".to_owned(), "info flip".to_owned(), call]);
 }
+
+/// A suspended actor that traps exits still takes its parent's exit (a
+/// supervisor's shutdown): terminate runs with its reason, as OTP's
+/// `sys:suspend_loop` does; hibernating and stackful alike.
+#[test]
+fn a_suspended_actor_still_takes_its_supervisors_shutdown() {
+    use ferrotp::actor::{Actor, Context as ActorContext};
+    use ferrotp::{Strategy, SupervisorSpec};
+    struct Polite(ferrotp::Pid);
+    impl Actor for Polite {
+        type Message = ();
+        fn handle(&mut self, (): (), _: &mut ActorContext<()>) -> Next {
+            Next::CONTINUE
+        }
+        fn terminate(&mut self, reason: &ExitReason, _: &mut ActorContext<()>) {
+            ferrotp::send(&self.0, reason.clone());
+        }
+    }
+    let rt = runtime(2);
+    let reasons = rt.block_on(|| {
+        [true, false].map(|hibernate| {
+            let me = self_pid();
+            let (spec, child) = actor::child("polite", move |builder| {
+                builder
+                    .trap_exit(true)
+                    .hibernate(hibernate)
+                    .start(Polite(me.clone()))
+            });
+            let sup = SupervisorSpec::new(Strategy::OneForOne)
+                .child(spec)
+                .start_link()
+                .unwrap();
+            child.sys_suspend(T).unwrap();
+            sup.stop().unwrap();
+            receive_timeout::<ExitReason>(T)
+        })
+    });
+    assert_eq!(
+        reasons,
+        [Some(ExitReason::Shutdown), Some(ExitReason::Shutdown)]
+    );
+}

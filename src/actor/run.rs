@@ -38,9 +38,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferrotp_scheduler::{
-    Activation, AnyMessage, Exit, ExitReason, Pid, ReplyTo, Resumable, close_mailbox, exit_self,
-    is_exit_unwind, receive_any, receive_any_timeout, receive_match, receive_match_timeout,
-    self_pid, try_receive_any,
+    Activation, AnyMessage, Exit, ExitReason, Pid, ReplyTo, Resumable, Select, close_mailbox,
+    exit_self, is_exit_unwind, receive_any, receive_any_timeout, self_pid, try_receive_any,
 };
 
 use super::address::ActorRef;
@@ -168,11 +167,18 @@ fn serve<A: Actor>(actor: &mut A, ctx: &mut Context<A::Message>) -> ExitReason {
     let mut idle = None;
     loop {
         if ctx.sys.suspended {
-            // Only system messages; the others keep their order (module
-            // `sys`).
-            let request = receive_match::<System<A::Message>>(|_| true);
-            if let Turn::Stop(reason) = system(actor, ctx, request) {
-                return reason;
+            // Only system messages and the parent's exit; the others keep
+            // their order (module `sys`).
+            let Some(taken) = while_suspended(ctx, None) else {
+                continue;
+            };
+            match taken {
+                Suspended::System(request) => {
+                    if let Turn::Stop(reason) = system(actor, ctx, request) {
+                        return reason;
+                    }
+                }
+                Suspended::ParentExit(reason) => return reason,
             }
             continue;
         }
@@ -252,6 +258,35 @@ fn handle<A: Actor>(actor: &mut A, ctx: &mut Context<A::Message>, message: A::Me
         trace.message(ctx.pid(), Some(&message));
     }
     actor.handle(message, ctx)
+}
+
+/// What a suspended actor takes.
+enum Suspended<M> {
+    System(System<M>),
+    /// A trapped exit signal from its parent (a supervisor's shutdown):
+    /// it stops with its reason, suspended or not (OTP's
+    /// `sys:suspend_loop` takes the parent's `'EXIT'` too).
+    ParentExit(ExitReason),
+}
+
+/// Waits (up to `timeout`, `None`: for ever) for what a suspended actor
+/// takes: a system message, or an exit signal from its parent when it
+/// traps exits. Every other message stays where it is.
+fn while_suspended<M: Send + 'static>(
+    ctx: &Context<M>,
+    timeout: Option<Duration>,
+) -> Option<Suspended<M>> {
+    let parent = ctx.parent.clone();
+    let select = Select::new()
+        .on(|request: System<M>| Some(Suspended::System(request)))
+        .on_match(
+            move |exit: &Exit| exit.from.is_some() && exit.from == parent,
+            |exit: Exit| Some(Suspended::ParentExit(exit.reason)),
+        );
+    match timeout {
+        Some(timeout) => select.after(timeout, || None).wait(),
+        None => select.wait(),
+    }
 }
 
 /// One system message (module `sys`).
@@ -393,11 +428,14 @@ impl<A: Actor> Running<A> {
     fn serve_waiting(&mut self, mut timed_out: bool) -> Option<ExitReason> {
         loop {
             if self.ctx.sys.suspended {
-                // Only system messages; the others keep their order
-                // (module `sys`).
-                let request =
-                    receive_match_timeout::<System<A::Message>>(|_| true, Duration::ZERO)?;
+                // Only system messages and the parent's exit; the others
+                // keep their order (module `sys`).
+                let taken = while_suspended(&self.ctx, Some(Duration::ZERO))?;
                 timed_out = false;
+                let request = match taken {
+                    Suspended::System(request) => request,
+                    Suspended::ParentExit(reason) => return Some(reason),
+                };
                 match system(&mut *self.actor, &mut self.ctx, request) {
                     Turn::Stop(reason) => return Some(reason),
                     _ => {

@@ -196,14 +196,17 @@ impl<G: Eq + Hash + Clone + Send + Sync + 'static> ProcessGroups<G> {
             return Ok(());
         }
         let shard = self.inner.shard_of(&group);
-        {
-            let mut shard = lock(&self.inner.shards[shard]);
-            shard.join(group, pids, &read(&self.inner.scope_monitors));
-        }
-        // After the memberships are in place (see `watch` for the order).
-        for pid in pids {
-            self.inner.watch(pid);
-        }
+        // After the memberships are in place (see `watch` for the order),
+        // and even if the join unwinds half-way (a group whose `Clone`
+        // panics as its change messages are made): whatever joined is
+        // then watched, so it leaves when it ends.
+        let _watch = WatchAfterJoin {
+            inner: &self.inner,
+            pids,
+        };
+        let mut shard = lock(&self.inner.shards[shard]);
+        shard.join(group, pids, &read(&self.inner.scope_monitors));
+        drop(shard);
         Ok(())
     }
 
@@ -376,5 +379,20 @@ impl<G: Eq + Hash + Clone + Send + Sync + 'static> ProcessGroups<G> {
             delivered += usize::from(send_unless_ended(pid, message.clone()).is_ok());
         }
         delivered + usize::from(send_unless_ended(last, message).is_ok())
+    }
+}
+
+/// Watches the pids of a join as it goes out of scope (module `watch`),
+/// after the shard's lock: on an unwind too.
+struct WatchAfterJoin<'a, G: Eq + Hash + Clone + Send + Sync + 'static> {
+    inner: &'a Arc<Inner<G>>,
+    pids: &'a [Pid],
+}
+
+impl<G: Eq + Hash + Clone + Send + Sync + 'static> Drop for WatchAfterJoin<'_, G> {
+    fn drop(&mut self) {
+        for pid in self.pids {
+            self.inner.watch(pid);
+        }
     }
 }

@@ -30,7 +30,10 @@
 //!   only while they are needed.
 //! * A crashed worker is forgotten wherever it was (its lease, if any,
 //!   ends: the lease's calls fail, its checkin is ignored); a base worker
-//!   is replaced at once, an overflow one is not.
+//!   is replaced at once, an overflow one is not. A replacement that
+//!   fails to start stops the pool with its reason (its owner hears of it
+//!   through the link) rather than leaving it smaller.
+//! * A caller waiting in line is watched: one that ends leaves the line.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -215,9 +218,11 @@ impl<M: Send + 'static> CheckoutPool<M> {
             .on(|exit: Exit| Request {
                 kind: Kind::Exit(exit),
             });
+        // Linked once started: a pool whose workers fail to start is an
+        // error for the caller, not an exit signal (a linked start whose
+        // init fails would kill a caller that does not trap exits).
         let manager = actor::Builder::new()
             .name(name)
-            .link(true)
             .trap_exit(true)
             .selector(selector)
             .start(manager)
@@ -225,6 +230,9 @@ impl<M: Send + 'static> CheckoutPool<M> {
                 name: name.to_owned(),
                 error: error.to_string(),
             })?;
+        // (Ended meanwhile: the link brings its exit signal, as linking
+        // to an ended process does.)
+        ferrotp_supervision::link(&manager.pid());
         Ok(Self { manager })
     }
 
@@ -309,6 +317,12 @@ struct Worker<M> {
     overflow: bool,
 }
 
+struct Waiter<M> {
+    user: Pid,
+    reply: Grant<M>,
+    watch: MonitorRef,
+}
+
 struct Lent<M> {
     worker: Worker<M>,
     user: Pid,
@@ -322,7 +336,8 @@ struct Manager<M> {
     parent: Pid,
     free: VecDeque<Worker<M>>,
     lent: HashMap<u64, Lent<M>>,
-    waiting: VecDeque<(Pid, Grant<M>)>,
+    /// Callers waiting, each watched (a caller that ends leaves the line).
+    waiting: VecDeque<Waiter<M>>,
     overflow: usize,
     next_id: u64,
 }
@@ -364,8 +379,9 @@ impl<M: Send + 'static> Manager<M> {
     /// A worker is free again: to the first caller still waiting, or kept
     /// (an overflow worker nobody waits for is stopped).
     fn release(&mut self, mut worker: Worker<M>) {
-        while let Some((user, reply)) = self.waiting.pop_front() {
-            match self.lend(worker, user, reply) {
+        while let Some(waiter) = self.waiting.pop_front() {
+            demonitor(&waiter.watch, Demonitor::Flush);
+            match self.lend(worker, waiter.user, waiter.reply) {
                 Ok(()) => return,
                 Err(back) => worker = back,
             }
@@ -387,13 +403,30 @@ impl<M: Send + 'static> Manager<M> {
                     worker
                 }
                 // Could not grow: wait for a worker like the rest.
-                Err(_) => return self.waiting.push_back((user, reply)),
+                Err(_) => return self.wait(user, reply),
             },
-            None => return self.waiting.push_back((user, reply)),
+            None => return self.wait(user, reply),
         };
         if let Err(worker) = self.lend(worker, user, reply) {
             self.release(worker);
         }
+    }
+
+    /// `user` waits in line, watched.
+    fn wait(&mut self, user: Pid, reply: Grant<M>) {
+        let watch = monitor(&user);
+        self.waiting.push_back(Waiter { user, reply, watch });
+    }
+
+    /// `user` leaves the line (it gave up, or ended).
+    fn leave_line(&mut self, user: &Pid) {
+        self.waiting.retain(|waiter| {
+            let stays = waiter.user != *user;
+            if !stays {
+                demonitor(&waiter.watch, Demonitor::Flush);
+            }
+            stays
+        });
     }
 
     fn checkin(&mut self, id: u64) {
@@ -403,7 +436,11 @@ impl<M: Send + 'static> Manager<M> {
         }
     }
 
-    fn down(&mut self, down: Down) {
+    /// A process the manager watches has ended; the reason to stop with
+    /// if a lost worker could not be replaced.
+    fn down(&mut self, down: Down) -> Option<ExitReason> {
+        // A caller that ended while it waited: out of the line.
+        self.leave_line(&down.pid);
         // A user that ended: its leases come back.
         let leases: Vec<u64> = self
             .lent
@@ -433,10 +470,17 @@ impl<M: Send + 'static> Manager<M> {
         if let Some(lost) = lost {
             if lost.overflow {
                 self.overflow -= 1;
-            } else if let Ok(replacement) = self.start_worker(false) {
-                self.release(replacement);
+            } else {
+                // A pool that cannot keep its size stops, as a supervisor
+                // that cannot restart a child does: its owner hears of it
+                // (the link), rather than lending fewer workers silently.
+                match self.start_worker(false) {
+                    Ok(replacement) => self.release(replacement),
+                    Err(reason) => return Some(reason),
+                }
             }
         }
+        None
     }
 
     fn status(&self) -> PoolStatus {
@@ -464,11 +508,15 @@ impl<M: Send + 'static> Actor for Manager<M> {
         match request.kind {
             Kind::Checkout { user, reply } => self.checkout(user, reply),
             Kind::Checkin(id) => self.checkin(id),
-            Kind::Cancel(user) => self.waiting.retain(|(waiting, _)| *waiting != user),
+            Kind::Cancel(user) => self.leave_line(&user),
             Kind::Status(reply) => {
                 reply.send(self.status());
             }
-            Kind::Down(down) => self.down(down),
+            Kind::Down(down) => {
+                if let Some(reason) = self.down(down) {
+                    return Next::Stop(reason);
+                }
+            }
             // The starter's end ends the pool (its link, trapped here);
             // a worker's end is handled by its monitor's `Down`.
             Kind::Exit(signal) if signal.from.as_ref() == Some(&self.parent) => {

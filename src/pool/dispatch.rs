@@ -24,6 +24,44 @@ pub enum Dispatch {
     LeastLoaded,
 }
 
+/// How a [`Pool`] is made: its name, size, dispatch and its supervisor's
+/// restart intensity ([`Pool::start_spec`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolSpec {
+    name: String,
+    size: usize,
+    dispatch: Dispatch,
+    intensity: Option<(u32, Duration)>,
+}
+
+impl PoolSpec {
+    /// `size` workers named `name_1` ... `name_size`, round-robin, and an
+    /// intensity of `size` restarts in 5 seconds (each worker may crash
+    /// once a period; OTP's default of one for the whole supervisor would
+    /// stop a pool at its second crash).
+    pub fn new(name: &str, size: usize) -> Self {
+        Self {
+            name: name.to_owned(),
+            size,
+            dispatch: Dispatch::default(),
+            intensity: None,
+        }
+    }
+
+    /// How each message picks its worker.
+    pub fn dispatch(mut self, dispatch: Dispatch) -> Self {
+        self.dispatch = dispatch;
+        self
+    }
+
+    /// The pool's supervisor gives up (and the pool stops) after more
+    /// than `max_restarts` restarts in `period`.
+    pub fn intensity(mut self, max_restarts: u32, period: Duration) -> Self {
+        self.intensity = Some((max_restarts, period));
+        self
+    }
+}
+
 /// A pool of `size` actors of one kind, under a supervisor of their own:
 /// worker `i` (from 1) is registered as `name_i`, a worker that crashes
 /// is restarted (its address, kept by the pool, reaches the
@@ -88,7 +126,8 @@ impl<M> std::fmt::Debug for Pool<M> {
 
 impl<M: Send + 'static> Pool<M> {
     /// Starts `size` workers under a new supervisor linked to the caller
-    /// (one for one: a crashed worker is restarted alone). `start(builder,
+    /// (one for one: a crashed worker is restarted alone; up to `size`
+    /// restarts in 5 s, [`PoolSpec::intensity`] to choose). `start(builder,
     /// i)` starts worker `i` (from 1), from a builder already named
     /// `name_i`; it runs again for each restart.
     ///
@@ -108,13 +147,39 @@ impl<M: Send + 'static> Pool<M> {
     where
         F: Fn(actor::Builder<M>, usize) -> Result<ActorRef<M>, StartError> + Send + Sync + 'static,
     {
+        Self::start_spec(PoolSpec::new(name, size).dispatch(dispatch), start)
+    }
+
+    /// [`start`](Self::start) from a [`PoolSpec`] (its restart
+    /// intensity, say).
+    ///
+    /// # Errors
+    /// As for [`start`](Self::start).
+    ///
+    /// # Panics
+    /// Outside a process.
+    pub fn start_spec<F>(spec: PoolSpec, start: F) -> Result<Self, PoolError>
+    where
+        F: Fn(actor::Builder<M>, usize) -> Result<ActorRef<M>, StartError> + Send + Sync + 'static,
+    {
+        let PoolSpec {
+            name,
+            size,
+            dispatch,
+            intensity,
+        } = spec;
+        let name = name.as_str();
         if size == 0 {
             return Err(PoolError::Empty {
                 name: name.to_owned(),
             });
         }
         let start = Arc::new(start);
-        let mut spec = SupervisorSpec::new(Strategy::OneForOne);
+        let (max_restarts, period) = intensity.unwrap_or((
+            u32::try_from(size).unwrap_or(u32::MAX),
+            Duration::from_secs(5),
+        ));
+        let mut spec = SupervisorSpec::new(Strategy::OneForOne).intensity(max_restarts, period);
         let mut workers = Vec::with_capacity(size);
         for index in 1..=size {
             let worker_name = format!("{name}_{index}");

@@ -53,7 +53,7 @@
 //!
 //! | file | what it holds |
 //! |---|---|
-//! | `dispatch.rs` | [`Pool`], [`Dispatch`] |
+//! | `dispatch.rs` | [`Pool`], [`PoolSpec`], [`Dispatch`] |
 //! | `checkout.rs` | [`CheckoutPool`], [`Lease`], [`PoolStatus`] |
 //! | `error.rs` | [`PoolError`], [`CheckoutError`] |
 
@@ -62,5 +62,5 @@ mod dispatch;
 mod error;
 
 pub use checkout::{CheckoutPool, Lease, PoolStatus};
-pub use dispatch::{Dispatch, Pool};
+pub use dispatch::{Dispatch, Pool, PoolSpec};
 pub use error::{CheckoutError, PoolError};

@@ -228,7 +228,24 @@ where
         // One pass per key is enough: a repeat finds nothing left.
         keys.dedup();
         for key in keys {
-            self.remove_rows::<K>(&key, |(holder, _)| holder == pid);
+            // A copy-on-write copy runs the value's `Clone`, user code: if
+            // it panics, this key keeps the ended process's entry (the
+            // others are still cleared), and the panic is reported.
+            let removed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.remove_rows::<K>(&key, |(holder, _)| holder == pid)
+            }));
+            if let Err(payload) = removed {
+                std::mem::forget(payload);
+                ferrotp_scheduler::report::report(
+                    ferrotp_scheduler::report::Severity::Error,
+                    "registry",
+                    Some(pid),
+                    format_args!(
+                        "a registry value's Clone panicked while the entries of an ended \
+                         process were removed: one of its entries stays"
+                    ),
+                );
+            }
         }
     }
 
