@@ -3,59 +3,15 @@
 //! in its own binary: it installs the process-wide subscriber.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
+mod common;
+
+use common::recorder;
 use ferrotp::actor::{self, Next};
 use ferrotp::{ExitReason, Runtime, SpawnOptions, Strategy, SupervisorSpec, spawn_opt, yield_now};
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Metadata, Subscriber};
-
-/// Every event's fields, as text.
-static EVENTS: Mutex<Vec<BTreeMap<String, String>>> = Mutex::new(Vec::new());
-
-struct Recorder;
-
-struct Fields(BTreeMap<String, String>);
-
-impl Visit for Fields {
-    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.0.insert(field.name().to_owned(), format!("{value:?}"));
-    }
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), value.to_owned());
-    }
-}
-
-impl Subscriber for Recorder {
-    fn enabled(&self, _: &Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &Attributes<'_>) -> Id {
-        Id::from_u64(1)
-    }
-    fn record(&self, _: &Id, _: &Record<'_>) {}
-    fn record_follows_from(&self, _: &Id, _: &Id) {}
-    fn event(&self, event: &Event<'_>) {
-        let mut fields = Fields(BTreeMap::new());
-        event.record(&mut fields);
-        fields
-            .0
-            .insert("level".to_owned(), event.metadata().level().to_string());
-        fields
-            .0
-            .insert("target".to_owned(), event.metadata().target().to_owned());
-        EVENTS.lock().unwrap().push(fields.0);
-    }
-    fn enter(&self, _: &Id) {}
-    fn exit(&self, _: &Id) {}
-}
-
 fn events_of(report: &str) -> Vec<BTreeMap<String, String>> {
-    EVENTS
-        .lock()
-        .unwrap()
+    recorder::events()
         .iter()
         .filter(|e| e.get("report").map(String::as_str) == Some(report))
         .cloned()
@@ -64,7 +20,7 @@ fn events_of(report: &str) -> Vec<BTreeMap<String, String>> {
 
 #[test]
 fn crashes_supervisors_and_actors_report_through_tracing_naming_the_process() {
-    tracing::subscriber::set_global_default(Recorder).unwrap();
+    recorder::install();
     let rt = Runtime::builder().workers(2).build().unwrap();
     let (crashed, actor_pid) = rt.block_on(|| {
         let crashed = spawn_opt(SpawnOptions::new().register("session.7"), || {

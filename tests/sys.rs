@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use ferrotp::actor::{self, ActorRef, Builder, Next, SysError, Trace, Traced};
@@ -171,43 +169,7 @@ fn tracing_to_a_pid_reports_each_handled_message_until_turned_off() {
 /// are told apart by pid.
 #[test]
 fn tracing_events_name_the_actor_and_the_message() {
-    use tracing::field::{Field, Visit};
-    use tracing::span::{Attributes, Id, Record};
-    use tracing::{Event as TracingEvent, Metadata, Subscriber};
-
-    static EVENTS: Mutex<Vec<BTreeMap<String, String>>> = Mutex::new(Vec::new());
-    struct Recorder;
-    struct Fields(BTreeMap<String, String>);
-    impl Visit for Fields {
-        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-            self.0.insert(field.name().to_owned(), format!("{value:?}"));
-        }
-        fn record_str(&mut self, field: &Field, value: &str) {
-            self.0.insert(field.name().to_owned(), value.to_owned());
-        }
-    }
-    impl Subscriber for Recorder {
-        fn enabled(&self, _: &Metadata<'_>) -> bool {
-            true
-        }
-        fn new_span(&self, _: &Attributes<'_>) -> Id {
-            Id::from_u64(1)
-        }
-        fn record(&self, _: &Id, _: &Record<'_>) {}
-        fn record_follows_from(&self, _: &Id, _: &Id) {}
-        fn event(&self, event: &TracingEvent<'_>) {
-            let mut fields = Fields(BTreeMap::new());
-            event.record(&mut fields);
-            fields
-                .0
-                .insert("target".to_owned(), event.metadata().target().to_owned());
-            EVENTS.lock().unwrap().push(fields.0);
-        }
-        fn enter(&self, _: &Id) {}
-        fn exit(&self, _: &Id) {}
-    }
-
-    tracing::subscriber::set_global_default(Recorder).unwrap();
+    common::recorder::install();
     let rt = runtime(2);
     let pid = rt.block_on(|| {
         let log = logger(true);
@@ -218,7 +180,7 @@ fn tracing_events_name_the_actor_and_the_message() {
         assert_eq!(seen(&log), [8, 9]);
         log.pid()
     });
-    let events = EVENTS.lock().unwrap();
+    let events = common::recorder::events();
     let ours: Vec<(&str, &str)> = events
         .iter()
         .filter(|e| e.get("pid") == Some(&pid.to_string()))

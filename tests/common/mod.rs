@@ -3,6 +3,8 @@
 // Each test binary compiles this module and uses only part of it.
 #![allow(dead_code)]
 
+pub mod recorder;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
