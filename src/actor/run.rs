@@ -310,7 +310,7 @@ fn system<A: Actor>(
             reply.send(());
         }
         System::Trace(trace, reply) => {
-            ctx.sys.trace = trace;
+            ctx.sys.trace = trace.map(Box::new);
             reply.send(());
         }
     }

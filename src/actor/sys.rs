@@ -230,7 +230,9 @@ pub struct Traced {
 /// The `sys` state of one actor (in its context).
 pub(crate) struct SysState<M> {
     pub(crate) suspended: bool,
-    pub(crate) trace: Option<Trace<M>>,
+    /// Boxed: one word in every actor's context, idle ones included
+    /// (`Trace` is a few words, and most actors are never traced).
+    pub(crate) trace: Option<Box<Trace<M>>>,
 }
 
 impl<M> Default for SysState<M> {

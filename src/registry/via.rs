@@ -16,14 +16,18 @@ use ferrotp_scheduler::ExitReason;
 /// the reason says who holds it. Under a supervisor, each incarnation
 /// registers again (the start function makes a new `ViaName` each time),
 /// and a unique key held by the ended incarnation is taken over.
-pub struct ViaName {
+pub struct ViaName(Box<Via>);
+
+/// Boxed whole: a builder, and the init closure that takes it into the
+/// new process (kept in every hibernating actor's body), hold one word.
+struct Via {
     register: Box<dyn FnOnce() -> Result<(), ExitReason> + Send>,
     describe: String,
 }
 
 impl fmt::Debug for ViaName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ViaName({})", self.describe)
+        write!(f, "ViaName({})", self.0.describe)
     }
 }
 
@@ -32,14 +36,14 @@ impl ViaName {
         describe: String,
         register: impl FnOnce() -> Result<(), ExitReason> + Send + 'static,
     ) -> Self {
-        Self {
+        Self(Box::new(Via {
             register: Box::new(register),
             describe,
-        }
+        }))
     }
 
     /// Registers the calling process (the new actor's, before its init).
     pub(crate) fn register(self) -> Result<(), ExitReason> {
-        (self.register)()
+        (self.0.register)()
     }
 }
