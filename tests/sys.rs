@@ -329,3 +329,28 @@ fn a_suspended_actor_still_takes_its_supervisors_shutdown() {
         [Some(ExitReason::Shutdown), Some(ExitReason::Shutdown)]
     );
 }
+
+/// A `sys_replace_state` closure that panics ends the actor with that
+/// panic, and the caller learns it (the state it left half-replaced is
+/// not kept).
+#[test]
+fn a_replace_state_closure_that_panics_ends_the_actor() {
+    let rt = runtime(2);
+    let (got, reason) = rt.block_on(|| {
+        let log = logger(true);
+        let got = log.sys_replace_state(
+            |seen: &mut Vec<u32>| -> () {
+                seen.push(1);
+                panic!("half replaced");
+            },
+            T,
+        );
+        (got, wait_exit(&log.pid()))
+    });
+    let panic = ExitReason::Panic("half replaced".into());
+    assert_eq!(
+        got,
+        Err(SysError::Call(ferrotp::CallError::Exited(panic.clone())))
+    );
+    assert_eq!(reason, panic);
+}

@@ -303,6 +303,13 @@ impl<M: Send + 'static> ActorRef<M> {
     /// assert_eq!(total, (Ok(0), Ok(101)));
     /// ```
     ///
+    /// `f` runs in the actor's process, as a handler does: if it panics,
+    /// the actor ends with that panic (its supervisor restarts it) and
+    /// this returns [`SysError::Call`] with [`CallError::Exited`]. (OTP's
+    /// `sys:replace_state` keeps the process and answers
+    /// `callback_failed`; here a state a closure left half-replaced is
+    /// not kept.)
+    ///
     /// # Errors
     /// As for [`sys_get_state`](Self::sys_get_state).
     ///
