@@ -12,7 +12,9 @@
 //! [`Thread::unpark`](std::thread::Thread::unpark): `WAITING → SCHEDULED`
 //! (the waker, and only it, must queue the process), `RUNNING → NOTIFIED`
 //! (the worker sees it when the process suspends to wait, and queues the
-//! process again itself), anything else: nothing to do.
+//! process again itself), `SCHEDULED → SCHEDULED` (an RMW that the
+//! worker's `set_running` swap reads from, so the process sees what the
+//! waker wrote before it woke), anything else: nothing to do.
 //!
 //! **The invariant** (checked by the loom model `tests/loom_run_state.rs`):
 //! a process that suspends to wait and is woken at any moment is queued
@@ -89,9 +91,15 @@ impl RunState {
     /// Worker: the process is about to run.
     #[inline]
     pub fn set_running(&self) {
-        // Only SCHEDULED reaches here, and wakers leave SCHEDULED alone;
-        // a waker that sees RUNNING needs no data from us.
-        self.0.store(RUNNING, Ordering::Relaxed);
+        // Only SCHEDULED reaches here. A swap, Acquire: it reads from the
+        // last waker's RMW on SCHEDULED (`wake`), so what that waker wrote
+        // before waking (a reply it filled) is visible to the process as
+        // it looks again. A plain store here let a process run, miss a
+        // reply filled a moment before, and wait for ever: the waker had
+        // seen SCHEDULED and left no permit (the lost wake-up that
+        // `tests/loom_wake_data.rs` models).
+        let was = self.0.swap(RUNNING, Ordering::Acquire);
+        debug_assert_eq!(was, SCHEDULED);
     }
 
     /// Worker: the process yielded its slice and goes back to a run queue;
@@ -145,6 +153,11 @@ impl RunState {
             let next = match state {
                 WAITING => SCHEDULED,
                 RUNNING => NOTIFIED,
+                // Queued: it will run and look again. Still an RMW
+                // (Release), which its worker's `set_running` swap reads
+                // from: what this waker wrote before the wake-up is then
+                // visible to the process's look (see `set_running`).
+                SCHEDULED => SCHEDULED,
                 _ => return false,
             };
             // AcqRel: out of WAITING we must see the process's place
