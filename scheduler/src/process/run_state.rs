@@ -205,6 +205,8 @@ mod tests {
             state.suspended_waiting(),
             "the dropped permit does not end this wait"
         );
+        // Only a queued process runs: woken out of its wait first.
+        assert!(state.wake(), "a waiting process is queued by its waker");
         state.set_running();
         state.set_exited();
         assert!(state.is_exited());
