@@ -65,6 +65,7 @@
 //! blocking `send` and [`try_send`], dead letters, [`sleep`],
 //! receive timeouts and [`send_after`] on a per-worker timer wheel.
 
+pub mod io;
 mod lifecycle;
 mod messaging;
 mod process;

@@ -37,11 +37,9 @@
 //! The woken process runs again, exactly once. A lost wake-up leaves
 //! worker 0 parked forever, which loom reports as a deadlock.
 //!
-//! The worker's thread handle (`Remote::thread`, a `OnceLock`) is
-//! unconditionally available to the waker here: the worker set it before
-//! the process first ran, and the waker's `wake` acquired the process's
-//! wait, which came after that. (`loom_shutdown.rs` models the case where
-//! the handle may not be visible yet.)
+//! The worker's park is its poller (module `io::driver`), and its unpark
+//! the poller's waker, which exists from the runtime's build and is a
+//! permit like `Thread::unpark`: loom's park and unpark model it.
 #![cfg(loom)]
 
 use std::sync::Arc;

@@ -7,10 +7,15 @@
 //!
 //! `Runtime::drop` (`runtime/mod.rs`) stores `shutdown` (`SeqCst`), issues a
 //! `SeqCst` fence, calls [`Idle::wake_all`], and unparks every worker's
-//! thread through `Remote::unpark`, which unparks only a thread that has
-//! registered its handle (`Remote::thread`, a `OnceLock` that the worker
-//! sets first thing in `WorkerLoop::run`; an unset one means "not started,
-//! so not parked").
+//! thread through `Remote::unpark`.
+//!
+//! `Remote::unpark` now writes the worker's poller's waker (module
+//! `io::driver`), which exists from the runtime's build, before the
+//! thread starts, and is a permit like `Thread::unpark`: so every unpark
+//! reaches the worker. The model keeps the harder case it was written
+//! for, an unpark that may find no handle to unpark (a `OnceLock` the
+//! worker set first thing in `WorkerLoop::run`, which an earlier version
+//! had): the protocol holds even then, so it holds with the waker.
 //!
 //! A worker runs `while !shutdown.load(Acquire)`; out of work it parks by
 //! `WorkerLoop::park`: [`Idle::transition_to_parked`], the fence

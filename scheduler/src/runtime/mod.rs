@@ -17,6 +17,7 @@ use std::time::Duration;
 use crossbeam_deque::{Injector, Worker};
 use crossbeam_utils::CachePadded;
 
+use crate::io::driver::Driver;
 use crate::lifecycle::exit_reason::ExitReason;
 use crate::lifecycle::spawn::{SpawnError, SpawnOptions, spawn_on};
 use crate::messaging::long_queue::{LongMessageQueue, LongMessageQueueHook, QueueMarks};
@@ -87,6 +88,9 @@ pub enum BuildError {
     CleanupTimeout,
     /// A worker thread could not be started.
     Thread(std::io::Error),
+    /// A worker's poller (its epoll instance and waker) could not be
+    /// made: the program is out of file descriptors, say.
+    Poller(std::io::Error),
     /// The machine's topology could not be read.
     Topology(crate::runtime::topology::TopologyError),
     /// The environment, or the file it names, holds a bad setting.
@@ -133,6 +137,10 @@ impl fmt::Display for BuildError {
                  process blocked in its clean-up longer than this is abandoned)"
             ),
             BuildError::Thread(e) => write!(f, "could not start a worker thread: {e}"),
+            BuildError::Poller(e) => write!(
+                f,
+                "could not make a worker's I/O poller (an epoll instance and an eventfd): {e}"
+            ),
             BuildError::Topology(e) => write!(f, "could not read the machine's topology: {e}"),
             BuildError::Config(e) => write!(f, "{e}"),
             BuildError::Placement(why) => write!(f, "invalid placement rule: {why}"),
@@ -499,11 +507,16 @@ impl Builder {
             long_message_queue,
         };
         let deques: Vec<Worker<Task>> = (0..workers).map(|_| Worker::new_lifo()).collect();
+        let drivers = (0..workers)
+            .map(|_| Driver::new())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(BuildError::Poller)?;
         let shared = Arc::new(Shared {
             injector: Injector::new(),
             stealers: deques.iter().map(Worker::stealer).collect(),
-            remotes: (0..workers)
-                .map(|_| CachePadded::new(Remote::new()))
+            remotes: drivers
+                .iter()
+                .map(|driver| CachePadded::new(Remote::new(Arc::clone(driver.shared()))))
                 .collect(),
             idle: Idle::new(workers),
             credit_batch: (max_processes / (64 * workers)).clamp(1, 64),
@@ -543,12 +556,12 @@ impl Builder {
             shared,
             threads: Vec::with_capacity(workers),
         };
-        for (index, deque) in deques.into_iter().enumerate() {
+        for (index, (deque, driver)) in deques.into_iter().zip(drivers).enumerate() {
             let shared = Arc::clone(&runtime.shared);
             let stacks = Arc::clone(&stacks);
             let thread = std::thread::Builder::new()
                 .name(format!("ferrotp-worker-{index}"))
-                .spawn(move || WorkerLoop::new(index, shared, deque, stacks).run())
+                .spawn(move || WorkerLoop::new(index, shared, deque, stacks, driver).run())
                 .map_err(BuildError::Thread)?; // `runtime`'s drop stops the others
             runtime.threads.push(thread);
         }

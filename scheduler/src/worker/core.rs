@@ -223,6 +223,11 @@ impl WorkerCore {
             || self.timers.try_borrow_mut().is_err()
     }
 
+    /// This worker's poller, for registering a source.
+    pub(crate) fn io(&self) -> &Arc<crate::io::driver::IoShared> {
+        &self.shared.remotes[self.index].io
+    }
+
     pub(crate) fn stats(&self) -> &crate::worker::stats::WorkerStats {
         &self.shared.remotes[self.index].stats
     }

@@ -28,7 +28,9 @@
 //! 1. the LIFO slot, if the last process left budget to pass on;
 //! 2. every 8th pick, housekeeping: the inbox is drained into `runnable`,
 //!    migratable processes woken here move to `fresh`, due timers fire
-//!    (every 16th pick, or whenever `runnable` is empty);
+//!    (every 16th pick, or whenever `runnable` is empty), and, while
+//!    sources are registered with its poller, I/O events are taken
+//!    (every 64th pick, or whenever `runnable` is empty);
 //!    and every 61st of those, the global injector, then `runnable`'s
 //!    oldest, then `fresh`'s oldest, so that none of them can be starved
 //!    by the others (61 is Go's and async-executor's habit: prime, so it
@@ -44,7 +46,9 @@
 //! injector), spins for the
 //! configured busy-wait, and parks by the protocol in module `idle` (its
 //! second look covers the injector, every victim, its inbox, its timers and
-//! the shutdown flag).
+//! the shutdown flag). It parks in its I/O poller (module `io::driver`),
+//! for no longer than its next timer deadline: an I/O event, a timer and
+//! an unpark from another thread all wake it.
 //!
 //! # Shutdown, step by step
 //!
@@ -80,6 +84,7 @@ use crossbeam_deque::{Steal, Worker};
 use ferrotp_mailbox::{Receiver, Wait};
 use slab::Slab;
 
+use crate::io::driver::Driver;
 use crate::lifecycle::exit_reason::ExitReason;
 use crate::lifecycle::exit_signal::SignalUnwind;
 use crate::messaging::delivery::deliver;
@@ -327,6 +332,8 @@ pub(crate) struct WorkerLoop {
     fired: Vec<TimerEvent>,
     /// `flush_moves`'s spare buffer.
     moving: Vec<usize>,
+    /// The poller this worker parks in (module `io::driver`).
+    driver: Driver,
 }
 
 impl WorkerLoop {
@@ -335,6 +342,7 @@ impl WorkerLoop {
         shared: Arc<Shared>,
         fresh: Worker<Task>,
         stacks: Arc<crate::process::stack::StackAllocator>,
+        driver: Driver,
     ) -> Self {
         let anchor = Arc::new(Anchor {
             shared: Arc::clone(&shared),
@@ -376,6 +384,7 @@ impl WorkerLoop {
             rng: 0x9E37_79B9_7F4A_7C15 ^ (index as u64 + 1),
             fired: Vec::new(),
             moving: Vec::new(),
+            driver,
         }
     }
 
@@ -402,9 +411,6 @@ impl WorkerLoop {
         let shared = Arc::clone(&self.core.shared);
         if shared.pinned {
             pin_to(shared.places[self.core.index].cpu, self.core.index);
-        }
-        if let Some(thread) = shared.remotes.get(self.core.index) {
-            let _ = thread.thread.set(std::thread::current());
         }
         set_worker(ptr::from_ref(&*self.core));
         while !shared.shutdown.load(Ordering::Acquire) {
@@ -496,8 +502,16 @@ impl WorkerLoop {
         if !self.starved.is_empty() && self.picks.is_multiple_of(64) {
             self.pinned.extend(self.starved.drain(..));
         }
-        if self.picks.is_multiple_of(16) || self.core.runnable.borrow().is_empty() {
+        let dry = self.core.runnable.borrow().is_empty();
+        if self.picks.is_multiple_of(16) || dry {
             self.fire_timers();
+        }
+        // I/O events, only while sources are registered here: whenever the
+        // worker runs dry, and every 64th pick of a busy one (tokio polls
+        // every 61 ticks), so a process woken by an event waits behind no
+        // more than that.
+        if self.driver.has_sources() && (dry || self.picks.is_multiple_of(64)) {
+            self.driver.poll_now();
         }
         self.flush_moves();
     }
@@ -931,12 +945,14 @@ impl WorkerLoop {
         // Processes waiting for a stack are tried again after a while.
         let retry = (!self.starved.is_empty())
             .then(|| Instant::now() + std::time::Duration::from_millis(1));
-        match next_deadline.into_iter().chain(retry).min() {
-            Some(deadline) => {
-                std::thread::park_timeout(deadline.saturating_duration_since(Instant::now()));
-            }
-            None => std::thread::park(),
-        }
+        let timeout = next_deadline
+            .into_iter()
+            .chain(retry)
+            .min()
+            .map(|deadline| deadline.saturating_duration_since(Instant::now()));
+        // The poller is the park (module `io::driver`): an I/O event, the
+        // next timer and an unpark from another thread all end it.
+        self.driver.park(timeout);
         let _ = self.inbox.cancel_wait();
         self.unparked();
         self.fire_timers();
@@ -1191,12 +1207,16 @@ impl WorkerLoop {
     /// this worker woken elsewhere) or the next timer is due.
     fn park_while_draining(&mut self) {
         match self.inbox.announce_wait() {
-            Wait::Sleep => match self.core.timers.borrow().next_deadline() {
-                Some(deadline) => {
-                    std::thread::park_timeout(deadline.saturating_duration_since(Instant::now()));
-                }
-                None => std::thread::park(),
-            },
+            Wait::Sleep => {
+                let timeout = self
+                    .core
+                    .timers
+                    .borrow()
+                    .next_deadline()
+                    .map(|deadline| deadline.saturating_duration_since(Instant::now()));
+                // Clean-up may wait on a socket too.
+                self.driver.park(timeout);
+            }
             Wait::Ready | Wait::Closed => {}
         }
         let _ = self.inbox.cancel_wait();

@@ -15,6 +15,7 @@ use ferrotp_mailbox::Mailbox;
 
 use corosensei::Coroutine;
 
+use crate::io::driver::IoShared;
 use crate::process::coroutine::{Finished, Suspend};
 use crate::process::entry::Entry;
 use crate::process::hibernation::Sleeper;
@@ -36,24 +37,24 @@ pub(crate) type DeadLetterHook = Box<dyn Fn(DeadLetter) + Send + Sync>;
 pub(crate) struct Remote {
     /// Processes handed to this worker by other threads.
     pub(crate) inbox: Arc<Mailbox<Delivery>>,
-    pub(crate) thread: OnceLock<Thread>,
     pub(crate) stats: WorkerStats,
+    /// The worker's poller, which is also its park (module `io::driver`).
+    pub(crate) io: Arc<IoShared>,
 }
 
 impl Remote {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(io: Arc<IoShared>) -> Self {
         Self {
             inbox: Arc::new(Mailbox::new()),
-            thread: OnceLock::new(),
             stats: WorkerStats::default(),
+            io,
         }
     }
 
+    /// Wakes the worker if it is parked; if it is not, its next park
+    /// returns at once (a permit, as `Thread::unpark` leaves).
     pub(crate) fn unpark(&self) {
-        // Not yet set: the thread has not started, so it is not parked.
-        if let Some(thread) = self.thread.get() {
-            thread.unpark();
-        }
+        self.io.wake();
     }
 
     /// Hands a process to this worker from another thread.

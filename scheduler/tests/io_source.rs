@@ -1,0 +1,165 @@
+//! `IoSource`: operations that suspend only their process, on the
+//! worker's poller (module `io`).
+
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use ferrotp_scheduler::io::{Direction, IoSource};
+use ferrotp_scheduler::{ExitReason, Runtime, exit, receive, self_pid, send, spawn};
+
+fn pair() -> (UnixStream, UnixStream) {
+    let (a, b) = UnixStream::pair().unwrap();
+    a.set_nonblocking(true).unwrap();
+    b.set_nonblocking(true).unwrap();
+    (a, b)
+}
+
+fn read_some(source: &IoSource<UnixStream>, deadline: Option<Instant>) -> std::io::Result<Vec<u8>> {
+    let mut buf = [0; 64];
+    let n = source.read_with(deadline, |mut s| s.read(&mut buf))?;
+    Ok(buf[..n].to_vec())
+}
+
+/// On one worker: the reader waits, the worker runs the writer meanwhile,
+/// which could not happen if the read blocked the thread.
+#[test]
+fn a_read_suspends_only_its_process() {
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let got = rt.block_on(|| {
+        let (a, b) = pair();
+        let me = self_pid();
+        spawn(move || {
+            let source = IoSource::new(a);
+            send(&me, "reading");
+            let first = read_some(&source, None).unwrap();
+            send(&me, first);
+            let second = read_some(&source, None).unwrap();
+            send(&me, second);
+        });
+        let writer = IoSource::new(b);
+        // The reader is about to wait: nothing has been written.
+        assert_eq!(receive::<&str>(), "reading");
+        writer.write_with(None, |mut s| s.write(b"one")).unwrap();
+        let first = receive::<Vec<u8>>();
+        writer.write_with(None, |mut s| s.write(b"two")).unwrap();
+        (first, receive::<Vec<u8>>())
+    });
+    assert_eq!(got, (b"one".to_vec(), b"two".to_vec()));
+}
+
+#[test]
+fn a_read_past_its_deadline_times_out_and_the_source_still_works() {
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let (kind, later) = rt.block_on(|| {
+        let (a, mut b) = pair();
+        let source = IoSource::new(a);
+        let deadline = Instant::now() + Duration::from_millis(5);
+        let kind = read_some(&source, Some(deadline)).unwrap_err().kind();
+        b.write_all(b"late").unwrap();
+        (kind, read_some(&source, None).unwrap())
+    });
+    assert_eq!(kind, ErrorKind::TimedOut);
+    assert_eq!(later, b"late");
+}
+
+/// A process killed while it waits on a socket ends at once with the
+/// kill's reason, and its socket closes (the peer reads the end).
+#[test]
+fn a_killed_waiter_ends_and_its_socket_closes() {
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let (reason, peer_read) = rt.block_on(|| {
+        let (a, b) = pair();
+        let me = self_pid();
+        let waiter = spawn(move || {
+            let source = IoSource::new(a);
+            send(&me, "waiting");
+            let _ = read_some(&source, None);
+            unreachable!("nothing is ever written");
+        });
+        assert_eq!(receive::<&str>(), "waiting");
+        let (tx, rx) = mpsc::channel();
+        let _hook = waiter.on_exit(move |reason| tx.send(reason.clone()).unwrap());
+        exit(&waiter, ExitReason::Kill);
+        let reason = loop {
+            if let Ok(reason) = rx.try_recv() {
+                break reason;
+            }
+            ferrotp_scheduler::yield_now();
+        };
+        let peer = IoSource::new(b);
+        (reason, read_some(&peer, None).unwrap())
+    });
+    assert_eq!(reason, ExitReason::Killed);
+    assert_eq!(
+        peer_read, b"",
+        "end of stream: the waiter's socket was closed"
+    );
+}
+
+/// Outside a process, an operation blocks the thread, as `std` does.
+#[test]
+fn outside_a_process_the_thread_blocks() {
+    let (a, b) = pair();
+    let writer = std::thread::spawn(move || {
+        let source = IoSource::new(b);
+        source.wait(Direction::Write, None).unwrap();
+        source
+            .write_with(None, |mut s| s.write(b"from a thread"))
+            .unwrap();
+        source
+    });
+    let source = IoSource::new(a);
+    let got = read_some(&source, None).unwrap();
+    drop(writer.join().unwrap());
+    assert_eq!(got, b"from a thread");
+    assert_eq!(
+        read_some(&source, None).unwrap(),
+        b"",
+        "the writer's end closed"
+    );
+}
+
+/// Many processes echo over socket pairs on two workers: every byte
+/// comes back, in order, whichever worker polls which socket.
+#[test]
+fn many_echoes_over_two_workers_lose_nothing() {
+    const PAIRS: usize = 64;
+    const ROUNDS: u8 = 50;
+    let rt = Runtime::builder().workers(2).build().unwrap();
+    let total = rt.block_on(|| {
+        let me = self_pid();
+        for _ in 0..PAIRS {
+            let (a, b) = pair();
+            spawn(move || {
+                let echo = IoSource::new(b);
+                let mut buf = [0u8; 1];
+                loop {
+                    match echo.read_with(None, |mut s| s.read(&mut buf)) {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {
+                            echo.write_with(None, |mut s| s.write(&buf)).unwrap();
+                        }
+                    }
+                }
+            });
+            let me = me.clone();
+            spawn(move || {
+                let client = IoSource::new(a);
+                let mut sum = 0u64;
+                for round in 0..ROUNDS {
+                    client.write_with(None, |mut s| s.write(&[round])).unwrap();
+                    let mut buf = [0u8; 1];
+                    let n = client.read_with(None, |mut s| s.read(&mut buf)).unwrap();
+                    assert_eq!((n, buf[0]), (1, round), "echoed in order");
+                    sum += u64::from(buf[0]);
+                }
+                send(&me, sum);
+            });
+        }
+        (0..PAIRS).map(|_| receive::<u64>()).sum::<u64>()
+    });
+    let per_pair: u64 = (0..u64::from(ROUNDS)).sum();
+    assert_eq!(total, per_pair * PAIRS as u64);
+}
