@@ -194,6 +194,13 @@
 //! a group's members or sends to them all, a process that ends leaves
 //! its groups, and subscribers receive every membership change.
 //!
+//! **Network services.** Module [`net`]: [`TcpListener`](net::TcpListener),
+//! [`TcpStream`](net::TcpStream), [`UdpSocket`](net::UdpSocket) and Unix
+//! sockets shaped like `std::net`'s, whose `accept`, `connect`, `read` and
+//! `write` suspend only the calling process (with timeouts); streams
+//! implement `Read` and `Write`, so a `BufReader` over one works.
+//! [`io::IoSource`] does the same for any pollable descriptor.
+//!
 //! **Links, monitors and supervisors.** [`link`], [`unlink`],
 //! [`is_linked`], [`spawn_link`], [`spawn_link_opt`]; [`monitor`],
 //! [`demonitor`] ([`Demonitor`]), [`spawn_monitor`],
@@ -245,7 +252,7 @@
 //!
 //! # How it is built
 //!
-//! This crate re-exports three crates, each whole as a module:
+//! This crate re-exports four crates, each whole as a module:
 //!
 //! * [`mailbox`] (`ferrotp-mailbox`): the lock-free mailbox with
 //!   selective receive, usable without a runtime;
@@ -255,7 +262,9 @@
 //!   settled processes on their thread, and scheduling by reductions;
 //! * [`supervision`] (`ferrotp-supervision`): links, monitors and
 //!   supervisors, built on the scheduler's exit hooks and signals; its
-//!   docs hold the table of what a process does with each exit signal.
+//!   docs hold the table of what a process does with each exit signal;
+//! * [`net`] (`ferrotp-net`): sockets on the scheduler's per-worker
+//!   poller (module [`io`]).
 
 pub mod actor;
 pub mod info;
@@ -268,7 +277,12 @@ pub mod statem;
 pub mod task;
 
 pub use ferrotp_mailbox as mailbox;
+pub use ferrotp_net as net;
 pub use ferrotp_scheduler as scheduler;
+/// I/O inside processes: [`IoSource`](io::IoSource), a non-blocking
+/// descriptor whose operations suspend only the calling process, on one
+/// poller per worker (the sockets of [`net`] are built on it).
+pub use ferrotp_scheduler::io;
 // Every item a program may call or name. Besides the everyday API, that
 // is the types `Runtime::settings`, `Runtime::metrics` and the
 // long-schedule hook hand out, the defaults and limits of the settings,

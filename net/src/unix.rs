@@ -1,0 +1,215 @@
+//! Unix-domain stream sockets: [`UnixListener`] and [`UnixStream`],
+//! shaped like `std::os::unix::net`'s.
+
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::net::Shutdown;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use ferrotp_scheduler::io::IoSource;
+
+use crate::timeouts::Timeouts;
+
+/// A Unix-domain socket server: `accept` suspends only the calling
+/// process.
+#[derive(Debug)]
+pub struct UnixListener {
+    io: IoSource<mio::net::UnixListener>,
+}
+
+impl UnixListener {
+    /// Binds to the socket file `path` (which must not exist).
+    ///
+    /// # Errors
+    /// What `bind(2)` reports (`AddrInUse` if the file exists).
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<Self> {
+        Ok(Self {
+            io: IoSource::new(mio::net::UnixListener::bind(path)?),
+        })
+    }
+
+    /// Waits for a connection.
+    ///
+    /// # Errors
+    /// What `accept(2)` reports.
+    pub fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
+        let (stream, addr) = self.io.read_with(None, mio::net::UnixListener::accept)?;
+        Ok((UnixStream::from_mio(stream), addr))
+    }
+
+    /// The address it listens on.
+    ///
+    /// # Errors
+    /// What `getsockname(2)` reports.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+}
+
+impl AsRawFd for UnixListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.as_raw_fd()
+    }
+}
+
+/// A Unix-domain stream connection: reads and writes suspend only the
+/// calling process; [`Read`] and [`Write`] as on [`TcpStream`](crate::TcpStream).
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use ferrotp_net::UnixStream;
+///
+/// let got = ferrotp_scheduler::run(|| {
+///     let (mut a, b) = UnixStream::pair().unwrap();
+///     ferrotp_scheduler::spawn(move || {
+///         let mut b = b;
+///         b.write_all(b"over a pair").unwrap();
+///     });
+///     let mut got = String::new();
+///     a.read_to_string(&mut got).unwrap();
+///     got
+/// }).unwrap();
+/// assert_eq!(got, "over a pair");
+/// ```
+#[derive(Debug)]
+pub struct UnixStream {
+    io: IoSource<mio::net::UnixStream>,
+    timeouts: Timeouts,
+}
+
+impl UnixStream {
+    fn from_mio(stream: mio::net::UnixStream) -> Self {
+        Self {
+            io: IoSource::new(stream),
+            timeouts: Timeouts::default(),
+        }
+    }
+
+    /// Connects to the socket file `path`.
+    ///
+    /// # Errors
+    /// What `connect(2)` reports (`NotFound`, `ConnectionRefused`).
+    pub fn connect(path: impl AsRef<Path>) -> io::Result<Self> {
+        let stream = Self::from_mio(mio::net::UnixStream::connect(path)?);
+        // A Unix connect completes at once or is refused, except when the
+        // listener's backlog is full: then it completes once writable.
+        stream.io.write_with(None, |socket| {
+            if let Some(error) = socket.take_error()? {
+                return Err(error);
+            }
+            match socket.peer_addr() {
+                Ok(_) => Ok(()),
+                Err(error) if error.kind() == io::ErrorKind::NotConnected => {
+                    Err(io::ErrorKind::WouldBlock.into())
+                }
+                Err(error) => Err(error),
+            }
+        })?;
+        Ok(stream)
+    }
+
+    /// Two connected streams.
+    ///
+    /// # Errors
+    /// Out of descriptors.
+    pub fn pair() -> io::Result<(Self, Self)> {
+        let (a, b) = mio::net::UnixStream::pair()?;
+        Ok((Self::from_mio(a), Self::from_mio(b)))
+    }
+
+    /// Shuts down the read half, the write half, or both.
+    ///
+    /// # Errors
+    /// What `shutdown(2)` reports.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.io.get_ref().shutdown(how)
+    }
+
+    /// How long a read may wait (`None`, the default: for ever).
+    ///
+    /// # Errors
+    /// `InvalidInput` for a zero duration, as `std`.
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.timeouts.set_read(timeout)
+    }
+
+    /// How long a write may wait (`None`, the default: for ever).
+    ///
+    /// # Errors
+    /// `InvalidInput` for a zero duration, as `std`.
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.timeouts.set_write(timeout)
+    }
+
+    /// The peer's address.
+    ///
+    /// # Errors
+    /// Not connected.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().peer_addr()
+    }
+}
+
+impl Read for &UnixStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io
+            .read_with(self.timeouts.read_deadline(), |mut socket| socket.read(buf))
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        self.io
+            .read_with(self.timeouts.read_deadline(), |mut socket| {
+                socket.read_vectored(bufs)
+            })
+    }
+}
+
+impl Write for &UnixStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.io
+            .write_with(self.timeouts.write_deadline(), |mut socket| {
+                socket.write(buf)
+            })
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.io
+            .write_with(self.timeouts.write_deadline(), |mut socket| {
+                socket.write_vectored(bufs)
+            })
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Read for UnixStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self).read(buf)
+    }
+}
+
+impl Write for UnixStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl AsRawFd for UnixStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.as_raw_fd()
+    }
+}
+
+impl AsFd for UnixStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.io.get_ref().as_fd()
+    }
+}
