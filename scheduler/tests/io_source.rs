@@ -163,3 +163,35 @@ fn many_echoes_over_two_workers_lose_nothing() {
     let per_pair: u64 = (0..u64::from(ROUNDS)).sum();
     assert_eq!(total, per_pair * PAIRS as u64);
 }
+
+/// A source that outlived the runtime it was registered in: a process of
+/// another runtime that waits on it gets an error, not a wait for ever.
+#[test]
+fn a_source_outliving_its_runtime_fails_clearly_in_another() {
+    let (a, mut b) = pair();
+    let first = Runtime::builder().workers(1).build().unwrap();
+    let source = first.block_on(move || {
+        let source = IoSource::new(a);
+        let deadline = Instant::now() + Duration::from_millis(1);
+        // Registered with this runtime's poller by the wait.
+        assert_eq!(
+            read_some(&source, Some(deadline)).unwrap_err().kind(),
+            ErrorKind::TimedOut
+        );
+        source
+    });
+    drop(first);
+    b.write_all(b"x").unwrap();
+    let second = Runtime::builder().workers(1).build().unwrap();
+    let (there, error) = second.block_on(move || {
+        // Data already there is still read: only waiting is refused.
+        let there = read_some(&source, None).unwrap();
+        (there, read_some(&source, None).unwrap_err())
+    });
+    assert_eq!(there, b"x");
+    assert_eq!(error.kind(), ErrorKind::Other);
+    assert!(
+        error.to_string().contains("runtime that has shut down"),
+        "{error}"
+    );
+}

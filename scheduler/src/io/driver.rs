@@ -35,6 +35,14 @@
 //! behind a mutex that only registration, deregistration and one pass per
 //! poll take.
 //!
+//! # A source that outlives its runtime
+//!
+//! Its registration stays with the poller of the runtime it was first
+//! waited on in. When that worker ends, its driver marks the table closed
+//! and wakes every waiter: a process of another runtime that then waits
+//! on the source gets an error saying so (the operation itself is still
+//! tried first, so data already there is read), never a wait for ever.
+//!
 //! An event sets its source's readiness and wakes the processes waiting
 //! on it (module `readiness`), wherever they run: a process on another
 //! worker than the poller (a migratable one that moved, or one a socket
@@ -43,7 +51,7 @@
 
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -82,6 +90,9 @@ pub(crate) struct IoShared {
     generation: AtomicU32,
     /// Sources registered: a busy worker polls only while there are some.
     live: AtomicUsize,
+    /// The worker has ended (its runtime shut down): nobody polls for
+    /// these sources any more.
+    closed: AtomicBool,
 }
 
 struct Slot {
@@ -119,6 +130,14 @@ impl Registration {
     /// The source's readiness and waiters.
     pub(crate) fn io(&self) -> &ScheduledIo {
         &self.io
+    }
+
+    /// Whether the poller it is registered with has ended (its runtime
+    /// shut down), so that no event will ever come.
+    pub(crate) fn is_orphaned(&self) -> bool {
+        // Acquire: pairs with the Release store in `Driver::drop`, which
+        // then wakes every waiter.
+        self.shared.closed.load(Ordering::Acquire)
     }
 
     /// Takes `fd` off the poller and the registration out of the table.
@@ -225,6 +244,7 @@ impl Driver {
                 sources: Mutex::new(Slab::new()),
                 generation: AtomicU32::new(0),
                 live: AtomicUsize::new(0),
+                closed: AtomicBool::new(false),
             }),
             woken: Vec::new(),
         })
@@ -300,6 +320,24 @@ impl Driver {
         }
         for (io, ready) in self.woken.drain(..) {
             io.set(ready);
+        }
+    }
+}
+
+impl Drop for Driver {
+    /// The worker has ended: a process of another runtime that still
+    /// waits on one of its sources (a socket that outlived the runtime it
+    /// was first used in) is told, not left waiting for ever.
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::Release);
+        let sources: Vec<Arc<ScheduledIo>> = self
+            .shared
+            .sources()
+            .iter()
+            .map(|(_, slot)| Arc::clone(&slot.io))
+            .collect();
+        for io in sources {
+            io.wake_all();
         }
     }
 }

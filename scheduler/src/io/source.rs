@@ -207,8 +207,11 @@ impl<S: AsRawFd> IoSource<S> {
             } else {
                 None
             };
+            // An orphaned registration (module docs of `driver`) gets no
+            // more events: try the operation, which may still succeed.
             if let (Some(seen), Some(registration)) = (seen, self.registration.get())
                 && !seen.is_ready(interest)
+                && !registration.is_orphaned()
             {
                 self.wait_process(registration, direction, deadline)?;
                 continue;
@@ -292,10 +295,13 @@ impl<S: AsRawFd> IoSource<S> {
             io.add_waiter(std::sync::Arc::clone(&pcb), interest);
             let _unwait = Unwait { io, pcb };
             ctx.wait_for("IoSource::wait", deadline, &mut || {
-                io.snapshot().is_ready(interest)
+                io.snapshot().is_ready(interest) || registration.is_orphaned()
             })
         })
         .expect("called inside a process");
+        if registration.is_orphaned() {
+            return Err(orphaned());
+        }
         if ready { Ok(()) } else { Err(timed_out()) }
     }
 
@@ -355,5 +361,12 @@ fn timed_out() -> io::Error {
     io::Error::new(
         io::ErrorKind::TimedOut,
         "ferrotp: the I/O operation timed out",
+    )
+}
+
+fn orphaned() -> io::Error {
+    io::Error::other(
+        "ferrotp: this I/O source was first waited on in a runtime that has shut down, and \
+         its events went to that runtime's poller; make the socket again in this runtime",
     )
 }
