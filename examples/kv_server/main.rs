@@ -1,6 +1,7 @@
 //! A key-value server speaking the Redis protocol (RESP), on ferrotp.
 //!
-//! The protocol is in `resp.rs`, shared with the server's tokio twin
+//! The protocol is in `resp.rs`, the commands and the key space in
+//! `store.rs`; both are shared with the server's tokio twin
 //! (`benches/kv/tokio_server.rs`), so the two differ only in their
 //! runtime. The server itself waits for ferrotp's sockets
 //! (`ferrotp::net`).
@@ -10,6 +11,8 @@
 // Used by the server, which is compiled once `ferrotp::net` lands.
 #[allow(dead_code)]
 mod resp;
+#[allow(dead_code)]
+mod store;
 
 fn main() {
     eprintln!(
