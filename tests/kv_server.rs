@@ -1,7 +1,10 @@
-//! The key-value server of `examples/kv_server`: its protocol (`resp.rs`)
-//! and its commands (`store.rs`), through the unit tests and property
-//! tests in those modules, compiled here.
+//! The key-value server of `examples/kv_server`: its protocol
+//! (`resp.rs`), commands (`store.rs`) and read buffer (`buffer.rs`)
+//! through the unit and property tests in those modules, compiled here.
 
+#[allow(dead_code)]
+#[path = "../examples/kv_server/buffer.rs"]
+mod buffer;
 #[allow(dead_code)]
 #[path = "../examples/kv_server/resp.rs"]
 mod resp;

@@ -4,16 +4,17 @@
 //!
 //! # Design
 //!
-//! It compiles the example's own `resp.rs` and `store.rs`, so that the
-//! protocol, the commands and the key space are the ferrotp server's to
-//! the byte: the two differ only in their runtime. What is tokio's is
+//! It compiles the example's own `resp.rs`, `store.rs` and `buffer.rs`,
+//! so that the protocol, the commands, the key space and the read buffer
+//! are the ferrotp server's to the byte: the two differ only in their
+//! runtime. What is tokio's is
 //! written as a tokio engineer would write it for throughput:
 //!
 //! * tokio's multi-thread runtime (`--threads`, default 2, the
 //!   benchmarks' setting); the accept loop is a spawned task, not the
 //!   `block_on` future; a task per connection, `TCP_NODELAY` set.
-//! * Pipelining: a connection reads into one growing buffer, runs every
-//!   complete request in it, and writes all their replies with one
+//! * Pipelining: a connection reads into its buffer (`buffer.rs`), runs
+//!   every complete request in it, and writes all their replies with one
 //!   `write_all` before it reads again.
 //! * The key space, by `--store`:
 //!   - `mutex` (the default, and what the benchmark runs): `--shards`
@@ -37,6 +38,9 @@
 //! `kv_tokio listening on 127.0.0.1:PORT` once it accepts connections.
 
 #[allow(dead_code)]
+#[path = "../../examples/kv_server/buffer.rs"]
+mod buffer;
+#[allow(dead_code)]
 #[path = "../../examples/kv_server/resp.rs"]
 mod resp;
 #[allow(dead_code)]
@@ -50,14 +54,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 
-use resp::{Args, Reply, RequestDecoder};
+use buffer::{READ_ROOM, ReadBuffer};
+use resp::{Args, Reply};
 use store::{Command, Join, Route, Store};
 
 /// How often expired keys are swept out.
 const SWEEP_EVERY: Duration = Duration::from_millis(100);
-
-/// Room kept free in a connection's read buffer before each read.
-const READ_ROOM: usize = 16 * 1024;
 
 /// Commands a shard task's channel holds before senders wait.
 const SHARD_QUEUE: usize = 1024;
@@ -276,33 +278,14 @@ async fn shard_task(mut messages: mpsc::Receiver<ShardMessage>) {
 
 /// Serves one client until it leaves, breaks the protocol, or fails.
 async fn serve(mut stream: TcpStream, keyspace: KeySpace) {
-    let mut input: Vec<u8> = Vec::with_capacity(READ_ROOM);
+    let mut input = ReadBuffer::new();
     let mut output: Vec<u8> = Vec::with_capacity(READ_ROOM);
-    let mut decoder = RequestDecoder::new();
     loop {
-        if input.capacity() - input.len() < READ_ROOM / 4 {
-            input.reserve(READ_ROOM);
-        }
-        match stream.read_buf(&mut input).await {
+        match stream.read(input.room()).await {
             Ok(0) | Err(_) => return,
-            Ok(_) => {}
+            Ok(n) => input.filled(n),
         }
-        let mut batch = Vec::new();
-        let mut used = 0;
-        let broken = loop {
-            match decoder.decode(&input[used..]) {
-                Ok((Some(args), n)) => {
-                    used += n;
-                    batch.push(args);
-                }
-                Ok((None, n)) => {
-                    used += n;
-                    break None;
-                }
-                Err(error) => break Some(error),
-            }
-        };
-        input.drain(..used);
+        let (batch, broken) = input.requests();
         keyspace.run(batch, &mut output).await;
         if let Some(error) = &broken {
             error.reply().encode(&mut output);
