@@ -11,8 +11,6 @@ mod buffer;
 #[allow(dead_code)]
 #[path = "../examples/kv_server/resp.rs"]
 mod resp;
-// Compiled once `ferrotp::net` lands: remove the two `cfg(any())` lines.
-#[cfg(any())]
 #[allow(dead_code)]
 #[path = "../examples/kv_server/server.rs"]
 mod server;
@@ -20,7 +18,6 @@ mod server;
 #[path = "../examples/kv_server/store.rs"]
 mod store;
 
-#[cfg(any())]
 mod served {
     use std::io::{Read, Write};
     use std::net::{SocketAddr, TcpStream};

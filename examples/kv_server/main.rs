@@ -33,17 +33,13 @@
 // Shared with the tests and the tokio twin, which use the rest of them.
 #[allow(dead_code)]
 mod buffer;
+mod demo;
 mod loadgen;
 #[allow(dead_code)]
 mod resp;
+mod server;
 #[allow(dead_code)]
 mod store;
-// Compiled once `ferrotp::net` lands: remove every `cfg(any())` in this
-// file, the `cfg_attr` on `Options`, and the stand-in `run_server`.
-#[cfg(any())]
-mod demo;
-#[cfg(any())]
-mod server;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
@@ -51,8 +47,6 @@ use std::sync::atomic::AtomicU64;
 
 /// What the command line asks for.
 #[derive(Debug, Clone)]
-// Read by `run_server`, compiled once `ferrotp::net` lands.
-#[cfg_attr(not(any()), allow(dead_code))]
 pub struct Options {
     port: u16,
     shards: usize,
@@ -191,7 +185,6 @@ pub fn print_load(report: &loadgen::LoadReport) {
 }
 
 /// The server itself, and `--bench` with the server in-process.
-#[cfg(any())]
 fn run_server(options: &Options) {
     let workers = options.workers;
     let mut builder = ferrotp::Runtime::builder();
@@ -224,15 +217,4 @@ fn run_server(options: &Options) {
     loop {
         std::thread::park();
     }
-}
-
-/// Stands in for the server until `ferrotp::net` lands.
-#[cfg(not(any()))]
-fn run_server(_: &Options) {
-    eprintln!(
-        "kv_server: the server needs ferrotp's sockets (ferrotp::net), which have not landed \
-         yet; its protocol and commands are tested by `cargo test --test kv_server`, and \
-         `--bench --connect HOST:PORT` loads another server"
-    );
-    std::process::exit(2);
 }
