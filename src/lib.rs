@@ -173,6 +173,15 @@
 //! **Time.** [`sleep`]; [`send_after`] and [`cancel_timer`] (a
 //! [`TimerRef`]); receive timeouts, above.
 //!
+//! **Blocking code.** [`blocking`] runs a closure that would block its
+//! thread (file I/O, a C library, a long computation) on the runtime's
+//! pool of blocking threads, suspending only the calling process (BEAM's
+//! dirty schedulers, tokio's `spawn_blocking`); [`spawn_blocking`]
+//! returns a [`BlockingHandle`] to join later. The pool's bound is a
+//! setting ([`Builder::blocking_threads`], [`DEFAULT_BLOCKING_THREADS`],
+//! [`MAX_BLOCKING_THREADS`]; idle threads exit after
+//! [`BLOCKING_KEEP_ALIVE`]).
+//!
 //! **Names.** [`register`], [`unregister`], [`whereis`] (and
 //! [`Runtime::whereis`] from outside), [`send_named`]; errors in
 //! [`RegisterError`] and [`NotRegistered`].
@@ -290,16 +299,17 @@ pub use ferrotp_scheduler::io;
 // unwinds. The building blocks of links (`link_signal`, `Link`,
 // `send_signal_message`) and the loom-facing modules stay in `scheduler`.
 pub use ferrotp_scheduler::{
-    AnyMessage, BuildError, Builder, CallError, DEFAULT_BUSY_WAIT, DEFAULT_CLEANUP_TIMEOUT,
-    DEFAULT_LONG_SCHEDULE, DEFAULT_MAX_PROCESSES, DEFAULT_REDUCTIONS, DEFAULT_STACK_SIZE,
-    DeadLetter, EffectiveSettings, Exit, ExitCounts, ExitHook, ExitReason, LongMessageQueue,
-    LongSchedule, MAX_RED_ZONE, MAX_STACK_SIZE, Metrics, NotRegistered, OnStackOverflow,
-    PendingReply, Pid, ProcessId, ProcessStatus, QueueMarks, RegisterError, ReplyTo, Runtime,
-    Select, SpawnError, SpawnOptions, Subject, TimerRef, TrySendError, WorkerMetrics, call,
-    cancel_timer, exit, exit_self, is_exit_unwind, mailbox_len, maybe_grow, receive, receive_any,
+    AnyMessage, BLOCKING_KEEP_ALIVE, BlockingHandle, BuildError, Builder, CallError,
+    DEFAULT_BLOCKING_THREADS, DEFAULT_BUSY_WAIT, DEFAULT_CLEANUP_TIMEOUT, DEFAULT_LONG_SCHEDULE,
+    DEFAULT_MAX_PROCESSES, DEFAULT_REDUCTIONS, DEFAULT_STACK_SIZE, DeadLetter, EffectiveSettings,
+    Exit, ExitCounts, ExitHook, ExitReason, LongMessageQueue, LongSchedule, MAX_BLOCKING_THREADS,
+    MAX_RED_ZONE, MAX_STACK_SIZE, Metrics, NotRegistered, OnStackOverflow, PendingReply, Pid,
+    ProcessId, ProcessStatus, QueueMarks, RegisterError, ReplyTo, Runtime, Select, SpawnError,
+    SpawnOptions, Subject, TimerRef, TrySendError, WorkerMetrics, blocking, call, cancel_timer,
+    exit, exit_self, is_exit_unwind, mailbox_len, maybe_grow, receive, receive_any,
     receive_any_timeout, receive_match, receive_match_timeout, receive_timeout, reduce, register,
-    remaining_stack, run, self_pid, send, send_after, send_named, sleep, spawn, spawn_opt,
-    spawn_with, trap_exit, try_self_pid, try_send, unregister, whereis, yield_now,
+    remaining_stack, run, self_pid, send, send_after, send_named, sleep, spawn, spawn_blocking,
+    spawn_opt, spawn_with, trap_exit, try_self_pid, try_send, unregister, whereis, yield_now,
 };
 pub use ferrotp_supervision as supervision;
 pub use info::{ProcessInfo, process_info};

@@ -65,6 +65,7 @@
 //! blocking `send` and [`try_send`], dead letters, [`sleep`],
 //! receive timeouts and [`send_after`] on a per-worker timer wheel.
 
+mod blocking;
 pub mod io;
 mod lifecycle;
 mod messaging;
@@ -84,6 +85,10 @@ pub use runtime::{config, placement, topology};
 pub use time::{timer, timer_state};
 pub use worker::idle;
 
+pub use blocking::{
+    BLOCKING_KEEP_ALIVE, BlockingHandle, DEFAULT_BLOCKING_THREADS, MAX_BLOCKING_THREADS, blocking,
+    spawn_blocking,
+};
 pub use lifecycle::exit_hooks::HookTag;
 pub use lifecycle::exit_reason::ExitReason;
 pub use lifecycle::exit_signal::{Exit, Link, is_exit_unwind};

@@ -69,6 +69,7 @@ busy_wait = "0s"
 max_processes = 1000
 long_schedule = "off"
 long_message_queue = "100, 10"
+blocking_threads = 8
 on_stack_overflow = "abort"
 pin_workers = false
 binding = "pack"
@@ -93,6 +94,7 @@ node = 0
     assert_eq!(settings.busy_wait, std::time::Duration::ZERO);
     assert_eq!(settings.max_processes, 1000);
     assert_eq!(settings.long_schedule, None);
+    assert_eq!(settings.blocking_threads, 8);
     assert_eq!(
         settings.long_message_queue,
         Some(ferrotp_scheduler::QueueMarks::new(100, 10))
@@ -437,6 +439,16 @@ fn bad_values_name_what_is_allowed() {
         ),
         ("stack_size = 100\n", "`stack_size` = 100", "bytes"),
         ("reductions = 0\n", "`reductions` = 0", "at least 1"),
+        (
+            "blocking_threads = 0\n",
+            "`blocking_threads` = 0",
+            "allowed is 1 to 4096 blocking threads",
+        ),
+        (
+            "blocking_threads = 4097\n",
+            "`blocking_threads` = 4097",
+            "allowed is 1 to 4096 blocking threads",
+        ),
     ];
     for (n, (text, key, allowed)) in cases.into_iter().enumerate() {
         let message = file_error(&format!("bad-{n}"), text);
@@ -464,6 +476,50 @@ fn bad_values_name_what_is_allowed() {
     );
     let message = env_error(&[("FERROTP_PIN_WORKERS", "yes")]);
     assert!(message.contains("true, false, 1 or 0"), "{message}");
+}
+
+/// The blocking pool's bound, from each source, and refused out of
+/// range from each.
+#[test]
+fn blocking_threads_comes_from_every_source_and_is_checked() {
+    let from_env = Runtime::builder()
+        .environment(env(&[("FERROTP_BLOCKING_THREADS", "16")]))
+        .build()
+        .unwrap();
+    assert_eq!(from_env.settings().blocking_threads, 16);
+    let default = Runtime::builder().environment([]).build().unwrap();
+    assert_eq!(
+        default.settings().blocking_threads,
+        ferrotp_scheduler::DEFAULT_BLOCKING_THREADS
+    );
+    for bad in ["0", "5000", "lots"] {
+        let message = env_error(&[("FERROTP_BLOCKING_THREADS", bad)]);
+        assert!(
+            message.contains(&format!(
+                "`FERROTP_BLOCKING_THREADS` = \"{bad}\" (from the environment)"
+            )),
+            "{message}"
+        );
+    }
+    assert!(
+        env_error(&[("FERROTP_BLOCKING_THREADS", "0")])
+            .ends_with("allowed is 1 to 4096 blocking threads"),
+    );
+    for bad in [0, 4097] {
+        let code = Runtime::builder()
+            .environment([])
+            .blocking_threads(bad)
+            .build()
+            .unwrap_err();
+        assert!(matches!(code, BuildError::BlockingThreads(n) if n == bad));
+        assert_eq!(
+            code.to_string(),
+            format!(
+                "invalid runtime setting `blocking_threads` = {bad}: allowed are 1 to 4096 \
+                 blocking threads"
+            )
+        );
+    }
 }
 
 #[test]

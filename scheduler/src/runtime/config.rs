@@ -21,6 +21,7 @@
 //! | `max_processes`     | `FERROTP_MAX_PROCESSES`     | at least 1                                 |
 //! | `long_schedule`     | `FERROTP_LONG_SCHEDULE`     | a duration above zero, or `"off"`          |
 //! | `cleanup_timeout`   | `FERROTP_CLEANUP_TIMEOUT`   | a duration above zero                      |
+//! | `blocking_threads`  | `FERROTP_BLOCKING_THREADS`  | 1 to 4096                                  |
 //! | `long_message_queue` | `FERROTP_LONG_MESSAGE_QUEUE` | `"HIGH,LOW"` (LOW below HIGH), or `"off"` |
 //! | `on_stack_overflow` | `FERROTP_ON_STACK_OVERFLOW` | `"abort"` (the only choice outside code)   |
 //! | `pin_workers`       | `FERROTP_PIN_WORKERS`       | `true` or `false` (env: also `1` or `0`)   |
@@ -59,6 +60,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::blocking::MAX_BLOCKING_THREADS;
 use crate::messaging::long_queue::QueueMarks;
 use crate::process::stack::{MAX_STACK_SIZE, MIN_STACK_SIZE, OnStackOverflow};
 use crate::runtime::placement::Binding;
@@ -120,6 +122,8 @@ pub struct EffectiveSettings {
     pub cleanup_timeout: Duration,
     /// The runtime-wide long-message-queue marks (`None`: off).
     pub long_message_queue: Option<QueueMarks>,
+    /// The most threads of the blocking pool ([`blocking`](crate::blocking)).
+    pub blocking_threads: usize,
     /// Whether workers are pinned to their CPUs.
     pub pin_workers: bool,
     /// How workers are laid out over nodes.
@@ -230,6 +234,7 @@ pub(crate) struct Settings {
     pub(crate) long_schedule: Option<Option<Duration>>,
     pub(crate) long_message_queue: Option<Option<QueueMarks>>,
     pub(crate) cleanup_timeout: Option<Duration>,
+    pub(crate) blocking_threads: Option<usize>,
     pub(crate) on_stack_overflow: Option<OnStackOverflow>,
     pub(crate) pin_workers: Option<bool>,
     pub(crate) binding: Option<Binding>,
@@ -249,6 +254,7 @@ impl Settings {
             long_schedule: self.long_schedule.or(lower.long_schedule),
             long_message_queue: self.long_message_queue.or(lower.long_message_queue),
             cleanup_timeout: self.cleanup_timeout.or(lower.cleanup_timeout),
+            blocking_threads: self.blocking_threads.or(lower.blocking_threads),
             on_stack_overflow: self.on_stack_overflow.or(lower.on_stack_overflow),
             pin_workers: self.pin_workers.or(lower.pin_workers),
             binding: self.binding.or(lower.binding),
@@ -331,6 +337,12 @@ impl Settings {
                 given("cleanup_timeout", quoted(&text)),
             )?);
         }
+        if let Some(n) = file.blocking_threads {
+            settings.blocking_threads = Some(check_blocking_threads(
+                n,
+                given("blocking_threads", n.to_string()),
+            )?);
+        }
         if let Some(text) = file.long_schedule {
             settings.long_schedule = Some(parse_long_schedule(
                 &text,
@@ -408,6 +420,10 @@ impl Settings {
                 "CLEANUP_TIMEOUT" => {
                     settings.cleanup_timeout = Some(parse_cleanup_timeout(&value, given)?);
                 }
+                "BLOCKING_THREADS" => {
+                    let n = number(&given)?;
+                    settings.blocking_threads = Some(check_blocking_threads(to_usize(n), given)?);
+                }
                 "LONG_SCHEDULE" => {
                     settings.long_schedule = Some(parse_long_schedule(&value, given)?);
                 }
@@ -455,6 +471,7 @@ struct FileSettings {
     long_schedule: Option<String>,
     long_message_queue: Option<String>,
     cleanup_timeout: Option<String>,
+    blocking_threads: Option<usize>,
     on_stack_overflow: Option<String>,
     pin_workers: Option<bool>,
     binding: Option<String>,
@@ -470,7 +487,7 @@ struct FileRule {
     node: Option<usize>,
 }
 
-const FILE_KEYS: [&str; 13] = [
+const FILE_KEYS: [&str; 14] = [
     "workers",
     "stack_size",
     "reductions",
@@ -479,6 +496,7 @@ const FILE_KEYS: [&str; 13] = [
     "long_schedule",
     "long_message_queue",
     "cleanup_timeout",
+    "blocking_threads",
     "on_stack_overflow",
     "pin_workers",
     "binding",
@@ -486,7 +504,7 @@ const FILE_KEYS: [&str; 13] = [
     "[[placement]] (name, core, node)",
 ];
 
-const ENV_KEYS: [&str; 13] = [
+const ENV_KEYS: [&str; 14] = [
     "FERROTP_WORKERS",
     "FERROTP_STACK_SIZE",
     "FERROTP_REDUCTIONS",
@@ -495,6 +513,7 @@ const ENV_KEYS: [&str; 13] = [
     "FERROTP_LONG_SCHEDULE",
     "FERROTP_LONG_MESSAGE_QUEUE",
     "FERROTP_CLEANUP_TIMEOUT",
+    "FERROTP_BLOCKING_THREADS",
     "FERROTP_ON_STACK_OVERFLOW",
     "FERROTP_PIN_WORKERS",
     "FERROTP_BINDING",
@@ -575,6 +594,14 @@ fn check_reductions(n: u32, given: Given) -> Result<u32, ConfigError> {
         Ok(n)
     } else {
         Err(given.refuse("at least 1 reduction per time slice"))
+    }
+}
+
+fn check_blocking_threads(n: usize, given: Given) -> Result<usize, ConfigError> {
+    if (1..=MAX_BLOCKING_THREADS).contains(&n) {
+        Ok(n)
+    } else {
+        Err(given.refuse(format!("1 to {MAX_BLOCKING_THREADS} blocking threads")))
     }
 }
 

@@ -17,6 +17,8 @@ use std::time::Duration;
 use crossbeam_deque::{Injector, Worker};
 use crossbeam_utils::CachePadded;
 
+use crate::blocking::pool::BlockingPool;
+use crate::blocking::{BLOCKING_KEEP_ALIVE, DEFAULT_BLOCKING_THREADS, MAX_BLOCKING_THREADS};
 use crate::io::driver::Driver;
 use crate::lifecycle::exit_reason::ExitReason;
 use crate::lifecycle::spawn::{SpawnError, SpawnOptions, spawn_on};
@@ -86,6 +88,8 @@ pub enum BuildError {
     LongSchedule,
     /// `cleanup_timeout` is 0.
     CleanupTimeout,
+    /// `blocking_threads` is outside 1..=4096.
+    BlockingThreads(usize),
     /// A worker thread could not be started.
     Thread(std::io::Error),
     /// A worker's poller (its epoll instance and waker) could not be
@@ -135,6 +139,11 @@ impl fmt::Display for BuildError {
                 f,
                 "invalid runtime setting `cleanup_timeout` = 0: give a positive duration (a \
                  process blocked in its clean-up longer than this is abandoned)"
+            ),
+            BuildError::BlockingThreads(n) => write!(
+                f,
+                "invalid runtime setting `blocking_threads` = {n}: allowed are 1 to \
+                 {MAX_BLOCKING_THREADS} blocking threads"
             ),
             BuildError::Thread(e) => write!(f, "could not start a worker thread: {e}"),
             BuildError::Poller(e) => write!(
@@ -277,6 +286,27 @@ impl Builder {
     /// computes is not).
     pub fn cleanup_timeout(mut self, timeout: Duration) -> Self {
         self.code.cleanup_timeout = Some(timeout);
+        self
+    }
+
+    /// The most threads of the blocking pool, which runs the closures of
+    /// [`blocking`](crate::blocking) and
+    /// [`spawn_blocking`](crate::spawn_blocking) (default
+    /// [`DEFAULT_BLOCKING_THREADS`](crate::DEFAULT_BLOCKING_THREADS), at
+    /// most [`MAX_BLOCKING_THREADS`](crate::MAX_BLOCKING_THREADS)).
+    /// Threads start when a closure finds none idle and exit after
+    /// [`BLOCKING_KEEP_ALIVE`](crate::BLOCKING_KEEP_ALIVE) without work;
+    /// closures queue while all of them are busy.
+    ///
+    /// ```
+    /// let rt = ferrotp_scheduler::Runtime::builder().blocking_threads(4).build()?;
+    /// assert_eq!(rt.settings().blocking_threads, 4);
+    /// let error = ferrotp_scheduler::Runtime::builder().blocking_threads(0).build().unwrap_err();
+    /// assert!(error.to_string().contains("`blocking_threads` = 0"));
+    /// # Ok::<(), ferrotp_scheduler::BuildError>(())
+    /// ```
+    pub fn blocking_threads(mut self, threads: usize) -> Self {
+        self.code.blocking_threads = Some(threads);
         self
     }
 
@@ -450,6 +480,12 @@ impl Builder {
             return Err(BuildError::CleanupTimeout);
         }
         let long_message_queue = settings.long_message_queue.unwrap_or(None);
+        let blocking_threads = settings
+            .blocking_threads
+            .unwrap_or(DEFAULT_BLOCKING_THREADS);
+        if !(1..=MAX_BLOCKING_THREADS).contains(&blocking_threads) {
+            return Err(BuildError::BlockingThreads(blocking_threads));
+        }
         let busy_wait = settings.busy_wait.unwrap_or(DEFAULT_BUSY_WAIT);
         let on_stack_overflow = settings.on_stack_overflow.unwrap_or_default();
         let pin_workers = settings.pin_workers.unwrap_or(false);
@@ -492,6 +528,7 @@ impl Builder {
             on_stack_overflow,
             cleanup_timeout,
             long_message_queue,
+            blocking_threads,
             pin_workers,
             binding,
             placement_rules: rules.clone(),
@@ -531,6 +568,7 @@ impl Builder {
             registry: crate::worker::shared::Registry::default(),
             long_schedule_hook: self.long_schedule_hook,
             watchdog: OnceLock::new(),
+            blocking: BlockingPool::new(blocking_threads, BLOCKING_KEEP_ALIVE),
             config,
             places,
             pinned: pin_workers,
@@ -789,7 +827,11 @@ impl Runtime {
                 dead_letters: remote.stats.dead_letters.get(),
             })
             .collect();
+        let blocking = self.shared.blocking.counts();
         Metrics {
+            blocking_threads: blocking.threads,
+            blocking_idle: blocking.idle,
+            blocking_queued: blocking.queued,
             external_spawns: self.shared.external_spawns.load(Ordering::Relaxed),
             dead_letters: self.dead_letters(),
             external_exits: self.shared.external_exits.load(Ordering::Relaxed),
@@ -857,6 +899,10 @@ impl Drop for Runtime {
         // Every process has ended (and freed its name); what is left would
         // keep the shared state alive through its pids.
         self.shared.registry.clear();
+        // After the workers: a process's clean-up may still have used the
+        // pool. Queued jobs are dropped; running ones finish on their own
+        // threads, unjoined (module `blocking`).
+        self.shared.blocking.shut_down();
     }
 }
 
@@ -892,6 +938,12 @@ pub struct Metrics {
     /// Process stacks carved from slabs so far (stacks are pooled, so this
     /// is the peak number of processes that had started at once, roughly).
     pub stacks_carved: usize,
+    /// Threads of the blocking pool alive now ([`blocking`](crate::blocking)).
+    pub blocking_threads: usize,
+    /// Of those, the ones waiting for a job.
+    pub blocking_idle: usize,
+    /// Blocking closures queued for a thread (all of them busy).
+    pub blocking_queued: usize,
     /// Per worker.
     pub workers: Vec<WorkerMetrics>,
 }

@@ -232,6 +232,8 @@ pub(crate) struct Shared {
     pub(crate) long_schedule_hook: Option<LongScheduleHook>,
     /// The long-schedule watchdog's thread, to wake it at shutdown.
     pub(crate) watchdog: OnceLock<Thread>,
+    /// The blocking pool (module `blocking`).
+    pub(crate) blocking: crate::blocking::pool::BlockingPool,
     /// Each worker's CPU and node (module `placement`).
     pub(crate) places: Vec<WorkerPlace>,
     /// Whether workers pin themselves to their CPU.
