@@ -66,6 +66,7 @@
 //! receive timeouts and [`send_after`] on a per-worker timer wheel.
 
 mod blocking;
+mod futures;
 pub mod io;
 mod lifecycle;
 mod messaging;
@@ -89,6 +90,9 @@ pub use blocking::{
     BLOCKING_KEEP_ALIVE, BlockingHandle, DEFAULT_BLOCKING_THREADS, MAX_BLOCKING_THREADS, blocking,
     spawn_blocking,
 };
+#[cfg(feature = "tokio")]
+pub use futures::tokio::tokio_handle;
+pub use futures::{CallFuture, await_future, await_future_timeout, call_async};
 pub use lifecycle::exit_hooks::HookTag;
 pub use lifecycle::exit_reason::ExitReason;
 pub use lifecycle::exit_signal::{Exit, Link, is_exit_unwind};

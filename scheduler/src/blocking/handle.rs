@@ -236,7 +236,7 @@ impl<R: Send + 'static> BlockingHandle<R> {
         let slot = &self.slot;
         let finished = with_process(function, |ctx| {
             let waker = Waker::from(Arc::clone(ctx.pcb));
-            ctx.wait_for(function, deadline, &mut || slot.ready_or_wake(&waker))
+            ctx.wait_for_dyn(function, deadline, &mut || slot.ready_or_wake(&waker))
         });
         if !finished {
             if let State::Running { joiner } = &mut *slot.lock() {

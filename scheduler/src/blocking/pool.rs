@@ -300,17 +300,31 @@ mod tests {
     }
 
     #[test]
-    fn an_idle_thread_takes_the_next_job_and_exits_after_its_keep_alive() {
-        let pool = BlockingPool::new(4, Duration::from_millis(20));
+    fn an_idle_thread_takes_the_next_job() {
+        let pool = BlockingPool::new(4, Duration::from_secs(60));
         let (done, dones) = mpsc::channel();
         let first = done.clone();
         submit(&pool, move || first.send(1).unwrap());
         assert_eq!(dones.recv().unwrap(), 1);
-        // Idle, or already gone after its keep-alive: never a second
-        // thread for a job that one idle thread can take.
+        let idle = PoolCounts {
+            threads: 1,
+            idle: 1,
+            queued: 0,
+        };
+        wait_for_counts(&pool, idle);
+        // Never a second thread for a job that the idle one can take.
         submit(&pool, move || done.send(2).unwrap());
         assert_eq!(dones.recv().unwrap(), 2);
-        assert!(pool.counts().threads <= 1);
+        wait_for_counts(&pool, idle);
+        pool.shut_down();
+    }
+
+    #[test]
+    fn an_idle_thread_exits_after_its_keep_alive() {
+        let pool = BlockingPool::new(4, Duration::from_millis(1));
+        let (done, dones) = mpsc::channel();
+        submit(&pool, move || done.send(1).unwrap());
+        assert_eq!(dones.recv().unwrap(), 1);
         wait_for_counts(&pool, PoolCounts::default());
     }
 

@@ -38,6 +38,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::lifecycle::exit_reason::ExitReason;
+use crate::messaging::async_slot::AsyncSlot;
 use crate::messaging::receive::deadline_after;
 use crate::messaging::reply_slot::{Outcome, ReplySlot};
 use crate::messaging::send::send_unless_ended;
@@ -137,21 +138,44 @@ impl std::error::Error for CallError {}
 /// }
 /// ```
 pub struct ReplyTo<R> {
-    /// `None` once answered.
-    caller: Option<Pid>,
-    generation: u64,
+    target: Target,
     /// Invariant in `R`: a `ReplyTo<R>` must not become a `ReplyTo` of a
     /// subtype or supertype (the reply is typed again on arrival by its
     /// `TypeId`, which subtyping does not change).
     _reply: PhantomData<fn(R) -> R>,
 }
 
+/// Whose call a [`ReplyTo`] answers. Two words, as the process kind
+/// alone was: the async kind sits where the generation is, told apart by
+/// the null pointer a `Pid` never is (checked below), so a request
+/// carrying a reply address still fits a message's inline payload.
+enum Target {
+    /// A process's open call `generation` ([`ANSWERED`] once answered).
+    Process { caller: Pid, generation: u64 },
+    /// A caller outside any process ([`call_async`](crate::call_async));
+    /// `None` once answered.
+    Async(Option<Arc<AsyncSlot>>),
+}
+
+/// A [`Target::Process`] answered (generations start at 1).
+const ANSWERED: u64 = 0;
+
+const _: () = assert!(std::mem::size_of::<ReplyTo<()>>() == 2 * std::mem::size_of::<usize>());
+
 impl<R> std::fmt::Debug for ReplyTo<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReplyTo")
-            .field("caller", &self.caller)
-            .field("call", &self.generation)
-            .finish()
+        match &self.target {
+            Target::Process { caller, generation } => f
+                .debug_struct("ReplyTo")
+                .field("caller", caller)
+                .field("call", generation)
+                .finish(),
+            Target::Async(slot) => f
+                .debug_struct("ReplyTo")
+                .field("caller", &"outside any process")
+                .field("answered", &slot.is_none())
+                .finish(),
+        }
     }
 }
 
@@ -173,58 +197,111 @@ impl<R: Send + 'static> ReplyTo<R> {
     /// assert_eq!(doubled, Ok(42));
     /// ```
     pub fn send(mut self, reply: R) -> bool {
-        let caller = self
-            .caller
-            .take()
-            .expect("answered once: `send` takes the address");
-        let delivered = fill(
-            &caller,
-            self.generation,
-            Outcome::Reply(Envelope::new(reply)),
-        );
+        let delivered = match &mut self.target {
+            Target::Process { caller, generation } => {
+                let generation = std::mem::replace(generation, ANSWERED);
+                fill(caller, generation, Outcome::Reply(Envelope::new(reply)))
+            }
+            Target::Async(slot) => answer_async(slot, reply),
+        };
         let _ = try_with_process(|ctx| ctx.reduce(1));
         delivered
     }
 }
 
+/// [`ReplyTo::send`] to a caller outside any process, out of line: the
+/// process kind is the hot path.
+#[inline(never)]
+fn answer_async<R: Send + 'static>(slot: &mut Option<Arc<AsyncSlot>>, reply: R) -> bool {
+    slot.take()
+        .expect("present until answered")
+        .fill(Outcome::Reply(Envelope::new(reply)))
+}
+
 impl<R> ReplyTo<R> {
-    /// The process waiting for the reply.
-    pub fn caller(&self) -> &Pid {
-        self.caller.as_ref().expect("present until answered")
+    /// The process waiting for the reply; `None` for a caller outside any
+    /// process ([`call_async`](crate::call_async)).
+    pub fn caller(&self) -> Option<&Pid> {
+        match &self.target {
+            Target::Process { caller, .. } => Some(caller),
+            Target::Async(_) => None,
+        }
+    }
+
+    /// The address of the call an async caller waits on.
+    pub(crate) fn to_async(slot: Arc<AsyncSlot>) -> Self {
+        Self {
+            target: Target::Async(Some(slot)),
+            _reply: PhantomData,
+        }
     }
 }
 
 impl<R> Drop for ReplyTo<R> {
+    #[inline]
     fn drop(&mut self) {
-        let Some(caller) = self.caller.take() else {
-            return;
-        };
-        // Who drops it: the caller itself (its own request became a dead
-        // letter: the watch of the callee tells more), a process as it
-        // ends (its end tells why), or one that lives on (no reply).
-        let dropper = try_with_process(|ctx| {
-            if Arc::ptr_eq(ctx.pcb, &caller.0) {
-                None
-            } else if ctx.is_ending() || std::thread::panicking() {
-                Some(Outcome::DroppedEnding(Pid(Arc::clone(ctx.pcb))))
-            } else {
-                Some(Outcome::Dropped)
+        // A process's call answered: the usual case, in line.
+        if !matches!(
+            self.target,
+            Target::Process {
+                generation: ANSWERED,
+                ..
             }
-        });
-        let outcome = match dropper {
-            Some(Some(outcome)) => outcome,
-            // The caller itself.
-            Some(None) => return,
-            // Outside any process: a thread that panics is no process's
-            // end (the call waits for its timeout), nor is a worker
-            // dropping an ended process's messages (the call's watch of
-            // the callee tells its end); a thread that lives on drops it
-            // as a living process would.
-            None if std::thread::panicking() => return,
-            None if crate::worker::core::try_with_worker(|_| ()).is_some() => return,
-            None => Outcome::Dropped,
-        };
-        fill(&caller, self.generation, outcome);
+        ) {
+            self.target.drop_unanswered();
+        }
+    }
+}
+
+impl Target {
+    /// The rest of [`ReplyTo`]'s drop: tells the caller, if it was not
+    /// answered.
+    #[inline(never)]
+    fn drop_unanswered(&mut self) {
+        match self {
+            Target::Process { caller, generation } => {
+                let generation = std::mem::replace(generation, ANSWERED);
+                if let Some(outcome) = unanswered(Some(caller)) {
+                    fill(caller, generation, outcome);
+                }
+            }
+            Target::Async(slot) => {
+                if let Some(slot) = slot.take()
+                    && let Some(outcome) = unanswered(None)
+                {
+                    slot.fill(outcome);
+                }
+            }
+        }
+    }
+}
+
+/// What a reply address dropped unanswered here tells its caller
+/// (`caller`, if a process); `None`: nothing.
+fn unanswered(caller: Option<&Pid>) -> Option<Outcome> {
+    // Who drops it: the caller itself (its own request became a dead
+    // letter: the watch of the callee tells more), a process as it ends
+    // (its end tells why), or one that lives on (no reply).
+    let dropper = try_with_process(|ctx| {
+        if caller.is_some_and(|caller| Arc::ptr_eq(ctx.pcb, &caller.0)) {
+            None
+        } else if ctx.is_ending() || std::thread::panicking() {
+            Some(Outcome::DroppedEnding(Pid(Arc::clone(ctx.pcb))))
+        } else {
+            Some(Outcome::Dropped)
+        }
+    });
+    match dropper {
+        // A process, or the caller itself (`None`).
+        Some(outcome) => outcome,
+        // Outside any process: a thread that panics is no process's
+        // end (the call waits for its timeout), nor is a worker
+        // dropping an ended process's messages (the call's watch of
+        // the callee tells its end); a thread that lives on drops it
+        // as a living process would.
+        None if std::thread::panicking() => None,
+        None if crate::worker::core::try_with_worker(|_| ()).is_some() => None,
+        None => Some(Outcome::Dropped),
     }
 }
 
@@ -400,8 +477,10 @@ impl<R: Send + 'static> PendingReply<R> {
         let owner = Pid(Arc::clone(ctx.pcb));
         let generation = ctx.pcb.reply.get_or_make().reserve();
         let reply = ReplyTo {
-            caller: Some(owner.clone()),
-            generation,
+            target: Target::Process {
+                caller: owner.clone(),
+                generation,
+            },
             _reply: PhantomData,
         };
         let pending = Self {

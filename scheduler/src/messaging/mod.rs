@@ -13,7 +13,9 @@
 //! | `call.rs` | [`call`](crate::call): request and reply, the callee watched, late replies kept out of the mailbox |
 //! | `long_queue.rs` | the long-message-queue monitor: marks, the look at receive, its report |
 //! | `reply_slot.rs` | the per-process slot a reply lands in (loom-checked) |
+//! | `async_slot.rs` | the slot a reply to a caller outside any process lands in ([`call_async`](crate::call_async)) |
 
+pub(crate) mod async_slot;
 pub(crate) mod call;
 pub(crate) mod delivery;
 pub(crate) mod envelope;

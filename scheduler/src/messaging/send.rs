@@ -227,11 +227,12 @@ impl Wake for ThreadWaker {
 /// back if `to` ends meanwhile (its mailbox closes).
 #[cold]
 fn send_when_room(to: &Arc<Pcb>, envelope: Envelope) -> Result<(), Envelope> {
-    let sender = try_with_process(|ctx| (Arc::clone(ctx.pcb), ctx.in_panic_hook()));
+    let sender = try_with_process(|ctx| (Arc::clone(ctx.pcb), ctx.must_not_suspend()));
     let waker = match &sender {
         // A process cannot wait for room in its own mailbox, and one that
-        // runs the panic hook must not give its worker up (std holds its
-        // hook lock): both exceed the bound instead.
+        // runs the panic hook (std holds its hook lock) or polls a future
+        // (module `futures`) must not give its worker up: they exceed the
+        // bound instead.
         Some((me, in_hook)) if Arc::ptr_eq(me, to) || *in_hook => {
             return deliver_or_return(to, envelope);
         }

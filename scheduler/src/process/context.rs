@@ -264,7 +264,11 @@ pub(crate) struct ProcessCtx<'y> {
     /// process is ending on an exit signal: every check point unwinds it
     /// again, a `catch_unwind` cannot keep it alive) and [`CLEANUP_ARMED`]
     /// (a clean-up deadline runs: each check point sees whether it passed,
-    /// or whether the clean-up is over). One test on the hot path.
+    /// or whether the clean-up is over) and [`POLLING`] (the process polls
+    /// a future it awaits, module `futures`: it must not suspend meanwhile,
+    /// since a tokio context entered for the poll is a thread-local guard
+    /// that must not outlive it; a spent slice does not yield, and a wait
+    /// panics). One test on the hot path.
     attention: Cell<u8>,
     /// Unwinds started again after user code caught one.
     retries: Cell<u8>,
@@ -305,6 +309,8 @@ pub(crate) struct ProcessCtx<'y> {
 const DYING: u8 = 1;
 /// [`ProcessCtx::attention`]: a clean-up deadline runs.
 const CLEANUP_ARMED: u8 = 2;
+/// [`ProcessCtx::attention`]: the process polls a future.
+const POLLING: u8 = 4;
 
 /// A clean-up that has blocked or polled: its deadline, and its timer.
 struct Cleanup {
@@ -459,8 +465,8 @@ impl<'y> ProcessCtx<'y> {
             if waits || polled {
                 self.arm_cleanup_deadline();
             }
-        } else if self.attention.get() & CLEANUP_ARMED != 0 {
-            self.end_cleanup();
+        } else if self.attention.get() != 0 {
+            self.suspend_with_attention(waits);
         }
         self.publish_reductions();
         let budget = self.yielder.suspend(why);
@@ -468,6 +474,28 @@ impl<'y> ProcessCtx<'y> {
         self.slice_start.set(budget);
         // Every return from a suspension is a check point.
         self.check_signals();
+    }
+
+    /// A suspension of a process that is not ending, with attention bits
+    /// set: a clean-up deadline left over (the clean-up is over: it ends),
+    /// or a poll under way, which must not wait.
+    ///
+    /// # Panics
+    /// If it waits inside a future's poll (module `futures`).
+    #[cold]
+    #[inline(never)]
+    fn suspend_with_attention(&self, waits: bool) {
+        let attention = self.attention.get();
+        if attention & POLLING != 0 && waits {
+            panic!(
+                "ferrotp: a process blocked (receive, sleep, call, blocking, ...) inside the \
+                 poll of a future it awaits with ferrotp::await_future; a future must return \
+                 Poll::Pending instead of blocking: block before or after awaiting it"
+            );
+        }
+        if attention & CLEANUP_ARMED != 0 {
+            self.end_cleanup();
+        }
     }
 
     /// Adds the reductions used since the slice started to the control
@@ -739,10 +767,26 @@ impl<'y> ProcessCtx<'y> {
         self.in_panic_hook.replace(running)
     }
 
-    /// Whether the process runs the panic hook: std holds its hook lock,
-    /// so the process does not give its worker up where it can avoid it.
-    pub(crate) fn in_panic_hook(&self) -> bool {
-        self.in_panic_hook.get()
+    /// Whether the process must not give its worker up where it can
+    /// avoid it: it runs the panic hook (std holds its hook lock), or it
+    /// polls a future (module `futures`).
+    pub(crate) fn must_not_suspend(&self) -> bool {
+        self.in_panic_hook.get() || self.attention.get() & POLLING != 0
+    }
+
+    /// Runs `poll` (a future's poll) marked as polling (see
+    /// [`POLLING`]), and unmarked again as it returns or unwinds. Nests.
+    pub(crate) fn polling<T>(&self, poll: impl FnOnce() -> T) -> T {
+        struct Unmark<'a>(&'a Cell<u8>, u8);
+        impl Drop for Unmark<'_> {
+            fn drop(&mut self) {
+                self.0.set(self.0.get() & !POLLING | self.1);
+            }
+        }
+        let was = self.attention.get() & POLLING;
+        self.attention.set(self.attention.get() | POLLING);
+        let _unmark = Unmark(&self.attention, was);
+        poll()
     }
 
     /// Whether the process is ending: unwinding (an exit signal, a panic,
@@ -916,7 +960,7 @@ impl<'y> ProcessCtx<'y> {
     #[inline]
     pub(crate) fn yield_slice(&self) {
         self.check_stack();
-        if self.in_panic_hook.get() {
+        if self.must_not_suspend() {
             return;
         }
         self.suspend(Suspend::Yield, false);
@@ -927,7 +971,7 @@ impl<'y> ProcessCtx<'y> {
     /// it would wait) is bounded by its clean-up deadline.
     pub(crate) fn yield_polling(&self) {
         self.check_stack();
-        if self.in_panic_hook.get() {
+        if self.must_not_suspend() {
             return;
         }
         self.suspend(Suspend::Yield, true);
@@ -937,6 +981,10 @@ impl<'y> ProcessCtx<'y> {
     /// afterwards (wake-ups are permits, not events). A process that is
     /// ending (its clean-up) may block too, up to its clean-up deadline
     /// (module docs).
+    ///
+    /// # Panics
+    /// Inside a future's poll (module `futures`), unless the process is
+    /// unwinding already (a destructor that blocks there: it suspends).
     #[inline(always)]
     pub(crate) fn wait(&self) {
         self.suspend(Suspend::Wait(self.budget.get()), true);
@@ -1085,6 +1133,20 @@ impl<'y> ProcessCtx<'y> {
             // then fires later, stale, and is ignored.
             self.wait_checked();
         }
+    }
+
+    /// [`wait_for`](Self::wait_for) with its test behind a pointer, out
+    /// of line: one copy for the waits off the message path (a blocking
+    /// join, a future's), so that they add no copy of the wait, and of the
+    /// timer wheel it inlines, that could change how `call`'s is compiled.
+    #[inline(never)]
+    pub(crate) fn wait_for_dyn(
+        &self,
+        function: &str,
+        deadline: Option<Instant>,
+        ready: &mut dyn FnMut() -> bool,
+    ) -> bool {
+        self.wait_for(function, deadline, &mut || ready())
     }
 
     /// Whether the process is ending: unwinding (an exit signal, a

@@ -198,6 +198,8 @@ pub struct Builder {
     dead_letter_hook: Option<DeadLetterHook>,
     long_schedule_hook: Option<LongScheduleHook>,
     long_message_queue_hook: Option<LongMessageQueueHook>,
+    #[cfg(feature = "tokio")]
+    tokio_handle: Option<tokio::runtime::Handle>,
 }
 
 impl fmt::Debug for Builder {
@@ -212,7 +214,7 @@ impl fmt::Debug for Builder {
                 "long_message_queue_hook",
                 &self.long_message_queue_hook.is_some(),
             )
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -307,6 +309,32 @@ impl Builder {
     /// ```
     pub fn blocking_threads(mut self, threads: usize) -> Self {
         self.code.blocking_threads = Some(threads);
+        self
+    }
+
+    /// The tokio runtime whose context the futures that processes await
+    /// ([`await_future`](crate::await_future)) are polled in (feature
+    /// `tokio`; default: a runtime of the ferrotp runtime's own, with one
+    /// thread, started by the first `await_future`). Give a multi-thread
+    /// runtime's handle: a current-thread runtime drives its sockets and
+    /// timers only while a thread runs its `block_on`.
+    ///
+    /// ```
+    /// let tokio = tokio::runtime::Builder::new_multi_thread()
+    ///     .worker_threads(1)
+    ///     .enable_all()
+    ///     .build()
+    ///     .unwrap();
+    /// let rt = ferrotp_scheduler::Runtime::builder()
+    ///     .tokio_handle(tokio.handle().clone())
+    ///     .build()?;
+    /// let answer = rt.block_on(|| ferrotp_scheduler::await_future(async { 6 * 7 }));
+    /// assert_eq!(answer, 42);
+    /// # Ok::<(), ferrotp_scheduler::BuildError>(())
+    /// ```
+    #[cfg(feature = "tokio")]
+    pub fn tokio_handle(mut self, handle: tokio::runtime::Handle) -> Self {
+        self.tokio_handle = Some(handle);
         self
     }
 
@@ -569,6 +597,8 @@ impl Builder {
             long_schedule_hook: self.long_schedule_hook,
             watchdog: OnceLock::new(),
             blocking: BlockingPool::new(blocking_threads, BLOCKING_KEEP_ALIVE),
+            #[cfg(feature = "tokio")]
+            tokio: crate::futures::tokio::TokioContext::new(self.tokio_handle),
             config,
             places,
             pinned: pin_workers,
@@ -798,6 +828,18 @@ impl Runtime {
         })
     }
 
+    /// The tokio handle the futures its processes await are polled with
+    /// (feature `tokio`; see [`Builder::tokio_handle`]), its runtime
+    /// started if it has not been: to spawn tokio tasks that talk to
+    /// processes, say.
+    ///
+    /// # Panics
+    /// If the OS will not start the tokio runtime's thread.
+    #[cfg(feature = "tokio")]
+    pub fn tokio_handle(&self) -> tokio::runtime::Handle {
+        self.shared.tokio.handle().clone()
+    }
+
     /// Messages sent to processes that had ended, so far.
     pub fn dead_letters(&self) -> u64 {
         let by_workers: u64 = self
@@ -903,6 +945,8 @@ impl Drop for Runtime {
         // pool. Queued jobs are dropped; running ones finish on their own
         // threads, unjoined (module `blocking`).
         self.shared.blocking.shut_down();
+        #[cfg(feature = "tokio")]
+        self.shared.tokio.shut_down();
     }
 }
 

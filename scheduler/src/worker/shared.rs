@@ -234,6 +234,9 @@ pub(crate) struct Shared {
     pub(crate) watchdog: OnceLock<Thread>,
     /// The blocking pool (module `blocking`).
     pub(crate) blocking: crate::blocking::pool::BlockingPool,
+    /// The tokio context futures are polled in (module `futures::tokio`).
+    #[cfg(feature = "tokio")]
+    pub(crate) tokio: crate::futures::tokio::TokioContext,
     /// Each worker's CPU and node (module `placement`).
     pub(crate) places: Vec<WorkerPlace>,
     /// Whether workers pin themselves to their CPU.
