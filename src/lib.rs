@@ -182,6 +182,41 @@
 //! [`MAX_BLOCKING_THREADS`]; idle threads exit after
 //! [`BLOCKING_KEEP_ALIVE`]).
 //!
+//! **Futures.** Inside a process, [`await_future`] (and
+//! [`await_future_timeout`]) waits for any `Future`, suspending only the
+//! process. Outside, async code calls processes with [`call_async`] (and
+//! an actor with [`ActorRef::call_async`](actor::ActorRef::call_async)),
+//! whose [`CallFuture`] ends with the [`CallError`]s of [`call`];
+//! [`send`] works from any thread. With the `tokio` feature, futures are
+//! polled inside a tokio runtime's context (the runtime's own, or one
+//! given with `Builder::tokio_handle`), so tokio's sockets and timers work
+//! in a process; `tokio_handle` returns it.
+//!
+//! ```
+//! use std::time::Duration;
+//! use ferrotp::actor::{self, Next};
+//! use ferrotp::{ReplyTo, Runtime};
+//!
+//! let rt = Runtime::builder().workers(1).build()?;
+//! // An actor that reads files on a blocking thread.
+//! let reader = rt.block_on(|| {
+//!     actor::start((), |(path, reply): (String, ReplyTo<usize>), ()| {
+//!         let size = ferrotp::blocking(move || std::fs::read(path).map_or(0, |b| b.len()));
+//!         reply.send(size);
+//!         Next::Continue(())
+//!     })
+//!     .unwrap()
+//! });
+//! // Async code outside the runtime calls it.
+//! let tokio = tokio::runtime::Builder::new_current_thread().build().unwrap();
+//! let size = tokio.block_on(reader.call_async(
+//!     |reply| ("Cargo.toml".to_owned(), reply),
+//!     Duration::from_secs(5),
+//! ));
+//! assert!(size.unwrap() > 0);
+//! # Ok::<(), ferrotp::BuildError>(())
+//! ```
+//!
 //! **Names.** [`register`], [`unregister`], [`whereis`] (and
 //! [`Runtime::whereis`] from outside), [`send_named`]; errors in
 //! [`RegisterError`] and [`NotRegistered`].
@@ -298,18 +333,21 @@ pub use ferrotp_scheduler::io;
 // and the calls for code that may run outside a process or that catches
 // unwinds. The building blocks of links (`link_signal`, `Link`,
 // `send_signal_message`) and the loom-facing modules stay in `scheduler`.
+#[cfg(feature = "tokio")]
+pub use ferrotp_scheduler::tokio_handle;
 pub use ferrotp_scheduler::{
-    AnyMessage, BLOCKING_KEEP_ALIVE, BlockingHandle, BuildError, Builder, CallError,
+    AnyMessage, BLOCKING_KEEP_ALIVE, BlockingHandle, BuildError, Builder, CallError, CallFuture,
     DEFAULT_BLOCKING_THREADS, DEFAULT_BUSY_WAIT, DEFAULT_CLEANUP_TIMEOUT, DEFAULT_LONG_SCHEDULE,
     DEFAULT_MAX_PROCESSES, DEFAULT_REDUCTIONS, DEFAULT_STACK_SIZE, DeadLetter, EffectiveSettings,
     Exit, ExitCounts, ExitHook, ExitReason, LongMessageQueue, LongSchedule, MAX_BLOCKING_THREADS,
     MAX_RED_ZONE, MAX_STACK_SIZE, Metrics, NotRegistered, OnStackOverflow, PendingReply, Pid,
     ProcessId, ProcessStatus, QueueMarks, RegisterError, ReplyTo, Runtime, Select, SpawnError,
-    SpawnOptions, Subject, TimerRef, TrySendError, WorkerMetrics, blocking, call, cancel_timer,
-    exit, exit_self, is_exit_unwind, mailbox_len, maybe_grow, receive, receive_any,
-    receive_any_timeout, receive_match, receive_match_timeout, receive_timeout, reduce, register,
-    remaining_stack, run, self_pid, send, send_after, send_named, sleep, spawn, spawn_blocking,
-    spawn_opt, spawn_with, trap_exit, try_self_pid, try_send, unregister, whereis, yield_now,
+    SpawnOptions, Subject, TimerRef, TrySendError, WorkerMetrics, await_future,
+    await_future_timeout, blocking, call, call_async, cancel_timer, exit, exit_self,
+    is_exit_unwind, mailbox_len, maybe_grow, receive, receive_any, receive_any_timeout,
+    receive_match, receive_match_timeout, receive_timeout, reduce, register, remaining_stack, run,
+    self_pid, send, send_after, send_named, sleep, spawn, spawn_blocking, spawn_opt, spawn_with,
+    trap_exit, try_self_pid, try_send, unregister, whereis, yield_now,
 };
 pub use ferrotp_supervision as supervision;
 pub use info::{ProcessInfo, process_info};

@@ -64,6 +64,16 @@
 //! [`Subject`]s, a multi-clause [`Select`], bounded mailboxes with
 //! blocking `send` and [`try_send`], dead letters, [`sleep`],
 //! receive timeouts and [`send_after`] on a per-worker timer wheel.
+//!
+//! # Blocking code and futures
+//!
+//! [`blocking`] and [`spawn_blocking`] run closures that block their
+//! thread on a pool the runtime owns, suspending only the calling process
+//! (BEAM's dirty schedulers). [`await_future`] waits for a `Future` inside
+//! a process; [`call_async`] lets async code call a process and await the
+//! reply ([`CallFuture`]). With the `tokio` feature the futures processes
+//! await are polled in a tokio runtime's context (`Builder::tokio_handle`,
+//! `tokio_handle`).
 
 mod blocking;
 mod futures;

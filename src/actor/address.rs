@@ -4,7 +4,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferrotp_scheduler::{CallError, ExitReason, PendingReply, Pid, ReplyTo};
+use ferrotp_scheduler::{CallError, CallFuture, ExitReason, PendingReply, Pid, ReplyTo};
 
 use super::incarnations::Incarnations;
 use super::sys::{SysError, System, Trace, on_state, sys_call};
@@ -196,6 +196,65 @@ impl<M: Send + 'static> ActorRef<M> {
                         None => pending.wait(timeout),
                     },
                     Err(_) => Err(CallError::NoProc),
+                }
+            }
+        }
+    }
+
+    /// [`call`](Self::call) from outside any process (an async task, a
+    /// plain thread): the request is sent now, and the returned
+    /// [`CallFuture`] resolves with the reply or the same [`CallError`]s,
+    /// on any executor ([`call_async`](crate::call_async)). A supervised
+    /// actor's address holds the request over a restart, as for `call`;
+    /// its supervisor is watched from the start.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ferrotp::actor::{self, Next};
+    /// use ferrotp::{ReplyTo, Runtime};
+    /// enum Counter { Add(u64), Get(ReplyTo<u64>) }
+    /// let rt = Runtime::builder().workers(1).build()?;
+    /// let counter = rt.block_on(|| actor::start(0u64, |message, total| match message {
+    ///     Counter::Add(n) => Next::Continue(total + n),
+    ///     Counter::Get(reply) => { reply.send(total); Next::Continue(total) }
+    /// }).unwrap());
+    /// let tokio = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    /// let total = tokio.block_on(async {
+    ///     counter.send(Counter::Add(40)); // sending works from any thread
+    ///     counter.send(Counter::Add(2));
+    ///     counter.call_async(Counter::Get, Duration::from_secs(5)).await
+    /// });
+    /// assert_eq!(total, Ok(42));
+    /// # Ok::<(), ferrotp::BuildError>(())
+    /// ```
+    pub fn call_async<R: Send + 'static>(
+        &self,
+        request: impl FnOnce(ReplyTo<R>) -> M,
+        timeout: Duration,
+    ) -> CallFuture<R> {
+        match &self.target {
+            Target::Process(pid) => ferrotp_scheduler::call_async(pid, request, timeout),
+            Target::Supervised(incarnations) => {
+                if ferrotp_scheduler::try_self_pid()
+                    .is_some_and(|me| incarnations.is_incarnation(&me))
+                {
+                    return CallFuture::ready(Err(CallError::CalledSelf));
+                }
+                let (mut future, reply) = CallFuture::new(timeout);
+                match incarnations.deliver(request(reply)) {
+                    Ok(()) => {
+                        if let Some(supervisor) = incarnations.supervisor() {
+                            future.watch(&supervisor);
+                        }
+                        future
+                    }
+                    Err((request, _)) => {
+                        // The future first: the reply address dropped
+                        // with the request then fills nothing.
+                        drop(future);
+                        drop(request);
+                        CallFuture::ready(Err(CallError::NoProc))
+                    }
                 }
             }
         }
