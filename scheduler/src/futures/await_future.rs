@@ -10,7 +10,11 @@
 //! flag *before* it wakes, as `wait_for`'s contract asks, and wake-ups are
 //! permits, so a wake between a poll and the wait is not lost (the run
 //! state protocol, loom-checked in `tests/loom_run_state.rs`, makes what
-//! the waker wrote visible to the woken process). Other wake-ups of the
+//! the waker wrote visible to the woken process; `tests/loom_wake_data.rs`
+//! models exactly this: a flag stored `Release`, then a wake, racing a
+//! process that looks and suspends). No new atomic protocol: the flag is
+//! `wait_for`'s `ready` condition, as a reply slot's state is for `call`.
+//! Other wake-ups of the
 //! process (a message arriving) find the flag down and wait again: the
 //! future is polled only when it asked to be.
 //!

@@ -204,7 +204,8 @@ pub struct Builder {
 
 impl fmt::Debug for Builder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Builder")
+        let mut debug = f.debug_struct("Builder");
+        debug
             .field("code", &self.code)
             .field("file", &self.file)
             .field("environment", &self.environment)
@@ -213,8 +214,10 @@ impl fmt::Debug for Builder {
             .field(
                 "long_message_queue_hook",
                 &self.long_message_queue_hook.is_some(),
-            )
-            .finish_non_exhaustive()
+            );
+        #[cfg(feature = "tokio")]
+        debug.field("tokio_handle", &self.tokio_handle);
+        debug.finish()
     }
 }
 
