@@ -321,3 +321,24 @@ fn shutdown_never_waits_for_a_running_closure() {
         assert_eq!(count.load(Ordering::SeqCst), 2);
     });
 }
+
+/// A handle gives its value once: joining it again is a clear panic, not
+/// a wait for ever.
+#[test]
+fn a_handle_joined_twice_panics_with_a_clear_message() {
+    let reason = run(|| {
+        let twice = spawn(|| {
+            let mut job = spawn_blocking(|| 1);
+            while job.join_timeout(Duration::from_millis(1)).is_none() {}
+            job.join();
+        });
+        wait_exit(&twice)
+    })
+    .unwrap();
+    assert_eq!(
+        reason,
+        ExitReason::Panic(
+            "ferrotp: a BlockingHandle was joined after it returned its value".into()
+        )
+    );
+}

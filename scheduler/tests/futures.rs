@@ -163,11 +163,14 @@ fn a_poll_never_gives_its_worker_up() {
     let rt = Runtime::builder().workers(1).reductions(2).build().unwrap();
     let ran_meanwhile = rt.block_on(|| {
         let other_ran = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&other_ran);
-        spawn(move || flag.store(true, Ordering::SeqCst));
         let me = self_pid();
         let seen = Arc::clone(&other_ran);
+        let flag = Arc::clone(&other_ran);
+        let mut flag = Some(flag);
         let ran_meanwhile = await_future(std::future::poll_fn(move |_| {
+            // Runnable from now on, on the only worker.
+            let flag = flag.take().expect("polled once");
+            spawn(move || flag.store(true, Ordering::SeqCst));
             for _ in 0..10 {
                 send(&me, ()); // a reduction each: the slice is spent
                 yield_now();
