@@ -34,7 +34,7 @@
 //!   error or a client that goes away ends its task only.
 //!
 //! Run: `cargo run --release -p ferrotp-benches --bin kv_tokio -- --port
-//! 6381 [--shards 8] [--threads 2] [--store mutex|tasks]`. It prints
+//! 6381 [--shards 4] [--threads 2] [--store mutex|tasks]`. It prints
 //! `kv_tokio listening on 127.0.0.1:PORT` once it accepts connections.
 
 #[allow(dead_code)]
@@ -85,7 +85,7 @@ impl Options {
     fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
         let mut options = Options {
             port: 6381,
-            shards: 8,
+            shards: 4,
             threads: 2,
             store: StoreKind::Mutex,
         };

@@ -19,7 +19,7 @@
 //! Run:
 //!
 //! ```text
-//! cargo run --release --example kv_server -- --port 6380 [--shards 8] [--workers 2]
+//! cargo run --release --example kv_server -- --port 6380 [--shards 4] [--workers 2]
 //! cargo run --release --example kv_server -- --bench [--clients 50] [--requests 200000]
 //!     [--pipeline 1] [--keys 10000]        the demo: the server in-process, under load
 //! cargo run --release --example kv_server -- --bench --connect 127.0.0.1:6379
@@ -64,7 +64,7 @@ impl Options {
     fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
         let mut options = Options {
             port: 6380,
-            shards: 8,
+            shards: 4,
             workers: None,
             bench: false,
             connect: None,

@@ -261,17 +261,19 @@ impl Driver {
     }
 
     /// Parks the thread until an event, a wake-up or `timeout` (`None`:
-    /// no timeout); wakes the processes the events are for.
-    pub(crate) fn park(&mut self, timeout: Option<Duration>) {
-        self.poll(timeout);
+    /// no timeout); wakes the processes the events are for. Returns how
+    /// many sources had events.
+    pub(crate) fn park(&mut self, timeout: Option<Duration>) -> usize {
+        self.poll(timeout)
     }
 
-    /// Takes the events already there, without waiting.
-    pub(crate) fn poll_now(&mut self) {
-        self.poll(Some(Duration::ZERO));
+    /// Takes the events already there, without waiting. Returns how many
+    /// sources had events.
+    pub(crate) fn poll_now(&mut self) -> usize {
+        self.poll(Some(Duration::ZERO))
     }
 
-    fn poll(&mut self, timeout: Option<Duration>) {
+    fn poll(&mut self, timeout: Option<Duration>) -> usize {
         if let Err(error) = self.poll.poll(&mut self.events, timeout) {
             // EINTR (a signal): the caller's loop looks again. Anything
             // else would come back at every poll; it is reported, and the
@@ -284,10 +286,10 @@ impl Driver {
                     format_args!("a worker's poller failed: {error}"),
                 );
             }
-            return;
+            return 0;
         }
         if self.events.is_empty() {
-            return;
+            return 0;
         }
         {
             let sources = self.shared.sources();
@@ -318,9 +320,11 @@ impl Driver {
                 }
             }
         }
+        let sources = self.woken.len();
         for (io, ready) in self.woken.drain(..) {
             io.set(ready);
         }
+        sources
     }
 }
 

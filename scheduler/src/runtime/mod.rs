@@ -243,7 +243,10 @@ impl Builder {
 
     /// How long an idle worker keeps looking for work before it parks
     /// (default 100 µs, see [`DEFAULT_BUSY_WAIT`]; zero parks at once). Longer costs CPU while idle
-    /// and saves the wake-up latency of a parked thread.
+    /// and saves the wake-up latency of a parked thread. A worker with
+    /// sockets (or other I/O sources) registered with its poller does not
+    /// spin: it parks in the poller at once, as an I/O event reaches it
+    /// only there.
     pub fn busy_wait(mut self, busy_wait: Duration) -> Self {
         self.code.busy_wait = Some(busy_wait);
         self
