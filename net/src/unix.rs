@@ -87,12 +87,37 @@ impl UnixStream {
         }
     }
 
-    /// Connects to the socket file `path`.
+    /// Connects to the socket file `path`. While the listener's backlog
+    /// is full it waits, as `std`'s blocking connect does, retrying every
+    /// few milliseconds.
     ///
     /// # Errors
-    /// What `connect(2)` reports (`NotFound`, `ConnectionRefused`).
+    /// What `connect(2)` reports (`NotFound`, `ConnectionRefused`); on a
+    /// worker's thread outside a process, `WouldBlock` for a full backlog.
     pub fn connect(path: impl AsRef<Path>) -> io::Result<Self> {
-        let stream = Self::from_mio(mio::net::UnixStream::connect(path)?);
+        let path = path.as_ref();
+        let mut backoff = Duration::from_millis(1);
+        let socket = loop {
+            match mio::net::UnixStream::connect(path) {
+                // The listener's backlog is full: a non-blocking Unix
+                // connect says so at once (EAGAIN) and connects nothing,
+                // and no event tells when there is room. A blocking
+                // connect would wait: so does this, retrying, suspending
+                // only the calling process (a plain thread sleeps).
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    if ferrotp_scheduler::try_self_pid().is_some() {
+                        ferrotp_scheduler::sleep(backoff);
+                    } else if ferrotp_scheduler::io::in_worker_outside_process() {
+                        return Err(error);
+                    } else {
+                        std::thread::sleep(backoff);
+                    }
+                    backoff = (backoff * 2).min(Duration::from_millis(50));
+                }
+                result => break result?,
+            }
+        };
+        let stream = Self::from_mio(socket);
         // A Unix connect completes at once or is refused, except when the
         // listener's backlog is full: then it completes once writable.
         stream.io.write_with(None, |socket| {

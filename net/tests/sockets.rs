@@ -357,3 +357,79 @@ fn plain_threads_block_as_with_std() {
     client.read_exact(&mut buf).unwrap();
     assert_eq!(&buf, b"block");
 }
+
+/// At shutdown, a process in its clean-up on worker 1 writes 4 MiB to a
+/// socket registered with worker 0's poller: worker 0 keeps polling until
+/// every worker has drained, so the write completes.
+#[test]
+fn a_clean_up_write_at_shutdown_uses_another_workers_poller() {
+    const BYTES: usize = 4 << 20;
+    struct FlushOnDrop(Option<TcpStream>);
+    impl Drop for FlushOnDrop {
+        fn drop(&mut self) {
+            if let Some(mut stream) = self.0.take() {
+                stream.write_all(&vec![7u8; BYTES]).unwrap();
+            }
+        }
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let reader = std::thread::spawn(move || {
+        let (mut peer, _) = listener.accept().unwrap();
+        let mut all = Vec::new();
+        peer.read_to_end(&mut all).unwrap();
+        all.len()
+    });
+    let rt = runtime(2);
+    rt.block_on(move || {
+        let me = self_pid();
+        // Registered with worker 0's poller by a wait there.
+        let registrar = spawn_opt(SpawnOptions::new().worker(0), move || {
+            let stream = TcpStream::connect(addr).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_millis(1)))
+                .unwrap();
+            let _ = (&stream).read(&mut [0; 1]);
+            send(&me, stream);
+        })
+        .unwrap();
+        let stream = receive::<TcpStream>();
+        let _ = registrar;
+        let me = self_pid();
+        spawn_opt(SpawnOptions::new().worker(1), move || {
+            let _flush = FlushOnDrop(Some(stream));
+            send(&me, "holding");
+            receive::<()>(); // until shutdown unwinds it
+        })
+        .unwrap();
+        assert_eq!(receive::<&str>(), "holding");
+    });
+    drop(rt);
+    assert_eq!(reader.join().unwrap(), BYTES);
+}
+
+/// A process that reads a socket that never runs dry (its peer keeps it
+/// full) is preempted: a sleeper on the same worker still gets its turn.
+#[test]
+fn a_process_reading_an_always_ready_socket_is_preempted() {
+    let rt = runtime(1);
+    let woke = rt.block_on(|| {
+        let (a, b) = UnixStream::pair().unwrap();
+        let me = self_pid();
+        spawn(move || {
+            let _peer = b;
+            (&_peer).write_all(&[1; 1024]).unwrap();
+            let mut buf = [0; 16];
+            loop {
+                // Always readable: never suspends to wait.
+                let _ = (&a).read(&mut buf[..0]);
+            }
+        });
+        spawn(move || {
+            ferrotp_scheduler::sleep(Duration::from_millis(1));
+            send(&me, "woke");
+        });
+        receive::<&str>()
+    });
+    assert_eq!(woke, "woke");
+}

@@ -6,7 +6,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use ferrotp_scheduler::io::{Direction, IoSource};
+use ferrotp_scheduler::io::IoSource;
 use ferrotp_scheduler::{ExitReason, Runtime, exit, receive, self_pid, send, spawn};
 
 fn pair() -> (UnixStream, UnixStream) {
@@ -104,7 +104,6 @@ fn outside_a_process_the_thread_blocks() {
     let (a, b) = pair();
     let writer = std::thread::spawn(move || {
         let source = IoSource::new(b);
-        source.wait(Direction::Write, None).unwrap();
         source
             .write_with(None, |mut s| s.write(b"from a thread"))
             .unwrap();
@@ -194,4 +193,25 @@ fn a_source_outliving_its_runtime_fails_clearly_in_another() {
         error.to_string().contains("runtime that has shut down"),
         "{error}"
     );
+}
+
+/// An exit hook runs on the worker's thread outside any process: a read
+/// there that would block returns `WouldBlock` rather than stall the
+/// worker (and the runtime's shutdown with it).
+#[test]
+fn a_read_that_would_block_in_an_exit_hook_is_refused() {
+    let rt = Runtime::builder().workers(1).build().unwrap();
+    let (tx, rx) = mpsc::channel();
+    rt.block_on(move || {
+        let (a, b) = pair();
+        let short_lived = spawn(|| ());
+        let _hook = short_lived.on_exit(move |_| {
+            let _keep = &b;
+            let source = IoSource::new(a);
+            tx.send(read_some(&source, None).map_err(|e| e.kind()))
+                .unwrap();
+        });
+    });
+    drop(rt);
+    assert_eq!(rx.recv().unwrap(), Err(ErrorKind::WouldBlock));
 }

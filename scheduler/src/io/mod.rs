@@ -18,4 +18,12 @@ pub(crate) mod driver;
 pub mod readiness;
 mod source;
 
-pub use source::{Direction, IoSource};
+pub use source::IoSource;
+
+/// Whether this thread is a worker's thread running no process (an exit
+/// hook, a destructor the runtime runs), where blocking would stall the
+/// worker: I/O there returns `WouldBlock` instead of waiting.
+pub fn in_worker_outside_process() -> bool {
+    crate::process::context::try_with_process(|_| ()).is_none()
+        && crate::worker::core::try_with_worker(|_| ()).is_some()
+}

@@ -22,16 +22,19 @@
 //!    that ends the process unwinds from the wait, as from a receive; the
 //!    waiter is taken off on the way out.
 //!
-//! Each try costs a reduction, so a process looping on a source that is
-//! always ready is still preempted.
+//! Each try costs 50 reductions (a system call's worth), so a process
+//! looping on a source that is always ready is still preempted.
 //!
 //! # Outside a process
 //!
 //! A thread that is not running a process (the program's main thread, a
-//! plain `std::thread`, an exit hook) blocks its thread instead, in
-//! `poll(2)` on the descriptor, as `std::net` would; it never registers
-//! the source. So a socket made on the main thread and handed to a
-//! process, or the other way round, works on both sides.
+//! plain `std::thread`) blocks its thread instead, in `poll(2)` on the
+//! descriptor, as `std::net` would; it never registers the source. So a
+//! socket made on the main thread and handed to a process, or the other
+//! way round, works on both sides. On a worker's thread outside any
+//! process (an exit hook, a destructor the runtime runs), an operation
+//! that would block returns its `WouldBlock` error instead of stalling
+//! the worker.
 //!
 //! # Dropping
 //!
@@ -49,9 +52,13 @@ use crate::io::readiness::{READABLE, Snapshot, WRITABLE};
 use crate::process::context::try_with_process;
 use crate::worker::core::try_with_worker;
 
+/// Reductions charged for each operation tried: a system call costs
+/// about as much as this many reductions' worth of ordinary work.
+const IO_REDUCTIONS: u32 = 50;
+
 /// A direction to wait for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Direction {
+enum Direction {
     /// Wait until the source can be read.
     Read,
     /// Wait until the source can be written.
@@ -177,29 +184,13 @@ impl<S: AsRawFd> IoSource<S> {
         self.run(Direction::Write, deadline, op)
     }
 
-    /// Waits until the source is ready in `direction` (or might be: the
-    /// next operation tells), or `deadline` passes.
-    ///
-    /// # Errors
-    /// `TimedOut` once `deadline` has passed; registering can fail.
-    pub fn wait(&self, direction: Direction, deadline: Option<Instant>) -> io::Result<()> {
-        if try_with_process(|_| ()).is_none() {
-            return self.wait_thread(direction, deadline);
-        }
-        let registration = self.registration()?;
-        if registration.io().snapshot().is_ready(direction.mask()) {
-            return Ok(());
-        }
-        self.wait_process(registration, direction, deadline)
-    }
-
     fn run<R>(
         &self,
         direction: Direction,
         deadline: Option<Instant>,
         mut op: impl FnMut(&S) -> io::Result<R>,
     ) -> io::Result<R> {
-        let in_process = try_with_process(|ctx| ctx.reduce(1)).is_some();
+        let in_process = try_with_process(|_| ()).is_some();
         let interest = direction.mask();
         loop {
             let seen: Option<Snapshot> = if in_process {
@@ -215,6 +206,12 @@ impl<S: AsRawFd> IoSource<S> {
             {
                 self.wait_process(registration, direction, deadline)?;
                 continue;
+            }
+            if in_process {
+                // Each try is a system call: charged as such, so that a
+                // process reading a socket that never runs dry is
+                // preempted like any other.
+                let _ = try_with_process(|ctx| ctx.reduce(IO_REDUCTIONS));
             }
             match op(self.get_ref()) {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
@@ -306,8 +303,20 @@ impl<S: AsRawFd> IoSource<S> {
     }
 
     /// Blocks the calling thread (not a process) in `poll(2)` until
-    /// `direction` is ready or `deadline` passes.
+    /// `direction` is ready or `deadline` passes. On a worker's thread
+    /// outside a process (an exit hook, a destructor the runtime runs),
+    /// blocking would stall every process of the worker, and a wait that
+    /// never ends would hold up the runtime's shutdown: the operation's
+    /// `WouldBlock` is returned instead.
     fn wait_thread(&self, direction: Direction, deadline: Option<Instant>) -> io::Result<()> {
+        if try_with_worker(|_| ()).is_some() {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "ferrotp: an I/O operation that would block, on a worker's thread outside any \
+                 process (an exit hook, say): it would stall the worker, so it is refused; do \
+                 the I/O in a process",
+            ));
+        }
         let mut pollfd = libc::pollfd {
             fd: self.get_ref().as_raw_fd(),
             events: direction.poll_events(),

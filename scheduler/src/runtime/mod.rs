@@ -592,6 +592,7 @@ impl Builder {
             idle: Idle::new(workers),
             credit_batch: (max_processes / (64 * workers)).clamp(1, 64),
             shutdown: AtomicBool::new(false),
+            draining: AtomicUsize::new(workers),
             slots: SlotBudget::default(),
             external_spawns: AtomicU64::new(0),
             external_exits: AtomicU64::new(0),
@@ -635,8 +636,20 @@ impl Builder {
             let stacks = Arc::clone(&stacks);
             let thread = std::thread::Builder::new()
                 .name(format!("ferrotp-worker-{index}"))
-                .spawn(move || WorkerLoop::new(index, shared, deque, stacks, driver).run())
-                .map_err(BuildError::Thread)?; // `runtime`'s drop stops the others
+                .spawn(move || WorkerLoop::new(index, shared, deque, stacks, driver).run());
+            let thread = match thread {
+                Ok(thread) => thread,
+                Err(error) => {
+                    // The workers that never started will not drain: the
+                    // started ones must not wait for them at shutdown.
+                    // `runtime`'s drop then stops the started ones.
+                    runtime
+                        .shared
+                        .draining
+                        .fetch_sub(workers - index, Ordering::AcqRel);
+                    return Err(BuildError::Thread(error));
+                }
+            };
             runtime.threads.push(thread);
         }
         if let Some(threshold) = long_schedule {

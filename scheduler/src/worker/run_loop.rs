@@ -30,7 +30,7 @@
 //!    migratable processes woken here move to `fresh`, due timers fire
 //!    (every 16th pick, or whenever `runnable` is empty), and, while
 //!    sources are registered with its poller, I/O events are taken
-//!    (every 64th pick, or whenever `runnable` is empty);
+//!    (every 16th pick, or whenever `runnable` is empty);
 //!    and every 61st of those, the global injector, then `runnable`'s
 //!    oldest, then `fresh`'s oldest, so that none of them can be starved
 //!    by the others (61 is Go's and async-executor's habit: prime, so it
@@ -67,7 +67,10 @@
 //!    `context`); one that keeps catching its unwind is abandoned. A
 //!    worker with nothing to run parks until its inbox or its next timer
 //!    wakes it.
-//! 5. It closes its inbox, drops its timers, returns every stack; the
+//! 5. It keeps polling its I/O poller until every worker has reached
+//!    this step, so that a process of another worker still in its
+//!    clean-up can wait on a socket registered here.
+//! 6. It closes its inbox, drops its timers, returns every stack; the
 //!    thread ends and `Runtime::drop` joins it, then empties the injector.
 
 use std::cell::{Cell, RefCell};
@@ -507,10 +510,12 @@ impl WorkerLoop {
             self.fire_timers();
         }
         // I/O events, only while sources are registered here: whenever the
-        // worker runs dry, and every 64th pick of a busy one (tokio polls
-        // every 61 ticks), so a process woken by an event waits behind no
-        // more than that.
-        if self.driver.has_sources() && (dry || self.picks.is_multiple_of(64)) {
+        // worker runs dry, and every 16th pick of a busy one (every 2nd
+        // housekeeping), so that a process woken by an event waits behind
+        // no more than that, even beside processes that spend whole
+        // slices on I/O of their own (the attack suite's flood: with every
+        // 64th pick, an echo on the same worker took 900 ms).
+        if self.driver.has_sources() && (dry || self.picks.is_multiple_of(16)) {
             self.driver.poll_now();
         }
         self.flush_moves();
@@ -1159,6 +1164,7 @@ impl WorkerLoop {
                 None => self.park_while_draining(),
             }
         }
+        self.serve_io_until_peers_drained();
         let leftovers = self.inbox.close();
         for delivery in leftovers {
             if let Delivery::Pinned(launch) = delivery {
@@ -1211,6 +1217,27 @@ impl WorkerLoop {
         for key in keys {
             self.tell_to_end(key);
             self.core.runnable.borrow_mut().push_back(key);
+        }
+    }
+
+    /// Its own processes have ended: keeps polling until every worker's
+    /// have, so that a process of another worker still in its clean-up
+    /// can wait on a socket registered here (its events come only through
+    /// this poller). The last worker to finish wakes the others.
+    fn serve_io_until_peers_drained(&mut self) {
+        let shared = Arc::clone(&self.core.shared);
+        // AcqRel: the last decrement sees every other worker's, and the
+        // others' Acquire loads see it.
+        if shared.draining.fetch_sub(1, Ordering::AcqRel) == 1 {
+            for remote in shared.remotes.iter() {
+                remote.unpark();
+            }
+            return;
+        }
+        // The unpark is a permit (module `io::driver`), so one that comes
+        // between the load and the park is not lost.
+        while shared.draining.load(Ordering::Acquire) > 0 {
+            self.driver.park(None);
         }
     }
 

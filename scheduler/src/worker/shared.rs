@@ -213,6 +213,10 @@ pub(crate) struct Shared {
     /// limit is small, so that workers cannot hoard a small limit.
     pub(crate) credit_batch: usize,
     pub(crate) shutdown: AtomicBool,
+    /// Workers still draining at shutdown: each keeps polling its poller
+    /// until this is zero, so that a process of another worker in its
+    /// clean-up can still wait on a socket registered here.
+    pub(crate) draining: AtomicUsize,
     /// Process slots reserved by workers (see `WorkerCore::take_slot`).
     /// On its own cache line: written by any worker now and then, while
     /// the fields around it are read on every pick.
