@@ -196,8 +196,15 @@ impl TcpStream {
     /// Connects to `addr`, waiting at most `timeout`.
     ///
     /// # Errors
-    /// `TimedOut` once `timeout` has passed; what the connection reports.
+    /// `TimedOut` once `timeout` has passed; `InvalidInput` for a zero
+    /// timeout, as `std`; what the connection reports.
     pub fn connect_timeout(addr: &SocketAddr, timeout: Duration) -> io::Result<Self> {
+        if timeout.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "ferrotp::net: a zero connect timeout is not allowed, as in std",
+            ));
+        }
         Self::connect_until(*addr, Instant::now().checked_add(timeout))
     }
 
