@@ -34,6 +34,7 @@
 //!   `getaddrinfo`; pass socket addresses, or resolve through a blocking
 //!   call off the workers.
 
+mod macros;
 mod tcp;
 mod timeouts;
 mod udp;

@@ -1,6 +1,6 @@
 //! TCP: [`TcpListener`] and [`TcpStream`], shaped like `std::net`'s.
 
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::{Duration, Instant};
@@ -124,7 +124,7 @@ impl AsFd for TcpListener {
 }
 
 /// A TCP connection: `read`, `write` and `connect` suspend only the
-/// calling process. It implements [`Read`] and [`Write`] (also through a
+/// calling process. It implements [`Read`](std::io::Read) and [`Write`](std::io::Write) (also through a
 /// shared reference), so `BufReader`, `write_all` and parsers over `Read`
 /// work as they do on `std::net::TcpStream`.
 ///
@@ -307,38 +307,7 @@ impl TcpStream {
         self.io.get_ref().set_ttl(ttl)
     }
 
-    /// How long a read may wait (`None`, the default: for ever); a read
-    /// that waits longer fails with `TimedOut`.
-    ///
-    /// # Errors
-    /// `InvalidInput` for a zero duration, as `std`.
-    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.timeouts.set_read(timeout)
-    }
-
-    /// How long a write may wait (`None`, the default: for ever).
-    ///
-    /// # Errors
-    /// `InvalidInput` for a zero duration, as `std`.
-    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.timeouts.set_write(timeout)
-    }
-
-    /// The read timeout.
-    ///
-    /// # Errors
-    /// None; a `Result` as `std`'s.
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.timeouts.read())
-    }
-
-    /// The write timeout.
-    ///
-    /// # Errors
-    /// None; a `Result` as `std`'s.
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.timeouts.write())
-    }
+    crate::macros::timeout_methods!("connection");
 
     /// The pending socket error (`SO_ERROR`), cleared.
     ///
@@ -349,63 +318,7 @@ impl TcpStream {
     }
 }
 
-impl Read for &TcpStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io
-            .read_with(self.timeouts.read_deadline(), |mut socket| socket.read(buf))
-    }
-
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        self.io
-            .read_with(self.timeouts.read_deadline(), |mut socket| {
-                socket.read_vectored(bufs)
-            })
-    }
-}
-
-impl Write for &TcpStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.io
-            .write_with(self.timeouts.write_deadline(), |mut socket| {
-                socket.write(buf)
-            })
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.io
-            .write_with(self.timeouts.write_deadline(), |mut socket| {
-                socket.write_vectored(bufs)
-            })
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Read for TcpStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        (&*self).read_vectored(bufs)
-    }
-}
-
-impl Write for TcpStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        (&*self).write_vectored(bufs)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+crate::macros::stream_read_write!(TcpStream);
 
 impl AsRawFd for TcpStream {
     fn as_raw_fd(&self) -> RawFd {

@@ -3,7 +3,6 @@
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::time::Duration;
 
 use ferrotp_scheduler::io::IoSource;
 
@@ -155,37 +154,7 @@ impl UdpSocket {
         self.io.get_ref().set_broadcast(on)
     }
 
-    /// How long a receive may wait (`None`, the default: for ever).
-    ///
-    /// # Errors
-    /// `InvalidInput` for a zero duration, as `std`.
-    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.timeouts.set_read(timeout)
-    }
-
-    /// How long a send may wait (`None`, the default: for ever).
-    ///
-    /// # Errors
-    /// `InvalidInput` for a zero duration, as `std`.
-    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.timeouts.set_write(timeout)
-    }
-
-    /// The read timeout.
-    ///
-    /// # Errors
-    /// None; a `Result` as `std`'s.
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.timeouts.read())
-    }
-
-    /// The write timeout.
-    ///
-    /// # Errors
-    /// None; a `Result` as `std`'s.
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.timeouts.write())
-    }
+    crate::macros::timeout_methods!("socket");
 
     /// The pending socket error (`SO_ERROR`), cleared.
     ///

@@ -1,7 +1,7 @@
 //! Unix-domain stream sockets: [`UnixListener`] and [`UnixStream`],
 //! shaped like `std::os::unix::net`'s.
 
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::io;
 use std::net::Shutdown;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net::SocketAddr;
@@ -55,7 +55,7 @@ impl AsRawFd for UnixListener {
 }
 
 /// A Unix-domain stream connection: reads and writes suspend only the
-/// calling process; [`Read`] and [`Write`] as on [`TcpStream`](crate::TcpStream).
+/// calling process; [`Read`](std::io::Read) and [`Write`](std::io::Write) as on [`TcpStream`](crate::TcpStream).
 ///
 /// ```
 /// use std::io::{Read, Write};
@@ -152,21 +152,7 @@ impl UnixStream {
         self.io.get_ref().shutdown(how)
     }
 
-    /// How long a read may wait (`None`, the default: for ever).
-    ///
-    /// # Errors
-    /// `InvalidInput` for a zero duration, as `std`.
-    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.timeouts.set_read(timeout)
-    }
-
-    /// How long a write may wait (`None`, the default: for ever).
-    ///
-    /// # Errors
-    /// `InvalidInput` for a zero duration, as `std`.
-    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.timeouts.set_write(timeout)
-    }
+    crate::macros::timeout_methods!("connection");
 
     /// The peer's address.
     ///
@@ -177,55 +163,7 @@ impl UnixStream {
     }
 }
 
-impl Read for &UnixStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io
-            .read_with(self.timeouts.read_deadline(), |mut socket| socket.read(buf))
-    }
-
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        self.io
-            .read_with(self.timeouts.read_deadline(), |mut socket| {
-                socket.read_vectored(bufs)
-            })
-    }
-}
-
-impl Write for &UnixStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.io
-            .write_with(self.timeouts.write_deadline(), |mut socket| {
-                socket.write(buf)
-            })
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.io
-            .write_with(self.timeouts.write_deadline(), |mut socket| {
-                socket.write_vectored(bufs)
-            })
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Read for UnixStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-}
-
-impl Write for UnixStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+crate::macros::stream_read_write!(UnixStream);
 
 impl AsRawFd for UnixStream {
     fn as_raw_fd(&self) -> RawFd {

@@ -116,10 +116,15 @@ fn connecting_to_a_closed_port_is_refused() {
             let listener = TcpListener::bind("127.0.0.1:0").unwrap();
             listener.local_addr().unwrap()
         };
-        let zero = TcpStream::connect_timeout(&addr, Duration::ZERO).unwrap_err().kind();
+        let zero = TcpStream::connect_timeout(&addr, Duration::ZERO)
+            .unwrap_err()
+            .kind();
         (TcpStream::connect(addr).unwrap_err().kind(), zero)
     });
-    assert_eq!(error, (ErrorKind::ConnectionRefused, ErrorKind::InvalidInput));
+    assert_eq!(
+        error,
+        (ErrorKind::ConnectionRefused, ErrorKind::InvalidInput)
+    );
 }
 
 /// A process killed while it waits in `accept` ends at once with the
