@@ -364,3 +364,45 @@ fn a_call_future_made_by_hand_watches_a_process() {
     let ready = CallFuture::<u8>::ready(Ok(3));
     assert_eq!(executor().block_on(ready), Ok(3));
 }
+
+/// An async reply address that ends up dropped outside any process, by a
+/// blocking closure that panics or by another process's exit hook, ends
+/// the call with `NoReply` while the callee lives on (found by the attack
+/// suite: the call waited for ever without a timeout).
+#[test]
+fn an_async_reply_address_dropped_in_a_panicking_closure_or_an_exit_hook_ends_the_call() {
+    let rt = runtime(2);
+    let callee = rt.spawn(|| {
+        loop {
+            let (how, reply) = receive::<(&'static str, ReplyTo<u64>)>();
+            match how {
+                "blocking" => {
+                    let handle = ferrotp_scheduler::spawn_blocking(move || {
+                        let _reply = reply;
+                        panic!("the closure holding the reply address panics");
+                    });
+                    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        handle.join();
+                    }));
+                    assert!(caught.is_err());
+                }
+                _ => {
+                    let other = spawn(|| {
+                        let _ = receive::<()>();
+                    });
+                    let _hook = other.on_exit(move |_| drop(reply));
+                    exit(&other, ExitReason::Kill);
+                }
+            }
+        }
+    });
+    let outcomes = executor().block_on(async {
+        // Without a timeout of their own these waited for ever; `LONG`
+        // makes a regression fail (with `Timeout`) rather than hang.
+        let blocking = call_async(&callee, |r: ReplyTo<u64>| ("blocking", r), LONG).await;
+        let hook = call_async(&callee, |r: ReplyTo<u64>| ("hook", r), LONG).await;
+        (blocking, hook)
+    });
+    assert_eq!(outcomes, (Err(CallError::NoReply), Err(CallError::NoReply)));
+    assert!(callee.exit_reason().is_none(), "the callee lives on");
+}

@@ -266,10 +266,16 @@ impl Target {
                 }
             }
             Target::Async(slot) => {
-                if let Some(slot) = slot.take()
-                    && let Some(outcome) = unanswered(None)
-                {
-                    slot.fill(outcome);
+                if let Some(slot) = slot.take() {
+                    // Where a process's caller would wait for its watch of
+                    // the callee (a drop outside any process, on a
+                    // panicking thread or a worker's), an async caller is
+                    // told at once: the address it waits on is gone, and
+                    // the callee may live on (the address was handed to a
+                    // blocking closure that panicked, or to another
+                    // process's exit hook), so nothing else would end a
+                    // call without a timeout (found by the attack suite).
+                    slot.fill(unanswered(None).unwrap_or(Outcome::Dropped));
                 }
             }
         }
