@@ -388,7 +388,7 @@ fn an_async_reply_address_dropped_in_a_panicking_closure_or_an_exit_hook_ends_th
                 }
                 _ => {
                     let other = spawn(|| {
-                        let _ = receive::<()>();
+                        receive::<()>();
                     });
                     let _hook = other.on_exit(move |_| drop(reply));
                     exit(&other, ExitReason::Kill);
