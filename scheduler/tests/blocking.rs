@@ -342,3 +342,30 @@ fn a_handle_joined_twice_panics_with_a_clear_message() {
         )
     );
 }
+
+/// A reply address moved into a blocking closure that panics is dropped
+/// on a pool thread: the process's call ends with `NoReply` (before, it
+/// waited for its timeout, or for ever without one, while its callee
+/// lived on).
+#[test]
+fn a_reply_address_dropped_by_a_panicking_blocking_closure_ends_the_call() {
+    let rt = runtime(1);
+    let got = rt.block_on(|| {
+        let callee = ferrotp_scheduler::spawn(|| {
+            loop {
+                let reply = ferrotp_scheduler::receive::<ferrotp_scheduler::ReplyTo<u8>>();
+                let handle = ferrotp_scheduler::spawn_blocking(move || {
+                    let _reply = reply;
+                    panic!("the closure holding the reply address panics");
+                });
+                assert!(catch_unwind(AssertUnwindSafe(|| handle.join())).is_err());
+            }
+        });
+        ferrotp_scheduler::call(
+            &callee,
+            |reply: ferrotp_scheduler::ReplyTo<u8>| reply,
+            Duration::from_secs(60),
+        )
+    });
+    assert_eq!(got, Err(ferrotp_scheduler::CallError::NoReply));
+}

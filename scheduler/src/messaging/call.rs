@@ -300,12 +300,11 @@ fn unanswered(caller: Option<&Pid>) -> Option<Outcome> {
     match dropper {
         // A process, or the caller itself (`None`).
         Some(outcome) => outcome,
-        // Outside any process: a thread that panics is no process's
-        // end (the call waits for its timeout), nor is a worker
-        // dropping an ended process's messages (the call's watch of
-        // the callee tells its end); a thread that lives on drops it
-        // as a living process would.
-        None if std::thread::panicking() => None,
+        // Outside any process: a worker dropping an ended process's
+        // messages is no end of the holder's own (the call's watch of
+        // the callee tells its end); any other thread, panicking or not
+        // (a blocking closure that panicked holding it), drops it as a
+        // living process would: no reply will come.
         None if crate::worker::core::try_with_worker(|_| ()).is_some() => None,
         None => Some(Outcome::Dropped),
     }
