@@ -23,13 +23,9 @@
 //! * Streams implement [`Read`](std::io::Read) and
 //!   [`Write`](std::io::Write), also through `&`, so `BufReader`,
 //!   `BufWriter`, `read_exact` and parsers over `Read` work unchanged.
-//! * A socket is registered with the poller of the worker whose process
-//!   first waited on it, and only that worker polls it (when it runs dry,
-//!   parks, or every 16th pick while busy). A socket handed to a process
-//!   on another worker still works, but its wake-ups wait on the first
-//!   worker: behind a computation there that never yields, for as long
-//!   as it runs. Serve a connection from the process that accepted it, or
-//!   one spawned by it, as the examples do.
+//! * A socket is polled by the worker of the process that waits on it:
+//!   handed to a process on another worker, it moves to that worker's
+//!   poller at its first wait there (two `epoll_ctl` calls).
 //! * Resolving a host name (`"example.com:80"`) blocks the thread in
 //!   `getaddrinfo`; pass socket addresses, or resolve through a blocking
 //!   call off the workers.

@@ -5,8 +5,8 @@
 //!
 //! A process that has run is settled on its worker (the migration rule),
 //! so a source is registered with the poller of the worker whose process
-//! first waits on it, and that worker's thread is the only one that polls
-//! it. The poller replaces the thread park: a worker with nothing to run
+//! waits on it (see "A source follows its waiter"), and that worker's
+//! thread is the only one that polls it. The poller replaces the thread park: a worker with nothing to run
 //! waits in [`Driver::park`] (`epoll_wait`), for the first of an I/O
 //! event, its next timer deadline (the timeout) and a wake-up from another
 //! thread ([`IoShared::wake`], a `mio::Waker`: an eventfd write). A busy
@@ -35,13 +35,18 @@
 //! behind a mutex that only registration, deregistration and one pass per
 //! poll take.
 //!
-//! # A source that outlives its runtime
+//! # A source follows its waiter
 //!
-//! Its registration stays with the poller of the runtime it was first
-//! waited on in. When that worker ends, its driver marks the table closed
-//! and wakes every waiter: a process of another runtime that then waits
-//! on the source gets an error saying so (the operation itself is still
-//! tried first, so data already there is read), never a wait for ever.
+//! A process about to wait on a source moves its registration to its own
+//! worker's poller if it sits in another's ([`Registration::rehome`]: two
+//! `epoll_ctl` calls, only when the waiter's worker changed). So a socket
+//! handed to a process of another worker, or one whose first waiter was
+//! a migratable process that moved, is polled where its waiter runs, and
+//! a long computation on the first worker does not delay its wake-ups;
+//! and a source that outlived its runtime works in the next one. The
+//! readiness word stays with the source, so nothing seen is lost in a
+//! move. When a worker ends, its driver marks its table closed and wakes
+//! every waiter, which then moves the source on its next wait.
 //!
 //! An event sets its source's readiness and wakes the processes waiting
 //! on it (module `readiness`), wherever they run: a process on another
@@ -108,11 +113,18 @@ impl std::fmt::Debug for IoShared {
     }
 }
 
-/// A source registered with a worker's poller. Deregister it
+/// A source registered with a worker's poller: its readiness, which
+/// stays, and its place in a poller's table, which moves with the
+/// processes that wait on it ([`Registration::rehome`]). Deregister it
 /// ([`Registration::deregister`]) before its file descriptor closes.
 pub(crate) struct Registration {
-    shared: Arc<IoShared>,
     io: Arc<ScheduledIo>,
+    home: Mutex<Home>,
+}
+
+/// Where a registration sits: a poller and its key there.
+struct Home {
+    shared: Arc<IoShared>,
     key: usize,
     generation: u32,
 }
@@ -120,7 +132,6 @@ pub(crate) struct Registration {
 impl std::fmt::Debug for Registration {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Registration")
-            .field("key", &self.key)
             .field("io", &self.io)
             .finish_non_exhaustive()
     }
@@ -132,29 +143,59 @@ impl Registration {
         &self.io
     }
 
+    fn home(&self) -> MutexGuard<'_, Home> {
+        // Nothing panics while it is held.
+        self.home.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Whether the poller it is registered with has ended (its runtime
-    /// shut down), so that no event will ever come.
+    /// shut down), so that no event will come from there.
     pub(crate) fn is_orphaned(&self) -> bool {
         // Acquire: pairs with the Release store in `Driver::drop`, which
         // then wakes every waiter.
-        self.shared.closed.load(Ordering::Acquire)
+        self.home().shared.closed.load(Ordering::Acquire)
     }
 
-    /// Takes `fd` off the poller and the registration out of the table.
+    /// Moves the registration of `fd` to the poller `to` (the worker of
+    /// the process about to wait on it), unless it is there already: the
+    /// worker that polls a socket is the one its waiter runs on, so no
+    /// other worker's long computation delays its wake-ups, and a source
+    /// whose runtime has shut down works again in another. Its readiness
+    /// stays: the new registration, edge-triggered, reports the state as
+    /// it is, and an event still on its way from the old poller finds the
+    /// slot gone (or sets a bit that is true anyway).
+    ///
+    /// # Errors
+    /// What `epoll_ctl` says when adding it to the new poller; it then
+    /// stays where it was.
+    pub(crate) fn rehome(&self, fd: RawFd, to: &Arc<IoShared>) -> io::Result<()> {
+        let mut home = self.home();
+        if Arc::ptr_eq(&home.shared, to) {
+            return Ok(());
+        }
+        let (key, generation) = to.insert(fd, &self.io)?;
+        let old = std::mem::replace(
+            &mut *home,
+            Home {
+                shared: Arc::clone(to),
+                key,
+                generation,
+            },
+        );
+        drop(home);
+        old.shared.remove(fd, old.key, old.generation);
+        Ok(())
+    }
+
+    /// Takes `fd` off its poller and the registration out of the table.
     /// Errors are ignored: the descriptor is about to close, which takes it
     /// out of the epoll set anyway.
     pub(crate) fn deregister(self, fd: RawFd) {
-        let _ = self.shared.registry.deregister(&mut SourceFd(&fd));
-        let removed = {
-            let mut sources = self.shared.sources();
-            match sources.get(self.key) {
-                Some(slot) if slot.generation == self.generation => Some(sources.remove(self.key)),
-                _ => None,
-            }
-        };
-        if removed.is_some() {
-            self.shared.live.fetch_sub(1, Ordering::Relaxed);
-        }
+        let home = self
+            .home
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        home.shared.remove(fd, home.key, home.generation);
         // Anyone still waiting (through a shared reference, while the
         // owner drops it: impossible for an owned source) looks again.
         self.io.wake_all();
@@ -183,6 +224,20 @@ impl IoShared {
     /// file), or the kernel is out of memory.
     pub(crate) fn register(self: &Arc<Self>, fd: RawFd) -> io::Result<Registration> {
         let io = Arc::new(ScheduledIo::new());
+        let (key, generation) = self.insert(fd, &io)?;
+        Ok(Registration {
+            io,
+            home: Mutex::new(Home {
+                shared: Arc::clone(self),
+                key,
+                generation,
+            }),
+        })
+    }
+
+    /// Adds `fd` to this poller, its events going to `io`; its key and
+    /// generation here.
+    fn insert(&self, fd: RawFd, io: &Arc<ScheduledIo>) -> io::Result<(usize, u32)> {
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
         let mut sources = self.sources();
         let entry = sources.vacant_entry();
@@ -195,16 +250,27 @@ impl IoShared {
         )?;
         entry.insert(Slot {
             generation,
-            io: Arc::clone(&io),
+            io: Arc::clone(io),
         });
         drop(sources);
         self.live.fetch_add(1, Ordering::Relaxed);
-        Ok(Registration {
-            shared: Arc::clone(self),
-            io,
-            key,
-            generation,
-        })
+        Ok((key, generation))
+    }
+
+    /// Takes `fd` off this poller, and its slot `key` (if still of
+    /// `generation`) out of the table.
+    fn remove(&self, fd: RawFd, key: usize, generation: u32) {
+        let _ = self.registry.deregister(&mut SourceFd(&fd));
+        let removed = {
+            let mut sources = self.sources();
+            match sources.get(key) {
+                Some(slot) if slot.generation == generation => Some(sources.remove(key)),
+                _ => None,
+            }
+        };
+        if removed.is_some() {
+            self.live.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 

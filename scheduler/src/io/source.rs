@@ -16,7 +16,8 @@
 //!    never registered is registered now, with the poller of the worker
 //!    the process runs on (module `driver`); the registration reports the
 //!    current state as a first event, so data that came between the try
-//!    and the registration is not missed.
+//!    and the registration is not missed. One registered with another
+//!    worker's poller moves to this one's as the process waits.
 //! 4. Wait: the process registers as a waiter and suspends until an event
 //!    sets the direction (or the deadline passes: `TimedOut`). A signal
 //!    that ends the process unwinds from the wait, as from a receive; the
@@ -275,6 +276,10 @@ impl<S: AsRawFd> IoSource<S> {
         deadline: Option<Instant>,
     ) -> io::Result<()> {
         let interest = direction.mask();
+        // The worker this process runs on polls the source from now on.
+        if let Some(here) = try_with_worker(|core| std::sync::Arc::clone(core.io())) {
+            registration.rehome(self.get_ref().as_raw_fd(), &here)?;
+        }
         let ready = try_with_process(|ctx| {
             /// Takes the process off the waiters however the wait ends
             /// (an exit signal unwinds through here).
