@@ -1,7 +1,8 @@
 //! What the socket types share, written once: the four timeout methods
-//! over a `timeouts: Timeouts` field, and `Read` and `Write` (for `&T`
-//! and `T`) over an `io: IoSource<_>` field whose source reads and writes
-//! through a shared reference, as `mio`'s streams do.
+//! over a `timeouts: Timeouts` field, `Read` and `Write` (for `&T` and
+//! `T`) over an `io: IoSource<_>` field whose source reads and writes
+//! through a shared reference, as `mio`'s streams do, and the test of a
+//! non-blocking connect's end ([`connect_outcome`]).
 
 /// `set_read_timeout`, `set_write_timeout`, `read_timeout` and
 /// `write_timeout`, as `std`'s, over `self.timeouts`.
@@ -118,3 +119,23 @@ macro_rules! stream_read_write {
 }
 
 pub(crate) use {stream_read_write, timeout_methods};
+
+/// Whether a non-blocking connect has ended, from the socket's
+/// `SO_ERROR` and its peer's address, read once it turned writable: the
+/// error, done (it has a peer), or `WouldBlock` (still in progress: not
+/// connected yet, no error), so that the caller waits again.
+pub(crate) fn connect_outcome<A>(
+    pending_error: std::io::Result<Option<std::io::Error>>,
+    peer: std::io::Result<A>,
+) -> std::io::Result<()> {
+    if let Some(error) = pending_error? {
+        return Err(error);
+    }
+    match peer {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotConnected => {
+            Err(std::io::ErrorKind::WouldBlock.into())
+        }
+        Err(error) => Err(error),
+    }
+}

@@ -213,16 +213,7 @@ impl TcpStream {
         // A non-blocking connect is done when the socket turns writable:
         // with an error in SO_ERROR, or connected (it has a peer).
         stream.io.write_with(deadline, |socket| {
-            if let Some(error) = socket.take_error()? {
-                return Err(error);
-            }
-            match socket.peer_addr() {
-                Ok(_) => Ok(()),
-                Err(error) if error.kind() == io::ErrorKind::NotConnected => {
-                    Err(io::ErrorKind::WouldBlock.into())
-                }
-                Err(error) => Err(error),
-            }
+            crate::macros::connect_outcome(socket.take_error(), socket.peer_addr())
         })?;
         Ok(stream)
     }
