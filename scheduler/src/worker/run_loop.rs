@@ -417,11 +417,21 @@ impl WorkerLoop {
         }
         set_worker(ptr::from_ref(&*self.core));
         while !shared.shutdown.load(Ordering::Acquire) {
-            let job = match self.lifo_job() {
-                Some(job) => Some(job),
-                None => self.next_job().or_else(|| self.search()),
-            };
-            if let Some(job) = job {
+            // The hot case first: the process just woken by the one that
+            // ran runs on the rest of its budget. Nothing to note: the
+            // worker was not searching, it has just run a process.
+            if let Some(key) = self.lifo_key() {
+                if key & HIBERNATED == 0 {
+                    self.resume(key, self.carry);
+                } else {
+                    self.run_job(Job::Settled {
+                        key,
+                        budget: self.carry,
+                    });
+                }
+                continue;
+            }
+            if let Some(job) = self.next_job().or_else(|| self.search()) {
                 self.found_work();
                 self.run_job(job);
                 continue;
@@ -442,13 +452,18 @@ impl WorkerLoop {
     }
 
     /// The hot case, inlined into the run loop: a process woken into the
-    /// LIFO slot runs on the rest of its waker's budget.
+    /// LIFO slot runs on the rest of its waker's budget (`carry`).
     #[inline(always)]
-    fn lifo_job(&mut self) -> Option<Job> {
+    fn lifo_key(&mut self) -> Option<usize> {
         if self.carry == 0 {
             return None;
         }
-        let key = self.core.lifo.take()?;
+        self.core.lifo.take()
+    }
+
+    /// [`WorkerLoop::lifo_key`] as a job.
+    fn lifo_job(&mut self) -> Option<Job> {
+        let key = self.lifo_key()?;
         Some(Job::Settled {
             key,
             budget: self.carry,
