@@ -142,6 +142,15 @@ pub(crate) fn set_current(ctx: *const ProcessCtx<'static>) {
     CURRENT.with(|c| c.set(ctx));
 }
 
+/// [`set_current`] to null, inlined: for the worker's run loop only, as a
+/// process switches back to it. The loop's frames never change threads
+/// (only a process's stack may), so a thread-local address the compiler
+/// keeps across the switch is still this thread's.
+#[inline(always)]
+pub(crate) fn clear_current_in_run_loop() {
+    CURRENT.with(|c| c.set(ptr::null()));
+}
+
 /// Runs `f` with the running process's context.
 ///
 /// # Panics
@@ -791,6 +800,7 @@ impl<'y> ProcessCtx<'y> {
 
     /// Whether the process is ending: unwinding (an exit signal, a panic,
     /// shutdown) or past its body. Blocking then is its clean-up.
+    #[inline(always)]
     fn in_cleanup(&self) -> bool {
         self.is_dying() || self.ended.get() || std::thread::panicking()
     }

@@ -91,7 +91,7 @@ use crate::io::driver::Driver;
 use crate::lifecycle::exit_reason::ExitReason;
 use crate::lifecycle::exit_signal::SignalUnwind;
 use crate::messaging::delivery::deliver;
-use crate::process::context::{ProcessCtx, set_current};
+use crate::process::context::{ProcessCtx, clear_current_in_run_loop, set_current};
 use crate::process::coroutine::{Finished, Suspend};
 use crate::process::hibernation::{Activation, HIBERNATED, Sleeper};
 use crate::process::panic_payload::drop_payload;
@@ -289,7 +289,7 @@ fn step(
     core.in_process.set(true);
     let result = settled.coroutine.resume(budget);
     core.in_process.set(false);
-    set_current(ptr::null());
+    clear_current_in_run_loop();
     // Between processes this thread's panic count is zero: what is left
     // is the suspended process's own (module `unwind_units`).
     settled.units = if std::thread::panicking() {
@@ -551,7 +551,15 @@ impl WorkerLoop {
                 .pop_front()
                 .map(|key| Job::Settled { key, budget })
         };
-        let from_fresh = || core.fresh.pop().map(Job::Task);
+        // Looked at before popping: crossbeam's `pop` fences (`SeqCst`)
+        // even on an empty deque, and only this worker pushes, so an empty
+        // look is not stale in the way that matters (thieves only take).
+        let from_fresh = || {
+            if core.fresh.is_empty() {
+                return None;
+            }
+            core.fresh.pop().map(Job::Task)
+        };
         // By `picks` (see `next_job`): a count that LIFO runs moved too
         // could keep its parity here the same for ever, and a process in
         // `fresh` would wait behind `runnable` for ever.
@@ -717,13 +725,14 @@ impl WorkerLoop {
     #[inline(always)]
     fn resume(&mut self, key: usize, budget: u32) {
         let settled = &mut self.slab[key];
+        // Looked up once for both sides of the switch: the run loop's own
+        // core, which no process can take away meanwhile.
+        let stats = self.core.stats();
         // For the long-schedule watchdog: which process holds the worker.
-        self.core
-            .stats()
+        stats
             .running
             .store(settled.pcb.id.number() + 1, Ordering::Relaxed);
         let result = step(&self.core, self.exit_on_overflow, settled, budget);
-        let stats = self.core.stats();
         stats.running.store(0, Ordering::Relaxed);
         stats.switches.bump();
         match result {
