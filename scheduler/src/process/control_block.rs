@@ -138,11 +138,14 @@ impl Pcb {
         self.extras.as_ref()?.name.as_deref()
     }
 
+    #[inline]
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.anchor.shared
     }
 
-    /// Where the coroutine lives: (worker, slab key).
+    /// Where the coroutine lives: (worker, slab key). Inlined: LLVM
+    /// left it a call in `send` (a wake-up's one look at it).
+    #[inline]
     pub(crate) fn place(&self) -> (usize, usize) {
         (
             self.home.load(Ordering::Relaxed) as usize,
