@@ -431,6 +431,10 @@ impl WorkerLoop {
                 }
                 continue;
             }
+            if let Some(key) = self.quick_pick() {
+                self.resume(key, self.shared().config.reductions);
+                continue;
+            }
             if let Some(job) = self.next_job().or_else(|| self.search()) {
                 self.found_work();
                 self.run_job(job);
@@ -459,6 +463,36 @@ impl WorkerLoop {
             return None;
         }
         self.core.lifo.take()
+    }
+
+    /// The usual pick after a process yields or waits, inlined into the
+    /// run loop: the pick `next_job` would make, when it would make it
+    /// without anything else to do first (no housekeeping due, no LIFO
+    /// process to put back, no pinned newcomer, `runnable`'s turn or an
+    /// empty `fresh`), and the process is settled. Counts as a pick.
+    /// Nothing to note: the worker was not searching, it has just run a
+    /// process.
+    #[inline(always)]
+    fn quick_pick(&mut self) -> Option<usize> {
+        let picks = self.picks.wrapping_add(1);
+        let core = &*self.core;
+        if picks.is_multiple_of(8)
+            || core.lifo.get().is_some()
+            || !self.pinned.is_empty()
+            || !(picks.is_multiple_of(2) || core.fresh.is_empty())
+        {
+            return None;
+        }
+        let mut runnable = core.runnable.borrow_mut();
+        let key = *runnable.front()?;
+        if key & HIBERNATED != 0 {
+            return None;
+        }
+        runnable.pop_front();
+        drop(runnable);
+        self.picks = picks;
+        self.carry = 0;
+        Some(key)
     }
 
     /// [`WorkerLoop::lifo_key`] as a job.
@@ -739,7 +773,12 @@ impl WorkerLoop {
             CoroutineResult::Yield(Suspend::Yield) => {
                 settled.pcb.state.set_scheduled();
                 self.carry = 0;
-                self.requeue(key);
+                if settled.pcb.migratable {
+                    self.requeue(key);
+                } else {
+                    // `requeue`'s usual case, inlined.
+                    self.core.runnable.borrow_mut().push_back(key);
+                }
             }
             CoroutineResult::Yield(Suspend::Wait(left)) => {
                 self.carry = left.saturating_sub(1);
