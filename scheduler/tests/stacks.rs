@@ -135,7 +135,11 @@ fn write_to_guard_page(mode: Option<GuardMode>) -> ! {
         None => StackAllocator::new(),
     };
     let mut pool = StackPool::new(allocator);
-    let stack = pool.take(64 * 1024).unwrap();
+    // The first stack's guard decides the mode; later ones come in
+    // batches, their guards installed together: the last of 40 is in the
+    // third batch.
+    let mut taken: Vec<_> = (0..40).map(|_| pool.take(64 * 1024).unwrap()).collect();
+    let stack = taken.pop().unwrap();
     let guard = stack.guard().start as *mut u8;
     // SAFETY: deliberately not: this must fault.
     unsafe { guard.add(100).write_volatile(1) };
