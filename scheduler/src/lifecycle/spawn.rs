@@ -319,7 +319,54 @@ pub fn spawn<F>(f: F) -> Pid
 where
     F: FnOnce() + Send + 'static,
 {
-    spawn_opt(SpawnOptions::new(), f).unwrap_or_else(|e| panic!("ferrotp::spawn: {e}"))
+    let entry = Entry::new(move || {
+        f();
+        ExitReason::Normal
+    });
+    // The usual case in one look at the worker; anything else (outside a
+    // worker, shutdown, placement rules, a stack error, the process limit)
+    // takes the general path, which reports it.
+    let pid = match try_with_worker(|core| spawn_plain(core, entry)) {
+        Some(Ok(pid)) => pid,
+        Some(Err(entry)) => spawn_start(SpawnOptions::new(), None::<fn(&Pid)>, move |_| {
+            Start::Entry(entry)
+        })
+        .unwrap_or_else(|e| panic!("ferrotp::spawn: {e}")),
+        None => outside("spawn"),
+    };
+    // A reduction, as BEAM charges for spawn.
+    let _ = try_with_process(|ctx| ctx.reduce(1));
+    pid
+}
+
+/// [`spawn`] with default options on this worker, in one go: what
+/// `Reserved::new`, `ready` and `launch` do for it, with their questions
+/// answered by the defaults. Runs no user code (the closure moves, it is
+/// not dropped: it comes back when the general path must decide).
+#[inline]
+fn spawn_plain(core: &WorkerCore, entry: Entry) -> Result<Pid, Entry> {
+    let shared = &*core.shared;
+    if !shared.rules.is_empty()
+        || shared.shutdown.load(std::sync::atomic::Ordering::Relaxed)
+        || shared.stack_error_failed()
+        || core.take_slot().is_err()
+    {
+        return Err(entry);
+    }
+    let pcb = Arc::new(Pcb::new(
+        core.next_id(),
+        Arc::clone(&core.anchor),
+        None,
+        shared.config.long_message_queue,
+        Mailbox::new(),
+        shared.config.stack_size,
+        false,
+    ));
+    let pid = Pid(Arc::clone(&pcb));
+    // Counted before the process is visible (see `Ready::launch`).
+    core.stats().spawns.bump();
+    core.push_task(Task::Fresh(Launch::new(pcb, Start::Entry(entry))));
+    Ok(pid)
 }
 
 /// Spawns a process with options.

@@ -326,6 +326,13 @@ impl Shared {
         }
     }
 
+    /// Whether a stack error is on record (what [`stack_error`](Self::stack_error)
+    /// tests first, without its message).
+    #[inline]
+    pub(crate) fn stack_error_failed(&self) -> bool {
+        self.stack_errors.failed.load(Ordering::Relaxed)
+    }
+
     /// Why spawns are being refused, if the last stack could not be had.
     #[inline]
     pub(crate) fn stack_error(&self) -> Option<String> {
