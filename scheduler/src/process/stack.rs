@@ -134,7 +134,8 @@ pub fn page_size() -> usize {
 /// [`MIN_STACK_SIZE`].
 pub fn usable_size(requested: usize) -> usize {
     let page = page_size();
-    requested.max(MIN_STACK_SIZE).div_ceil(page) * page
+    // A page is a power of two: rounding up is a mask, not a division.
+    (requested.max(MIN_STACK_SIZE) + page - 1) & !(page - 1)
 }
 
 /// How guard pages are installed.
@@ -679,8 +680,24 @@ impl StackPool {
     ///
     /// # Errors
     /// See [`StackError`].
+    #[inline]
     pub fn take(&mut self, requested: usize) -> Result<ProcessStack, StackError> {
         let usable = usable_size(requested);
+        // The hot case, kept small (no carving inlined): an idle stack.
+        if let Some(class) = self.classes.iter_mut().find(|c| c.usable == usable)
+            && let Some(stack) = class.stacks.pop()
+        {
+            class.trimmed = class.trimmed.min(class.stacks.len());
+            return Ok(stack);
+        }
+        self.take_new(usable)
+    }
+
+    /// `take` with no idle stack of the size: a prepared one, or a new
+    /// batch.
+    #[cold]
+    #[inline(never)]
+    fn take_new(&mut self, usable: usize) -> Result<ProcessStack, StackError> {
         let class = Self::class(&mut self.classes, usable);
         if let Some(stack) = class.stacks.pop() {
             class.trimmed = class.trimmed.min(class.stacks.len());
@@ -703,7 +720,17 @@ impl StackPool {
 
     /// Returns a stack for reuse (from any pool of the same allocator).
     /// Never enters the kernel: see [`trim`](StackPool::trim).
+    #[inline]
     pub fn give(&mut self, stack: ProcessStack) {
+        match self.classes.iter_mut().find(|c| c.usable == stack.usable()) {
+            Some(class) => class.stacks.push(stack),
+            None => self.give_new(stack),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn give_new(&mut self, stack: ProcessStack) {
         Self::class(&mut self.classes, stack.usable())
             .stacks
             .push(stack);
