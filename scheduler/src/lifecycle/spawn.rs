@@ -353,15 +353,30 @@ fn spawn_plain(core: &WorkerCore, entry: Entry) -> Result<Pid, Entry> {
     {
         return Err(entry);
     }
-    let pcb = Arc::new(Pcb::new(
-        core.next_id(),
-        Arc::clone(&core.anchor),
-        None,
-        shared.config.long_message_queue,
-        Mailbox::new(),
-        shared.config.stack_size,
-        false,
-    ));
+    let id = core.next_id();
+    let spare = core.spare_pcbs.borrow_mut().pop();
+    let pcb = match spare {
+        Some(mut pcb) => {
+            // Blanked by the worker as its process ended, held by nothing
+            // else since: `get_mut` only confirms it.
+            let blank = Arc::get_mut(&mut pcb).expect("a spare control block is unshared");
+            blank.reuse(
+                id,
+                shared.config.long_message_queue,
+                shared.config.stack_size,
+            );
+            pcb
+        }
+        None => Arc::new(Pcb::new(
+            id,
+            Arc::clone(&core.anchor),
+            None,
+            shared.config.long_message_queue,
+            Mailbox::new(),
+            shared.config.stack_size,
+            false,
+        )),
+    };
     let pid = Pid(Arc::clone(&pcb));
     // Counted before the process is visible (see `Ready::launch`).
     core.stats().spawns.bump();

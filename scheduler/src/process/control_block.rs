@@ -133,6 +133,37 @@ impl Pcb {
         }
     }
 
+    /// Makes an ended process's control block, held by nothing else, as
+    /// a new one is, keeping its allocation for a later spawn
+    /// (`WorkerCore::spare_pcbs`): drops what it held (its mailbox, exit
+    /// reason, hooks' table, name, extension...), as its last drop would
+    /// have, here and now.
+    pub(crate) fn blank(&mut self, anchor: &Arc<Anchor>) {
+        *self = Pcb::new(
+            self.id,
+            Arc::clone(anchor),
+            None,
+            None,
+            Mailbox::new(),
+            self.stack_size,
+            false,
+        );
+    }
+
+    /// A [`blank`](Self::blank) control block made ready for a process
+    /// spawned with default options (as `Pcb::new` with no extras, an
+    /// unbounded mailbox and not migratable).
+    pub(crate) fn reuse(
+        &mut self,
+        id: ProcessId,
+        queue_marks: Option<QueueMarks>,
+        stack_size: usize,
+    ) {
+        self.id = id;
+        self.queue_marks = queue_marks;
+        self.stack_size = stack_size;
+    }
+
     /// The name given at spawn.
     pub(crate) fn name(&self) -> Option<&str> {
         self.extras.as_ref()?.name.as_deref()
@@ -479,6 +510,42 @@ impl fmt::Debug for DeadLetter {
 mod tests {
     /// W4's goal is one stack page plus the control block per blocked
     /// process (4.5 KiB); the control block must stay small for that.
+    /// A control block nothing holds is blanked and reused by the next
+    /// plain spawn; one that a pid holds keeps its identity and its end.
+    #[test]
+    fn only_an_unshared_control_block_is_reused() {
+        use crate::{ExitReason, receive, run, self_pid, send, spawn, yield_now};
+        let (reused, held_id, held_reason, again_id) = run(|| {
+            let me = self_pid();
+            let address_of_child = || {
+                let me = me.clone();
+                spawn(move || {
+                    let address = std::sync::Arc::as_ptr(&self_pid().0) as usize;
+                    send(&me, address);
+                });
+                let address = receive::<usize>();
+                // The child ends (and is blanked) before this runs on.
+                yield_now();
+                address
+            };
+            let first = address_of_child();
+            let second = address_of_child();
+            let held = spawn(|| panic!("held"));
+            let held_id = held.id();
+            while !held.has_exited() {
+                yield_now();
+            }
+            for _ in 0..10 {
+                address_of_child();
+            }
+            (first == second, held_id, held.exit_reason(), held.id())
+        })
+        .unwrap();
+        assert!(reused, "the unshared block was reused");
+        assert_eq!(held_id, again_id);
+        assert_eq!(held_reason, Some(ExitReason::Panic("held".into())));
+    }
+
     #[test]
     fn the_control_block_stays_small() {
         let size = std::mem::size_of::<super::Pcb>();

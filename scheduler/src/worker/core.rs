@@ -109,6 +109,10 @@ pub(crate) struct WorkerCore {
     /// this worker up for good owed (module `debt`), left here by it on its
     /// way out, for the run loop to pay.
     pub(in crate::worker) abandoned_debts: Cell<Vec<crate::process::coroutine::OwedByFrame>>,
+    /// Control blocks of processes that ended here held by nothing else,
+    /// already blank ([`Pcb::blank`](crate::process::Pcb::blank)): the
+    /// next plain spawns reuse them instead of an allocation and a free.
+    pub(crate) spare_pcbs: RefCell<Vec<Arc<crate::process::Pcb>>>,
 }
 
 /// Process numbers taken from the global counter at a time.

@@ -111,6 +111,11 @@ enum Job {
     Task(Task),
 }
 
+/// Blank control blocks a worker keeps for its next spawns, at most
+/// (`WorkerCore::spare_pcbs`): a burst of spawns after a burst of exits
+/// reuses them; more would only hold memory.
+const SPARE_PCBS: usize = 64;
+
 /// How long an idle worker leaves a victim's lone task alone (see
 /// `WorkerLoop::search`).
 const LONE_TASK_GRACE: std::time::Duration = std::time::Duration::from_micros(5);
@@ -369,6 +374,7 @@ impl WorkerLoop {
             credit: Cell::new(0),
             trap: Cell::new(None),
             stacks,
+            spare_pcbs: RefCell::new(Vec::new()),
         });
         Self {
             slab: Slab::new(),
@@ -863,6 +869,20 @@ impl WorkerLoop {
         unsafe { settled.pcb.set_exited(reason) };
         self.count_exit(&settled.pcb);
         self.core.return_slot();
+        let mut pcb = settled.pcb;
+        // Held by nothing else (no pid, timer, hook or record): blanked
+        // here, where its last drop would have dropped what it held, and
+        // kept for the next spawn (a trapped one's mailbox was closed
+        // abandoned: it is left to drop as it did).
+        if !finished.trapped
+            && let Some(spare) = Arc::get_mut(&mut pcb)
+        {
+            let mut spares = self.core.spare_pcbs.borrow_mut();
+            if spares.len() < SPARE_PCBS {
+                spare.blank(&self.core.anchor);
+                spares.push(pcb);
+            }
+        }
     }
 
     /// The last searcher that finds work wakes another worker to search
