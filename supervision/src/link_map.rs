@@ -48,12 +48,12 @@
 //!    while it still counts (`link_state`).
 
 use std::collections::HashMap;
-use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use ferrotp_mailbox::sync::{Backoff, Mutex, MutexGuard};
 use ferrotp_scheduler::{ExitReason, Link, ProcessId};
+use rustc_hash::FxBuildHasher;
 
 use crate::link_state::LinkState;
 use crate::watch::{Relation, Watch, remove_hooks};
@@ -66,13 +66,16 @@ fn key<W: Watch>(a: &W, b: &W) -> PairKey {
     if a <= b { (a, b) } else { (b, a) }
 }
 
-type Shard<W> = HashMap<PairKey, Arc<LinkRecord<W>>>;
+/// Keyed by process ids, which the runtime hands out (an adversary does
+/// not choose them): Fx hashing, not SipHash, which cost about 2,000
+/// instructions per `spawn_link` (a link is hashed as it is made, as it
+/// takes effect and as it is forgotten).
+type Shard<W> = HashMap<PairKey, Arc<LinkRecord<W>>, FxBuildHasher>;
 
 /// The links between processes `W`, sharded so that unrelated pairs
 /// rarely share a lock (module docs).
 pub struct LinkMap<W: Watch> {
     shards: Box<[Mutex<Shard<W>>]>,
-    hasher: RandomState,
 }
 
 /// One link between two processes (module docs).
@@ -88,12 +91,12 @@ impl<W: Watch> LinkMap<W> {
     pub fn new(shards: usize) -> Self {
         Self {
             shards: (0..shards.max(1)).map(|_| Mutex::default()).collect(),
-            hasher: RandomState::new(),
         }
     }
 
     fn shard(&self, key: &PairKey) -> MutexGuard<'_, Shard<W>> {
-        let index = (self.hasher.hash_one(key) as usize) % self.shards.len();
+        // The high half: the shard's map places keys by the low bits.
+        let index = ((FxBuildHasher.hash_one(key) >> 32) as usize) % self.shards.len();
         // A poisoned shard: a panic while holding it can only come from an
         // allocation failure in the map; its data is still consistent.
         self.shards[index].lock().unwrap_or_else(|e| e.into_inner())
