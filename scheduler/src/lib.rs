@@ -103,7 +103,7 @@ pub use blocking::{
 #[cfg(feature = "tokio")]
 pub use futures::tokio::tokio_handle;
 pub use futures::{CallFuture, await_future, await_future_timeout, call_async};
-pub use lifecycle::exit_hooks::HookTag;
+pub use lifecycle::exit_hooks::{HookTag, SharedHook};
 pub use lifecycle::exit_reason::ExitReason;
 pub use lifecycle::exit_signal::{Exit, Link, is_exit_unwind};
 pub use lifecycle::info::{ProcessInfo, ProcessStatus, process_info};

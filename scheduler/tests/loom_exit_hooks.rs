@@ -42,7 +42,7 @@ fn counting(ran: &Arc<Ran>) -> Hook {
 /// The process's worker ends it: closes the hooks and runs them.
 fn end(hooks: &ExitHooks) {
     for hook in hooks.close() {
-        hook(&ExitReason::Killed);
+        hook.run(&ExitReason::Killed);
     }
 }
 

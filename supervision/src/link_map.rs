@@ -52,7 +52,7 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use ferrotp_mailbox::sync::{Backoff, Mutex, MutexGuard};
-use ferrotp_scheduler::{ExitReason, Link, ProcessId};
+use ferrotp_scheduler::{ExitReason, HookTag, Link, ProcessId, SharedHook};
 use rustc_hash::FxBuildHasher;
 
 use crate::link_state::LinkState;
@@ -81,6 +81,10 @@ pub struct LinkMap<W: Watch> {
 /// One link between two processes (module docs).
 pub struct LinkRecord<W: Watch> {
     key: PairKey,
+    /// The linked processes: the linker, then the other. Its hook on
+    /// each (the record itself, a shared hook) is registered as that
+    /// process's side, 0 or 1.
+    ends: [W; 2],
     /// The map it is kept in.
     links: W::Links,
     state: LinkState<[W::Hook; 2]>,
@@ -155,6 +159,7 @@ pub fn link<W: Watch>(me: &W, pid: &W) {
         }
         let record = Arc::new(LinkRecord {
             key,
+            ends: [me.clone(), pid.clone()],
             links: me.links(),
             state: LinkState::new(),
         });
@@ -162,17 +167,10 @@ pub fn link<W: Watch>(me: &W, pid: &W) {
         record
     };
     // Outside the lock: a hook on an ended process runs at once, and may
-    // take it.
-    let hook_on = |watched: &W, other: &W| {
-        let relation = Relation::Link {
-            peer: other.clone(),
-            record: Arc::downgrade(&record),
-        };
-        let (gone, to, record) = (watched.clone(), other.clone(), Arc::clone(&record));
-        watched.on_exit_as(relation, move |reason| record.on_exit(&gone, &to, reason))
-    };
-    let on_pid = hook_on(pid, me);
-    let on_me = hook_on(me, pid);
+    // take it. The record is both hooks (module `exit_hooks`: shared
+    // hooks): the link's one allocation.
+    let on_pid = pid.on_exit_shared(record.clone(), 1);
+    let on_me = me.on_exit_shared(record.clone(), 0);
     // Over already (cut meanwhile, or fired at once and acted on): the
     // hooks are ours to remove.
     remove_hooks::<W>(record.state.store_hooks([on_pid, on_me]));
@@ -225,6 +223,20 @@ impl<W: Watch> LinkRecord<W> {
             self.links.forget(self);
             remove_hooks::<W>(self.state.take_hooks());
         }
+    }
+}
+
+impl<W: Watch> SharedHook for LinkRecord<W> {
+    fn on_exit(self: Arc<Self>, side: u8, reason: &ExitReason) {
+        let side = usize::from(side);
+        LinkRecord::on_exit(&self, &self.ends[side], &self.ends[1 - side], reason);
+    }
+
+    fn tag(self: Arc<Self>, side: u8) -> HookTag {
+        Arc::new(Relation::Link {
+            peer: self.ends[1 - usize::from(side)].clone(),
+            record: Arc::downgrade(&self),
+        })
     }
 }
 

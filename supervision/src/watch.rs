@@ -35,7 +35,9 @@
 use std::ops::Deref;
 use std::sync::{Arc, Weak};
 
-use ferrotp_scheduler::{ExitHook, ExitReason, Link, Pid, ProcessId, send_signal_message};
+use ferrotp_scheduler::{
+    ExitHook, ExitReason, Link, Pid, ProcessId, SharedHook, send_signal_message,
+};
 
 use crate::link_map::{LinkMap, LinkRecord};
 use crate::monitor::{Down, MonitorRef};
@@ -65,6 +67,15 @@ pub trait Watch: Clone + Send + Sync + 'static {
     }
 
     /// Unregisters a hook; does nothing if it has run or is running.
+    /// Registers side `side` of `hook`, a record registered on both its
+    /// processes, without an allocation of its own where the process
+    /// kind allows (a `Pid` does: [`Pid::on_exit_shared`]); like
+    /// [`on_exit_as`](Self::on_exit_as), the record makes the tag. The
+    /// default boxes a closure (for fake processes in models).
+    fn on_exit_shared(&self, hook: Arc<dyn SharedHook>, side: u8) -> Self::Hook {
+        self.on_exit(move |reason| hook.on_exit(side, reason))
+    }
+
     fn remove_hook(hook: Self::Hook);
 
     /// A handle on the map that holds this process's links (one map for
@@ -135,6 +146,10 @@ impl Watch for Pid {
         hook: impl FnOnce(&ExitReason) + Send + 'static,
     ) -> ExitHook {
         self.on_exit_tagged(Arc::new(relation), hook)
+    }
+
+    fn on_exit_shared(&self, hook: Arc<dyn SharedHook>, side: u8) -> ExitHook {
+        Pid::on_exit_shared(self, hook, side)
     }
 
     fn remove_hook(hook: ExitHook) {

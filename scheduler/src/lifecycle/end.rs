@@ -3,7 +3,9 @@
 //! [`Pid::on_exit`] registers one. Links, monitors and registered names
 //! are built on these hooks.
 
-use crate::lifecycle::exit_hooks::HookTag;
+use std::sync::Arc;
+
+use crate::lifecycle::exit_hooks::{ClosedHooks, HookTag, SharedHook};
 use crate::lifecycle::exit_reason::ExitReason;
 use crate::process::{ExitHook, Pcb, Pid};
 use crate::worker::contain::{contain, contain_deferring};
@@ -24,13 +26,13 @@ impl Pcb {
     }
 
     #[cold]
-    fn run_exit_hooks(&self, hooks: Vec<crate::lifecycle::exit_hooks::Hook>) {
+    fn run_exit_hooks(&self, hooks: ClosedHooks) {
         let reason = self.exit_reason().unwrap_or(ExitReason::NoProc);
         // Every hook runs: an exit signal that ends the process running
         // them (a hook called exit_self) goes on after the last.
         let mut unwind = None;
         for hook in hooks {
-            let deferred = contain_deferring("an exit hook", || hook(&reason));
+            let deferred = contain_deferring("an exit hook", || hook.run(&reason));
             unwind = unwind.or(deferred);
         }
         if let Some(unwind) = unwind {
@@ -96,6 +98,43 @@ impl Pid {
             Ok(id) => ExitHook::new(self.clone(), Some(id)),
             Err(hook) => {
                 contain("an exit hook", || hook(&ExitReason::NoProc));
+                ExitHook::new(self.clone(), None)
+            }
+        }
+    }
+
+    /// Registers side `side` of `hook`, a hook that two registrations
+    /// share (a link's or a monitor's record, registered on both its
+    /// processes), without an allocation of its own: it runs as an
+    /// [`on_exit`](Self::on_exit) hook does (at once, with `NoProc`, if
+    /// the process has ended), and [`exit_hook_tags`](Self::exit_hook_tags)
+    /// lists the tag it makes for the side.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use ferrotp_scheduler::{ExitReason, HookTag, SharedHook, receive, run, send, spawn};
+    /// /// Reports which side ended.
+    /// struct Pair(ferrotp_scheduler::Pid);
+    /// impl SharedHook for Pair {
+    ///     fn on_exit(self: Arc<Self>, side: u8, _: &ExitReason) { send(&self.0, side); }
+    ///     fn tag(self: Arc<Self>, side: u8) -> HookTag { Arc::new(side) }
+    /// }
+    /// let (tags, ended) = run(|| {
+    ///     let pair = Arc::new(Pair(ferrotp_scheduler::self_pid()));
+    ///     let (a, b) = (spawn(|| { receive::<()>(); }), spawn(|| { receive::<()>(); }));
+    ///     a.on_exit_shared(pair.clone(), 0);
+    ///     b.on_exit_shared(pair, 1);
+    ///     let tags: Vec<u8> = b.exit_hook_tags().iter().filter_map(|t| t.downcast_ref().copied()).collect();
+    ///     send(&b, ());
+    ///     (tags, receive::<u8>())
+    /// }).unwrap();
+    /// assert_eq!((tags, ended), (vec![1], 1));
+    /// ```
+    pub fn on_exit_shared(&self, hook: Arc<dyn SharedHook>, side: u8) -> ExitHook {
+        match self.0.hooks.add_shared(hook, side) {
+            Ok(id) => ExitHook::new(self.clone(), Some(id)),
+            Err(hook) => {
+                contain("an exit hook", || hook.on_exit(side, &ExitReason::NoProc));
                 ExitHook::new(self.clone(), None)
             }
         }

@@ -36,6 +36,16 @@
 //! One uncontended CAS per process exit is the whole cost for a process
 //! without hooks.
 //!
+//! # Shared hooks
+//!
+//! A link or a monitor registers a hook on each of its two processes.
+//! Boxing a closure and a tag for each cost four allocations a link on
+//! top of its record; a [`SharedHook`] (the record itself, implementing
+//! the trait) is registered instead, once per side
+//! ([`ExitHooks::add_shared`]), and the table keeps the `Arc` and the side
+//! inline: the record is the link's one allocation. Its tag is made only
+//! when asked for ([`ExitHooks::tags`]).
+//!
 //! # Tags
 //!
 //! A hook may carry a [`HookTag`] ([`ExitHooks::add_tagged`]): an opaque
@@ -50,6 +60,7 @@ use std::any::Any;
 use std::sync::Arc;
 
 use ferrotp_mailbox::sync::{AtomicU8, Backoff, Ordering, UnsafeCell};
+use smallvec::SmallVec;
 
 use crate::lifecycle::exit_reason::ExitReason;
 
@@ -63,9 +74,52 @@ pub type Hook = Box<dyn FnOnce(&ExitReason) + Send>;
 /// What a hook stands for, for introspection (module docs: tags).
 pub type HookTag = Arc<dyn Any + Send + Sync>;
 
+/// A hook that two registrations share, each told apart by its side (a
+/// link's or a monitor's record, registered on both its processes: module
+/// docs, shared hooks). One allocation, the record's, serves both hooks.
+pub trait SharedHook: Send + Sync + 'static {
+    /// The process it was registered on as `side` ended with `reason`
+    /// (`NoProc` if it had ended before the registration). Runs as any
+    /// exit hook does: outside any process, contained.
+    fn on_exit(self: Arc<Self>, side: u8, reason: &ExitReason);
+
+    /// What the registration as `side` stands for, for
+    /// [`ExitHooks::tags`]. Called while the hooks of the process are
+    /// held: it must not register or remove hooks.
+    fn tag(self: Arc<Self>, side: u8) -> HookTag;
+}
+
+/// A registered hook as the table keeps it and [`ExitHooks::close`] hands
+/// it out: a boxed closure, or one side of a shared hook.
+pub enum Registered {
+    /// Registered with [`ExitHooks::add`] (or a variant).
+    Boxed(Hook),
+    /// Registered with [`ExitHooks::add_shared`].
+    Shared(Arc<dyn SharedHook>, u8),
+}
+
+impl Registered {
+    /// Runs the hook with the exit reason.
+    pub fn run(self, reason: &ExitReason) {
+        match self {
+            Registered::Boxed(hook) => hook(reason),
+            Registered::Shared(hook, side) => hook.on_exit(side, reason),
+        }
+    }
+
+    /// The tag it carries, or its shared hook makes.
+    fn tag(&self, tag: Option<&HookTag>) -> Option<HookTag> {
+        match (self, tag) {
+            (_, Some(tag)) => Some(Arc::clone(tag)),
+            (Registered::Shared(hook, side), None) => Some(Arc::clone(hook).tag(*side)),
+            (Registered::Boxed(_), None) => None,
+        }
+    }
+}
+
 /// One registered hook: its id, the hook (`None` once taken out), and
 /// its tag.
-type Slot = (u64, Option<Hook>, Option<HookTag>);
+type Slot = (u64, Option<Registered>, Option<HookTag>);
 
 /// The hooks registered on one process (module docs).
 ///
@@ -88,16 +142,66 @@ struct Table {
     /// Hooks registered with [`ExitHooks::add_first`]: they run before
     /// the others (the registry frees a name before links and monitors
     /// report the exit, as BEAM does).
-    first: Vec<Slot>,
-    hooks: Vec<Slot>,
+    first: Lane,
+    hooks: Lane,
     holes: usize,
+}
+
+/// One lane of hooks: the first two inline, so that a process with a
+/// link or a monitor or two (the usual case) pays one allocation, the
+/// table's, for its hooks.
+type Lane = SmallVec<[Slot; 2]>;
+
+/// The hooks a close took, to run in registration order (the `add_first`
+/// lane first): their table, or none.
+pub struct ClosedHooks(Option<Box<Table>>);
+
+impl ClosedHooks {
+    /// Whether no hook was registered (none to run).
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.0
+            .as_ref()
+            .is_none_or(|t| t.first.len() + t.hooks.len() == t.holes)
+    }
+}
+
+impl IntoIterator for ClosedHooks {
+    type Item = Registered;
+    type IntoIter = std::iter::FilterMap<
+        std::iter::Chain<smallvec::IntoIter<[Slot; 2]>, smallvec::IntoIter<[Slot; 2]>>,
+        fn(Slot) -> Option<Registered>,
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        let (first, hooks) = match self.0 {
+            Some(table) => {
+                let Table { first, hooks, .. } = *table;
+                (first, hooks)
+            }
+            None => (Lane::new(), Lane::new()),
+        };
+        let hook_of: fn(Slot) -> Option<Registered> = |(_, hook, _)| hook;
+        first.into_iter().chain(hooks).filter_map(hook_of)
+    }
 }
 
 /// Ids of the `first` lane have this bit set.
 const FIRST_LANE: u64 = 1 << 63;
 
+impl Registered {
+    /// The closure of a hook registered boxed (what `add` and its
+    /// variants hand back when the hooks are closed).
+    fn into_boxed(self) -> Hook {
+        match self {
+            Registered::Boxed(hook) => hook,
+            Registered::Shared(..) => unreachable!("a boxed hook comes back boxed"),
+        }
+    }
+}
+
 impl Table {
-    fn lane(&mut self, id: u64) -> &mut Vec<Slot> {
+    fn lane(&mut self, id: u64) -> &mut Lane {
         if id & FIRST_LANE != 0 {
             &mut self.first
         } else {
@@ -105,7 +209,7 @@ impl Table {
         }
     }
 
-    fn take(&mut self, id: u64) -> Option<(Hook, Option<HookTag>)> {
+    fn take(&mut self, id: u64) -> Option<(Registered, Option<HookTag>)> {
         let lane = self.lane(id);
         let at = lane
             .binary_search_by_key(&id, |(hook_id, _, _)| *hook_id)
@@ -178,7 +282,27 @@ impl ExitHooks {
     /// # Errors
     /// The hook, unrun, when the hooks are closed.
     pub fn add(&self, hook: Hook) -> Result<u64, Hook> {
-        self.add_to_lane(hook, None, false)
+        self.add_to_lane(Registered::Boxed(hook), None, false)
+            .map_err(Registered::into_boxed)
+    }
+
+    /// Registers side `side` of a shared hook (module docs: shared
+    /// hooks), keeping no allocation of its own; returns its id, or the
+    /// hook back if the process has already ended (the caller runs it
+    /// with `NoProc`). [`tags`](Self::tags) lists the tag it makes.
+    ///
+    /// # Errors
+    /// The hook, unrun, when the hooks are closed.
+    pub fn add_shared(
+        &self,
+        hook: Arc<dyn SharedHook>,
+        side: u8,
+    ) -> Result<u64, Arc<dyn SharedHook>> {
+        self.add_to_lane(Registered::Shared(hook, side), None, false)
+            .map_err(|hook| match hook {
+                Registered::Shared(hook, _) => hook,
+                Registered::Boxed(_) => unreachable!("a shared hook comes back shared"),
+            })
     }
 
     /// [`add`](Self::add), with a tag that [`tags`](Self::tags) lists
@@ -187,7 +311,8 @@ impl ExitHooks {
     /// # Errors
     /// The hook, unrun, when the hooks are closed (the tag is dropped).
     pub fn add_tagged(&self, hook: Hook, tag: HookTag) -> Result<u64, Hook> {
-        self.add_to_lane(hook, Some(tag), false)
+        self.add_to_lane(Registered::Boxed(hook), Some(tag), false)
+            .map_err(Registered::into_boxed)
     }
 
     /// The tags of the hooks registered now, in registration order (the
@@ -199,8 +324,7 @@ impl ExitHooks {
                     .first
                     .iter()
                     .chain(&table.hooks)
-                    .filter(|(_, hook, _)| hook.is_some())
-                    .filter_map(|(_, _, tag)| tag.clone())
+                    .filter_map(|(_, hook, tag)| hook.as_ref()?.tag(tag.as_ref()))
                     .collect()
             })
         })
@@ -213,17 +337,23 @@ impl ExitHooks {
     /// # Errors
     /// The hook, unrun, when the hooks are closed.
     pub fn add_first(&self, hook: Hook) -> Result<u64, Hook> {
-        self.add_to_lane(hook, None, true)
+        self.add_to_lane(Registered::Boxed(hook), None, true)
+            .map_err(Registered::into_boxed)
     }
 
-    fn add_to_lane(&self, hook: Hook, tag: Option<HookTag>, first: bool) -> Result<u64, Hook> {
+    fn add_to_lane(
+        &self,
+        hook: Registered,
+        tag: Option<HookTag>,
+        first: bool,
+    ) -> Result<u64, Registered> {
         let mut hook = Some(hook);
         let id = self.with_table(|table| {
             let table = table.get_or_insert_with(|| {
                 Box::new(Table {
                     next_id: 0,
-                    first: Vec::new(),
-                    hooks: Vec::new(),
+                    first: Lane::new(),
+                    hooks: Lane::new(),
                     holes: 0,
                 })
             });
@@ -253,7 +383,7 @@ impl ExitHooks {
     /// for the caller to run with the exit reason. Called once, by the
     /// process's owner as the process ends; a second call returns nothing.
     #[inline]
-    pub fn close(&self) -> Vec<Hook> {
+    pub fn close(&self) -> ClosedHooks {
         // The usual case inline: nobody holds the table.
         let closed =
             match self
@@ -264,25 +394,11 @@ impl ExitHooks {
                 Err(_) => self.acquire(CLOSED),
             };
         if !closed {
-            return Vec::new();
+            return ClosedHooks(None);
         }
         // SAFETY: `CLOSED` is final and this thread reached it: nobody
         // else touches the table again.
-        let table = self.table.with_mut(|table| unsafe { (*table).take() });
-        match table {
-            None => Vec::new(),
-            Some(table) => Self::hooks_of(*table),
-        }
-    }
-
-    #[inline(never)]
-    fn hooks_of(table: Table) -> Vec<Hook> {
-        table
-            .first
-            .into_iter()
-            .chain(table.hooks)
-            .filter_map(|(_, hook, _)| hook)
-            .collect()
+        ClosedHooks(self.table.with_mut(|table| unsafe { (*table).take() }))
     }
 
     /// Whether the hooks are closed (the process has ended).
@@ -312,7 +428,7 @@ mod tests {
         assert!(hooks.remove(second));
         assert!(!hooks.remove(second), "removed twice");
         for hook in hooks.close() {
-            hook(&ExitReason::Killed);
+            hook.run(&ExitReason::Killed);
         }
         assert!(hooks.close().is_empty(), "closed twice");
         assert!(!hooks.remove(first), "removed after it ran");
@@ -336,7 +452,7 @@ mod tests {
         assert!(hooks.remove(name));
         hooks.add_first(recorder(&log, "name again")).ok().unwrap();
         for hook in hooks.close() {
-            hook(&ExitReason::Shutdown);
+            hook.run(&ExitReason::Shutdown);
         }
         assert_eq!(
             *log.lock().unwrap(),

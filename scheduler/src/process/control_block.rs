@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering}
 
 use ferrotp_mailbox::{Mailbox, MailboxRef};
 
-use crate::lifecycle::exit_hooks::{ExitHooks, Hook};
+use crate::lifecycle::exit_hooks::{ClosedHooks, ExitHooks};
 use crate::lifecycle::exit_reason::{ExitReason, ExitRecord};
 use crate::lifecycle::signal_flags::SignalFlags;
 use crate::messaging::long_queue::QueueMarks;
@@ -216,7 +216,7 @@ impl Pcb {
     /// # Safety
     /// As for [`Pcb::set_exit_reason`].
     #[must_use]
-    pub(crate) unsafe fn publish_exit(&self, reason: ExitReason) -> Vec<Hook> {
+    pub(crate) unsafe fn publish_exit(&self, reason: ExitReason) -> ClosedHooks {
         // SAFETY: forwarded.
         unsafe {
             self.exit.record(reason);
