@@ -64,6 +64,35 @@ impl SpawnOptions {
         Self::default()
     }
 
+    /// Whether nothing was asked for (what `new` makes).
+    #[inline]
+    fn is_default(&self) -> bool {
+        let Self {
+            stack_size,
+            name,
+            mailbox_capacity,
+            migratable,
+            worker,
+            core,
+            node,
+            register,
+            trap_exit,
+            long_message_queue,
+            extension,
+        } = self;
+        stack_size.is_none()
+            && name.is_none()
+            && mailbox_capacity.is_none()
+            && !migratable
+            && worker.is_none()
+            && core.is_none()
+            && node.is_none()
+            && register.is_none()
+            && !trap_exit
+            && long_message_queue.is_none()
+            && extension.is_none()
+    }
+
     /// Usable stack bytes (at least 16 KiB; rounded up to pages).
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = Some(bytes);
@@ -345,17 +374,33 @@ where
 /// not dropped: it comes back when the general path must decide).
 #[inline]
 fn spawn_plain(core: &WorkerCore, entry: Entry) -> Result<Pid, Entry> {
+    let Some(pcb) = plain_pcb(core) else {
+        return Err(entry);
+    };
+    let pid = Pid(Arc::clone(&pcb));
+    // Counted before the process is visible (see `Ready::launch`).
+    core.stats().spawns.bump();
+    core.push_task(Task::Fresh(Launch::new(pcb, Start::Entry(entry))));
+    Ok(pid)
+}
+
+/// The control block of a process spawned with default options on this
+/// worker, its slot taken: a spare one (`WorkerCore::spare_pcbs`) or a
+/// new one. `None` when the general path must decide (shutdown,
+/// placement rules, a recorded stack error, the process limit).
+#[inline]
+fn plain_pcb(core: &WorkerCore) -> Option<Arc<Pcb>> {
     let shared = &*core.shared;
     if !shared.rules.is_empty()
         || shared.shutdown.load(std::sync::atomic::Ordering::Relaxed)
         || shared.stack_error_failed()
         || core.take_slot().is_err()
     {
-        return Err(entry);
+        return None;
     }
     let id = core.next_id();
     let spare = core.spare_pcbs.borrow_mut().pop();
-    let pcb = match spare {
+    Some(match spare {
         Some(mut pcb) => {
             // Blanked by the worker as its process ended, held by nothing
             // else since: `get_mut` only confirms it.
@@ -376,12 +421,7 @@ fn spawn_plain(core: &WorkerCore, entry: Entry) -> Result<Pid, Entry> {
             shared.config.stack_size,
             false,
         )),
-    };
-    let pid = Pid(Arc::clone(&pcb));
-    // Counted before the process is visible (see `Ready::launch`).
-    core.stats().spawns.bump();
-    core.push_task(Task::Fresh(Launch::new(pcb, Start::Entry(entry))));
-    Ok(pid)
+    })
 }
 
 /// Spawns a process with options.
@@ -547,8 +587,19 @@ fn spawn_start<S>(
 where
     S: FnOnce(&Pid),
 {
-    let reserved = try_with_worker(|core| Reserved::new(&core.anchor, Some(core), &options))
-        .unwrap_or_else(|| outside("spawn"))?;
+    let reserved = try_with_worker(|core| {
+        // Default options (a plain spawn_link's, spawn_monitor's): no
+        // option to look at.
+        match options.is_default().then(|| plain_pcb(core)).flatten() {
+            Some(pcb) => Ok(Reserved {
+                pcb,
+                pinned_to: None,
+                shutting_down: false,
+            }),
+            None => Reserved::new(&core.anchor, Some(core), &options),
+        }
+    })
+    .unwrap_or_else(|| outside("spawn"))?;
     let start = start(reserved.pinned_to.is_some());
     let ready = reserved.ready(&options, start)?;
     let ready = match setup {
