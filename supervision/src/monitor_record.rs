@@ -16,8 +16,13 @@
 //!   to the owner, marks it sent (`fired`) and removes the handles.
 //! * **The owner's hook** (the owner ended first) cancels the monitor and
 //!   removes the handles, so that a long-lived process does not collect
-//!   the hooks of dead owners. It holds the record weakly: the record
-//!   does not keep itself alive through its owner.
+//!   the hooks of dead owners.
+//!
+//! Both hooks are the record itself (the scheduler's shared hooks: one
+//! allocation a monitor, the record, which holds both pids). A hook holds
+//! the record for as long as it is registered, and every way a monitor
+//! ends removes both: the record never keeps itself alive through its
+//! hooks.
 //! * **`demonitor`** cancels it, waiting for a `Down` being sent, and
 //!   removes the handles.
 //!
@@ -32,7 +37,7 @@ use std::sync::Arc;
 // Not part of any protocol: a plain counter, std's even under loom.
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use ferrotp_scheduler::ProcessId;
+use ferrotp_scheduler::{ExitReason, HookTag, ProcessId, SharedHook};
 
 use crate::monitor_state::{Cancelled, MonitorState};
 use crate::watch::{Relation, Watch, remove_hooks};
@@ -42,17 +47,22 @@ pub struct MonitorRecord<W: Watch> {
     id: u64,
     /// The process that made it: only it may `demonitor`.
     owner: ProcessId,
+    /// The owner, then the watched process: the record is its hook on
+    /// each (module `exit_hooks` of the scheduler: shared hooks), side 0
+    /// and 1, and the monitor's one allocation.
+    ends: [W; 2],
     /// The hooks on the watched process and on the owner.
     state: MonitorState<[W::Hook; 2]>,
 }
 
 impl<W: Watch> MonitorRecord<W> {
-    fn new(owner: &W) -> Self {
+    fn new(owner: &W, watched: &W) -> Self {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         Self {
             // Relaxed: uniqueness needs only the atomic increment.
             id: NEXT.fetch_add(1, Ordering::Relaxed),
             owner: owner.id(),
+            ends: [owner.clone(), watched.clone()],
             state: MonitorState::new(),
         }
     }
@@ -85,37 +95,51 @@ impl<W: Watch> MonitorRecord<W> {
 
 /// Makes a monitor of `pid` owned by `owner` (module docs).
 pub fn monitor<W: Watch>(owner: &W, pid: &W) -> Arc<MonitorRecord<W>> {
-    let record = Arc::new(MonitorRecord::new(owner));
-    let on_pid = {
-        let relation = Relation::MonitoredBy {
-            owner: owner.clone(),
-            record: Arc::downgrade(&record),
-        };
-        let (record, owner, watched) = (Arc::clone(&record), owner.clone(), pid.clone());
-        pid.on_exit_as(relation, move |reason| {
-            if !record.state.fire() {
-                return;
-            }
-            owner.send_down(&record, watched, reason);
-            remove_hooks::<W>(record.state.fired());
-        })
-    };
+    let record = Arc::new(MonitorRecord::new(owner, pid));
+    let on_pid = pid.on_exit_shared(record.clone(), WATCHED);
     if !record.is_active() {
         // `pid` had ended: the hook ran at once.
         return record;
     }
-    let on_owner = {
-        let weak = Arc::downgrade(&record);
-        let relation = Relation::Monitors {
-            watched: pid.clone(),
-            record: weak.clone(),
-        };
-        owner.on_exit_as(relation, move |_| {
-            if let Some(record) = weak.upgrade() {
-                remove_hooks::<W>(record.state.cancel().1);
-            }
-        })
-    };
+    let on_owner = owner.on_exit_shared(record.clone(), OWNER);
     remove_hooks::<W>(record.state.store_hooks([on_pid, on_owner]));
     record
+}
+
+/// The owner's side of a monitor's shared hook.
+const OWNER: u8 = 0;
+/// The watched process's side.
+const WATCHED: u8 = 1;
+
+impl<W: Watch> SharedHook for MonitorRecord<W> {
+    fn on_exit(self: Arc<Self>, side: u8, reason: &ExitReason) {
+        if side == WATCHED {
+            // The watched process ended: the owner gets its `Down`.
+            if !self.state.fire() {
+                return;
+            }
+            let [owner, watched] = &self.ends;
+            owner.send_down(&self, watched.clone(), reason);
+            remove_hooks::<W>(self.state.fired());
+        } else {
+            // The owner ended first: nobody is left to tell.
+            remove_hooks::<W>(self.state.cancel().1);
+        }
+    }
+
+    fn tag(self: Arc<Self>, side: u8) -> HookTag {
+        let record = Arc::downgrade(&self);
+        let [owner, watched] = &self.ends;
+        Arc::new(if side == WATCHED {
+            Relation::MonitoredBy {
+                owner: owner.clone(),
+                record,
+            }
+        } else {
+            Relation::Monitors {
+                watched: watched.clone(),
+                record,
+            }
+        })
+    }
 }
