@@ -897,11 +897,12 @@ impl Ready {
         // was paid already (its set-up ran on a coroutine of the user's,
         // resumed after the process that listed the debt was abandoned)
         // ended the child: it must not run.
-        if let Some(debt) = debt
-            && debt.settle().is_none()
-        {
-            drop_paid_child(launch);
-            return pid;
+        if let Some(debt) = debt {
+            if debt.settle().is_none() {
+                drop_paid_child(launch);
+                return pid;
+            }
+            keep_spent_debt(debt);
         }
         // The spawn is counted before the process becomes visible, so that
         // the process, and whoever it tells, find it counted
@@ -962,13 +963,29 @@ impl Ready {
 /// user code runs with the child held (module `debt`).
 fn owe_child(pid: &Pid, took_slot: bool) -> Option<Arc<Debt>> {
     try_with_process(|ctx| {
-        let debt = Debt::new(Owed::SetupChild {
+        let owed = Owed::SetupChild {
             pcb: Arc::clone(&pid.0),
             took_slot,
-        });
+        };
+        let debt = match try_with_worker(|core| core.spare_debt.take()).flatten() {
+            Some(spent) => Debt::reuse(spent, owed),
+            None => Debt::new(owed),
+        };
         ctx.owe(debt.clone());
         debt
     })
+}
+
+/// A debt settled by its spawn, kept for the worker's next set-up if
+/// nothing else holds it (the abandoning worker may, or a frame of the
+/// user's that listed it: then it just drops).
+fn keep_spent_debt(debt: Arc<Debt>) {
+    if Arc::strong_count(&debt) != 1 {
+        return;
+    }
+    // The debt it replaces (settled, holding nothing) drops out here.
+    let replaced = try_with_worker(move |core| core.spare_debt.replace(Some(debt)));
+    drop(replaced);
 }
 
 /// Ends a process that was never queued: drops its closure and messages,

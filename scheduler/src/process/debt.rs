@@ -77,6 +77,18 @@ impl Debt {
         Arc::new(Debt(Mutex::new(Some(owed))))
     }
 
+    /// A debt of `owed` in `spent`'s allocation, if nothing else holds
+    /// that settled debt any more (else a new one).
+    pub(crate) fn reuse(mut spent: Arc<Debt>, owed: Owed) -> Arc<Debt> {
+        match Arc::get_mut(&mut spent) {
+            Some(debt) => {
+                *debt.0.get_mut().unwrap_or_else(PoisonError::into_inner) = Some(owed);
+                spent
+            }
+            None => Debt::new(owed),
+        }
+    }
+
     /// A debt for a blocking send's place among the waiting senders of
     /// `to`'s mailbox.
     pub(crate) fn room_wait(to: &Arc<Pcb>, waker: std::task::Waker) -> Arc<Debt> {

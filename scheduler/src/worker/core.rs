@@ -113,6 +113,10 @@ pub(crate) struct WorkerCore {
     /// already blank ([`Pcb::blank`](crate::process::Pcb::blank)): the
     /// next plain spawns reuse them instead of an allocation and a free.
     pub(crate) spare_pcbs: RefCell<Vec<Arc<crate::process::Pcb>>>,
+    /// A settled set-up debt held by nothing else (module `debt`): the
+    /// next `spawn_with` set-up (a `spawn_link`'s, a `spawn_monitor`'s)
+    /// lists it again instead of allocating one.
+    pub(crate) spare_debt: Cell<Option<Arc<crate::process::debt::Debt>>>,
 }
 
 /// Process numbers taken from the global counter at a time.

@@ -375,6 +375,7 @@ impl WorkerLoop {
             trap: Cell::new(None),
             stacks,
             spare_pcbs: RefCell::new(Vec::new()),
+            spare_debt: Cell::new(None),
         });
         Self {
             slab: Slab::new(),
