@@ -362,10 +362,114 @@ fn a_reducing_hog_does_not_starve_a_ping_pong_pair() {
     });
     stop.store(true, Ordering::Relaxed);
     assert_eq!(done, 10_000);
+    // Its first slice, before the pair's: 3,999 loops counted (the
+    // 4,000th `reduce` gives the worker up before its loop counts). The
+    // pair's 10,000 round trips take about 15 of its shared slices, so
+    // the hog's next slice may come only after `block_on` has returned.
     assert!(
-        hog_loops.load(Ordering::Relaxed) >= 4_000,
+        hog_loops.load(Ordering::Relaxed) >= 3_999,
         "the hog ran at least one slice"
     );
+}
+
+/// W7's shares, counted (no clock): on one worker, a `reduce(1)` loop
+/// beside a ping-pong pair. The pair shares one slice of 4,000
+/// reductions (the LIFO slot's carried budget: about 650 round trips,
+/// at 6 reductions each); the loop, preempted, waits behind processes
+/// that are ready after a wait and gets a slice of its own only every
+/// 61st pick (module `run_loop`: `preempted`), about one per 30 of the
+/// pair's. It got one after each of the pair's before: about 6 loops per
+/// round trip, and the pair lost 15 % of its round trips to it.
+#[test]
+fn a_reducing_hog_gets_a_slice_only_after_many_of_a_ping_pong_pair() {
+    const ROUND_TRIPS: u64 = 60_000;
+    let rt = ferrotp_scheduler::Runtime::builder()
+        .workers(1)
+        .reductions(4_000)
+        .build()
+        .unwrap();
+    let hog_loops = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (loops, stop_flag) = (Arc::clone(&hog_loops), Arc::clone(&stop));
+    let done = rt.block_on(move || {
+        let hog = spawn(move || {
+            while !stop_flag.load(Ordering::Relaxed) {
+                reduce(1);
+                loops.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        yield_now(); // the hog runs its first slice
+        let done = ping_pong(ROUND_TRIPS);
+        stop.store(true, Ordering::Relaxed);
+        common::wait_exit(&hog);
+        done
+    });
+    assert_eq!(done, ROUND_TRIPS);
+    let loops = hog_loops.load(Ordering::Relaxed);
+    // About 16,000 (4 slices); 360,000 before.
+    assert!(
+        loops <= ROUND_TRIPS / 2,
+        "the hog looped {loops} times beside {ROUND_TRIPS} round trips"
+    );
+    // Not starved: a slice at the start, and more while the pair ran.
+    assert!(
+        loops >= 3 * 4_000,
+        "the hog looped only {loops} times beside {ROUND_TRIPS} round trips"
+    );
+}
+
+/// Processes that spend their slices take turns: two `reduce(1)` loops
+/// and a process that yields, on one worker, each get one slice a round
+/// (the preempted queue is a FIFO: as a stack, it would starve one).
+#[test]
+fn hogs_take_turns_a_slice_each() {
+    let rt = ferrotp_scheduler::Runtime::builder()
+        .workers(1)
+        .reductions(4_000)
+        .build()
+        .unwrap();
+    let counts = [Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0))];
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen = rt.block_on({
+        let counts = counts.clone();
+        let stop = Arc::clone(&stop);
+        move || {
+            let hogs: Vec<Pid> = counts
+                .iter()
+                .map(|count| {
+                    let (count, stop) = (Arc::clone(count), Arc::clone(&stop));
+                    spawn(move || {
+                        while !stop.load(Ordering::Relaxed) {
+                            reduce(1);
+                            count.fetch_add(1, Ordering::Relaxed);
+                        }
+                    })
+                })
+                .collect();
+            let mut seen = Vec::new();
+            for _ in 0..20 {
+                yield_now();
+                seen.push([
+                    counts[0].load(Ordering::Relaxed),
+                    counts[1].load(Ordering::Relaxed),
+                ]);
+            }
+            stop.store(true, Ordering::Relaxed);
+            for hog in &hogs {
+                common::wait_exit(hog);
+            }
+            seen
+        }
+    });
+    // Once both have started, each round adds one slice to each.
+    for round in 2..seen.len() {
+        let [a, b] = seen[round];
+        let [a0, b0] = seen[round - 1];
+        assert!(
+            a - a0 == 4_000 && b - b0 == 4_000,
+            "round {round}: {seen:?}"
+        );
+    }
 }
 
 #[test]

@@ -40,8 +40,11 @@ pub fn try_self_pid() -> Option<Pid> {
 }
 
 /// Consumes `n` reductions of the running process's slice; when the slice
-/// is spent the process goes to the back of its worker's run queue. Call
-/// it in long computations so that other processes get their turn.
+/// is spent the process goes to the back of its worker's queue of
+/// preempted processes, which runs after the processes that are ready
+/// after a wait (woken by a message, a timer, ...) or new, and at least
+/// every 61st turn of its worker whatever else is ready. Call it in long
+/// computations so that other processes get their turn.
 ///
 /// Here, on one worker, a computation that calls `reduce` lets a process
 /// spawned before it run in the middle of it, with no blocking call (it
@@ -75,7 +78,9 @@ pub fn reduce(n: u32) {
 }
 
 /// Gives up the rest of the running process's slice: it goes to the back
-/// of its worker's run queue.
+/// of its worker's queue of preempted processes, as a process whose slice
+/// is spent does (see [`reduce`]), so that the processes that are ready
+/// after a wait, or new, run first.
 ///
 /// On one worker, a process spawned by the running one runs only once the
 /// spawner gives the worker up (the worker alternates between its queues,

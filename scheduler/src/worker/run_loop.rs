@@ -17,6 +17,26 @@
 //!   goes to `fresh`, where thieves can take it (unlike tokio's LIFO slot,
 //!   tokio issue 4941).
 //! * `runnable`: a FIFO of settled processes ready to run.
+//! * `preempted`: a FIFO of settled processes that gave up a slice of
+//!   their own without waiting (they spent it, or called `yield_now`).
+//!   They run when nothing else local is ready, and the oldest of them
+//!   every 61st pick whatever else is ready, so that they cannot be
+//!   starved. Go puts a goroutine preempted for running too long
+//!   (or one that calls `Gosched`) on its global run queue, looked at
+//!   every 61st pick, and tokio defers a task that spent its budget (or
+//!   yields) until its worker's next maintenance, every 61st pick: as
+//!   they do, this keeps a busy loop from taking a share of the worker
+//!   that processes which wait for each other cannot get back. A
+//!   ping-ponging pair shares one slice (the LIFO slot's carried budget,
+//!   about 650 round trips) and then goes to the back of `runnable`; with
+//!   both in one FIFO beside a `reduce(1)` loop, the loop got a slice of
+//!   the same 4000 reductions after each of the pair's, and its
+//!   reductions cost a fifth of the pair's in time: the pair lost 15 % of
+//!   its round trips (benchmark W7). Now the loop gets a slice after about
+//!   30 of the pair's. A process that gives up a carried budget (its run
+//!   from the LIFO slot spent it, or yielded) is not preempted: it goes
+//!   to the back of `runnable`, as the partner it leaves in the LIFO slot
+//!   does, behind other processes that wait, ahead of the preempted ones.
 //! * the **slab** of settled processes' coroutines (never leaves the
 //!   thread: the migration rule).
 //! * an **inbox** (a `ferrotp-mailbox` mailbox) where other threads put
@@ -35,9 +55,10 @@
 //!    oldest, then `fresh`'s oldest, so that none of them can be starved
 //!    by the others (61 is Go's and async-executor's habit: prime, so it
 //!    does not beat against a workload's period);
-//! 3. pinned newcomers, then `runnable` and `fresh`, alternating which
-//!    goes first;
-//! 4. with nothing local: housekeeping, the local queues again, then the
+//! 3. every 61st pick, the oldest preempted process;
+//! 4. pinned newcomers, then `runnable` and `fresh`, alternating which
+//!    goes first, then `preempted`;
+//! 5. with nothing local: housekeeping, the local queues again, then the
 //!    injector.
 //!
 //! With nothing local, the worker searches (steals half a victim's `fresh`
@@ -115,6 +136,12 @@ enum Job {
 /// (`WorkerCore::spare_pcbs`): a burst of spawns after a burst of exits
 /// reuses them; more would only hold memory.
 const SPARE_PCBS: usize = 64;
+
+/// Every how many picks a preempted process goes first (module docs:
+/// `preempted`): prime, as the other periods of `next_job`; and Go's
+/// period for its global run queue, where its scheduler puts a goroutine
+/// preempted for running too long.
+const PREEMPTED_PERIOD: u32 = 61;
 
 /// How long an idle worker leaves a victim's lone task alone (see
 /// `WorkerLoop::search`).
@@ -325,6 +352,9 @@ pub(crate) struct WorkerLoop {
     inbox: Receiver<Delivery>,
     /// Budget the last process left for the LIFO slot's.
     carry: u32,
+    /// Settled processes that gave up a slice of their own without
+    /// waiting (module docs: `preempted`).
+    preempted: VecDeque<usize>,
     /// `next_job`'s calls: the period of housekeeping and fair picks.
     picks: u32,
     searching: bool,
@@ -386,6 +416,7 @@ impl WorkerLoop {
             starving: false,
             inbox,
             carry: 0,
+            preempted: VecDeque::new(),
             picks: 0,
             searching: false,
             exit_on_overflow,
@@ -475,8 +506,10 @@ impl WorkerLoop {
     /// The usual pick after a process yields or waits, inlined into the
     /// run loop: the pick `next_job` would make, when it would make it
     /// without anything else to do first (no housekeeping due, no LIFO
-    /// process to put back, no pinned newcomer, `runnable`'s turn or an
-    /// empty `fresh`), and the process is settled. Counts as a pick.
+    /// process to put back, no pinned newcomer, no preempted process's
+    /// turn, `runnable`'s turn or an empty `fresh`), and the process is
+    /// settled: `runnable`'s oldest, or with nothing else local ready,
+    /// `preempted`'s. Counts as a pick.
     /// Nothing to note: the worker was not searching, it has just run a
     /// process.
     #[inline(always)]
@@ -490,13 +523,24 @@ impl WorkerLoop {
         {
             return None;
         }
-        let mut runnable = core.runnable.borrow_mut();
-        let key = *runnable.front()?;
-        if key & HIBERNATED != 0 {
+        if picks.is_multiple_of(PREEMPTED_PERIOD) && !self.preempted.is_empty() {
             return None;
         }
-        runnable.pop_front();
-        drop(runnable);
+        let mut runnable = core.runnable.borrow_mut();
+        let key = match runnable.front() {
+            Some(&key) if key & HIBERNATED != 0 => return None,
+            Some(&key) => {
+                runnable.pop_front();
+                key
+            }
+            // Nothing else local is ready: the oldest preempted process
+            // (settled: only `resume` puts processes there).
+            None if core.fresh.is_empty() => {
+                drop(runnable);
+                self.preempted.pop_front()?
+            }
+            None => return None,
+        };
         self.picks = picks;
         self.carry = 0;
         Some(key)
@@ -543,7 +587,16 @@ impl WorkerLoop {
                 return Some(job);
             }
         }
+        if !self.preempted.is_empty()
+            && self.picks.is_multiple_of(PREEMPTED_PERIOD)
+            && let Some(job) = self.preempted_pick()
+        {
+            return Some(job);
+        }
         if let Some(job) = self.local_pick() {
+            return Some(job);
+        }
+        if let Some(job) = self.preempted_pick() {
             return Some(job);
         }
         self.housekeeping();
@@ -608,6 +661,21 @@ impl WorkerLoop {
             from_runnable().or_else(from_fresh)
         } else {
             from_fresh().or_else(from_runnable)
+        }
+    }
+
+    /// The oldest preempted process, on a slice of its own.
+    #[inline]
+    fn preempted_pick(&mut self) -> Option<Job> {
+        let key = self.preempted.pop_front()?;
+        Some(self.own_slice(key))
+    }
+
+    /// A settled process's job on a slice of its own.
+    fn own_slice(&self, key: usize) -> Job {
+        Job::Settled {
+            key,
+            budget: self.shared().config.reductions,
         }
     }
 
@@ -779,12 +847,21 @@ impl WorkerLoop {
         match result {
             CoroutineResult::Yield(Suspend::Yield) => {
                 settled.pcb.state.set_scheduled();
+                // `carry` is still what this run started with: non-zero
+                // only for a run from the LIFO slot (`next_job` clears it
+                // before it picks from a queue).
+                let carried = self.carry != 0;
                 self.carry = 0;
-                if settled.pcb.migratable {
+                if carried {
+                    // The end of a LIFO run: processes waking each other
+                    // spent the slice they shared; to the back of
+                    // `runnable`, as the one in the LIFO slot goes.
                     self.requeue(key);
+                } else if settled.pcb.migratable && !self.draining {
+                    self.preempt(key);
                 } else {
-                    // `requeue`'s usual case, inlined.
-                    self.core.runnable.borrow_mut().push_back(key);
+                    // `preempt`'s usual case, inlined.
+                    self.preempted.push_back(key);
                 }
             }
             CoroutineResult::Yield(Suspend::Wait(left)) => {
@@ -806,6 +883,18 @@ impl WorkerLoop {
                 let debts = self.core.abandoned_debts.take();
                 self.abandon(settled, debts);
             }
+        }
+    }
+
+    /// A settled process gave up a slice of its own without waiting (it
+    /// spent it, or called `yield_now`): behind the processes that wait
+    /// for something, in `preempted` (module docs), unless it may migrate
+    /// (`requeue`: out to the stealable deque).
+    fn preempt(&mut self, key: usize) {
+        if self.slab[key].pcb.migratable && !self.draining {
+            self.requeue(key);
+        } else {
+            self.preempted.push_back(key);
         }
     }
 
@@ -1235,7 +1324,12 @@ impl WorkerLoop {
             self.discard_unstarted();
             let job = match self.lifo_job() {
                 Some(job) => Some(job),
-                None => self.local_pick(),
+                None => {
+                    // As `next_job`: what a process picked from a queue
+                    // runs on is a slice of its own.
+                    self.carry = 0;
+                    self.local_pick().or_else(|| self.preempted_pick())
+                }
             };
             match job {
                 Some(job) => self.run_job(job),
