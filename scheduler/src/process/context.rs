@@ -458,10 +458,19 @@ impl<'y> ProcessCtx<'y> {
     /// clean-up).
     #[inline(always)]
     pub(crate) fn suspend(&self, why: Suspend, waits: bool) {
+        self.suspend_then(why, waits, true);
+    }
+
+    /// [`ProcessCtx::suspend`], with its check point on return (`check`)
+    /// or without: for a caller that makes its own check point at once
+    /// (a receive, which acts on signals holding its receiver).
+    #[inline(always)]
+    fn suspend_then(&self, why: Suspend, waits: bool, check: bool) {
         /// Makes this process current again when the suspend returns *or
         /// unwinds*, so destructors run by a forced unwind see it.
         struct Reenter(*const ProcessCtx<'static>);
         impl Drop for Reenter {
+            #[inline(always)]
             fn drop(&mut self) {
                 set_current(self.0);
             }
@@ -481,8 +490,11 @@ impl<'y> ProcessCtx<'y> {
         let budget = self.yielder.suspend(why);
         self.budget.set(budget);
         self.slice_start.set(budget);
-        // Every return from a suspension is a check point.
-        self.check_signals();
+        // Every return from a suspension is a check point (the caller's,
+        // without `check`).
+        if check {
+            self.check_signals();
+        }
     }
 
     /// A suspension of a process that is not ending, with attention bits
@@ -1071,7 +1083,9 @@ impl<'y> ProcessCtx<'y> {
                 Wait::Closed => {}
             }
             self.pcb.taken.store(receiver.taken(), Ordering::Relaxed);
-            self.wait();
+            // The check point on return is the one below, holding the
+            // receiver, after the wait's announcement is withdrawn.
+            self.suspend_then(Suspend::Wait(self.budget.get()), true, false);
             let _ = receiver.cancel_wait();
             self.check_signals_holding(&mut receiver);
         }
