@@ -84,8 +84,8 @@ pub trait SharedHook: Send + Sync + 'static {
     fn on_exit(self: Arc<Self>, side: u8, reason: &ExitReason);
 
     /// What the registration as `side` stands for, for
-    /// [`ExitHooks::tags`]. Called while the hooks of the process are
-    /// held: it must not register or remove hooks.
+    /// [`ExitHooks::tags`] (called with the process's hooks not held: it
+    /// may do anything).
     fn tag(self: Arc<Self>, side: u8) -> HookTag;
 }
 
@@ -106,15 +106,12 @@ impl Registered {
             Registered::Shared(hook, side) => hook.on_exit(side, reason),
         }
     }
+}
 
-    /// The tag it carries, or its shared hook makes.
-    fn tag(&self, tag: Option<&HookTag>) -> Option<HookTag> {
-        match (self, tag) {
-            (_, Some(tag)) => Some(Arc::clone(tag)),
-            (Registered::Shared(hook, side), None) => Some(Arc::clone(hook).tag(*side)),
-            (Registered::Boxed(_), None) => None,
-        }
-    }
+/// A tag, or the shared hook that makes it (see [`ExitHooks::tags`]).
+enum TagMaker {
+    Made(HookTag),
+    Shared(Arc<dyn SharedHook>, u8),
 }
 
 /// One registered hook: its id, the hook (`None` once taken out), and
@@ -318,17 +315,34 @@ impl ExitHooks {
     /// The tags of the hooks registered now, in registration order (the
     /// `add_first` lane first); none once closed.
     pub fn tags(&self) -> Vec<HookTag> {
-        self.with_table(|table| {
-            table.as_ref().map_or_else(Vec::new, |table| {
-                table
-                    .first
-                    .iter()
-                    .chain(&table.hooks)
-                    .filter_map(|(_, hook, tag)| hook.as_ref()?.tag(tag.as_ref()))
-                    .collect()
+        // What makes each tag, taken under the lock; shared hooks make
+        // theirs after it is given back (`SharedHook::tag` is code of
+        // another crate's: it must not run while the table is held).
+        let makers: Vec<TagMaker> = self
+            .with_table(|table| {
+                table.as_ref().map_or_else(Vec::new, |table| {
+                    table
+                        .first
+                        .iter()
+                        .chain(&table.hooks)
+                        .filter_map(|(_, hook, tag)| match (hook.as_ref()?, tag) {
+                            (_, Some(tag)) => Some(TagMaker::Made(Arc::clone(tag))),
+                            (Registered::Shared(hook, side), None) => {
+                                Some(TagMaker::Shared(Arc::clone(hook), *side))
+                            }
+                            (Registered::Boxed(_), None) => None,
+                        })
+                        .collect()
+                })
             })
-        })
-        .unwrap_or_default()
+            .unwrap_or_default();
+        makers
+            .into_iter()
+            .map(|maker| match maker {
+                TagMaker::Made(tag) => tag,
+                TagMaker::Shared(hook, side) => hook.tag(side),
+            })
+            .collect()
     }
 
     /// Like [`add`](Self::add), but the hook runs before every hook
@@ -458,6 +472,33 @@ mod tests {
             *log.lock().unwrap(),
             ["name again: shutdown", "plain: shutdown"]
         );
+    }
+
+    /// A shared hook's tag is made with the table given back: it may
+    /// register and remove hooks on the very process being listed.
+    #[test]
+    fn a_shared_hooks_tag_may_use_the_hooks_it_is_listed_in() {
+        struct Nosy(std::sync::OnceLock<Arc<ExitHooks>>);
+        impl SharedHook for Nosy {
+            fn on_exit(self: Arc<Self>, _: u8, _: &ExitReason) {}
+            fn tag(self: Arc<Self>, side: u8) -> HookTag {
+                let hooks = self.0.get().unwrap();
+                let id = hooks.add(Box::new(|_| {})).ok().unwrap();
+                assert!(hooks.remove(id));
+                Arc::new(side)
+            }
+        }
+        let hooks = Arc::new(ExitHooks::new());
+        let nosy = Arc::new(Nosy(std::sync::OnceLock::new()));
+        let _ = nosy.0.set(Arc::clone(&hooks));
+        hooks.add_shared(nosy, 7).ok().unwrap();
+        let tags = hooks.tags();
+        assert_eq!(tags.len(), 1);
+        assert_eq!(tags[0].downcast_ref::<u8>(), Some(&7));
+        // Closing breaks the cycle (hooks -> Nosy -> hooks).
+        for hook in hooks.close() {
+            hook.run(&ExitReason::Normal);
+        }
     }
 
     #[test]
