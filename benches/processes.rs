@@ -1,4 +1,4 @@
-//! Process benchmarks W1–W7 (`BENCHMARKS.md`), for ferrotp and, in the
+//! Process benchmarks W1–W7 and W12 (`BENCHMARKS.md`), for ferrotp and, in the
 //! same run, tokio (multi-thread runtime, 2 workers; the driver runs as a
 //! spawned task) and may (default configuration, 2 workers).
 //!
@@ -376,6 +376,31 @@ fn may_skynet(parent: may::sync::mpsc::Sender<u64>, num: u64, size: u64) {
     });
 }
 
+/// One W3 run on ferrotp's runtime `rt`: its time.
+fn ferrotp_skynet_run(rt: &Runtime, leaves: u64) -> Duration {
+    let expected = leaves * (leaves - 1) / 2;
+    rt.block_on(move || {
+        let start = Instant::now();
+        let me = self_pid();
+        spawn(move || ferrotp_skynet(me, 0, leaves));
+        assert_eq!(receive::<u64>(), expected);
+        start.elapsed()
+    })
+}
+
+/// One W3 run on tokio's runtime `rt` (the driver a spawned task): its
+/// time.
+fn tokio_skynet_run(rt: &tokio::runtime::Runtime, leaves: u64) -> Duration {
+    let expected = leaves * (leaves - 1) / 2;
+    on_tokio(rt, async move {
+        let start = Instant::now();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio_skynet(tx, 0, leaves);
+        assert_eq!(rx.recv().await.unwrap(), expected);
+        start.elapsed()
+    })
+}
+
 fn w3_skynet(c: &mut Criterion) {
     let mut group = c.benchmark_group("w3_skynet");
     group
@@ -390,31 +415,11 @@ fn w3_skynet(c: &mut Criterion) {
             BenchmarkId::new("ferrotp", leaves),
             &leaves,
             |b, &leaves| {
-                b.iter_custom(|iters| {
-                    repeated(iters, || {
-                        rt.block_on(move || {
-                            let start = Instant::now();
-                            let me = self_pid();
-                            spawn(move || ferrotp_skynet(me, 0, leaves));
-                            assert_eq!(receive::<u64>(), expected);
-                            start.elapsed()
-                        })
-                    })
-                });
+                b.iter_custom(|iters| repeated(iters, || ferrotp_skynet_run(&rt, leaves)));
             },
         );
         group.bench_with_input(BenchmarkId::new("tokio", leaves), &leaves, |b, &leaves| {
-            b.iter_custom(|iters| {
-                repeated(iters, || {
-                    on_tokio(&trt, async move {
-                        let start = Instant::now();
-                        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-                        tokio_skynet(tx, 0, leaves);
-                        assert_eq!(rx.recv().await.unwrap(), expected);
-                        start.elapsed()
-                    })
-                })
-            });
+            b.iter_custom(|iters| repeated(iters, || tokio_skynet_run(&trt, leaves)));
         });
         if leaves <= 10_000 {
             group.bench_with_input(BenchmarkId::new("may", leaves), &leaves, |b, &leaves| {
@@ -431,6 +436,32 @@ fn w3_skynet(c: &mut Criterion) {
                 });
             });
         }
+    }
+    group.finish();
+}
+
+// ---------------------------------------------------------------- W12
+
+/// W12: W3 (1,000,000 leaves) on 1 worker and on 2; the speed-up is the
+/// ratio of the two medians, for ferrotp and, in the same run, tokio (1
+/// and 2 workers).
+fn w12_skynet_scaling(c: &mut Criterion) {
+    const LEAVES: u64 = 1_000_000;
+    let mut group = c.benchmark_group("w12_skynet_scaling");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
+    group.throughput(Throughput::Elements(LEAVES));
+    for workers in [1usize, 2] {
+        let rt = ferrotp_rt(workers);
+        group.bench_function(BenchmarkId::new("ferrotp_workers", workers), |b| {
+            b.iter_custom(|iters| repeated(iters, || ferrotp_skynet_run(&rt, LEAVES)));
+        });
+        drop(rt);
+        let trt = tokio_rt(workers);
+        group.bench_function(BenchmarkId::new("tokio_workers", workers), |b| {
+            b.iter_custom(|iters| repeated(iters, || tokio_skynet_run(&trt, LEAVES)));
+        });
     }
     group.finish();
 }
@@ -881,7 +912,8 @@ criterion_group!(
     w4_memory,
     w5_thread_ring,
     w6_yield,
-    w7_fairness
+    w7_fairness,
+    w12_skynet_scaling
 );
 fn main() {
     if let Ok(peer) = std::env::var("W4_BENCH_CHILD") {
