@@ -35,7 +35,7 @@
 //! (6.18), 100,000 stacks' top pages: 1.39 µs each by faulting, 1.02 µs
 //! by a batched populate; guards 0.18 µs each one by one, 0.11 µs in
 //! batches. A batch doubles with the stacks carved of its size, up to
-//! [`MAX_BATCH`], so that a program with a few processes populates a few
+//! `MAX_BATCH` (64), so that a program with a few processes populates a few
 //! pages, not a slab's. Where `process_madvise` is refused (an older
 //! kernel), guards are installed one by one and pages are faulted in on
 //! use, as before.
