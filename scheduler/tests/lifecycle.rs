@@ -716,3 +716,47 @@ fn a_process_spawned_trapping_exits_traps_a_signal_sent_before_it_ran() {
     assert_eq!(trapped, ExitReason::custom("early"));
     assert_eq!(untrapped, ExitReason::custom("early"));
 }
+
+/// An extension's destructor is user code, run by the worker as the
+/// process's control block is blanked for reuse or freed: it may spawn (a
+/// spawn takes a spare control block, which the blanking worker must not
+/// be holding), and a panic in it is contained, reported, and the worker
+/// goes on. Both aborted the program (the spawn: found by the attack pass
+/// of the speed work; the panic: before it).
+#[test]
+fn an_extensions_destructor_may_spawn_or_panic_as_its_process_ends() {
+    struct SpawnsAsItDrops(Pid);
+    impl Drop for SpawnsAsItDrops {
+        fn drop(&mut self) {
+            let to = self.0.clone();
+            spawn(move || send(&to, 7u32));
+        }
+    }
+    struct PanicsAsItDrops;
+    impl Drop for PanicsAsItDrops {
+        fn drop(&mut self) {
+            panic!("an extension's destructor panicked");
+        }
+    }
+    let rt = runtime(1);
+    let got = rt.block_on(|| {
+        let me = self_pid();
+        let mut got = Vec::new();
+        for round in 0..3u32 {
+            let spawning: Arc<dyn std::any::Any + Send + Sync> =
+                Arc::new(SpawnsAsItDrops(me.clone()));
+            // Its pid is dropped at once: the child's block is unshared
+            // when it ends, and blanked for the next spawn.
+            drop(spawn_opt(SpawnOptions::new().extension(spawning), || {}).unwrap());
+            got.push(receive::<u32>() + round);
+            let panicking: Arc<dyn std::any::Any + Send + Sync> = Arc::new(PanicsAsItDrops);
+            let child = spawn_opt(SpawnOptions::new().extension(panicking), || {}).unwrap();
+            let parent = me.clone();
+            child.on_exit(move |reason| send(&parent, reason.clone()));
+            drop(child);
+            got.push(u32::from(receive::<ExitReason>() == ExitReason::Normal));
+        }
+        got
+    });
+    assert_eq!(got, [7, 1, 8, 1, 9, 1]);
+}

@@ -418,9 +418,10 @@ fn a_reducing_hog_gets_a_slice_only_after_many_of_a_ping_pong_pair() {
     );
 }
 
-/// Processes that spend their slices take turns: two `reduce(1)` loops
-/// and a process that yields, on one worker, each get one slice a round
-/// (the preempted queue is a FIFO: as a stack, it would starve one).
+/// Processes that spend their slices take turns: three `reduce(1)` loops
+/// on one worker each get one slice a round (the preempted queue is a
+/// FIFO: as a stack, it would starve one). The root is the third: it
+/// notes the other two's counts each time its own slice ends.
 #[test]
 fn hogs_take_turns_a_slice_each() {
     let rt = ferrotp_scheduler::Runtime::builder()
@@ -447,12 +448,20 @@ fn hogs_take_turns_a_slice_each() {
                 })
                 .collect();
             let mut seen = Vec::new();
-            for _ in 0..20 {
-                yield_now();
-                seen.push([
+            // The root's slice: its first one is what is left of the slice
+            // its spawns used; then 4,000 reductions each.
+            let mut last = [0, 0];
+            while seen.len() < 20 {
+                reduce(1);
+                let now = [
                     counts[0].load(Ordering::Relaxed),
                     counts[1].load(Ordering::Relaxed),
-                ]);
+                ];
+                if now != last {
+                    // The others ran: the root's slice had ended.
+                    seen.push(now);
+                    last = now;
+                }
             }
             stop.store(true, Ordering::Relaxed);
             for hog in &hogs {
@@ -461,7 +470,8 @@ fn hogs_take_turns_a_slice_each() {
             seen
         }
     });
-    // Once both have started, each round adds one slice to each.
+    // Once both have started, each of the root's slices is followed by
+    // one slice of each.
     for round in 2..seen.len() {
         let [a, b] = seen[round];
         let [a0, b0] = seen[round - 1];
@@ -470,6 +480,78 @@ fn hogs_take_turns_a_slice_each() {
             "round {round}: {seen:?}"
         );
     }
+}
+
+/// A process that calls `yield_now` goes to the back of the run queue, as
+/// `erlang:yield/0` does, not behind the processes whose slices were
+/// spent: beside a ping-ponging pair and a `reduce(1)` loop on one worker,
+/// it gets a turn after each of the pair's shared slices. (Behind the
+/// spent ones, it got one every 61st pick: 3,000 yields took 18 s.)
+#[test]
+fn a_yielder_takes_its_turn_beside_a_ping_pong_pair_and_a_hog() {
+    const YIELDS: u64 = 200;
+    let rt = ferrotp_scheduler::Runtime::builder()
+        .workers(1)
+        .reductions(4_000)
+        .build()
+        .unwrap();
+    let round_trips = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let per_yield = rt.block_on({
+        let round_trips = Arc::clone(&round_trips);
+        let stop = Arc::clone(&stop);
+        move || {
+            let hog_stop = Arc::clone(&stop);
+            let hog = spawn(move || {
+                while !hog_stop.load(Ordering::Relaxed) {
+                    reduce(1);
+                }
+            });
+            let ponger = spawn(|| {
+                loop {
+                    let (from, n) = receive::<(Pid, u64)>();
+                    if n == u64::MAX {
+                        return;
+                    }
+                    send(&from, n);
+                }
+            });
+            let pinger = {
+                let (round_trips, stop, ponger) =
+                    (Arc::clone(&round_trips), Arc::clone(&stop), ponger.clone());
+                spawn(move || {
+                    let me = self_pid();
+                    while !stop.load(Ordering::Relaxed) {
+                        send(&ponger, (me.clone(), 1u64));
+                        receive::<u64>();
+                        round_trips.fetch_add(1, Ordering::Relaxed);
+                    }
+                    send(&ponger, (me, u64::MAX));
+                })
+            };
+            // Let the pair and the hog get going.
+            while round_trips.load(Ordering::Relaxed) == 0 {
+                yield_now();
+            }
+            let start = round_trips.load(Ordering::Relaxed);
+            for _ in 0..YIELDS {
+                yield_now();
+            }
+            let per_yield = (round_trips.load(Ordering::Relaxed) - start) / YIELDS;
+            stop.store(true, Ordering::Relaxed);
+            for pid in [&hog, &ponger, &pinger] {
+                common::wait_exit(pid);
+            }
+            per_yield
+        }
+    });
+    // A shared slice of 4,000 reductions holds a few hundred round trips
+    // (about 650 at 6 reductions each); behind the spent slices, a yield
+    // waited for about 60 of them.
+    assert!(
+        per_yield <= 2_000,
+        "{per_yield} round trips went by for each yield"
+    );
 }
 
 #[test]

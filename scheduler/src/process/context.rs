@@ -977,15 +977,15 @@ impl<'y> ProcessCtx<'y> {
         raise_stack_panic(message)
     }
 
-    /// Gives up the rest of the slice, which is spent: to the back of the
-    /// run queue.
+    /// Gives up the slice, which is spent: behind the processes that
+    /// wait for each other (module `run_loop`: `preempted`).
     #[inline]
     pub(crate) fn yield_slice(&self) {
         self.check_stack();
         if self.must_not_suspend() {
             return;
         }
-        self.suspend(Suspend::Yield, false);
+        self.suspend(Suspend::Spent, false);
     }
 
     /// `yield_now`: gives up the rest of the slice, to the back of the run

@@ -135,11 +135,14 @@ impl Pcb {
 
     /// Makes an ended process's control block, held by nothing else, as
     /// a new one is, keeping its allocation for a later spawn
-    /// (`WorkerCore::spare_pcbs`): drops what it held (its mailbox, exit
-    /// reason, hooks' table, name, extension...), as its last drop would
-    /// have, here and now.
-    pub(crate) fn blank(&mut self, anchor: &Arc<Anchor>) {
-        *self = Pcb::new(
+    /// (`WorkerCore::spare_pcbs`). Returns what it held (its mailbox, exit
+    /// reason, hooks' table, name, extension...), for the caller to drop
+    /// as its last drop would have: replaced whole first, so that the
+    /// block is valid whatever those destructors (user code: an
+    /// extension's) do, spawn or panic.
+    #[must_use]
+    pub(crate) fn blank(&mut self, anchor: &Arc<Anchor>) -> Pcb {
+        let blank = Pcb::new(
             self.id,
             Arc::clone(anchor),
             None,
@@ -148,6 +151,7 @@ impl Pcb {
             self.stack_size,
             false,
         );
+        std::mem::replace(self, blank)
     }
 
     /// A [`blank`](Self::blank) control block made ready for a process

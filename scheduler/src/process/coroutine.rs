@@ -6,8 +6,11 @@ use crate::lifecycle::exit_reason::ExitReason;
 
 /// Why a process handed its worker back.
 pub(crate) enum Suspend {
-    /// Out of budget, or `yield_now`: to the back of the run queue.
+    /// `yield_now`: to the back of the run queue.
     Yield,
+    /// Out of budget: behind the processes that wait for each other
+    /// (module `run_loop`: `preempted`).
+    Spent,
     /// Waiting to be woken; carries the unused budget (a process woken by
     /// this one into the LIFO slot runs on it).
     Wait(u32),

@@ -78,9 +78,9 @@ pub fn reduce(n: u32) {
 }
 
 /// Gives up the rest of the running process's slice: it goes to the back
-/// of its worker's queue of preempted processes, as a process whose slice
-/// is spent does (see [`reduce`]), so that the processes that are ready
-/// after a wait, or new, run first.
+/// of its worker's run queue, as `erlang:yield/0` does (behind the
+/// processes ready now, ahead of those whose slice was spent: see
+/// [`reduce`]).
 ///
 /// On one worker, a process spawned by the running one runs only once the
 /// spawner gives the worker up (the worker alternates between its queues,

@@ -17,8 +17,11 @@
 //!   goes to `fresh`, where thieves can take it (unlike tokio's LIFO slot,
 //!   tokio issue 4941).
 //! * `runnable`: a FIFO of settled processes ready to run.
-//! * `preempted`: a FIFO of settled processes that gave up a slice of
-//!   their own without waiting (they spent it, or called `yield_now`).
+//! * `preempted`: a FIFO of settled processes that spent a slice of
+//!   their own without waiting (a `yield_now` goes to `runnable`, as
+//!   `erlang:yield/0` does: behind the preempted ones, a process yielding
+//!   after a little work waited 61 picks a yield beside processes that
+//!   message each other).
 //!   They run when nothing else local is ready, and the oldest of them
 //!   every 61st pick whatever else is ready, so that they cannot be
 //!   starved. Go puts a goroutine preempted for running too long
@@ -845,18 +848,27 @@ impl WorkerLoop {
         stats.running.store(0, Ordering::Relaxed);
         stats.switches.bump();
         match result {
-            CoroutineResult::Yield(Suspend::Yield) => {
+            CoroutineResult::Yield(why @ (Suspend::Yield | Suspend::Spent)) => {
                 settled.pcb.state.set_scheduled();
                 // `carry` is still what this run started with: non-zero
                 // only for a run from the LIFO slot (`next_job` clears it
                 // before it picks from a queue).
                 let carried = self.carry != 0;
                 self.carry = 0;
-                if carried {
-                    // The end of a LIFO run: processes waking each other
-                    // spent the slice they shared; to the back of
-                    // `runnable`, as the one in the LIFO slot goes.
-                    self.requeue(key);
+                if carried || matches!(why, Suspend::Yield) {
+                    // The end of a LIFO run (processes waking each other
+                    // spent the slice they shared), or a `yield_now`: to
+                    // the back of `runnable`, as in BEAM (`erlang:yield`),
+                    // the one in the LIFO slot going there too. Behind
+                    // the preempted processes, a process that yields after
+                    // a little work waited 61 picks for each yield beside
+                    // processes that message each other (the attack pass:
+                    // 3,000 yields took 18 s beside two ping-pong pairs).
+                    if settled.pcb.migratable {
+                        self.requeue(key);
+                    } else {
+                        self.core.runnable.borrow_mut().push_back(key);
+                    }
                 } else if settled.pcb.migratable && !self.draining {
                     self.preempt(key);
                 } else {
@@ -961,18 +973,34 @@ impl WorkerLoop {
         self.core.return_slot();
         let mut pcb = settled.pcb;
         // Held by nothing else (no pid, timer, hook or record): blanked
-        // here, where its last drop would have dropped what it held, and
-        // kept for the next spawn (a trapped one's mailbox was closed
-        // abandoned: it is left to drop as it did).
-        if !finished.trapped
-            && let Some(spare) = Arc::get_mut(&mut pcb)
-        {
-            let mut spares = self.core.spare_pcbs.borrow_mut();
-            if spares.len() < SPARE_PCBS {
-                spare.blank(&self.core.anchor);
-                spares.push(pcb);
-            }
+        // here and kept for the next spawn (a trapped one's mailbox was
+        // closed abandoned: it is left to drop as it did).
+        let room = !finished.trapped && self.core.spare_pcbs.borrow().len() < SPARE_PCBS;
+        /// What is left to drop of an ended process's control block (held
+        /// only to be dropped).
+        #[allow(dead_code)]
+        enum Left {
+            Contents(Pcb),
+            Block(Arc<Pcb>),
         }
+        let left = match Arc::get_mut(&mut pcb) {
+            Some(spare) if room => {
+                let old = spare.blank(&self.core.anchor);
+                self.core.spare_pcbs.borrow_mut().push(pcb);
+                Left::Contents(old)
+            }
+            _ => Left::Block(pcb),
+        };
+        // What the block held is dropped here, where its last drop was,
+        // with no borrow of the worker's held: an extension's destructor
+        // is user code, which may spawn (taking a spare block) or panic
+        // (contained and reported: the worker goes on).
+        contain(
+            "a process's name or extension, as it was dropped",
+            move || {
+                drop(left);
+            },
+        );
     }
 
     /// The last searcher that finds work wakes another worker to search
