@@ -74,16 +74,16 @@ const WARM_UP: u64 = 300;
 #[rustfmt::skip]
 const BUDGETS: &[(&str, u64, Option<u64>, u64)] = &[
     // benchmark                              current  goal         limit
-    ("ping_pong_round_trip_x1000",              982,  Some(450),   1_080),
-    ("ring_hop_x1000",                          486,  Some(200),     535),
-    ("chained_spawn_link_x1000",              1_700,  Some(600),   1_870),
-    ("yield_x1000",                             281,  Some(120),     309),
-    ("skynet_leaf_x1000",                     2_498,  Some(1_000), 2_748),
-    ("actor_call_keeps_stack_x1000",          1_838,  None,        2_022),
-    ("actor_call_hibernating_x1000",          2_806,  None,        3_087),
-    ("actor_cast_x1000",                        354,  None,          389),
-    ("idle_actor_wake_x1000",                 2_006,  None,        2_207),
-    ("idle_actor_wake_keeps_stack_x1000",     1_036,  None,        1_140),
+    ("ping_pong_round_trip_x1000",               980,  Some(450),   1_078),
+    ("ring_hop_x1000",                           485,  Some(200),     534),
+    ("chained_spawn_link_x1000",               1_748,  Some(600),   1_923),
+    ("yield_x1000",                              268,  Some(120),     295),
+    ("skynet_leaf_x1000",                      2_550,  Some(1_000), 2_805),
+    ("actor_call_keeps_stack_x1000",           1_843,  None,        2_027),
+    ("actor_call_hibernating_x1000",           2_819,  None,        3_101),
+    ("actor_cast_x1000",                         356,  None,          392),
+    ("idle_actor_wake_x1000",                  2_016,  None,        2_218),
+    ("idle_actor_wake_keeps_stack_x1000",      1_038,  None,        1_142),
 ];
 
 /// The configuration of benchmark `name`: its hard limit from [`BUDGETS`].

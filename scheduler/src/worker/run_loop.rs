@@ -146,6 +146,10 @@ const SPARE_PCBS: usize = 64;
 /// preempted for running too long.
 const PREEMPTED_PERIOD: u32 = 61;
 
+/// What `finish` says of a panic in the destructor of what an ended
+/// process's control block held.
+const DROPPED_CONTENTS: &str = "a process's extension or late reply, as it was dropped";
+
 /// How long an idle worker leaves a victim's lone task alone (see
 /// `WorkerLoop::search`).
 const LONE_TASK_GRACE: std::time::Duration = std::time::Duration::from_micros(5);
@@ -976,31 +980,26 @@ impl WorkerLoop {
         // here and kept for the next spawn (a trapped one's mailbox was
         // closed abandoned: it is left to drop as it did).
         let room = !finished.trapped && self.core.spare_pcbs.borrow().len() < SPARE_PCBS;
-        /// What is left to drop of an ended process's control block (held
-        /// only to be dropped).
-        #[allow(dead_code)]
-        enum Left {
-            Contents(Pcb),
-            Block(Arc<Pcb>),
-        }
-        let left = match Arc::get_mut(&mut pcb) {
+        // What the block held is dropped here, where its last drop was,
+        // with no borrow of the worker's held. Only an extension, or a
+        // late reply left in its reply slot, is user code as it drops: it
+        // may spawn (taking a spare block), or panic (contained and
+        // reported: the worker goes on). Without them, no containment.
+        let runs_user_code = |pcb: &Pcb| pcb.extras.is_some() || pcb.reply.get().is_some();
+        match Arc::get_mut(&mut pcb) {
             Some(spare) if room => {
                 let old = spare.blank(&self.core.anchor);
                 self.core.spare_pcbs.borrow_mut().push(pcb);
-                Left::Contents(old)
+                if runs_user_code(&old) {
+                    contain(DROPPED_CONTENTS, move || drop(old));
+                }
             }
-            _ => Left::Block(pcb),
-        };
-        // What the block held is dropped here, where its last drop was,
-        // with no borrow of the worker's held: an extension's destructor
-        // is user code, which may spawn (taking a spare block) or panic
-        // (contained and reported: the worker goes on).
-        contain(
-            "a process's name or extension, as it was dropped",
-            move || {
-                drop(left);
-            },
-        );
+            _ => {
+                if runs_user_code(&pcb) {
+                    contain(DROPPED_CONTENTS, move || drop(pcb));
+                }
+            }
+        }
     }
 
     /// The last searcher that finds work wakes another worker to search
