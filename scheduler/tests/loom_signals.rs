@@ -45,6 +45,14 @@
 //! the process lives on and its later check points show it acts on the
 //! signal only once.
 //!
+//! The third model traps exits: a check point marks each signal it finds
+//! delivered, in place (`scan_now`), and the process takes it with
+//! `receive::<Exit>()` (a predicate that accepts only a delivered
+//! signal). Its receive follows `ProcessCtx::receive`: a check point
+//! that delivered a signal sends the look back to where the receive
+//! began, and before it sleeps a receive whose flag is raised acts on it,
+//! unless its look stopped at a message still being written.
+//!
 //! # The invariants
 //!
 //! * The target acts on every signal, exactly once. A lost signal leaves
@@ -61,7 +69,15 @@
 //! raised in between is lost: a deadlock in the second), and a `post`
 //! that raises the flag before pushing the message (a deadlock). In the
 //! model's `send_signal` and `force_exit`: skipping the wake-up after
-//! raising (deadlocks). A `Relaxed` raise passes: under loom the
+//! raising (deadlocks). In the model's receive (third model): going on
+//! from the scan position after a check point that delivered a signal
+//! (the signal was passed over, between its push and its flag, before it
+//! was a message: a deadlock), and sleeping without acting on a flag
+//! raised again by `look_again` after a look that went past the message
+//! the scan stopped at (no wake-up comes: a deadlock); acting on a raised
+//! flag before every sleep, also when the look stopped at a message still
+//! being written, spins until that message is written (loom: maximum
+//! number of branches). A `Relaxed` raise passes: under loom the
 //! mailbox's loads are modelled as read-modify-writes (`mailbox/src/sync.rs`),
 //! which always read the latest value, so the scan sees the message (and
 //! `arrived` counts it) whatever the flag's ordering; the message's
@@ -70,6 +86,7 @@
 //! slot from being read stale after taking the flag.
 #![cfg(loom)]
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use ferrotp_mailbox::sync::{AtomicUsize, Ordering};
@@ -79,13 +96,30 @@ use ferrotp_scheduler::signal_flags::SignalFlags;
 use loom::thread;
 
 /// A message in the target's mailbox.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 enum Msg {
     /// An ordinary message, which the process's `receive` takes.
     Ordinary(u8),
     /// An exit signal's message (the real one is an `Envelope` holding an
-    /// `Exit`).
-    Signal,
+    /// `Exit`), and whether it has been delivered as a message (`Exit`'s
+    /// own `Cell`: only the target reads or writes it).
+    Signal(Cell<bool>),
+}
+
+impl Msg {
+    fn signal() -> Self {
+        Msg::Signal(Cell::new(false))
+    }
+
+    /// `exit_signal::undelivered`.
+    fn undelivered(&self) -> bool {
+        matches!(self, Msg::Signal(delivered) if !delivered.get())
+    }
+
+    /// What `receive::<Exit>()` takes (`receivable`): a delivered signal.
+    fn delivered(&self) -> bool {
+        matches!(self, Msg::Signal(delivered) if delivered.get())
+    }
 }
 
 /// The parts of the target's control block (`Pcb`) that the protocol
@@ -121,7 +155,7 @@ impl Pcb {
 /// `signal::send_signal` for a target whose mailbox is open: the shipped
 /// `SignalFlags::post` (push, then raise), then the wake-up.
 fn send_signal(pcb: &Pcb, process: &thread::Thread) {
-    if pcb.signals.post(&pcb.mailbox, Msg::Signal).is_err() {
+    if pcb.signals.post(&pcb.mailbox, Msg::signal()).is_err() {
         unreachable!("the target lives until it has acted on the signal");
     }
     pcb.wake(process);
@@ -148,7 +182,8 @@ fn force_exit(pcb: &Pcb, process: &thread::Thread) {
 /// What a check point decided.
 #[derive(Debug, PartialEq, Eq)]
 enum Verdict {
-    Live,
+    /// Go on; `delivered`: a signal became a message.
+    Live { delivered: bool },
     /// `FORCED_EXIT`: the process ends.
     Die,
 }
@@ -163,6 +198,11 @@ struct Process {
     got: Vec<u8>,
     /// Waits that suspended in `WAITING`.
     waits: usize,
+    /// `trap_exit(true)`: a signal found by a check point is delivered as
+    /// a message in place, not taken out.
+    trapping: bool,
+    /// Signals received as messages (`receive::<Exit>()`).
+    exits: usize,
 }
 
 impl Process {
@@ -176,13 +216,15 @@ impl Process {
             acted: 0,
             got: Vec::new(),
             waits: 0,
+            trapping: false,
+            exits: 0,
         }
     }
 
     /// `check_signals` → `act_on_signals` → `signal::scan`.
     fn check_point(&mut self) -> Verdict {
         if !self.pcb.signals.any() {
-            return Verdict::Live;
+            return Verdict::Live { delivered: false };
         }
         let signals = self.pcb.signals.take();
         let arrived = self.pcb.mailbox.arrived();
@@ -190,22 +232,35 @@ impl Process {
             return Verdict::Die;
         }
         if signals & SignalFlags::QUEUED == 0 {
-            return Verdict::Live;
+            return Verdict::Live { delivered: false };
         }
-        // `scan_now`, with the model's predicate: each signal found is
-        // taken out and dropped (`continue`), and the scan goes on.
+        // `scan_now`, with the model's predicate: not trapping, each
+        // signal found is taken out and dropped (`continue`), and the scan
+        // goes on; trapping, each is marked delivered where it lies.
         let mut start = Mark::START;
-        while let Some(signal) = self
-            .receiver
-            .take_first_since(&mut start, |m| *m == Msg::Signal)
-        {
-            assert_eq!(signal, Msg::Signal);
-            self.acted += 1;
+        let (trapping, mut acted, mut delivered) = (self.trapping, 0, false);
+        while let Some(signal) = self.receiver.take_first_since(&mut start, |m| {
+            if !m.undelivered() {
+                return false;
+            }
+            acted += 1;
+            if !trapping {
+                return true;
+            }
+            let Msg::Signal(flag) = m else {
+                unreachable!("undelivered")
+            };
+            flag.set(true);
+            delivered = true;
+            false
+        }) {
+            assert!(matches!(signal, Msg::Signal(_)));
         }
+        self.acted += acted;
         self.pcb
             .signals
             .look_again_if_short(&self.receiver, arrived);
-        Verdict::Live
+        Verdict::Live { delivered }
     }
 
     /// `ProcessCtx::wait` as its worker runs it: suspended in `WAITING`
@@ -223,6 +278,22 @@ impl Process {
     /// after a check point or the process dies. `Some(None)`: the process
     /// died.
     fn receive(&mut self, stop: &impl Fn(&Self) -> bool) -> Option<Option<u8>> {
+        let message = self.receive_where(|m| matches!(m, Msg::Ordinary(_)), stop)?;
+        Some(message.map(|message| {
+            let Msg::Ordinary(n) = message else {
+                unreachable!("the predicate matched an ordinary message")
+            };
+            n
+        }))
+    }
+
+    /// `ProcessCtx::receive` from [`Mark::START`]: the first message
+    /// `want` accepts; `None` and `Some(None)` as for `receive`.
+    fn receive_where(
+        &mut self,
+        want: impl Fn(&Msg) -> bool,
+        stop: &impl Fn(&Self) -> bool,
+    ) -> Option<Option<Msg>> {
         // `reduce(1)`.
         if self.check_point() == Verdict::Die {
             return Some(None);
@@ -230,26 +301,42 @@ impl Process {
         if stop(self) {
             return None;
         }
-        let mut mark = Mark::START;
+        let origin = Mark::START;
+        let mut mark = origin;
         loop {
-            if let Some(message) = self
-                .receiver
-                .take_first_since(&mut mark, |m| matches!(m, Msg::Ordinary(_)))
-            {
-                let Msg::Ordinary(n) = message else {
-                    unreachable!("the predicate matched an ordinary message")
-                };
-                return Some(Some(n));
+            if let Some(message) = self.receiver.take_first_since(&mut mark, &want) {
+                return Some(Some(message));
             }
             match self.receiver.announce_wait() {
                 Wait::Ready => continue,
                 Wait::Sleep => {}
                 Wait::Closed => unreachable!("a running process's mailbox is open"),
             }
+            // A flag raised again by a check point that stopped short (no
+            // wake-up comes with it) whose message the look above went
+            // past: act on it now, unless the look stopped at a message
+            // still being written (whose push wakes the process).
+            if self.pcb.signals.any() && self.receiver.scanned_to() >= self.pcb.mailbox.arrived() {
+                let _ = self.receiver.cancel_wait();
+                match self.check_point() {
+                    Verdict::Die => return Some(None),
+                    Verdict::Live { delivered: true } => mark = origin,
+                    Verdict::Live { delivered: false } => {}
+                }
+                if stop(self) {
+                    return None;
+                }
+                continue;
+            }
             self.wait();
             let _ = self.receiver.cancel_wait();
-            if self.check_point() == Verdict::Die {
-                return Some(None);
+            match self.check_point() {
+                Verdict::Die => return Some(None),
+                // A signal became a message in place, perhaps behind the
+                // scan position (passed over while it was not one yet):
+                // look again from where the receive began.
+                Verdict::Live { delivered: true } => mark = origin,
+                Verdict::Live { delivered: false } => {}
             }
             if stop(self) {
                 return None;
@@ -317,7 +404,7 @@ fn a_signal_is_acted_on_exactly_once_even_behind_a_message_being_written() {
         // A check point after the fact finds nothing more to act on.
         process.check_point();
         assert_eq!(process.acted, 1);
-        assert_eq!(process.receiver.pop(), None);
+        assert!(process.receiver.pop().is_none());
     });
 }
 
@@ -350,5 +437,51 @@ fn a_forced_exit_raised_at_any_moment_ends_the_process() {
             process.waits,
             "each wait is ended by exactly one queueing"
         );
+    });
+}
+
+/// A process that traps exits waits in `receive::<Exit>()` while a signal
+/// is sent to it and another sender pushes an ordinary message. The
+/// receive may look at the signal's message after its push and before its
+/// flag is raised (not a message yet: passed over, and the scan position
+/// moves past it), or its check point's scan may stop short at the
+/// ordinary message still being written; either way the check point that
+/// makes the signal a message comes after the receive's look, and the
+/// receive must look again from where it began. A receive that goes on
+/// from its scan position waits forever with the `Exit` in its mailbox:
+/// loom reports a deadlock.
+#[test]
+fn a_trapping_process_receives_a_signal_its_receive_passed_over() {
+    model(|| {
+        let pcb = Pcb::new();
+        let mut process = Process::new(&pcb);
+        process.trapping = true;
+        let target = thread::spawn(move || {
+            let Some(Some(message)) = process.receive_where(Msg::delivered, &|_| false) else {
+                unreachable!("no FORCED_EXIT and no stop in this model")
+            };
+            assert!(message.delivered());
+            process.exits += 1;
+            process
+        });
+        let sender = {
+            let pcb = Arc::clone(&pcb);
+            let to = target.thread().clone();
+            thread::spawn(move || send(&pcb, &to, 7))
+        };
+        send_signal(&pcb, target.thread());
+        sender.join().unwrap();
+        let mut process = target.join().unwrap();
+        assert_eq!(process.exits, 1);
+        assert_eq!(process.acted, 1, "the signal is acted on exactly once");
+        assert_eq!(
+            pcb.queued.load(Ordering::Relaxed),
+            process.waits,
+            "each wait is ended by exactly one queueing"
+        );
+        // The ordinary message is still there, and nothing more to act on.
+        process.check_point();
+        assert_eq!(process.acted, 1);
+        assert!(matches!(process.receiver.pop(), Some(Msg::Ordinary(7))));
     });
 }

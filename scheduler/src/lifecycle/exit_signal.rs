@@ -133,8 +133,14 @@ pub fn is_exit_unwind(payload: &(dyn std::any::Any + Send)) -> bool {
 
 /// What a scan of the mailbox decided.
 pub(crate) enum Verdict {
-    /// Go on (signals dropped or delivered as messages).
-    Live,
+    /// Go on (signals dropped or delivered as messages). `delivered`: the
+    /// scan turned at least one signal into a message, in place: a receive
+    /// whose scan position has passed it over (it was not a message yet)
+    /// must look again from where it began (`ProcessCtx::receive`).
+    Live {
+        /// A signal became a message.
+        delivered: bool,
+    },
     /// End with this reason.
     Die(ExitReason),
 }
@@ -153,7 +159,7 @@ pub(crate) fn scan<R: ferrotp_mailbox::MailboxRef<Envelope>>(
     arrived: u64,
 ) -> Verdict {
     let verdict = scan_now(receiver, me, trapping);
-    if matches!(verdict, Verdict::Live) {
+    if matches!(verdict, Verdict::Live { .. }) {
         me.0.signals.look_again_if_short(receiver, arrived);
     }
     verdict
@@ -188,6 +194,7 @@ fn scan_now<R: ferrotp_mailbox::MailboxRef<Envelope>>(
     trapping: bool,
 ) -> Verdict {
     let mut start = Mark::START;
+    let mut delivered = false;
     loop {
         // Trapping, every signal that can be trapped is marked delivered
         // in place (and so stays a message); the scan stops at one that
@@ -201,10 +208,11 @@ fn scan_now<R: ferrotp_mailbox::MailboxRef<Envelope>>(
                 return true;
             }
             exit.delivered.set(true);
+            delivered = true;
             false
         });
         let Some(envelope) = taken else {
-            return Verdict::Live;
+            return Verdict::Live { delivered };
         };
         let Ok(signal) = envelope.take::<Exit>() else {
             unreachable!("the predicate matched an Exit")

@@ -201,3 +201,56 @@ pub fn trap_exit(trap: bool) -> bool {
         ctx.pcb.trap_exit.swap(trap, Ordering::Relaxed)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::lifecycle::exit_signal::Exit;
+    use crate::lifecycle::signal_flags::SignalFlags;
+    use crate::process::Envelope;
+    use crate::{
+        ExitReason, ProcessStatus, exit, process_info, receive, run, self_pid, spawn, trap_exit,
+        yield_now,
+    };
+
+    /// `send_signal` pushes the signal's message, *then* raises its flag
+    /// and wakes the target. A trapping process in `receive::<Exit>()` may
+    /// look at the message in between: not a message yet, it is passed
+    /// over, and the receive's scan position moves past it. The check
+    /// point after the wake-up makes it a message in place; the receive
+    /// must look again from where it began, or it waits forever with the
+    /// `Exit` in its mailbox (found by an attack program: 20 `spawn_link`s
+    /// then 20 `receive::<Exit>()`s, on 2 workers). The send is split here
+    /// at that point, so the order is forced, not raced for. A second,
+    /// whole signal after it keeps the test from hanging without the fix:
+    /// the receive then takes the second first.
+    #[test]
+    fn a_signal_passed_over_before_its_flag_is_raised_is_received() {
+        let reasons = run(|| {
+            trap_exit(true);
+            let me = self_pid();
+            // The first half of `send_signal`: the message, no flag yet.
+            let first = Exit::new(None, ExitReason::custom("first"), None);
+            assert!(me.0.mailbox.push(Envelope::new(first)).is_ok());
+            let target = me.clone();
+            spawn(move || {
+                // Until the target waits in its receive, having passed the
+                // message over.
+                while process_info(&target).map(|i| i.status) != Some(ProcessStatus::Waiting) {
+                    yield_now();
+                }
+                // The second half: the flag, then the wake-up.
+                target.0.signals.raise(SignalFlags::QUEUED);
+                target.0.wake();
+                exit(&target, ExitReason::custom("second"));
+            });
+            let first = receive::<Exit>().reason;
+            let second = receive::<Exit>().reason;
+            (first, second)
+        })
+        .unwrap();
+        assert_eq!(
+            reasons,
+            (ExitReason::custom("first"), ExitReason::custom("second"))
+        );
+    }
+}

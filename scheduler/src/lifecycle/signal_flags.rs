@@ -24,6 +24,18 @@
 //!   raises `QUEUED` again: the writer's push wakes the process, and its
 //!   next check point scans again.
 //!
+//! * **A receive** (`ProcessCtx::receive`) that traps exits must see a
+//!   signal once it has become a message. Two steps keep it from waiting
+//!   with one in its mailbox. A check point that delivers a signal (marks
+//!   it a message in place) sends the receive back to the mark it began
+//!   with: its scan may have passed the signal over while it was not a
+//!   message yet (between the push and the flag, or behind a look that
+//!   stopped short). And before it sleeps, a receive whose flag is raised
+//!   acts on it first, unless its look stopped at a message still being
+//!   written (whose push wakes it): a flag that `look_again` raised comes
+//!   with no wake-up, and the look may have gone past the message the
+//!   scan stopped at. The loom model `tests/loom_signals.rs` checks both.
+//!
 //! No signal is lost: a signal's message is pushed before its flag, so the
 //! taker of the flag either finds the message within `arrived`, or stops
 //! short and looks again.

@@ -617,21 +617,28 @@ impl<'y> ProcessCtx<'y> {
     #[inline]
     pub(crate) fn check_signals(&self) {
         if self.attention.get() != 0 || self.pcb.signals.any() {
-            self.act_on_signals(None);
+            let _ = self.act_on_signals(None);
         }
     }
 
-    /// `check_signals` for a receive, which holds the receiver.
+    /// `check_signals` for a receive, which holds the receiver. True if a
+    /// signal became a message (the process traps exits): the receive
+    /// looks again from where it began, since its scan may have passed
+    /// that signal over while it was not a message yet.
     #[inline]
-    fn check_signals_holding(&self, receiver: &mut Receiver<Envelope, PcbMailbox<'y>>) {
+    #[must_use]
+    fn check_signals_holding(&self, receiver: &mut Receiver<Envelope, PcbMailbox<'y>>) -> bool {
         if self.attention.get() != 0 || self.pcb.signals.any() {
-            self.act_on_signals(Some(receiver));
+            return self.act_on_signals(Some(receiver));
         }
+        false
     }
 
+    /// Acts on the signals raised (module `signal`); true if a signal
+    /// became a message.
     #[cold]
     #[inline(never)]
-    fn act_on_signals(&self, held: Option<&mut Receiver<Envelope, PcbMailbox<'y>>>) {
+    fn act_on_signals(&self, held: Option<&mut Receiver<Envelope, PcbMailbox<'y>>>) -> bool {
         if self.attention.get() & CLEANUP_ARMED != 0 {
             self.check_cleanup_deadline();
         }
@@ -639,7 +646,7 @@ impl<'y> ProcessCtx<'y> {
         // clean-up deadline); a second unwind, started inside a destructor
         // that runs during the first, would abort.
         if std::thread::panicking() {
-            return;
+            return false;
         }
         if self.is_dying() {
             self.unwind_again();
@@ -660,7 +667,7 @@ impl<'y> ProcessCtx<'y> {
             self.die(shutdown.then_some(ExitReason::Shutdown));
         }
         if signals & SignalFlags::QUEUED == 0 {
-            return;
+            return false;
         }
         let me = Pid(Arc::clone(self.pcb));
         // Once the body has ended only a kill still acts (its unread
@@ -675,12 +682,13 @@ impl<'y> ProcessCtx<'y> {
                     // Inside a receive predicate, or a receive's own
                     // suspension: the receive's check point, or the next.
                     self.pcb.signals.look_again();
-                    return;
+                    return false;
                 }
             },
         };
-        if let Verdict::Die(reason) = verdict {
-            self.die(Some(reason));
+        match verdict {
+            Verdict::Live { delivered } => delivered,
+            Verdict::Die(reason) => self.die(Some(reason)),
         }
     }
 
@@ -1056,6 +1064,8 @@ impl<'y> ProcessCtx<'y> {
         pred: &mut impl FnMut(&Envelope) -> bool,
     ) -> Option<Envelope> {
         self.reduce(1);
+        // Where the receive began: `mark` moves on as a scan position.
+        let origin = *mark;
         let mut timer: Option<Armed> = None;
         // One borrow for the whole receive, held across the suspend: only
         // this process ever borrows its receiver, and a predicate that
@@ -1082,12 +1092,44 @@ impl<'y> ProcessCtx<'y> {
                 // timeout, a kill, or its clean-up deadline.
                 Wait::Closed => {}
             }
+            // A signal flag raised now is not always followed by a
+            // wake-up: a check point whose scan stopped short at a message
+            // still being written raised it again itself (`look_again`),
+            // counting on that message's push to wake the process. But the
+            // look above may have gone past that message, written since
+            // (and past the signal behind it, not a message yet): its push
+            // woke nobody, and none will. So act on the flag now, unless
+            // the look stopped at a message still being written (it is
+            // then reserved below `arrived`): the announcement waits on
+            // it, and its push wakes the process. (An unwinding process
+            // does not act on signals: it sleeps, as it would have.)
+            if self.pcb.signals.any()
+                && receiver.scanned_to() >= self.pcb.mailbox.arrived()
+                && !std::thread::panicking()
+            {
+                let _ = receiver.cancel_wait();
+                if self.check_signals_holding(&mut receiver) {
+                    *mark = origin;
+                }
+                continue;
+            }
             self.pcb.taken.store(receiver.taken(), Ordering::Relaxed);
             // The check point on return is the one below, holding the
             // receiver, after the wait's announcement is withdrawn.
             self.suspend_then(Suspend::Wait(self.budget.get()), true, false);
             let _ = receiver.cancel_wait();
-            self.check_signals_holding(&mut receiver);
+            if self.check_signals_holding(&mut receiver) {
+                // A signal became a message in place. It may lie behind
+                // the scan position: it was pushed before its flag was
+                // raised, so this receive may have looked at it, and
+                // passed it over, while it was not a message yet (or,
+                // with a look that stopped short, before this check
+                // point). Look again from where the receive began, or
+                // the message is never seen and the process waits with
+                // it in its mailbox. The predicate may meet again a
+                // message it rejected.
+                *mark = origin;
+            }
         }
     }
 
