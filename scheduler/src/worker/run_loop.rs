@@ -874,9 +874,11 @@ impl WorkerLoop {
                         self.core.runnable.borrow_mut().push_back(key);
                     }
                 } else if settled.pcb.migratable && !self.draining {
-                    self.preempt(key);
+                    // Out to the stealable deque: any worker may run it.
+                    self.requeue(key);
                 } else {
-                    // `preempt`'s usual case, inlined.
+                    // Spent its own slice: behind the processes that wait
+                    // for something (module docs: `preempted`).
                     self.preempted.push_back(key);
                 }
             }
@@ -899,18 +901,6 @@ impl WorkerLoop {
                 let debts = self.core.abandoned_debts.take();
                 self.abandon(settled, debts);
             }
-        }
-    }
-
-    /// A settled process gave up a slice of its own without waiting (it
-    /// spent it, or called `yield_now`): behind the processes that wait
-    /// for something, in `preempted` (module docs), unless it may migrate
-    /// (`requeue`: out to the stealable deque).
-    fn preempt(&mut self, key: usize) {
-        if self.slab[key].pcb.migratable && !self.draining {
-            self.requeue(key);
-        } else {
-            self.preempted.push_back(key);
         }
     }
 
