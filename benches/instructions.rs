@@ -121,10 +121,11 @@ mod callgrind {
         let args: [usize; 6] = [request, 0, 0, 0, 0, 0];
         let default = 0usize;
         let reply;
-        // SAFETY: the rotations of rdi add up to 128 bits (rdi unchanged)
-        // and `xchg rbx, rbx` changes nothing: natively the sequence is a
-        // no-op; under valgrind, which reads `args` through rax (valid for
-        // the whole asm block), it is the request. Only rdx is written.
+        // The rotations of rdi add up to 128 bits (rdi unchanged) and
+        // `xchg rbx, rbx` changes nothing: natively the sequence is a no-op.
+        // SAFETY: so it touches no memory; under valgrind, which reads
+        // `args` through rax (valid for the whole asm block), it is the
+        // request. Only rdx (and the flags) are written.
         unsafe {
             std::arch::asm!(
                 "rol rdi, 3",
