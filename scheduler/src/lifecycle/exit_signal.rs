@@ -151,7 +151,9 @@ pub(crate) enum Verdict {
 /// `arrived` is the mailbox's arrival count when the flag was taken: if
 /// the scan stops short of it (a message ahead of the signal is still
 /// being written), the flag is raised again, so that the next check point
-/// (the one after the wake-up that write brings) looks again.
+/// (the one after the wake-up that write brings) looks again. That write's
+/// push wakes only a process whose wait announced itself on the mailbox:
+/// module `signal_flags` says how each wait sees to it.
 pub(crate) fn scan<R: ferrotp_mailbox::MailboxRef<Envelope>>(
     receiver: &mut ferrotp_mailbox::Receiver<Envelope, R>,
     me: &Pid,

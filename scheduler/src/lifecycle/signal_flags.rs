@@ -21,8 +21,34 @@
 //!   messages. The scan stops at a message that is reserved but still
 //!   being written (the mailbox keeps arrival order); if it stopped short
 //!   of `arrived`, a signal may lie beyond, so [`SignalFlags::look_again`]
-//!   raises `QUEUED` again: the writer's push wakes the process, and its
-//!   next check point scans again.
+//!   raises `QUEUED` again, with no wake-up: the writer's push must wake
+//!   the process, for its next check point to scan again. A push wakes
+//!   only a receiver that announced a wait on the mailbox (the `WAITING`
+//!   bit of its tail, or `RECEIVER_WAITING` on the slot it waits on), so
+//!   every wait that follows a check point must either announce one or
+//!   act on a raised flag first; the next three items say how each does.
+//!
+//! * **A wait outside a receive** (`ProcessCtx::wait_checked`: a sleep, a
+//!   blocking send to a full mailbox, and `wait_for`'s waits: a call's
+//!   reply, a blocking join, a future, an I/O source) announces nothing
+//!   on the mailbox. Before it sleeps with a flag raised, it acts on the
+//!   flag; if the flag is raised again (the scan stopped short), it
+//!   announces a wait on the mailbox: the receiver's position is where
+//!   the scan stopped, so the announcement waits on that very message,
+//!   whose push then wakes the process (or it has been written since:
+//!   `Ready`, act again). Without it, the wait would sleep until it ended
+//!   for its own reason (a sleep's deadline; never, for a reply that does
+//!   not come), with the signal unacted on. A flag not raised costs the
+//!   wait one test (`Relaxed`: a flag that `look_again` raised is the
+//!   process's own write, never read stale, even after the process moved
+//!   to another worker; a sender's comes with a wake-up); the check point
+//!   after the wait makes the other.
+//!
+//! * **Hibernation** (`ProcessCtx::announce_hibernation`) makes a check
+//!   point, then announces the wait with nothing that looks at the
+//!   mailbox in between: a scan that stopped short left the receiver's
+//!   position at the message still being written, so the announcement
+//!   waits on it.
 //!
 //! * **A receive** (`ProcessCtx::receive`) that traps exits must see a
 //!   signal once it has become a message. Two steps keep it from waiting
@@ -34,11 +60,13 @@
 //!   acts on it first, unless its look stopped at a message still being
 //!   written (whose push wakes it): a flag that `look_again` raised comes
 //!   with no wake-up, and the look may have gone past the message the
-//!   scan stopped at. The loom model `tests/loom_signals.rs` checks both.
+//!   scan stopped at. The loom model `tests/loom_signals.rs` checks both,
+//!   and the wait outside a receive.
 //!
 //! No signal is lost: a signal's message is pushed before its flag, so the
 //! taker of the flag either finds the message within `arrived`, or stops
-//! short and looks again.
+//! short and looks again; and no wait sleeps on a flag raised again
+//! without an announcement that the stopping message's push answers.
 
 use ferrotp_mailbox::sync::{AtomicU8, Ordering};
 use ferrotp_mailbox::{Mailbox, MailboxRef, Receiver};

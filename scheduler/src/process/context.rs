@@ -1007,23 +1007,85 @@ impl<'y> ProcessCtx<'y> {
         self.suspend(Suspend::Yield, true);
     }
 
-    /// Suspends until woken. The caller looks at what it waits for again
-    /// afterwards (wake-ups are permits, not events). A process that is
-    /// ending (its clean-up) may block too, up to its clean-up deadline
-    /// (module docs).
+    /// Suspends until woken, then a check point: every wait outside a
+    /// receive (a sleep, a blocking send, `wait_for`'s). The caller looks
+    /// at what it waits for again afterwards (wake-ups are permits, not
+    /// events), and may find it returned without suspending. A process
+    /// that is ending (its clean-up) may block too, up to its clean-up
+    /// deadline (module docs).
+    ///
+    /// A signal flag raised now is acted on first
+    /// ([`wait_signalled`](Self::wait_signalled)): it may have been raised
+    /// again by a check point whose scan stopped short (module
+    /// `signal_flags`), with no wake-up to come. With none raised, the
+    /// wait costs one test before the suspension, whose own check point
+    /// is the one after it. Not `#[inline(always)]`: inlined into
+    /// `wait_for`, it cost `call` an instruction more than this (the
+    /// instruction benches).
     ///
     /// # Panics
     /// Inside a future's poll (module `futures`), unless the process is
     /// unwinding already (a destructor that blocks there: it suspends).
-    #[inline(always)]
-    pub(crate) fn wait(&self) {
+    pub(crate) fn wait_checked(&self) {
+        if self.pcb.signals.any() {
+            self.wait_signalled();
+            return;
+        }
         self.suspend(Suspend::Wait(self.budget.get()), true);
     }
 
-    /// [`ProcessCtx::wait`], then a check point.
-    pub(crate) fn wait_checked(&self) {
-        self.wait();
-        self.check_signals();
+    /// [`wait_checked`](Self::wait_checked) with a signal flag raised.
+    ///
+    /// A flag raised by a sender comes with its wake-up, but one raised
+    /// again by `look_again` (a check point's scan stopped at a message
+    /// still being written) comes with none: that check point counted on
+    /// the writer's push to wake the process, and a push wakes only a
+    /// receiver that announced a wait on the mailbox. Outside a receive
+    /// nothing announces one, so the process would sleep until its wait
+    /// ends for another reason (a sleep's deadline; never, for a join or
+    /// a reply that does not come) with the signal unacted on. So: act on
+    /// the flag; if it is still raised after (the scan stopped short
+    /// again; or a new signal, whose wake-up is on its way), announce a
+    /// wait on the mailbox, as a receive would. Its position is where the
+    /// scan stopped, so the announcement waits on that very message, and
+    /// its writer's push wakes the process (or it is written already:
+    /// `Ready`, look again). The mailbox never makes a receiver spin on a
+    /// sender, even one descheduled in the middle of its push; nor does
+    /// this.
+    ///
+    /// Not for an unwinding process, which does not act on signals, nor
+    /// inside a receive predicate (the receive holds the receiver; its
+    /// own check point acts once the predicate returns): both sleep, as
+    /// before.
+    #[cold]
+    #[inline(never)]
+    fn wait_signalled(&self) {
+        loop {
+            self.check_signals();
+            if !self.pcb.signals.any() || std::thread::panicking() {
+                break;
+            }
+            let Ok(mut receiver) = self.receiver.try_borrow_mut() else {
+                break;
+            };
+            match receiver.announce_wait() {
+                // The message the scan stopped at is written: scan again.
+                Wait::Ready => continue,
+                Wait::Sleep => {}
+                // Closing took every reserved message, so no scan stops
+                // short any more: the flag is a new one (a kill's,
+                // shutdown's), and its wake-up comes.
+                Wait::Closed => break,
+            }
+            drop(receiver);
+            // The check point on return is the one below, after the
+            // announcement is withdrawn.
+            self.suspend_then(Suspend::Wait(self.budget.get()), true, false);
+            let _ = self.receiver("wait").cancel_wait();
+            self.check_signals();
+            return;
+        }
+        self.suspend(Suspend::Wait(self.budget.get()), true);
     }
 
     #[inline]
@@ -1296,6 +1358,12 @@ impl<'y> ProcessCtx<'y> {
         sleeper: &mut Sleeper,
     ) -> Option<bool> {
         self.reduce(1);
+        // Nothing looks at the mailbox between that check point and the
+        // announcement: if the check point's scan stopped short at a
+        // message still being written (and raised its flag again, with no
+        // wake-up), the receiver's position is that message, so the
+        // announcement waits on it, and its push wakes the process
+        // (module `signal_flags`).
         let mut receiver = self.receiver("hibernate");
         match receiver.announce_wait() {
             Wait::Ready => return Some(false),

@@ -41,7 +41,7 @@ pub fn sleep(duration: Duration) {
         // Beyond any clock: sleep for good (the process can still be
         // ended from outside, or by shutdown).
         None => loop {
-            ctx.wait();
+            ctx.wait_checked();
         },
     });
 }
