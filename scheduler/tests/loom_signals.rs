@@ -53,6 +53,16 @@
 //! began, and before it sleeps a receive whose flag is raised acts on it,
 //! unless its look stopped at a message still being written.
 //!
+//! The fourth model waits outside `receive` (`ProcessCtx::wait_checked`,
+//! the wait of a sleep, a blocking send, a blocking join, a call): nothing
+//! but a signal ends it, and the signal kills (an abnormal reason, not
+//! trapped). Such a wait announces nothing on the mailbox, so a push wakes
+//! it only if it announced one: before it sleeps with a flag raised it acts
+//! on the flag, and if a scan that stopped short raised it again, it
+//! announces a wait on the mailbox at the message the scan stopped at
+//! (`Ready`: that message is written, act again), so that the writer's
+//! push wakes it.
+//!
 //! # The invariants
 //!
 //! * The target acts on every signal, exactly once. A lost signal leaves
@@ -77,13 +87,19 @@
 //! the scan stopped at (no wake-up comes: a deadlock); acting on a raised
 //! flag before every sleep, also when the look stopped at a message still
 //! being written, spins until that message is written (loom: maximum
-//! number of branches). A `Relaxed` raise passes: under loom the
-//! mailbox's loads are modelled as read-modify-writes (`mailbox/src/sync.rs`),
-//! which always read the latest value, so the scan sees the message (and
-//! `arrived` counts it) whatever the flag's ordering; the message's
-//! contents are published by the slot's own `Release` / `Acquire`. On real
-//! hardware the `Release` / `Acquire` pair is what keeps `arrived` and the
-//! slot from being read stale after taking the flag.
+//! number of branches). In the wait outside `receive` (fourth model):
+//! the wait as it was (wait, then a check point, with the flag raised
+//! again and nothing announced: a deadlock), acting on the flag first but
+//! then sleeping without the announcement (a deadlock), and taking the
+//! announcement's `Ready` for `Sleep` (a deadlock).
+//!
+//! A `Relaxed` raise passes: under loom the mailbox's loads are modelled
+//! as read-modify-writes (`mailbox/src/sync.rs`), which always read the
+//! latest value, so the scan sees the message (and `arrived` counts it)
+//! whatever the flag's ordering; the message's contents are published by
+//! the slot's own `Release` / `Acquire`. On real hardware the `Release` /
+//! `Acquire` pair is what keeps `arrived` and the slot from being read
+//! stale after taking the flag.
 #![cfg(loom)]
 
 use std::cell::Cell;
@@ -203,6 +219,9 @@ struct Process {
     trapping: bool,
     /// Signals received as messages (`receive::<Exit>()`).
     exits: usize,
+    /// The signals carry an abnormal reason: not trapping, the process
+    /// dies of the first it acts on (`Verdict::Die`), as of a link's.
+    deadly: bool,
 }
 
 impl Process {
@@ -218,6 +237,7 @@ impl Process {
             waits: 0,
             trapping: false,
             exits: 0,
+            deadly: false,
         }
     }
 
@@ -255,6 +275,11 @@ impl Process {
             false
         }) {
             assert!(matches!(signal, Msg::Signal(_)));
+            if self.deadly {
+                // `Verdict::Die(reason)`: the process unwinds from here.
+                self.acted += acted;
+                return Verdict::Die;
+            }
         }
         self.acted += acted;
         self.pcb
@@ -342,6 +367,55 @@ impl Process {
                 return None;
             }
         }
+    }
+
+    /// `ProcessCtx::wait_checked`: every wait outside a receive (a sleep,
+    /// a blocking send, `wait_for`'s: a blocking join, a call's reply). A
+    /// raised flag is acted on first (`wait_signalled`): raised again by
+    /// `look_again`, it comes with no wake-up; if it is still raised after
+    /// (the scan stopped short), the wait is announced on the mailbox, at
+    /// the message the scan stopped at, whose push then wakes the process.
+    fn wait_checked(&mut self) -> Verdict {
+        if self.pcb.signals.any() {
+            return self.wait_signalled();
+        }
+        self.wait();
+        self.check_point()
+    }
+
+    /// `ProcessCtx::wait_signalled`.
+    fn wait_signalled(&mut self) -> Verdict {
+        loop {
+            let verdict = self.check_point();
+            if verdict == Verdict::Die {
+                return verdict;
+            }
+            if !self.pcb.signals.any() {
+                break;
+            }
+            match self.receiver.announce_wait() {
+                Wait::Ready => continue,
+                Wait::Sleep => {}
+                Wait::Closed => unreachable!("a running process's mailbox is open"),
+            }
+            self.wait();
+            let _ = self.receiver.cancel_wait();
+            return self.check_point();
+        }
+        self.wait();
+        self.check_point()
+    }
+
+    /// `sleep_until` a deadline that never comes (or `sleep(Duration::MAX)`,
+    /// or a blocking join whose closure never returns): a check point
+    /// (`reduce(1)`), then `wait_checked` until the process dies. Nothing
+    /// but a signal's wake-up, or a push's to an announced wait, ever ends
+    /// its waits.
+    fn sleep(&mut self) {
+        if self.check_point() == Verdict::Die {
+            return;
+        }
+        while self.wait_checked() != Verdict::Die {}
     }
 
     /// The body `loop { receive::<Ordinary>() }` until `stop`; returns
@@ -483,5 +557,46 @@ fn a_trapping_process_receives_a_signal_its_receive_passed_over() {
         process.check_point();
         assert_eq!(process.acted, 1);
         assert!(matches!(process.receiver.pop(), Some(Msg::Ordinary(7))));
+    });
+}
+
+/// A process waits outside `receive` (asleep, with no deadline to end the
+/// sleep: a blocking join or a reply that never comes is the same wait)
+/// while a signal is sent to it and another sender pushes an ordinary
+/// message. Its check point may take the flag while that message, reserved
+/// before the signal's, is still being written: the scan stops short of the
+/// signal and raises the flag again, with no wake-up (the signal's own was
+/// spent on the wait it ended). A wait that sleeps with the flag raised and
+/// nothing announced on the mailbox gets no wake-up from the writer's push,
+/// and sleeps for ever with the signal unacted on: loom reports a deadlock.
+#[test]
+fn a_process_waiting_outside_receive_acts_on_a_signal_behind_a_message_being_written() {
+    model(|| {
+        let pcb = Pcb::new();
+        let mut process = Process::new(&pcb);
+        process.deadly = true;
+        let target = thread::spawn(move || {
+            process.sleep();
+            process
+        });
+        let sender = {
+            let pcb = Arc::clone(&pcb);
+            let to = target.thread().clone();
+            thread::spawn(move || send(&pcb, &to, 7))
+        };
+        send_signal(&pcb, target.thread());
+        sender.join().unwrap();
+        let mut process = target.join().unwrap();
+        assert_eq!(process.acted, 1, "it died of the signal");
+        assert_eq!(
+            pcb.queued.load(Ordering::Relaxed),
+            process.waits,
+            "each wait is ended by exactly one queueing"
+        );
+        // The ordinary message is left unread (dropped as the process
+        // ends), and no flag is left raised.
+        assert!(!pcb.signals.any());
+        assert!(matches!(process.receiver.pop(), Some(Msg::Ordinary(7))));
+        assert!(process.receiver.pop().is_none());
     });
 }
