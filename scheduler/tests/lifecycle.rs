@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferrotp_scheduler::{
-    Exit, ExitReason, Pid, Runtime, Select, SpawnOptions, exit, receive, reduce, self_pid, send,
-    sleep, spawn, spawn_opt, trap_exit, yield_now,
+    Exit, ExitReason, Link, Pid, ReplyTo, Runtime, Select, SpawnOptions, await_future, call, exit,
+    link_signal, receive, reduce, self_pid, send, sleep, spawn, spawn_blocking, spawn_opt,
+    trap_exit, yield_now,
 };
 
 mod common;
@@ -157,6 +158,101 @@ fn kill_unwinds_a_process_blocked_sending_to_a_full_mailbox() {
         unreachable!("killed while blocked");
     });
     assert_eq!(got, (ExitReason::Killed, true));
+}
+
+/// A link that still stands when its signal is acted on.
+struct Standing;
+
+impl Link for Standing {
+    fn take_effect(&self) -> bool {
+        true
+    }
+}
+
+/// Sends the process that `start` sets up to block somewhere (it signals
+/// `ready` first) the exit signal of a link whose other end crashed, and
+/// returns the reason it ends with. It does not trap exits, so it dies of
+/// the signal (OTP, reference manual, processes: "receiving exit
+/// signals"), wherever it waits: a receive or any other wait, none of
+/// which would end otherwise. A wait that missed the signal would hang
+/// the test.
+fn linked_crash_while(start: impl FnOnce(Pid) + Send + 'static) -> ExitReason {
+    let rt = runtime(2);
+    rt.block_on(move || {
+        let me = self_pid();
+        let target = spawn(move || start(me));
+        receive::<&str>();
+        let crashed = spawn(|| {});
+        wait_exit(&crashed);
+        let reason = ExitReason::custom("the linked process crashed");
+        link_signal(&target, &crashed, reason, Arc::new(Standing));
+        wait_exit(&target)
+    })
+}
+
+#[test]
+fn a_linked_crash_ends_a_process_asleep_for_ever() {
+    let reason = linked_crash_while(|ready| {
+        send(&ready, "ready");
+        sleep(Duration::MAX);
+        unreachable!("a sleep beyond any clock ends only by a signal");
+    });
+    assert_eq!(reason, ExitReason::custom("the linked process crashed"));
+}
+
+#[test]
+fn a_linked_crash_ends_a_process_joining_a_blocking_task() {
+    let reason = linked_crash_while(|ready| {
+        let (release, released) = mpsc::channel::<()>();
+        // Runs until `release` is dropped, as the process unwinds.
+        let task = spawn_blocking(move || {
+            let _ = released.recv();
+        });
+        send(&ready, "ready");
+        task.join();
+        drop(release);
+        unreachable!("the task ends only once the process has ended");
+    });
+    assert_eq!(reason, ExitReason::custom("the linked process crashed"));
+}
+
+#[test]
+fn a_linked_crash_ends_a_process_waiting_for_a_reply_that_never_comes() {
+    let reason = linked_crash_while(|ready| {
+        // Keeps the request, with its reply address, unread.
+        let silent = spawn(|| {
+            receive::<&str>();
+        });
+        send(&ready, "ready");
+        let _ = call(&silent, |reply: ReplyTo<u64>| reply, Duration::MAX);
+        unreachable!("no reply comes, and the callee does not end");
+    });
+    assert_eq!(reason, ExitReason::custom("the linked process crashed"));
+}
+
+#[test]
+fn a_linked_crash_ends_a_process_awaiting_a_future_that_never_completes() {
+    let reason = linked_crash_while(|ready| {
+        send(&ready, "ready");
+        await_future(std::future::pending::<()>());
+        unreachable!("the future never completes");
+    });
+    assert_eq!(reason, ExitReason::custom("the linked process crashed"));
+}
+
+#[test]
+fn a_linked_crash_ends_a_process_blocked_sending_to_a_full_mailbox() {
+    let reason = linked_crash_while(|ready| {
+        let full = spawn_opt(SpawnOptions::new().mailbox_capacity(1), || {
+            receive::<()>();
+        })
+        .unwrap();
+        send(&full, 1u64); // fills it: the process waits for a `()`
+        send(&ready, "ready");
+        send(&full, 2u64); // blocks for room that never comes
+        unreachable!("room never comes");
+    });
+    assert_eq!(reason, ExitReason::custom("the linked process crashed"));
 }
 
 /// A process that computes on another worker is stopped at its next
