@@ -246,7 +246,9 @@ impl Builder {
     /// and saves the wake-up latency of a parked thread. A worker with
     /// sockets (or other I/O sources) registered with its poller does not
     /// spin: it parks in the poller at once, as an I/O event reaches it
-    /// only there.
+    /// only there. Nor does a worker spin on while another worker that last
+    /// ran on its CPU has work waiting (the OS put both on one CPU): it
+    /// parks and lets that one run ([`WorkerMetrics::spins_cut`]).
     pub fn busy_wait(mut self, busy_wait: Duration) -> Self {
         self.code.busy_wait = Some(busy_wait);
         self
@@ -884,6 +886,7 @@ impl Runtime {
                 steals: remote.stats.steals.get(),
                 local_steals: remote.stats.local_steals.get(),
                 parks: remote.stats.parks.get(),
+                spins_cut: remote.stats.spins_cut.get(),
                 long_schedules: remote.stats.long_schedules.get(),
                 dead_letters: remote.stats.dead_letters.get(),
             })
@@ -1058,6 +1061,12 @@ pub struct WorkerMetrics {
     pub local_steals: u64,
     /// Times the worker parked.
     pub parks: u64,
+    /// Of the worker's busy-waits (see [`Builder::busy_wait`]), those it
+    /// cut short, parking at once, because a sibling worker that last ran
+    /// on the same CPU had work waiting for that CPU. Many of them say
+    /// the OS runs several workers on one CPU (a loaded machine, or more
+    /// workers than CPUs).
+    pub spins_cut: u64,
     /// Processes seen holding this worker longer than the long-schedule
     /// threshold ([`Builder::long_schedule`]).
     pub long_schedules: u64,

@@ -68,7 +68,8 @@
 //! deque, victims nearest first by NUMA node, in tiers (module
 //! `placement`), each tier from a random starting point; then the
 //! injector), spins for the
-//! configured busy-wait, and parks by the protocol in module `idle` (its
+//! configured busy-wait (cut short when a sibling worker waits for this
+//! CPU: `WorkerLoop::spin`), and parks by the protocol in module `idle` (its
 //! second look covers the injector, every victim, its inbox, its timers and
 //! the shutdown flag). It parks in its I/O poller (module `io::driver`),
 //! for no longer than its next timer deadline: an I/O event, a timer and
@@ -702,7 +703,9 @@ impl WorkerLoop {
     }
 
     fn drain_inbox(&mut self) {
+        let mut took = false;
         while let Some(delivery) = self.inbox.pop() {
+            took = true;
             match delivery {
                 Delivery::Woken(pcb) => {
                     let (home, key) = pcb.place();
@@ -711,6 +714,12 @@ impl WorkerLoop {
                 }
                 Delivery::Pinned(launch) => self.pinned.push_back(launch),
             }
+        }
+        if took {
+            // For spinning siblings (`spin`): only this thread writes it.
+            self.shared().remotes[self.core.index]
+                .taken
+                .store(self.inbox.taken(), Ordering::Relaxed);
         }
     }
 
@@ -1093,6 +1102,22 @@ impl WorkerLoop {
     /// time per request and cost a third of the throughput. An adaptive
     /// rule (spin again after a park that a peer's wake-up ended) did not
     /// help: there, most parks end that way.
+    ///
+    /// Cut short when a sibling worker that last ran on this CPU is
+    /// runnable, or has been woken ([`WorkerLoop::sibling_waits_here`]):
+    /// that sibling is waiting for this very CPU, which the spin would
+    /// hold for the whole busy-wait.
+    /// On a loaded 2-vCPU VM the kernel put both workers of a cross-worker
+    /// ping-pong on one vCPU (the other busy with another program), and
+    /// each message waited out its sender's spin: 100 µs a hop, 200 µs a
+    /// round trip instead of 1.4 µs (benchmark W2, `ferrotp_cross_worker`),
+    /// with one park per worker per round trip. Parking at once hands the
+    /// CPU over (as a busy-wait of zero does: 2 µs a round trip on one
+    /// CPU). `sched_yield` instead would have handed it over too, but to
+    /// any other program on the CPU as well: with a `yes` loop on one
+    /// worker's CPU (its partner alone on the other), yielding spinners
+    /// took 4 ms a round trip, as the kernel ran the loop for a whole slice
+    /// each time.
     fn spin(&mut self) -> Option<Job> {
         let busy_wait = self.shared().config.busy_wait;
         if busy_wait.is_zero() || self.driver.has_sources() {
@@ -1118,10 +1143,40 @@ impl WorkerLoop {
             if let Some(job) = job {
                 return Some(job);
             }
+            if self.sibling_waits_here() {
+                self.core.stats().spins_cut.bump();
+                return None;
+            }
             if Instant::now() >= until || self.shared().shutdown.load(Ordering::Relaxed) {
                 return None;
             }
         }
+    }
+
+    /// Whether a sibling worker waits for this thread's CPU: it last
+    /// busy-waited on the CPU this thread is on, and it is not parked (so,
+    /// as this thread holds that CPU, it is runnable there, preempted),
+    /// or it is parked with deliveries in its inbox that it has not taken
+    /// (so it has been woken, or is about to be, onto that CPU's run
+    /// queue, where the kernel puts a thread it wakes when it can). Also
+    /// records this thread's CPU for the siblings. A hint from relaxed
+    /// snapshots: a wrong answer only parks early or spins on, as a worker
+    /// could anyway.
+    fn sibling_waits_here(&self) -> bool {
+        let Some(cpu) = current_cpu() else {
+            return false;
+        };
+        let shared = self.shared();
+        let me = self.core.index;
+        let mine = &shared.remotes[me].presence.cpu;
+        if mine.load(Ordering::Relaxed) != cpu {
+            mine.store(cpu, Ordering::Relaxed);
+        }
+        shared.remotes.iter().enumerate().any(|(i, remote)| {
+            i != me
+                && remote.presence.cpu.load(Ordering::Relaxed) == cpu
+                && (!remote.presence.parked.load(Ordering::Relaxed) || remote.has_untaken())
+        })
     }
 
     /// Parks this thread (the protocol of module `idle`).
@@ -1158,7 +1213,10 @@ impl WorkerLoop {
             .map(|deadline| deadline.saturating_duration_since(Instant::now()));
         // The poller is the park (module `io::driver`): an I/O event, the
         // next timer and an unpark from another thread all end it.
+        let parked = &shared.remotes[me].presence.parked;
+        parked.store(true, Ordering::Relaxed);
         self.driver.park(timeout);
+        parked.store(false, Ordering::Relaxed);
         let _ = self.inbox.cancel_wait();
         self.unparked();
         self.fire_timers();
@@ -1560,6 +1618,23 @@ pub(crate) fn drop_never_run(mut launch: Launch) -> Option<Box<dyn std::any::Any
         });
     });
     closure.or(messages)
+}
+
+/// The CPU the calling thread is on now (glibc reads it from the thread's
+/// restartable-sequence area where the kernel keeps it: a load, no system
+/// call); `None` where that is not known.
+#[cfg(target_os = "linux")]
+fn current_cpu() -> Option<usize> {
+    // SAFETY: no preconditions; it fails only where the kernel cannot say
+    // (-1, mapped to None).
+    let cpu = unsafe { libc::sched_getcpu() };
+    usize::try_from(cpu).ok()
+}
+
+/// Not known outside Linux: a spin is never cut short for a sibling.
+#[cfg(not(target_os = "linux"))]
+fn current_cpu() -> Option<usize> {
+    None
 }
 
 /// Pins the calling worker thread to `cpu` (the runtime checked that this

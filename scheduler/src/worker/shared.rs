@@ -34,21 +34,71 @@ use crate::worker::stats::WorkerStats;
 pub(crate) type DeadLetterHook = Box<dyn Fn(DeadLetter) + Send + Sync>;
 
 /// What other threads see of a worker.
+///
+/// `repr(C)`, for the cache lines (the struct is 256 bytes, cache-padded):
+/// the first holds what senders read (`inbox`, `io`) beside counters that
+/// change only with spawns and exits, as it always did; the worker's
+/// counters of every switch and `taken` follow; `presence`, which
+/// spinning siblings read at every look, has the last line to itself.
+/// Put where the compiler chose, `presence` landed on the line of
+/// `stats.running`, written at every switch, or moved `inbox` there, and
+/// the cross-worker ping-pong (W2) took 1.55 to 1.65 µs a round trip
+/// instead of 1.45.
+#[repr(C)]
 pub(crate) struct Remote {
     /// Processes handed to this worker by other threads.
     pub(crate) inbox: Arc<Mailbox<Delivery>>,
-    pub(crate) stats: WorkerStats,
     /// The worker's poller, which is also its park (module `io::driver`).
     pub(crate) io: Arc<IoShared>,
+    pub(crate) stats: WorkerStats,
+    /// Deliveries the worker has taken out of `inbox` (a mark comparable
+    /// with `inbox.arrived()`); written only by the worker, after each
+    /// drain that took any.
+    pub(crate) taken: AtomicU64,
+    /// Where the worker's thread is, for spinning siblings
+    /// (`WorkerLoop::spin`).
+    pub(crate) presence: Presence,
 }
+
+/// Where a worker's thread is (written only by the worker); a cache line
+/// of its own.
+#[repr(C, align(64))]
+pub(crate) struct Presence {
+    /// The CPU the thread was on when it last busy-waited (`NO_CPU`
+    /// before that).
+    pub(crate) cpu: AtomicUsize,
+    /// Whether the thread sleeps in its park (set just before, cleared
+    /// just after).
+    pub(crate) parked: AtomicBool,
+}
+
+// The layout above: `presence` on a line of its own, and the whole in the
+// 256 bytes that `CachePadded` gave `Remote` before it had one.
+const _: () = assert!(
+    std::mem::offset_of!(Remote, presence) % 64 == 0 && std::mem::size_of::<Remote>() <= 256
+);
+
+/// `Presence::cpu` of a worker that has not busy-waited yet.
+pub(crate) const NO_CPU: usize = usize::MAX;
 
 impl Remote {
     pub(crate) fn new(io: Arc<IoShared>) -> Self {
         Self {
             inbox: Arc::new(Mailbox::new()),
-            stats: WorkerStats::default(),
             io,
+            stats: WorkerStats::default(),
+            taken: AtomicU64::new(0),
+            presence: Presence {
+                cpu: AtomicUsize::new(NO_CPU),
+                parked: AtomicBool::new(false),
+            },
         }
+    }
+
+    /// Whether deliveries wait in the inbox that the worker has not taken
+    /// (a snapshot: a hint, never relied on for a wake-up).
+    pub(crate) fn has_untaken(&self) -> bool {
+        self.inbox.arrived() > self.taken.load(Ordering::Relaxed)
     }
 
     /// Wakes the worker if it is parked; if it is not, its next park

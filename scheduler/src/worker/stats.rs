@@ -21,6 +21,8 @@ pub(crate) struct WorkerStats {
     /// Steals from a worker on the same node.
     pub(crate) local_steals: Counter,
     pub(crate) parks: Counter,
+    /// Busy-waits cut short because a sibling on this CPU had work waiting.
+    pub(crate) spins_cut: Counter,
     /// Written by the watchdog thread (module `long_schedule`).
     pub(crate) long_schedules: Counter,
     /// Messages this worker's thread sent to ended processes.
