@@ -14,7 +14,9 @@
 //! (the worker sees it when the process suspends to wait, and queues the
 //! process again itself), `SCHEDULED → SCHEDULED` (an RMW that the
 //! worker's `set_running` swap reads from, so the process sees what the
-//! waker wrote before it woke), anything else: nothing to do.
+//! waker wrote before it woke), `NOTIFIED → NOTIFIED` (likewise an RMW,
+//! which the worker's swap that takes the permit reads from), anything
+//! else: nothing to do.
 //!
 //! **The invariant** (checked by the loom model `tests/loom_run_state.rs`):
 //! a process that suspends to wait and is woken at any moment is queued
@@ -125,7 +127,14 @@ impl RunState {
             Ok(_) => true,
             Err(state) => {
                 debug_assert_eq!(state, NOTIFIED);
-                self.0.store(SCHEDULED, Ordering::Relaxed);
+                // A swap, not a store: it reads from the last waker's RMW
+                // on NOTIFIED (`wake`), also one that came after the CAS
+                // above read its state, so what that waker wrote before
+                // its wake-up is visible to the process's next look. A
+                // plain store cut that waker off: the process could miss
+                // a reply filled a moment before and wait for ever (the
+                // attack's model, `tests/loom_wake_data.rs`).
+                let _ = self.0.swap(SCHEDULED, Ordering::Acquire);
                 false
             }
         }
@@ -158,6 +167,11 @@ impl RunState {
                 // from: what this waker wrote before the wake-up is then
                 // visible to the process's look (see `set_running`).
                 SCHEDULED => SCHEDULED,
+                // A permit is pending already. Still an RMW (Release), as
+                // for SCHEDULED: the worker's swap that takes the permit
+                // (`suspended_waiting`) reads from it, so the process's
+                // next look sees what this waker wrote.
+                NOTIFIED => NOTIFIED,
                 _ => return false,
             };
             // AcqRel: out of WAITING we must see the process's place
